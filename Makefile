@@ -1,0 +1,97 @@
+# The entry points people type. `make help` lists them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Every Go module of the workspace (go.work); `go test ./...` does not cross
+# module boundaries, so commands take this list.
+MODULE_DIRS := pkg services/user services/task services/gateway
+PKGS = $(foreach m,$(MODULE_DIRS),./$(m)/...)
+
+# Build tools are pinned in tools/go.mod (not part of go.work) and built into
+# .local/tools, which is put first on PATH for the targets that use them.
+TOOLS_DIR := $(CURDIR)/.local/tools
+TOOLS := github.com/bufbuild/buf/cmd/buf \
+	google.golang.org/protobuf/cmd/protoc-gen-go \
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
+	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
+BUF := PATH="$(TOOLS_DIR):$$PATH" $(TOOLS_DIR)/buf
+
+# Third-party protos, copied from pinned Go modules (never edited here).
+GOOGLEAPIS_MOD := istio.io/api@v1.32.0
+PROTOVALIDATE_MOD := github.com/bufbuild/protovalidate@v1.2.2
+GATEWAY_MOD := github.com/grpc-ecosystem/grpc-gateway/v2@v2.33.0
+THIRD_PARTY := third_party/proto
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: tools
+tools: ## Build the pinned code generators and buf into .local/tools.
+	@mkdir -p $(TOOLS_DIR)
+	GOWORK=off go -C tools build -o $(TOOLS_DIR)/ $(TOOLS)
+
+.PHONY: third-party-protos
+third-party-protos: ## Copy googleapis, protovalidate and openapiv2 protos from their pinned Go modules.
+	@rm -rf $(THIRD_PARTY)
+	@mkdir -p $(THIRD_PARTY)/google/api $(THIRD_PARTY)/buf/validate $(THIRD_PARTY)/protoc-gen-openapiv2/options
+	@dir() { GOWORK=off GOFLAGS=-mod=mod go -C tools mod download -json "$$1" | sed -n 's/.*"Dir": "\(.*\)",/\1/p'; }; \
+	 g=$$(dir $(GOOGLEAPIS_MOD)); v=$$(dir $(PROTOVALIDATE_MOD)); o=$$(dir $(GATEWAY_MOD)); \
+	 cp $$g/common-protos/google/api/{annotations,http,field_behavior}.proto $(THIRD_PARTY)/google/api/; \
+	 cp $$v/proto/protovalidate/buf/validate/validate.proto $(THIRD_PARTY)/buf/validate/; \
+	 cp $$o/protoc-gen-openapiv2/options/{annotations,openapiv2}.proto $(THIRD_PARTY)/protoc-gen-openapiv2/options/; \
+	 chmod -R u+w $(THIRD_PARTY)
+
+.PHONY: generate
+generate: tools third-party-protos ## Regenerate Go code and the OpenAPI document from proto/.
+	$(BUF) format -w proto
+	$(BUF) generate
+
+.PHONY: check-generated
+check-generated: generate ## Fail when committed generated code differs from a fresh `make generate`.
+	@if [ -n "$$(git status --porcelain -- pkg/gen proto)" ]; then \
+		echo "generated code is stale; run 'make generate' and commit:"; \
+		git status --porcelain -- pkg/gen proto; git --no-pager diff --stat -- pkg/gen proto; exit 1; fi
+
+.PHONY: breaking
+breaking: tools third-party-protos ## Check proto/ for breaking changes against main.
+	$(BUF) breaking --against '.git#branch=main'
+
+.PHONY: lint
+lint: tools third-party-protos ## gofmt, go vet, buf lint and buf format over everything.
+	@out=$$(gofmt -l $(MODULE_DIRS)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet $(PKGS)
+	$(BUF) lint
+	$(BUF) format -d --exit-code proto
+
+.PHONY: build
+build: ## Build bin/user-service, bin/task-service and bin/gateway.
+	@mkdir -p bin
+	go build -o bin/user-service ./services/user
+	go build -o bin/task-service ./services/task
+	go build -o bin/gateway ./services/gateway
+
+.PHONY: postgres
+postgres: ## Make sure PostgreSQL server binaries are installed (apt on Debian as root).
+	@deploy/ensure-postgres.sh
+
+.PHONY: test
+test: postgres ## Run every test of every module against a throwaway PostgreSQL.
+	go run ./pkg/pgtest/cmd/withpg -- go test -count=1 -timeout 20m $(PKGS)
+
+.PHONY: migrate
+migrate: build ## Apply all migrations (user, then task) to DATABASE_URL.
+	@test -n "$${DATABASE_URL:-}" || { echo "DATABASE_URL is not set"; exit 1; }
+	bin/user-service migrate up
+	bin/task-service migrate up
+
+.PHONY: run
+run: build postgres ## Start PostgreSQL (or use DATABASE_URL) and all services; Ctrl-C stops them.
+	@deploy/run.sh
+
+.PHONY: clean
+clean: ## Remove build output (keeps the local database in .local/pg).
+	rm -rf bin $(TOOLS_DIR) $(THIRD_PARTY)
