@@ -48,13 +48,14 @@ third-party-protos: ## Copy googleapis, protovalidate and openapiv2 protos from 
 .PHONY: generate
 generate: tools third-party-protos ## Regenerate Go code and the OpenAPI document from proto/.
 	$(BUF) format -w proto
+	rm -rf pkg/gen pkg/openapi/*.swagger.json
 	$(BUF) generate
 
 .PHONY: check-generated
 check-generated: generate ## Fail when committed generated code differs from a fresh `make generate`.
-	@if [ -n "$$(git status --porcelain -- pkg/gen proto)" ]; then \
+	@if [ -n "$$(git status --porcelain -- pkg/gen pkg/openapi proto)" ]; then \
 		echo "generated code is stale; run 'make generate' and commit:"; \
-		git status --porcelain -- pkg/gen proto; git --no-pager diff --stat -- pkg/gen proto; exit 1; fi
+		git status --porcelain -- pkg/gen pkg/openapi proto; git --no-pager diff --stat -- pkg/gen pkg/openapi proto; exit 1; fi
 
 .PHONY: breaking
 breaking: tools third-party-protos ## Check proto/ for breaking changes against main.
