@@ -1,0 +1,212 @@
+// Package auth issues and verifies the platform's access tokens: JWTs signed
+// with Ed25519 (alg EdDSA, typ "at+jwt"), verified as RFC 8725 recommends, and
+// carried in the gRPC "authorization: Bearer <token>" metadata.
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults for the iss and aud claims.
+const (
+	DefaultIssuer   = "todo-user-service"
+	DefaultAudience = "todo"
+)
+
+// TokenType is the JOSE "typ" header of access tokens (RFC 9068).
+const TokenType = "at+jwt"
+
+// Leeway is the clock skew tolerated when checking exp and iat.
+const Leeway = 30 * time.Second
+
+// ErrInvalidToken is wrapped by every error that says a token is not
+// acceptable (malformed, badly signed, expired, wrong issuer, audience or
+// type, unknown key id).
+var ErrInvalidToken = errors.New("invalid access token")
+
+// ErrUnknownKey is returned by a KeySource that has no key with the requested
+// id; it wraps ErrInvalidToken.
+var ErrUnknownKey = fmt.Errorf("%w: unknown key id", ErrInvalidToken)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	UserID int64
+	Admin  bool
+}
+
+type principalKey struct{}
+
+// NewContext returns a copy of ctx carrying p.
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the Principal stored in ctx by NewContext, and whether
+// there was one.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// claims are the JWT claims of an access token.
+type claims struct {
+	jwt.RegisteredClaims
+	Admin bool `json:"adm,omitempty"`
+}
+
+// Signer issues access tokens signed with one Ed25519 key.
+type Signer struct {
+	key      ed25519.PrivateKey
+	kid      string
+	issuer   string
+	audience string
+	ttl      time.Duration
+}
+
+// NewSigner returns a Signer whose tokens carry the given issuer and audience
+// and expire ttl after they are issued. The header's kid is the RFC 7638
+// thumbprint of the key's public half.
+func NewSigner(key ed25519.PrivateKey, issuer, audience string, ttl time.Duration) *Signer {
+	pub, _ := key.Public().(ed25519.PublicKey)
+	return &Signer{key: key, kid: Thumbprint(pub), issuer: issuer, audience: audience, ttl: ttl}
+}
+
+// KeyID returns the RFC 7638 thumbprint of the signing key's public half,
+// which every token carries as its kid header.
+func (s *Signer) KeyID() string { return s.kid }
+
+// PublicKey returns the public half of the signing key with its key id, as
+// GetPublicKeys publishes it.
+func (s *Signer) PublicKey() PublicKey {
+	pub, _ := s.key.Public().(ed25519.PublicKey)
+	return PublicKey{KeyID: s.kid, Key: pub}
+}
+
+// Sign issues an access token for p, issued at now, and returns it with its
+// expiry time. The token has header alg EdDSA, typ "at+jwt" and kid, and
+// claims iss, aud, sub (the user id in decimal), iat, exp, jti (random) and
+// adm (true for admins, absent otherwise).
+func (s *Signer) Sign(p Principal, now time.Time) (string, time.Time, error) {
+	if p.UserID <= 0 {
+		return "", time.Time{}, fmt.Errorf("auth: sign: user id %d is not positive", p.UserID)
+	}
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: sign: token id: %w", err)
+	}
+	now = now.Truncate(time.Second)
+	exp := now.Add(s.ttl)
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    s.issuer,
+			Subject:   strconv.FormatInt(p.UserID, 10),
+			Audience:  jwt.ClaimStrings{s.audience},
+			ExpiresAt: jwt.NewNumericDate(exp),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
+		},
+		Admin: p.Admin,
+	})
+	t.Header["typ"] = TokenType
+	t.Header["kid"] = s.kid
+	signed, err := t.SignedString(s.key)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: sign: %w", err)
+	}
+	return signed, exp, nil
+}
+
+// Verifier checks access tokens against the keys of a KeySource.
+type Verifier struct {
+	keys   KeySource
+	parser *jwt.Parser
+}
+
+// NewVerifier returns a Verifier that accepts only EdDSA tokens of type
+// "at+jwt" with a kid known to keys, the given issuer and audience, an exp in
+// the future, an iat not in the future (both with Leeway) and a positive
+// integer sub.
+func NewVerifier(keys KeySource, issuer, audience string) *Verifier {
+	return newVerifier(keys, issuer, audience, time.Now)
+}
+
+func newVerifier(keys KeySource, issuer, audience string, now func() time.Time) *Verifier {
+	return &Verifier{
+		keys: keys,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(issuer),
+			jwt.WithAudience(audience),
+			jwt.WithLeeway(Leeway),
+			jwt.WithTimeFunc(now),
+		),
+	}
+}
+
+// keySourceError marks a KeySource failure that is not about the token (the
+// keys could not be fetched).
+type keySourceError struct{ err error }
+
+func (e *keySourceError) Error() string { return "auth: verification keys: " + e.err.Error() }
+func (e *keySourceError) Unwrap() error { return e.err }
+
+// Verify checks token and returns its Principal. An unacceptable token gives
+// an error wrapping ErrInvalidToken; an error that does not wrap it means the
+// verification keys could not be obtained (the token may be fine).
+func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	var c claims
+	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		if t.Method != jwt.SigningMethodEdDSA {
+			return nil, fmt.Errorf("%w: signing method %v", ErrInvalidToken, t.Header["alg"])
+		}
+		if typ, _ := t.Header["typ"].(string); !isAccessTokenType(typ) {
+			return nil, fmt.Errorf("%w: type %q is not %q", ErrInvalidToken, typ, TokenType)
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, fmt.Errorf("%w: no kid header", ErrInvalidToken)
+		}
+		key, err := v.keys.PublicKey(ctx, kid)
+		if err != nil {
+			if errors.Is(err, ErrInvalidToken) {
+				return nil, err
+			}
+			return nil, &keySourceError{err: err}
+		}
+		return key, nil
+	})
+	if err != nil {
+		var kse *keySourceError
+		if errors.As(err, &kse) {
+			return Principal{}, kse
+		}
+		if errors.Is(err, ErrInvalidToken) {
+			return Principal{}, fmt.Errorf("auth: verify: %w", err)
+		}
+		return Principal{}, fmt.Errorf("auth: verify: %w: %w", ErrInvalidToken, err)
+	}
+	id, err := strconv.ParseInt(c.Subject, 10, 64)
+	if err != nil || id <= 0 {
+		return Principal{}, fmt.Errorf("auth: verify: %w: sub %q is not a positive integer", ErrInvalidToken, c.Subject)
+	}
+	return Principal{UserID: id, Admin: c.Admin}, nil
+}
+
+// isAccessTokenType reports whether typ names an access token; RFC 9068 §4
+// allows the media type with or without its "application/" prefix.
+func isAccessTokenType(typ string) bool {
+	typ = strings.ToLower(typ)
+	return typ == TokenType || typ == "application/"+TokenType
+}

@@ -1,0 +1,230 @@
+// Package grpcserver is the gRPC server bootstrap both services use: keepalive
+// enforcement, stream and message size limits, structured logging and panic
+// recovery from go-grpc-middleware, protovalidate request validation, the
+// grpc.health.v1 health service, server reflection and a graceful stop.
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/todo-platform/todo/pkg/grpcerr"
+)
+
+// Defaults applied by New to zero fields of Config.
+const (
+	DefaultMaxConcurrentStreams = 1000
+	DefaultMaxRecvMsgBytes      = 4 << 20
+	DefaultShutdownTimeout      = 8 * time.Second
+	DefaultKeepaliveMinTime     = 10 * time.Second
+	DefaultKeepaliveTime        = 1 * time.Minute
+	DefaultKeepaliveTimeout     = 20 * time.Second
+	DefaultMaxConnectionIdle    = 5 * time.Minute
+)
+
+// Config configures a Server. Zero fields take the Default* values.
+type Config struct {
+	// Addr is the TCP address ListenAndServe listens on, such as ":50051".
+	Addr string
+	// MaxConcurrentStreams bounds the concurrent RPCs per client connection.
+	MaxConcurrentStreams uint32
+	// MaxRecvMsgBytes bounds the size of one request message.
+	MaxRecvMsgBytes int
+	// ShutdownTimeout bounds how long Serve waits for in-flight RPCs after its
+	// context ends before it cancels them.
+	ShutdownTimeout time.Duration
+
+	// KeepaliveMinTime is the shortest client ping interval the server accepts;
+	// a client pinging more often is disconnected. Pings without active
+	// streams are permitted.
+	KeepaliveMinTime time.Duration
+	// KeepaliveTime is how long a connection may be quiet before the server
+	// pings the client.
+	KeepaliveTime time.Duration
+	// KeepaliveTimeout is how long the server waits for the ping's answer
+	// before closing the connection.
+	KeepaliveTimeout time.Duration
+	// MaxConnectionIdle is how long a connection without RPCs stays open.
+	MaxConnectionIdle time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConcurrentStreams == 0 {
+		c.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if c.MaxRecvMsgBytes == 0 {
+		c.MaxRecvMsgBytes = DefaultMaxRecvMsgBytes
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.KeepaliveMinTime == 0 {
+		c.KeepaliveMinTime = DefaultKeepaliveMinTime
+	}
+	if c.KeepaliveTime == 0 {
+		c.KeepaliveTime = DefaultKeepaliveTime
+	}
+	if c.KeepaliveTimeout == 0 {
+		c.KeepaliveTimeout = DefaultKeepaliveTimeout
+	}
+	if c.MaxConnectionIdle == 0 {
+		c.MaxConnectionIdle = DefaultMaxConnectionIdle
+	}
+	return c
+}
+
+// Server is a gRPC server with health checking, reflection and the standard
+// interceptor chain. Register services on GRPC() before calling Serve.
+type Server struct {
+	log    *slog.Logger
+	cfg    Config
+	grpc   *grpc.Server
+	health *health.Server
+}
+
+// New builds a Server. Its unary interceptor chain runs, outermost first:
+// logging (one slog line per call, never the payload), panic recovery (the
+// panic and stack are logged; the client gets Internal "internal error"), the
+// given interceptors in order (e.g. authentication), then protovalidate
+// request validation (InvalidArgument with a google.rpc.BadRequest naming each
+// violated field path, such as "task.title"). Stream calls get logging and
+// recovery. The grpc.health.v1 health service and server reflection are
+// registered.
+func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerInterceptor) *Server {
+	cfg = cfg.withDefaults()
+	lg := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		log.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	recOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(recoverPanic(log))}
+
+	unary := make([]grpc.UnaryServerInterceptor, 0, len(interceptors)+3)
+	unary = append(unary,
+		logging.UnaryServerInterceptor(lg, logOpts...),
+		recovery.UnaryServerInterceptor(recOpts...),
+	)
+	unary = append(unary, interceptors...)
+	unary = append(unary, newValidator(log).unary)
+
+	gs := grpc.NewServer(
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             cfg.KeepaliveMinTime,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: cfg.MaxConnectionIdle,
+			Time:              cfg.KeepaliveTime,
+			Timeout:           cfg.KeepaliveTimeout,
+		}),
+		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(lg, logOpts...),
+			recovery.StreamServerInterceptor(recOpts...),
+		),
+	)
+	hs := health.NewServer()
+	// Nothing is SERVING until Serve starts.
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+	return &Server{log: log, cfg: cfg, grpc: gs, health: hs}
+}
+
+// recoverPanic logs a handler panic with its stack and turns it into
+// Internal "internal error".
+func recoverPanic(log *slog.Logger) recovery.RecoveryHandlerFuncContext {
+	return func(ctx context.Context, p any) error {
+		method, _ := grpc.Method(ctx)
+		log.ErrorContext(ctx, "panic in gRPC handler",
+			slog.String("grpc.method", method),
+			slog.String("panic", fmt.Sprint(p)),
+			slog.String("stack", string(debug.Stack())),
+		)
+		return status.Error(codes.Internal, grpcerr.InternalMessage)
+	}
+}
+
+// GRPC returns the underlying grpc.Server, on which services are registered
+// before Serve is called.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// Config returns the configuration in use, defaults applied.
+func (s *Server) Config() Config { return s.cfg }
+
+// Serve serves on lis until ctx ends or the server fails. It first marks the
+// server ("") and every registered service SERVING. When ctx ends it sets every
+// health status to NOT_SERVING, stops accepting connections and waits up to
+// ShutdownTimeout for in-flight RPCs to finish, then cancels the rest. It
+// returns nil when it stopped because ctx ended (also when the timeout forced
+// the stop, which it logs) or because GRPC().Stop was called, and the
+// server's error otherwise.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for name := range s.grpc.GetServiceInfo() {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- s.grpc.Serve(lis) }()
+
+	select {
+	case err := <-served:
+		s.health.Shutdown()
+		if err != nil {
+			return fmt.Errorf("grpcserver: serve on %s: %w", lis.Addr(), err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+
+	s.log.InfoContext(ctx, "gRPC server stopping", slog.Duration("timeout", s.cfg.ShutdownTimeout))
+	s.health.Shutdown()
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+		s.log.InfoContext(ctx, "gRPC server stopped")
+	case <-timer.C:
+		s.log.WarnContext(ctx, "gRPC graceful stop timed out; cancelling remaining RPCs",
+			slog.Duration("timeout", s.cfg.ShutdownTimeout))
+		s.grpc.Stop()
+		<-stopped
+	}
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("grpcserver: serve on %s: %w", lis.Addr(), err)
+	}
+	return nil
+}
+
+// ListenAndServe listens on the configured Addr (TCP) and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("grpcserver: listen on %q: %w", s.cfg.Addr, err)
+	}
+	s.log.InfoContext(ctx, "gRPC server listening", slog.String("addr", lis.Addr().String()))
+	return s.Serve(ctx, lis)
+}
