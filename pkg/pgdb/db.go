@@ -1,0 +1,186 @@
+package pgdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// AppRole is the NOLOGIN role whose members the services must log in as
+// (created by the migrations; see package schema).
+const AppRole = "todo_app"
+
+// DB is a connection pool plus the statement timeout applied to each of its
+// transactions.
+type DB struct {
+	Pool             *pgxpool.Pool
+	StatementTimeout time.Duration
+}
+
+// Open creates the pool described by cfg and checks that the database answers.
+func Open(ctx context.Context, cfg *Config) (*DB, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg.Pool)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s@%s:%d/%s: %w",
+			cfg.Pool.ConnConfig.User, cfg.Pool.ConnConfig.Host, cfg.Pool.ConnConfig.Port, cfg.Pool.ConnConfig.Database, err)
+	}
+	return &DB{Pool: pool, StatementTimeout: cfg.StatementTimeout}, nil
+}
+
+// Close closes the pool, waiting for acquired connections to be released.
+func (db *DB) Close() {
+	db.Pool.Close()
+}
+
+// Setting is a configuration parameter set for one transaction only, with
+// set_config(Name, Value, true); for example the row-level security settings
+// app.user_id and app.is_admin.
+type Setting struct {
+	Name, Value string
+}
+
+// setConfigSQL sets every (name, value) pair for the current transaction, in order.
+const setConfigSQL = `SELECT set_config(s.name, s.value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)`
+
+// settingsArgs returns the arguments of setConfigSQL: the statement timeout
+// first, then settings.
+func (db *DB) settingsArgs(settings []Setting) ([]string, []string) {
+	names := make([]string, 0, len(settings)+1)
+	values := make([]string, 0, len(settings)+1)
+	names = append(names, "statement_timeout")
+	values = append(values, strconv.FormatInt(db.StatementTimeout.Milliseconds(), 10))
+	for _, s := range settings {
+		names = append(names, s.Name)
+		values = append(values, s.Value)
+	}
+	return names, values
+}
+
+// NewBatch returns a batch whose first query sets the statement timeout and
+// settings for the batch's transaction. Queue further queries on it and send
+// it with db.Pool.SendBatch: the whole batch is one round trip and one
+// implicit transaction, so the settings apply to exactly those queries. The
+// caller must read the first query's result (br.Exec()) before its own ones.
+func (db *DB) NewBatch(settings ...Setting) *pgx.Batch {
+	names, values := db.settingsArgs(settings)
+	b := &pgx.Batch{}
+	b.Queue(setConfigSQL, names, values)
+	return b
+}
+
+// InTx runs fn in a transaction whose first statement sets the statement
+// timeout and settings. The transaction commits when fn returns nil and
+// rolls back otherwise; fn must not keep tx after it returns.
+func (db *DB) InTx(ctx context.Context, settings []Setting, fn func(pgx.Tx) error) error {
+	names, values := db.settingsArgs(settings)
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, setConfigSQL, names, values); err != nil {
+			return fmt.Errorf("set transaction settings: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// CheckRuntimeRole returns an error, saying what is wrong and how to fix it,
+// unless the pool's role is fit to run a service: it is not a superuser, has
+// no BYPASSRLS, is a member of todo_app, and neither it nor a role it belongs
+// to owns a relation, function, schema or the database itself (an owner can
+// switch row-level security off).
+func (db *DB) CheckRuntimeRole(ctx context.Context) error {
+	const q = `
+SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+       a.oid IS NOT NULL,
+       coalesce(pg_has_role(r.oid, a.oid, 'MEMBER'), false),
+       array(
+         SELECT kind || ' ' || name FROM (
+           SELECT 'relation' AS kind, c.oid::regclass::text AS name, c.relowner AS owner FROM pg_class c
+            WHERE c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+              AND c.relnamespace::regnamespace::text NOT LIKE 'pg_toast%'
+           UNION ALL
+           SELECT 'function', p.oid::regprocedure::text, p.proowner FROM pg_proc p
+            WHERE p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+           UNION ALL
+           SELECT 'schema', n.nspname, n.nspowner FROM pg_namespace n
+           UNION ALL
+           SELECT 'database', d.datname, d.datdba FROM pg_database d WHERE d.datname = current_database()
+         ) o
+         WHERE pg_has_role(r.oid, o.owner, 'MEMBER')
+         ORDER BY 1 LIMIT 5)
+FROM pg_roles r
+LEFT JOIN pg_roles a ON a.rolname = $1
+WHERE r.rolname = current_user`
+	var (
+		name                     string
+		super, bypass, appExists bool
+		member                   bool
+		owned                    []string
+	)
+	if err := db.Pool.QueryRow(ctx, q, AppRole).Scan(&name, &super, &bypass, &appExists, &member, &owned); err != nil {
+		return fmt.Errorf("check database role: %w", err)
+	}
+	var problems []string
+	if super {
+		problems = append(problems, "is a superuser (superusers bypass row-level security)")
+	}
+	if bypass {
+		problems = append(problems, "has BYPASSRLS")
+	}
+	switch {
+	case !appExists:
+		problems = append(problems, fmt.Sprintf("cannot be a member of %s: that role does not exist (run the migrations first: migrate up)", AppRole))
+	case !member:
+		problems = append(problems, fmt.Sprintf("is not a member of %s (GRANT %s TO %s)", AppRole, AppRole, pgx.Identifier{name}.Sanitize()))
+	}
+	if len(owned) > 0 {
+		problems = append(problems, fmt.Sprintf("owns (itself or through a role it belongs to) %s (an owner can switch row-level security off)", strings.Join(owned, ", ")))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("database role %q %s: services must connect as a LOGIN role that is not superuser, has no BYPASSRLS, owns nothing and is a member of %s, for example: CREATE ROLE todo_service LOGIN PASSWORD '…' IN ROLE %s; then use it in DATABASE_URL (migrations still run as the owner)",
+		name, strings.Join(problems, "; "), AppRole, AppRole)
+}
+
+// PostgreSQL error codes (SQLSTATE) the stores translate.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeCheckViolation      = "23514"
+)
+
+func pgErrorCode(err error, code string) (string, bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == code {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// IsUniqueViolation reports whether err is (or wraps) a unique violation
+// (SQLSTATE 23505) and names the violated constraint or unique index.
+func IsUniqueViolation(err error) (constraint string, ok bool) {
+	return pgErrorCode(err, codeUniqueViolation)
+}
+
+// IsForeignKeyViolation reports whether err is (or wraps) a foreign key
+// violation (SQLSTATE 23503) and names the violated constraint.
+func IsForeignKeyViolation(err error) (constraint string, ok bool) {
+	return pgErrorCode(err, codeForeignKeyViolation)
+}
+
+// IsCheckViolation reports whether err is (or wraps) a CHECK constraint
+// violation (SQLSTATE 23514) and names the violated constraint.
+func IsCheckViolation(err error) (constraint string, ok bool) {
+	return pgErrorCode(err, codeCheckViolation)
+}

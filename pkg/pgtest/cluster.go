@@ -1,0 +1,245 @@
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Cluster is a throwaway PostgreSQL cluster: its data directory and socket
+// directory live under one temporary directory that Stop removes.
+type Cluster struct {
+	dir    string
+	port   int
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the postmaster has exited
+	err    error         // the postmaster's exit status, valid after exited is closed
+}
+
+// URL returns a superuser URL to the cluster's "postgres" database.
+func (c *Cluster) URL() string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.User("postgres"),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
+		Path:     "/postgres",
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// BinDir returns the directory of the PostgreSQL server binaries: the output
+// of `pg_config --bindir` when that has initdb, else the newest
+// /usr/lib/postgresql/*/bin.
+func BinDir() (string, error) {
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dir := strings.TrimSpace(string(out))
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
+			return dir, nil
+		}
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	best, bestVer := "", -1
+	for _, m := range matches {
+		v, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(m))))
+		if err == nil && v > bestVer {
+			best, bestVer = filepath.Dir(m), v
+		}
+	}
+	if best == "" {
+		return "", errors.New("PostgreSQL server binaries not found (no initdb via pg_config --bindir or in /usr/lib/postgresql/*/bin): install PostgreSQL, e.g. apt-get install postgresql, or run make postgres")
+	}
+	return best, nil
+}
+
+// StartCluster initialises and starts a throwaway PostgreSQL cluster tuned
+// for tests (no fsync, listening on 127.0.0.1 only, trust authentication).
+// When running as root, initdb and postgres run as the postgres OS user.
+// The caller must call Stop.
+func StartCluster(ctx context.Context) (*Cluster, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root, PostgreSQL must run as the postgres OS user: %w", err)
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		return nil, fmt.Errorf("create cluster directory: %w", err)
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("create cluster directory: %w", err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if err := initdb(ctx, bin, data, cred); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	// The port is picked free but may be taken before postgres binds it (other
+	// test binaries start clusters at the same time): retry with another.
+	for attempt := 1; ; attempt++ {
+		c, err := startPostgres(ctx, bin, dir, cred)
+		if err == nil {
+			return c, nil
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+}
+
+func initdb(ctx context.Context, bin, data string, cred *syscall.Credential) error {
+	var errs []error
+	// C.UTF-8 gives lower() full Unicode case mapping; plain C is the fallback
+	// where that locale is missing.
+	for _, locale := range []string{"C.UTF-8", "C"} {
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+			"--pgdata", data, "--username", "postgres", "--auth", "trust",
+			"--encoding", "UTF8", "--locale", locale, "--no-sync", "--no-instructions")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("initdb --locale %s: %w\n%s", locale, err, out))
+		os.RemoveAll(data)
+	}
+	return errors.Join(errs...)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credential) (*Cluster, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create postgres log: %w", err)
+	}
+	defer logFile.Close()
+
+	c := &Cluster{dir: dir, port: port, exited: make(chan struct{})}
+	c.cmd = exec.Command(filepath.Join(bin, "postgres"),
+		"-D", filepath.Join(dir, "data"),
+		"-c", "port="+strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories="+dir,
+		"-c", "max_connections=300",
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+		"-c", "shared_buffers=64MB",
+		"-c", "max_wal_size=1GB",
+		"-c", "log_min_messages=warning",
+		"-c", "log_min_error_statement=panic",
+	)
+	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
+	// If this process dies without stopping the cluster, the kernel sends
+	// postgres SIGQUIT (immediate shutdown). Pdeathsig fires when the thread
+	// that started the child exits, so that thread stays locked to the
+	// goroutine that waits for postgres.
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := c.cmd.Start(); err != nil {
+			started <- err
+			close(c.exited)
+			return
+		}
+		started <- nil
+		c.err = c.cmd.Wait()
+		close(c.exited)
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-c.exited:
+			log, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("postgres on port %d exited during start (%v):\n%s", port, c.err, log)
+		default:
+		}
+		if err := ping(ctx, c.URL()); err == nil {
+			return c, nil
+		} else if time.Now().After(deadline) || ctx.Err() != nil {
+			c.kill()
+			return nil, fmt.Errorf("postgres on port %d did not accept connections: %w", port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func ping(ctx context.Context, dsn string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+// kill stops postgres with an immediate shutdown and waits for it.
+func (c *Cluster) kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+	<-c.exited
+}
+
+// Stop shuts the cluster down (fast shutdown: sessions are ended) and removes
+// its directory.
+func (c *Cluster) Stop() error {
+	var err error
+	if sigErr := c.cmd.Process.Signal(syscall.SIGINT); sigErr == nil {
+		select {
+		case <-c.exited:
+		case <-time.After(30 * time.Second):
+			err = errors.New("postgres did not stop within 30s; killed it")
+			c.kill()
+		}
+	}
+	if rmErr := os.RemoveAll(c.dir); rmErr != nil {
+		err = errors.Join(err, fmt.Errorf("remove cluster directory: %w", rmErr))
+	}
+	return err
+}

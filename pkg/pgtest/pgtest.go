@@ -1,0 +1,291 @@
+// Package pgtest gives tests a real PostgreSQL: one throwaway cluster per test
+// run (or per test binary), and for each test a fresh database cloned from a
+// template that has every user and task migration applied.
+//
+// Use it from every package whose tests touch the database:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+//
+//	func TestSomething(t *testing.T) {
+//		db := pgtest.New(t)
+//		…
+//	}
+//
+// The cluster is the one named by the environment variable TODO_TEST_PG_URL
+// (a superuser URL; `make test` starts one with pkg/pgtest/cmd/withpg and
+// shares it between all test binaries), else Main starts one for the test
+// binary and stops it when the tests end.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/schema"
+)
+
+// EnvURL names the environment variable holding a superuser URL of the
+// cluster to use.
+const EnvURL = "TODO_TEST_PG_URL"
+
+// AppRoleName is the LOGIN role, a member of todo_app, that DB.AppURL names.
+const AppRoleName = "todo_test_app"
+
+// appRolePassword lets AppURL work on clusters that do not trust loopback.
+const appRolePassword = "todo_test_app"
+
+// templateLockID is the advisory lock (in the "postgres" database) under which
+// templates and the app role are created.
+const templateLockID = 0x746f646f_74706c
+
+// Main runs the tests of m against the cluster named by TODO_TEST_PG_URL, or,
+// when that is unset, against a cluster it starts before and stops after the
+// tests. It returns the exit code for os.Exit.
+func Main(m *testing.M) int {
+	if os.Getenv(EnvURL) != "" {
+		return m.Run()
+	}
+	ctx := context.Background()
+	c, err := StartCluster(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: start PostgreSQL: %v\n", err)
+		return 1
+	}
+	// New reads the cluster from the environment: this process's tests only.
+	os.Setenv(EnvURL, c.URL())
+	code := m.Run()
+	os.Unsetenv(EnvURL)
+	if err := c.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: stop PostgreSQL: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// DB is one test's database.
+type DB struct {
+	// Name is the database name.
+	Name string
+	// OwnerURL is a superuser DSN of the database (migrations run as this).
+	OwnerURL string
+	// AppURL is a DSN of a LOGIN role that is a member of todo_app and is not
+	// superuser, has no BYPASSRLS and owns nothing: what a service connects as.
+	AppURL string
+	// Owner is a superuser pool, for seeding and asserting; it bypasses
+	// row-level security.
+	Owner *pgxpool.Pool
+	// App is the runtime pool of the app role, built with pgdb.ParseConfig(AppURL).
+	App *pgdb.DB
+}
+
+// New returns a fresh database cloned from a template that has all user and
+// task migrations applied, and drops it when the test ends. It is safe for
+// parallel tests and parallel test binaries sharing one cluster.
+func New(t testing.TB) *DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	admin := os.Getenv(EnvURL)
+	if admin == "" {
+		t.Fatalf("pgtest: %s is not set: call os.Exit(pgtest.Main(m)) from TestMain, or run the tests with make test", EnvURL)
+	}
+	tmpl, err := ensureTemplate(ctx, admin)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+
+	name := databaseName(t.Name())
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("pgtest: connect to cluster: %v", err)
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(tmpl))
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	db := &DB{Name: name}
+	t.Cleanup(func() {
+		if db.App != nil {
+			db.App.Close()
+		}
+		if db.Owner != nil {
+			db.Owner.Close()
+		}
+		if err := dropDatabase(admin, name); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+
+	if db.OwnerURL, err = withDatabase(admin, name, ""); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if db.AppURL, err = withDatabase(admin, name, AppRoleName); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if db.Owner, err = pgxpool.New(ctx, db.OwnerURL); err != nil {
+		t.Fatalf("pgtest: owner pool: %v", err)
+	}
+	cfg, err := pgdb.ParseConfig(db.AppURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if db.App, err = pgdb.Open(ctx, cfg); err != nil {
+		t.Fatalf("pgtest: app pool: %v", err)
+	}
+	return db
+}
+
+func dropDatabase(admin, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+// databaseName makes a unique database name that starts with the test's name.
+func databaseName(test string) string {
+	s := strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(test))
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "t_" + s + "_" + hex.EncodeToString(b)
+}
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// withDatabase returns the cluster URL admin pointed at database db, as role
+// (with its password) when role is not empty.
+func withDatabase(admin, db, role string) (string, error) {
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("%s must be a postgres:// URL", EnvURL)
+	}
+	u.Path = "/" + db
+	u.RawPath = ""
+	if role != "" {
+		u.User = url.UserPassword(role, appRolePassword)
+	}
+	return u.String(), nil
+}
+
+// templateName names the template after the contents of every migration, so a
+// changed or added migration gets a new template.
+func templateName() (string, error) {
+	h := sha256.New()
+	for _, s := range []*schema.Set{schema.User(), schema.Task()} {
+		fsys := s.FS()
+		names, err := fs.Glob(fsys, "*.sql")
+		if err != nil {
+			return "", fmt.Errorf("list %s migrations: %w", s.Name, err)
+		}
+		for _, n := range names {
+			b, err := fs.ReadFile(fsys, n)
+			if err != nil {
+				return "", fmt.Errorf("read %s migration %s: %w", s.Name, n, err)
+			}
+			fmt.Fprintf(h, "%s/%s %d\n", s.Name, n, len(b))
+			h.Write(b)
+		}
+	}
+	return "todo_tmpl_" + hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// ensureTemplate returns the name of the migrated template database, creating
+// it (and the app role) first when it does not exist. A finished template
+// does not allow connections; one that does is left over from an interrupted
+// run and is rebuilt.
+func ensureTemplate(ctx context.Context, admin string) (string, error) {
+	name, err := templateName()
+	if err != nil {
+		return "", err
+	}
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", fmt.Errorf("connect to cluster: %w", err)
+	}
+	defer conn.Close(ctx)
+
+	ready := func() (bool, error) {
+		var ok bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1 AND NOT datallowconn)`, name).Scan(&ok)
+		if err != nil {
+			return false, fmt.Errorf("look up template %s: %w", name, err)
+		}
+		return ok, nil
+	}
+	if ok, err := ready(); err != nil || ok {
+		return name, err
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(templateLockID)); err != nil {
+		return "", fmt.Errorf("lock template creation: %w", err)
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(templateLockID))
+	if ok, err := ready(); err != nil || ok {
+		return name, err
+	}
+
+	for _, q := range []string{
+		"DROP DATABASE IF EXISTS " + ident(name) + " WITH (FORCE)",
+		"CREATE DATABASE " + ident(name),
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return "", fmt.Errorf("create template %s: %w", name, err)
+		}
+	}
+	dsn, err := withDatabase(admin, name, "")
+	if err != nil {
+		return "", err
+	}
+	for _, s := range []*schema.Set{schema.User(), schema.Task()} {
+		if err := schema.Up(ctx, dsn, s); err != nil {
+			return "", fmt.Errorf("migrate template %s: %w", name, err)
+		}
+	}
+	// The migrations made todo_app; the login role is cluster-wide and made once.
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", AppRoleName).Scan(&exists); err != nil {
+		return "", fmt.Errorf("look up role %s: %w", AppRoleName, err)
+	}
+	if !exists {
+		q := fmt.Sprintf("CREATE ROLE %s LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD '%s' IN ROLE %s",
+			ident(AppRoleName), appRolePassword, ident(schema.AppRole))
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return "", fmt.Errorf("create role %s: %w", AppRoleName, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(name)+" WITH ALLOW_CONNECTIONS false"); err != nil {
+		return "", fmt.Errorf("seal template %s: %w", name, err)
+	}
+	return name, nil
+}

@@ -1,0 +1,71 @@
+package pgtest_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/todo-platform/todo/pkg/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+func TestNew_GivesMigratedDatabaseAndAppRole(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+
+	var user string
+	var super, bypass bool
+	if err := db.App.Pool.QueryRow(ctx,
+		`SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).Scan(&user, &super, &bypass); err != nil {
+		t.Fatal(err)
+	}
+	if user != pgtest.AppRoleName || super || bypass {
+		t.Errorf("app pool role = %s (super %v, bypassrls %v), want %s, not super, no bypassrls", user, super, bypass, pgtest.AppRoleName)
+	}
+	if err := db.App.CheckRuntimeRole(ctx); err != nil {
+		t.Errorf("CheckRuntimeRole(app) = %v", err)
+	}
+	for _, table := range []string{`"user"`, "task"} {
+		var n int
+		if err := db.Owner.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Errorf("table %s: %v", table, err)
+		}
+	}
+}
+
+func TestNew_DatabasesAreIsolated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, b := pgtest.New(t), pgtest.New(t)
+	if a.Name == b.Name {
+		t.Fatalf("two New calls gave the same database %s", a.Name)
+	}
+	if _, err := a.Owner.Exec(ctx, `INSERT INTO "user" (email, username, password_hash) VALUES ('a@example.com', 'a', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := b.Owner.QueryRow(ctx, `SELECT count(*) FROM "user"`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("database b has %d users after an insert into a, want 0", n)
+	}
+}
+
+func TestNew_DropsDatabaseAtCleanup(t *testing.T) {
+	var name string
+	t.Run("inner", func(t *testing.T) {
+		name = pgtest.New(t).Name
+	})
+	ctx := context.Background()
+	db := pgtest.New(t)
+	var exists bool
+	if err := db.Owner.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if exists {
+		t.Errorf("database %s of a finished test still exists", name)
+	}
+}
