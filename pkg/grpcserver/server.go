@@ -194,7 +194,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	case <-ctx.Done():
 	}
 
-	s.log.InfoContext(ctx, "gRPC server stopping", slog.Duration("timeout", s.cfg.ShutdownTimeout))
+	s.log.InfoContext(ctx, "gRPC server stopping", slog.String("timeout", s.cfg.ShutdownTimeout.String()))
 	s.health.Shutdown()
 	stopped := make(chan struct{})
 	go func() {
@@ -208,7 +208,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		s.log.InfoContext(ctx, "gRPC server stopped")
 	case <-timer.C:
 		s.log.WarnContext(ctx, "gRPC graceful stop timed out; cancelling remaining RPCs",
-			slog.Duration("timeout", s.cfg.ShutdownTimeout))
+			slog.String("timeout", s.cfg.ShutdownTimeout.String()))
 		s.grpc.Stop()
 		<-stopped
 	}
