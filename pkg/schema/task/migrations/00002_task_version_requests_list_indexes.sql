@@ -1,0 +1,53 @@
+-- Task service additions to 00001 (owned by the task service):
+--
+-- 1. task.version: starts at 1 and is bumped by every UPDATE the task store
+--    makes; the API's etag is derived from it, and conditional writes compare
+--    it in their WHERE clause, so two writers holding the same etag exclude
+--    each other (the second matches no row).
+-- 2. task_request: the request_id of each CreateTask that carried one, per
+--    caller, so a retry within 24 hours gets the first task back. Row-level
+--    security keyed on app.user_id (forced): a caller sees only its own.
+--    Rows older than 24 hours are ignored and removed by the store.
+-- 3. The two indexes behind the default listing ("visible to me, newest
+--    first"): the store queries the tasks a user created and the tasks a
+--    user is assigned as two index-ordered branches merged by created_at, so
+--    a page costs its own size, not the size of the user's task list.
+
+-- +goose Up
+ALTER TABLE task ADD COLUMN version bigint NOT NULL DEFAULT 1;
+GRANT UPDATE (version) ON task TO todo_app;
+
+CREATE TABLE task_request (
+    created_by  bigint      NOT NULL,
+    request_id  uuid        NOT NULL,
+    fingerprint bytea       NOT NULL,
+    task_id     bigint,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT task_request_pkey PRIMARY KEY (created_by, request_id),
+    CONSTRAINT task_request_created_by_fkey FOREIGN KEY (created_by) REFERENCES "user" (id) ON DELETE CASCADE,
+    -- A deleted task takes its request_id with it.
+    CONSTRAINT task_request_task_id_fkey FOREIGN KEY (task_id) REFERENCES task (id) ON DELETE CASCADE
+);
+-- For the cascade from task deletes.
+CREATE INDEX idx_task_request_task_id ON task_request (task_id);
+
+ALTER TABLE task_request ENABLE ROW LEVEL SECURITY;
+ALTER TABLE task_request FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY task_request_own ON task_request
+    USING (created_by = nullif(current_setting('app.user_id', true), '')::bigint)
+    WITH CHECK (created_by = nullif(current_setting('app.user_id', true), '')::bigint);
+
+GRANT SELECT, INSERT, DELETE ON task_request TO todo_app;
+GRANT UPDATE (task_id) ON task_request TO todo_app;
+
+CREATE INDEX idx_tasks_created_by_created_at ON task (created_by, created_at, id);
+CREATE INDEX idx_tasks_assigned_to_created_at ON task (assigned_to, created_at, id) WHERE assigned_to IS NOT NULL;
+
+-- +goose Down
+DROP INDEX idx_tasks_assigned_to_created_at;
+DROP INDEX idx_tasks_created_by_created_at;
+REVOKE ALL ON task_request FROM todo_app;
+DROP TABLE task_request;
+REVOKE UPDATE (version) ON task FROM todo_app;
+ALTER TABLE task DROP COLUMN version;
