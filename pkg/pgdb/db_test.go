@@ -1,0 +1,229 @@
+package pgdb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// openOneConn opens a pool of exactly one connection on dsn plus params, so
+// consecutive calls share a session.
+func openOneConn(t *testing.T, dsn, params string, timeout time.Duration) *pgdb.DB {
+	t.Helper()
+	cfg, err := pgdb.ParseConfig(dsn + "&pool_min_conns=0&pool_max_conns=1" + params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StatementTimeout = timeout
+	db, err := pgdb.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+func TestNewBatch_SettingsHoldForTheBatchOnly(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	// Every exec mode a pooler may need: the settings must reach the
+	// batch's queries in all of them.
+	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			db := openOneConn(t, tdb.AppURL, "&default_query_exec_mode="+mode, 1500*time.Millisecond)
+
+			b := db.NewBatch(pgdb.Setting{Name: "app.user_id", Value: "42"}, pgdb.Setting{Name: "app.is_admin", Value: "true"})
+			b.Queue(`SELECT current_setting('app.user_id'), current_setting('app.is_admin'), current_setting('statement_timeout')`)
+			br := db.Pool.SendBatch(ctx, b)
+			if _, err := br.Exec(); err != nil {
+				t.Fatalf("settings: %v", err)
+			}
+			var user, admin, timeout string
+			if err := br.QueryRow().Scan(&user, &admin, &timeout); err != nil {
+				t.Fatal(err)
+			}
+			if err := br.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if user != "42" || admin != "true" || timeout != "1500ms" {
+				t.Errorf("in the batch: app.user_id %q app.is_admin %q statement_timeout %q; want 42 true 1500ms", user, admin, timeout)
+			}
+
+			// The same session afterwards: nothing survived the batch's transaction.
+			if err := db.Pool.QueryRow(ctx,
+				`SELECT coalesce(current_setting('app.user_id', true), ''), current_setting('statement_timeout')`).Scan(&user, &timeout); err != nil {
+				t.Fatal(err)
+			}
+			if user != "" || timeout != "0" {
+				t.Errorf("after the batch: app.user_id %q statement_timeout %q; want empty and 0 (session untouched)", user, timeout)
+			}
+		})
+	}
+}
+
+func TestNewBatch_StatementTimeoutCancelsSlowQuery(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	db := openOneConn(t, tdb.AppURL, "", 50*time.Millisecond)
+	b := db.NewBatch()
+	b.Queue(`SELECT pg_sleep(10)`)
+	br := db.Pool.SendBatch(context.Background(), b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := br.Exec()
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Errorf("slow query under a 50ms statement timeout: got %v, want query_canceled (57014)", err)
+	}
+}
+
+func TestInTx_SettingsHoldForTheTransactionOnly(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	db := openOneConn(t, tdb.AppURL, "", 2*time.Second)
+
+	var user, timeout string
+	err := db.InTx(ctx, []pgdb.Setting{{Name: "app.user_id", Value: "7"}}, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT current_setting('app.user_id'), current_setting('statement_timeout')`).Scan(&user, &timeout)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "7" || timeout != "2s" {
+		t.Errorf("in the transaction: app.user_id %q statement_timeout %q; want 7 and 2s", user, timeout)
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(current_setting('app.user_id', true), ''), current_setting('statement_timeout')`).Scan(&user, &timeout); err != nil {
+		t.Fatal(err)
+	}
+	if user != "" || timeout != "0" {
+		t.Errorf("after the transaction: app.user_id %q statement_timeout %q; want empty and 0", user, timeout)
+	}
+}
+
+func TestInTx_ErrorRollsBack(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	errStop := errors.New("stop")
+	err := tdb.App.InTx(ctx, nil, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO "user" (email, username, password_hash) VALUES ('a@example.com', 'a', 'h')`); err != nil {
+			return err
+		}
+		return errStop
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("InTx returned %v, want fn's error", err)
+	}
+	var n int
+	if err := tdb.Owner.QueryRow(ctx, `SELECT count(*) FROM "user"`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d users after a rolled back insert, want 0", n)
+	}
+}
+
+// roleURL creates a LOGIN role name (with extra CREATE ROLE options) and
+// returns a DSN for it on the test database; the role is dropped at cleanup.
+func roleURL(t *testing.T, tdb *pgtest.DB, name, options string) string {
+	t.Helper()
+	ctx := context.Background()
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := tdb.Owner.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'pw' %s", ident, options)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, q := range []string{"DROP OWNED BY " + ident, "DROP ROLE " + ident} {
+			if _, err := tdb.Owner.Exec(context.Background(), q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	})
+	u, err := url.Parse(tdb.AppURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(name, "pw")
+	return u.String()
+}
+
+func checkRole(t *testing.T, dsn string) error {
+	t.Helper()
+	cfg, err := pgdb.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgdb.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return db.CheckRuntimeRole(context.Background())
+}
+
+func TestCheckRuntimeRole(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	suffix := strings.TrimPrefix(tdb.Name, "t_")
+	suffix = suffix[len(suffix)-12:]
+
+	if err := tdb.App.CheckRuntimeRole(context.Background()); err != nil {
+		t.Errorf("app role (member of todo_app, owns nothing): %v", err)
+	}
+
+	owner := roleURL(t, tdb, "owner_"+suffix, "IN ROLE todo_app")
+	if _, err := tdb.Owner.Exec(context.Background(), "CREATE TABLE mine (id int); ALTER TABLE mine OWNER TO "+pgx.Identifier{"owner_" + suffix}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		dsn  string
+		want []string // substrings of the error
+	}{
+		{"superuser", tdb.OwnerURL, []string{`role "postgres"`, "superuser", "member of todo_app", "CREATE ROLE"}},
+		{"bypassrls", roleURL(t, tdb, "bypass_"+suffix, "BYPASSRLS IN ROLE todo_app"), []string{"BYPASSRLS"}},
+		{"not a member", roleURL(t, tdb, "outsider_"+suffix, ""), []string{"is not a member of todo_app", "GRANT todo_app TO"}},
+		{"owner", owner, []string{"owns", "relation mine"}},
+	}
+	for _, tt := range tests {
+		err := checkRole(t, tt.dsn)
+		if err == nil {
+			t.Errorf("%s: CheckRuntimeRole = nil, want an error", tt.name)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", tt.name, err, w)
+			}
+		}
+	}
+}
+
+func TestOpen_FailsWhenDatabaseIsUnreachable(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgdb.ParseConfig("postgres://app@127.0.0.1:1/todo?sslmode=disable&connect_timeout=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db, err := pgdb.Open(context.Background(), cfg); err == nil {
+		db.Close()
+		t.Fatal("Open of an unreachable database succeeded")
+	}
+}
