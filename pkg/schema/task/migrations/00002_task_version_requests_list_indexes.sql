@@ -7,7 +7,11 @@
 -- 2. task_request: the request_id of each CreateTask that carried one, per
 --    caller, so a retry within 24 hours gets the first task back. Row-level
 --    security keyed on app.user_id (forced): a caller sees only its own.
---    Rows older than 24 hours are ignored and removed by the store.
+--    Rows older than 24 hours are removed by the store (per caller, on that
+--    caller's next create with a request_id), so a request_id is remembered
+--    for 24 hours. task_id is not a foreign key: deleting a task leaves its
+--    request row, and a retry then answers NOT_FOUND rather than creating the
+--    task again.
 -- 3. The two indexes behind the default listing ("visible to me, newest
 --    first"): the store queries the tasks a user created and the tasks a
 --    user is assigned as two index-ordered branches merged by created_at, so
@@ -21,15 +25,14 @@ CREATE TABLE task_request (
     created_by  bigint      NOT NULL,
     request_id  uuid        NOT NULL,
     fingerprint bytea       NOT NULL,
+    -- Set by the same transaction that inserts the row, right after the task.
     task_id     bigint,
     created_at  timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT task_request_pkey PRIMARY KEY (created_by, request_id),
-    CONSTRAINT task_request_created_by_fkey FOREIGN KEY (created_by) REFERENCES "user" (id) ON DELETE CASCADE,
-    -- A deleted task takes its request_id with it.
-    CONSTRAINT task_request_task_id_fkey FOREIGN KEY (task_id) REFERENCES task (id) ON DELETE CASCADE
+    CONSTRAINT task_request_created_by_fkey FOREIGN KEY (created_by) REFERENCES "user" (id) ON DELETE CASCADE
 );
--- For the cascade from task deletes.
-CREATE INDEX idx_task_request_task_id ON task_request (task_id);
+-- The per-caller sweep of expired rows.
+CREATE INDEX idx_task_request_expiry ON task_request (created_by, created_at);
 
 ALTER TABLE task_request ENABLE ROW LEVEL SECURITY;
 ALTER TABLE task_request FORCE ROW LEVEL SECURITY;

@@ -1,0 +1,37 @@
+package task
+
+import "errors"
+
+// Errors of the domain. Callers test for them with errors.Is; the store and
+// the Service wrap them with context. Each maps to one gRPC status in taskapi.
+var (
+	// ErrNotFound: the task does not exist or is not visible to the caller.
+	ErrNotFound = errors.New("task not found")
+	// ErrPermissionDenied: the caller can see the task but may not do this
+	// to it (an assignee changing anything but the status, assigning or
+	// deleting).
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrEtagMismatch: a conditional write named an etag that is not the
+	// task's current one, or the task changed under a concurrent write.
+	ErrEtagMismatch = errors.New("etag does not match the task's current etag")
+	// ErrRequestIDReused: a create repeated a request_id of the last 24
+	// hours with a different task.
+	ErrRequestIDReused = errors.New("request_id was already used with a different task")
+	// ErrInvalidAssignee: the assignee does not exist or is not active.
+	ErrInvalidAssignee = errors.New("assignee does not exist or is not active")
+	// ErrUserServiceUnavailable: the user service could not be asked.
+	ErrUserServiceUnavailable = errors.New("user service unavailable")
+	// ErrTitleRequired: a task's title is empty or only white space.
+	ErrTitleRequired = errors.New("title must not be empty")
+	// ErrInvalidStatus: a status that is not one of the defined ones.
+	ErrInvalidStatus = errors.New("invalid status")
+	// ErrInvalidPriority: a priority that is not one of the defined ones.
+	ErrInvalidPriority = errors.New("invalid priority")
+	// ErrNothingToUpdate: an update names no field to change.
+	ErrNothingToUpdate = errors.New("no field to update")
+	// ErrInvalidOrderBy: an order_by that is not one of the supported ones.
+	ErrInvalidOrderBy = errors.New(`order_by must be one of created_at, updated_at, due_date, priority, optionally followed by " asc" or " desc"`)
+	// ErrInvalidPageToken: a page token that is malformed, was altered, or
+	// was issued for other filters or another order.
+	ErrInvalidPageToken = errors.New("page_token is invalid or was issued for other filters or another order_by")
+)

@@ -1,0 +1,297 @@
+package task
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Page sizes of ListTasks.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// Filter selects tasks; every field set must match. The zero Filter matches
+// every task (that the caller can see).
+type Filter struct {
+	// Statuses and Priorities match any of their values; empty matches all.
+	Statuses   []Status
+	Priorities []Priority
+	// AssignedTo matches the tasks assigned to that user; a pointer to 0
+	// matches the unassigned tasks.
+	AssignedTo *int64
+	// CreatedBy matches the tasks that user created.
+	CreatedBy *int64
+	// DueBefore matches due_date < *DueBefore, DueAfter due_date >=
+	// *DueAfter (tasks without a due date match neither), UpdatedAfter
+	// updated_at > *UpdatedAfter.
+	DueBefore, DueAfter, UpdatedAfter *time.Time
+}
+
+// normalize sorts and deduplicates the sets and converts times to UTC, so
+// that equal filters look equal.
+func (f Filter) normalize() (Filter, error) {
+	for _, s := range f.Statuses {
+		if !s.Valid() {
+			return f, ErrInvalidStatus
+		}
+	}
+	for _, p := range f.Priorities {
+		if !p.Valid() {
+			return f, ErrInvalidPriority
+		}
+	}
+	f.Statuses = slices.Clone(f.Statuses)
+	slices.SortFunc(f.Statuses, func(a, b Status) int { return statusIndex(a) - statusIndex(b) })
+	f.Statuses = slices.Compact(f.Statuses)
+	f.Priorities = slices.Clone(f.Priorities)
+	slices.SortFunc(f.Priorities, func(a, b Priority) int { return a.Rank() - b.Rank() })
+	f.Priorities = slices.Compact(f.Priorities)
+	f.DueBefore, f.DueAfter, f.UpdatedAfter = utc(f.DueBefore), utc(f.DueAfter), utc(f.UpdatedAfter)
+	return f, nil
+}
+
+func statusIndex(s Status) int { return slices.Index(Statuses(), s) }
+
+// SortKey is what tasks are listed by; ties are always broken by id.
+type SortKey uint8
+
+// The sort keys of ListTasks' order_by.
+const (
+	SortCreatedAt SortKey = iota + 1
+	SortUpdatedAt
+	SortDueDate  // tasks without a due date come last in both directions
+	SortPriority // by Rank
+)
+
+// Order is a sort key and direction.
+type Order struct {
+	Key  SortKey
+	Desc bool
+}
+
+// DefaultOrder is the order of an empty order_by: newest first.
+var DefaultOrder = Order{Key: SortCreatedAt, Desc: true}
+
+// ParseOrder parses an order_by: one of created_at, updated_at, due_date,
+// priority, optionally followed by " asc" or " desc" (ascending when
+// omitted). The empty string is DefaultOrder. Anything else is
+// ErrInvalidOrderBy.
+func ParseOrder(s string) (Order, error) {
+	parts := strings.Fields(s)
+	if len(parts) == 0 {
+		return DefaultOrder, nil
+	}
+	if len(parts) > 2 {
+		return Order{}, ErrInvalidOrderBy
+	}
+	var o Order
+	switch parts[0] {
+	case "created_at":
+		o.Key = SortCreatedAt
+	case "updated_at":
+		o.Key = SortUpdatedAt
+	case "due_date":
+		o.Key = SortDueDate
+	case "priority":
+		o.Key = SortPriority
+	default:
+		return Order{}, ErrInvalidOrderBy
+	}
+	if len(parts) == 2 {
+		switch strings.ToLower(parts[1]) {
+		case "asc":
+		case "desc":
+			o.Desc = true
+		default:
+			return Order{}, ErrInvalidOrderBy
+		}
+	}
+	return o, nil
+}
+
+// Cursor is the position of the last task of a page in its Order: the
+// next page starts after it.
+type Cursor struct {
+	ID int64
+	// Time is the created_at, updated_at or due_date of the task for those
+	// keys; NoDue says the task had no due date.
+	Time  time.Time
+	NoDue bool
+	// Rank is the priority rank for SortPriority.
+	Rank int
+}
+
+// CursorOf returns the position of t in order o.
+func CursorOf(t Task, o Order) Cursor {
+	c := Cursor{ID: t.ID}
+	switch o.Key {
+	case SortCreatedAt:
+		c.Time = t.CreatedAt
+	case SortUpdatedAt:
+		c.Time = t.UpdatedAt
+	case SortDueDate:
+		if t.DueDate == nil {
+			c.NoDue = true
+		} else {
+			c.Time = *t.DueDate
+		}
+	case SortPriority:
+		c.Rank = t.Priority.Rank()
+	}
+	return c
+}
+
+// Query is a page request as the Store sees it: the tasks matching Filter,
+// in Order, strictly after After (when not nil), at most Limit of them.
+type Query struct {
+	Filter Filter
+	Order  Order
+	After  *Cursor
+	Limit  int
+}
+
+// ListRequest is what a caller asks ListTasks.
+type ListRequest struct {
+	Filter    Filter
+	OrderBy   string
+	PageSize  int // 0 means DefaultPageSize; more than MaxPageSize is MaxPageSize
+	PageToken string
+}
+
+// Page is one page of tasks and the token of the next one ("" on the last
+// page).
+type Page struct {
+	Tasks         []Task
+	NextPageToken string
+}
+
+// Page tokens are base64url (unpadded) of:
+//
+//	byte 0       tokenVersion
+//	byte 1       sort key, high bit set for descending
+//	byte 2       flags (bit 0: the cursor task had no due date)
+//	bytes 3-10   sort value: Unix microseconds, or the priority rank
+//	bytes 11-18  task id
+//	bytes 19-26  first 8 bytes of SHA-256(filter and order fingerprint, bytes 0-18)
+//
+// The check bytes bind the token to the filters and order it was issued for
+// and catch alterations; a token is not a secret and forging one only moves
+// the starting point of a listing that is still limited to what the caller
+// may see.
+const (
+	tokenVersion = 1
+	tokenBody    = 19
+	tokenLen     = tokenBody + 8
+	flagNoDue    = 1
+)
+
+// EncodePageToken returns the token for the page after c, valid only for f
+// (normalized) and o.
+func EncodePageToken(f Filter, o Order, c Cursor) string {
+	var b [tokenLen]byte
+	b[0] = tokenVersion
+	b[1] = orderByte(o)
+	var v int64
+	switch {
+	case o.Key == SortPriority:
+		v = int64(c.Rank)
+	case c.NoDue:
+		b[2] = flagNoDue
+	default:
+		v = c.Time.UnixMicro()
+	}
+	binary.BigEndian.PutUint64(b[3:11], uint64(v))
+	binary.BigEndian.PutUint64(b[11:19], uint64(c.ID))
+	sum := tokenCheck(f, o, b[:tokenBody])
+	copy(b[tokenBody:], sum[:8])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// DecodePageToken returns the cursor of a token from EncodePageToken, or
+// ErrInvalidPageToken when the token is malformed, altered, or was issued
+// for a filter or order other than f (normalized) and o.
+func DecodePageToken(token string, f Filter, o Order) (Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) != tokenLen || b[0] != tokenVersion {
+		return Cursor{}, ErrInvalidPageToken
+	}
+	sum := tokenCheck(f, o, b[:tokenBody])
+	if subtle.ConstantTimeCompare(sum[:8], b[tokenBody:]) != 1 || b[1] != orderByte(o) {
+		return Cursor{}, ErrInvalidPageToken
+	}
+	c := Cursor{ID: int64(binary.BigEndian.Uint64(b[11:19]))}
+	v := int64(binary.BigEndian.Uint64(b[3:11]))
+	switch {
+	case o.Key == SortPriority:
+		if v < 1 || v > 4 {
+			return Cursor{}, ErrInvalidPageToken
+		}
+		c.Rank = int(v)
+	case b[2]&flagNoDue != 0:
+		if o.Key != SortDueDate {
+			return Cursor{}, ErrInvalidPageToken
+		}
+		c.NoDue = true
+	default:
+		c.Time = time.UnixMicro(v).UTC()
+	}
+	return c, nil
+}
+
+func orderByte(o Order) byte {
+	b := byte(o.Key)
+	if o.Desc {
+		b |= 0x80
+	}
+	return b
+}
+
+// tokenCheck hashes a canonical encoding of f and o, then body.
+func tokenCheck(f Filter, o Order, body []byte) [sha256.Size]byte {
+	buf := make([]byte, 0, 96+len(body))
+	buf = append(buf, "todo.task.v1 page token\x00"...)
+	buf = append(buf, orderByte(o))
+	var statuses, priorities byte
+	for _, s := range f.Statuses {
+		statuses |= 1 << statusIndex(s)
+	}
+	for _, p := range f.Priorities {
+		priorities |= 1 << p.Rank()
+	}
+	buf = append(buf, statuses, priorities)
+	appendOpt := func(set bool, v int64) {
+		if !set {
+			buf = append(buf, 0)
+			return
+		}
+		buf = append(buf, 1)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(v))
+	}
+	appendTime := func(t *time.Time) {
+		if t == nil {
+			appendOpt(false, 0)
+		} else {
+			appendOpt(true, t.UnixMicro())
+		}
+	}
+	appendOpt(f.AssignedTo != nil, deref(f.AssignedTo))
+	appendOpt(f.CreatedBy != nil, deref(f.CreatedBy))
+	appendTime(f.DueBefore)
+	appendTime(f.DueAfter)
+	appendTime(f.UpdatedAfter)
+	buf = append(buf, body...)
+	return sha256.Sum256(buf)
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -1,0 +1,238 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RequestIDTTL is how long a create's request_id is remembered: a create
+// repeating a request_id older than this is a new create.
+const RequestIDTTL = 24 * time.Hour
+
+// ErrConflict: a write found the task changed by a concurrent write between
+// its check and its change; the caller may retry.
+var ErrConflict = errors.New("the task changed concurrently; retry")
+
+// Idempotency identifies a create for retries: the same caller sending the
+// same RequestID within TTL gets the first task back.
+type Idempotency struct {
+	// RequestID is the client's UUID for the create.
+	RequestID string
+	// Fingerprint identifies the normalized NewTask; a repeat with another
+	// fingerprint is ErrRequestIDReused.
+	Fingerprint []byte
+	// TTL is RequestIDTTL.
+	TTL time.Duration
+}
+
+// Store keeps tasks. Every method runs as c: with row-level security set up
+// for c, so that it sees and changes only the rows c may see. The write
+// methods also apply Authorize's rule to the row they change in the same
+// statement; when no row matched (missing, invisible, not permitted, or a
+// failed Condition) they return an error wrapping ErrNotFound and change
+// nothing.
+type Store interface {
+	// Create inserts n (normalized) as a task created by c. With idem it
+	// returns the task of an earlier create of the same request within its
+	// TTL instead of inserting, also when such creates race; a different
+	// fingerprint is ErrRequestIDReused.
+	Create(ctx context.Context, c Caller, n NewTask, idem *Idempotency) (Task, error)
+	// Get returns the task with id, or ErrNotFound.
+	Get(ctx context.Context, c Caller, id int64) (Task, error)
+	// List returns the page q describes, within the tasks c may see.
+	List(ctx context.Context, c Caller, q Query) ([]Task, error)
+	// Update writes the fields of p when c may do a (ActionFor(p.Fields))
+	// and p.If holds. A move to completed sets completed_at to the time of
+	// the write; a move away from completed clears it.
+	Update(ctx context.Context, c Caller, p Patch, a Action) (Task, error)
+	// Assign sets the task's assignee (0: nobody) when c is its creator or
+	// an admin and cond holds.
+	Assign(ctx context.Context, c Caller, id, assignee int64, cond Condition) (Task, error)
+	// Delete deletes the task when c is its creator or an admin and cond
+	// holds.
+	Delete(ctx context.Context, c Caller, id int64, cond Condition) error
+	// Stats summarises the tasks c created.
+	Stats(ctx context.Context, c Caller) (Stats, error)
+}
+
+// UserDirectory answers questions about users, which the task service does
+// not own.
+type UserDirectory interface {
+	// CheckAssignee returns nil when user id exists and is active, an error
+	// wrapping ErrInvalidAssignee when it does not exist or is inactive, and
+	// one wrapping ErrUserServiceUnavailable when the directory could not be
+	// asked. It runs within ctx's deadline and on behalf of ctx's caller.
+	CheckAssignee(ctx context.Context, id int64) error
+}
+
+// Service applies the task rules on top of a Store and a UserDirectory.
+type Service struct {
+	store Store
+	users UserDirectory
+}
+
+// NewService returns a Service over store and users.
+func NewService(store Store, users UserDirectory) *Service {
+	return &Service{store: store, users: users}
+}
+
+// Create creates a task owned by c. Empty Status and Priority mean pending
+// and medium; a blank title is ErrTitleRequired. A non-empty requestID makes
+// the create idempotent for RequestIDTTL: a repeat by the same caller with
+// the same task returns the first task and writes nothing; with a different
+// task it is ErrRequestIDReused.
+func (s *Service) Create(ctx context.Context, c Caller, n NewTask, requestID string) (Task, error) {
+	n, err := n.normalize()
+	if err != nil {
+		return Task{}, err
+	}
+	var idem *Idempotency
+	if requestID != "" {
+		idem = &Idempotency{RequestID: requestID, Fingerprint: n.fingerprint(), TTL: RequestIDTTL}
+	}
+	t, err := s.store.Create(ctx, c, n, idem)
+	if err != nil {
+		return Task{}, fmt.Errorf("create task: %w", err)
+	}
+	return t, nil
+}
+
+// Get returns the task with id if c may see it, and ErrNotFound otherwise.
+func (s *Service) Get(ctx context.Context, c Caller, id int64) (Task, error) {
+	t, err := s.store.Get(ctx, c, id)
+	if err != nil {
+		return Task{}, fmt.Errorf("get task %d: %w", id, err)
+	}
+	return t, nil
+}
+
+// List returns one page of the tasks c may see that match r.Filter, in the
+// order r.OrderBy names, starting after r.PageToken (which must come from a
+// listing with the same filter and order: ErrInvalidPageToken otherwise).
+func (s *Service) List(ctx context.Context, c Caller, r ListRequest) (Page, error) {
+	f, err := r.Filter.normalize()
+	if err != nil {
+		return Page{}, err
+	}
+	o, err := ParseOrder(r.OrderBy)
+	if err != nil {
+		return Page{}, err
+	}
+	q := Query{Filter: f, Order: o, Limit: r.PageSize}
+	switch {
+	case q.Limit <= 0:
+		q.Limit = DefaultPageSize
+	case q.Limit > MaxPageSize:
+		q.Limit = MaxPageSize
+	}
+	if r.PageToken != "" {
+		cur, err := DecodePageToken(r.PageToken, f, o)
+		if err != nil {
+			return Page{}, err
+		}
+		q.After = &cur
+	}
+	size := q.Limit
+	q.Limit++ // one more tells whether there is a next page
+	tasks, err := s.store.List(ctx, c, q)
+	if err != nil {
+		return Page{}, fmt.Errorf("list tasks: %w", err)
+	}
+	p := Page{Tasks: tasks}
+	if len(tasks) > size {
+		p.Tasks = tasks[:size]
+		p.NextPageToken = EncodePageToken(f, o, CursorOf(p.Tasks[size-1], o))
+	}
+	return p, nil
+}
+
+// Update changes the fields of p on the task p.ID when c may (the creator
+// and admins any field, the assignee only the status) and p.If holds
+// (ErrEtagMismatch otherwise). It returns the task as written.
+func (s *Service) Update(ctx context.Context, c Caller, p Patch) (Task, error) {
+	p, err := p.normalize()
+	if err != nil {
+		return Task{}, err
+	}
+	a := ActionFor(p.Fields)
+	t, err := s.store.Update(ctx, c, p, a)
+	if errors.Is(err, ErrNotFound) {
+		err = s.whyNot(ctx, c, p.ID, a, p.If)
+	}
+	if err != nil {
+		return Task{}, fmt.Errorf("update task %d: %w", p.ID, err)
+	}
+	return t, nil
+}
+
+// Assign gives the task id to the user assignee, or to nobody when assignee
+// is 0, when c is its creator or an admin and cond holds. The assignee must
+// be an active user (ErrInvalidAssignee); when the user directory cannot
+// tell, the task is left unchanged (ErrUserServiceUnavailable).
+func (s *Service) Assign(ctx context.Context, c Caller, id, assignee int64, cond Condition) (Task, error) {
+	t, err := s.store.Get(ctx, c, id)
+	if err != nil {
+		return Task{}, fmt.Errorf("assign task %d: %w", id, err)
+	}
+	if err := Authorize(c, t, ActionAssign); err != nil {
+		return Task{}, fmt.Errorf("assign task %d: %w", id, err)
+	}
+	if !cond.Holds(t) {
+		return Task{}, fmt.Errorf("assign task %d: %w", id, ErrEtagMismatch)
+	}
+	if assignee != 0 {
+		if err := s.users.CheckAssignee(ctx, assignee); err != nil {
+			return Task{}, fmt.Errorf("assign task %d: check assignee %d: %w", id, assignee, err)
+		}
+	}
+	t, err = s.store.Assign(ctx, c, id, assignee, cond)
+	if errors.Is(err, ErrNotFound) {
+		err = s.whyNot(ctx, c, id, ActionAssign, cond)
+	}
+	if err != nil {
+		return Task{}, fmt.Errorf("assign task %d: %w", id, err)
+	}
+	return t, nil
+}
+
+// Delete deletes the task id when c is its creator or an admin and cond
+// holds.
+func (s *Service) Delete(ctx context.Context, c Caller, id int64, cond Condition) error {
+	err := s.store.Delete(ctx, c, id, cond)
+	if errors.Is(err, ErrNotFound) {
+		err = s.whyNot(ctx, c, id, ActionDelete, cond)
+	}
+	if err != nil {
+		return fmt.Errorf("delete task %d: %w", id, err)
+	}
+	return nil
+}
+
+// Stats summarises the tasks c created.
+func (s *Service) Stats(ctx context.Context, c Caller) (Stats, error) {
+	st, err := s.store.Stats(ctx, c)
+	if err != nil {
+		return Stats{}, fmt.Errorf("task stats: %w", err)
+	}
+	return st, nil
+}
+
+// whyNot explains a conditional write that matched no row: the task is not
+// visible (ErrNotFound), c may not do a (ErrPermissionDenied or ErrNotFound,
+// per Authorize), the condition failed (ErrEtagMismatch), or, when all of
+// these now pass, a concurrent write got in between (ErrConflict).
+func (s *Service) whyNot(ctx context.Context, c Caller, id int64, a Action, cond Condition) error {
+	t, err := s.store.Get(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if err := Authorize(c, t, a); err != nil {
+		return err
+	}
+	if !cond.Holds(t) {
+		return ErrEtagMismatch
+	}
+	return ErrConflict
+}

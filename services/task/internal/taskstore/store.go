@@ -1,0 +1,425 @@
+// Package taskstore keeps tasks in PostgreSQL. It is the only code that
+// speaks SQL to the task and task_request tables.
+//
+// Every call runs as the caller: its transaction first sets the row-level
+// security settings app.user_id and app.is_admin (set_config(…, true)),
+// sent in the same round trip as the query (a pgx batch is one implicit
+// transaction), so even a query without a WHERE clause sees only the rows
+// the caller may see. Writes also carry the authorization rule of
+// task.Authorize and the etag condition in their WHERE clause, so a write
+// that must not happen matches no row.
+package taskstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/schema"
+	"github.com/todo-platform/todo/services/task/internal/task"
+)
+
+// Store is a task.Store on a pgdb.DB whose role is a member of todo_app.
+type Store struct {
+	db *pgdb.DB
+}
+
+var _ task.Store = (*Store)(nil)
+
+// New returns a Store on db.
+func New(db *pgdb.DB) *Store { return &Store{db: db} }
+
+// settings returns the row-level security settings of c.
+func settings(c task.Caller) []pgdb.Setting {
+	return []pgdb.Setting{
+		{Name: schema.SettingUserID, Value: strconv.FormatInt(c.UserID, 10)},
+		{Name: schema.SettingIsAdmin, Value: strconv.FormatBool(c.Admin)},
+	}
+}
+
+// columns are the task columns every query returns, in taskRow's order.
+const columns = `id, title, coalesce(description, ''), status, priority, due_date, created_by,
+	coalesce(assigned_to, 0), created_at, updated_at, completed_at, version`
+
+// taskRow is one row of columns.
+type taskRow struct {
+	id          int64
+	title       string
+	description string
+	status      string
+	priority    string
+	dueDate     *time.Time
+	createdBy   int64
+	assignedTo  int64
+	createdAt   time.Time
+	updatedAt   time.Time
+	completedAt *time.Time
+	version     int64
+}
+
+func (r *taskRow) dest() []any {
+	return []any{&r.id, &r.title, &r.description, &r.status, &r.priority, &r.dueDate, &r.createdBy,
+		&r.assignedTo, &r.createdAt, &r.updatedAt, &r.completedAt, &r.version}
+}
+
+// toDomain converts a row to a task.Task, times in UTC.
+func (r *taskRow) toDomain() task.Task {
+	return task.Task{
+		ID:          r.id,
+		Title:       r.title,
+		Description: r.description,
+		Status:      task.Status(r.status),
+		Priority:    task.Priority(r.priority),
+		DueDate:     utcPtr(r.dueDate),
+		CreatedBy:   r.createdBy,
+		AssignedTo:  r.assignedTo,
+		CreatedAt:   r.createdAt.UTC(),
+		UpdatedAt:   r.updatedAt.UTC(),
+		CompletedAt: utcPtr(r.completedAt),
+		Version:     r.version,
+	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// scanTask scans one row of columns.
+func scanTask(row pgx.Row) (task.Task, error) {
+	var r taskRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return task.Task{}, err
+	}
+	return r.toDomain(), nil
+}
+
+// scanTasks is scanTask for pgx.CollectRows.
+func scanTasks(row pgx.CollectableRow) (task.Task, error) { return scanTask(row) }
+
+// send sends b and returns its results after consuming the settings query.
+// The caller must Close the results and check Close's error: that is the
+// commit of the batch's transaction.
+func (s *Store) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	br := s.db.Pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, fmt.Errorf("set transaction settings: %w", err)
+	}
+	return br, nil
+}
+
+// one runs q with args as c in one round trip and returns the one task it
+// yields, or task.ErrNotFound when it yields none.
+func (s *Store) one(ctx context.Context, c task.Caller, q string, args pgx.NamedArgs) (task.Task, error) {
+	b := s.db.NewBatch(settings(c)...)
+	b.Queue(q, args)
+	br, err := s.send(ctx, b)
+	if err != nil {
+		return task.Task{}, err
+	}
+	t, err := scanTask(br.QueryRow())
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return task.Task{}, task.ErrNotFound
+	}
+	if err != nil {
+		return task.Task{}, translate(err)
+	}
+	return t, nil
+}
+
+// translate turns constraint violations into domain errors; other errors
+// are returned as they are.
+func translate(err error) error {
+	if c, ok := pgdb.IsCheckViolation(err); ok {
+		switch c {
+		case "task_status_check":
+			return fmt.Errorf("%w (%v)", task.ErrInvalidStatus, err)
+		case "task_priority_check":
+			return fmt.Errorf("%w (%v)", task.ErrInvalidPriority, err)
+		}
+	}
+	if c, ok := pgdb.IsForeignKeyViolation(err); ok && c == "task_assigned_to_fkey" {
+		return fmt.Errorf("%w (%v)", task.ErrInvalidAssignee, err)
+	}
+	return err
+}
+
+// condition returns the named arguments of a task.Condition: any_version
+// and version.
+func condition(args pgx.NamedArgs, cond task.Condition) pgx.NamedArgs {
+	v, ok := cond.Version()
+	args["any_version"] = !ok
+	args["version"] = v
+	return args
+}
+
+// callerArgs returns the named arguments uid and admin of c.
+func callerArgs(c task.Caller) pgx.NamedArgs {
+	return pgx.NamedArgs{"uid": c.UserID, "admin": c.Admin}
+}
+
+const (
+	getSQL = `SELECT ` + columns + ` FROM task WHERE id = @id`
+
+	insertSQL = `
+INSERT INTO task (title, description, status, priority, due_date, created_by, completed_at)
+VALUES (@title::text, nullif(@description::text, ''), @status::text, @priority::text, @due_date::timestamptz, @uid::bigint,
+        CASE WHEN @status::text = 'completed' THEN now() END)
+RETURNING ` + columns
+
+	// requestSweepSQL forgets the caller's expired request_ids.
+	requestSweepSQL = `
+DELETE FROM task_request WHERE created_by = @uid::bigint AND created_at < now() - @ttl_seconds::bigint * interval '1 second'`
+
+	// requestClaimSQL claims the request_id. When another transaction holds
+	// an uncommitted claim, it waits for that one to end.
+	requestClaimSQL = `
+INSERT INTO task_request (created_by, request_id, fingerprint) VALUES (@uid::bigint, @request_id::uuid, @fingerprint::bytea)
+ON CONFLICT (created_by, request_id) DO NOTHING`
+
+	// requestInsertSQL inserts the task only when this transaction made the
+	// claim (task_id is still NULL only in the claiming transaction), and
+	// records its id on the claim.
+	requestInsertSQL = `
+WITH claim AS (
+    SELECT FROM task_request
+    WHERE created_by = @uid::bigint AND request_id = @request_id::uuid AND task_id IS NULL
+), created AS (
+    INSERT INTO task (title, description, status, priority, due_date, created_by, completed_at)
+    SELECT @title::text, nullif(@description::text, ''), @status::text, @priority::text, @due_date::timestamptz, @uid::bigint,
+           CASE WHEN @status::text = 'completed' THEN now() END
+    WHERE EXISTS (SELECT FROM claim)
+    RETURNING id
+)
+UPDATE task_request r SET task_id = created.id FROM created
+WHERE r.created_by = @uid::bigint AND r.request_id = @request_id::uuid`
+
+	requestFingerprintSQL = `
+SELECT fingerprint FROM task_request WHERE created_by = @uid::bigint AND request_id = @request_id::uuid`
+
+	requestTaskSQL = `
+SELECT ` + columns + ` FROM task
+WHERE id = (SELECT task_id FROM task_request WHERE created_by = @uid::bigint AND request_id = @request_id::uuid)`
+
+	// updateSQL writes the fields whose set_* flag is true; completed_at
+	// follows the status: set when it becomes completed, kept while it
+	// stays completed, cleared when it leaves completed.
+	updateSQL = `
+UPDATE task SET
+    title        = CASE WHEN @set_title::boolean THEN @title::text ELSE title END,
+    description  = CASE WHEN @set_description::boolean THEN nullif(@description::text, '') ELSE description END,
+    status       = CASE WHEN @set_status::boolean THEN @status::text ELSE status END,
+    priority     = CASE WHEN @set_priority::boolean THEN @priority::text ELSE priority END,
+    due_date     = CASE WHEN @set_due_date::boolean THEN @due_date::timestamptz ELSE due_date END,
+    completed_at = CASE
+                     WHEN NOT @set_status::boolean THEN completed_at
+                     WHEN @status::text <> 'completed' THEN NULL
+                     WHEN status = 'completed' THEN completed_at
+                     ELSE now()
+                   END,
+    version      = version + 1
+WHERE id = @id::bigint
+  AND (@any_version::boolean OR version = @version::bigint)
+  AND (@assignee_may::boolean OR @admin::boolean OR created_by = @uid::bigint)
+RETURNING ` + columns
+
+	assignSQL = `
+UPDATE task SET assigned_to = nullif(@assignee::bigint, 0), version = version + 1
+WHERE id = @id::bigint
+  AND (@any_version::boolean OR version = @version::bigint)
+  AND (@admin::boolean OR created_by = @uid::bigint)
+RETURNING ` + columns
+
+	deleteSQL = `
+DELETE FROM task
+WHERE id = @id::bigint
+  AND (@any_version::boolean OR version = @version::bigint)
+  AND (@admin::boolean OR created_by = @uid::bigint)`
+
+	// statsSQL reads the caller's tasks through idx_tasks_composite
+	// (created_by, status, priority), in its order.
+	statsSQL = `
+SELECT status, priority, count(*), count(*) FILTER (WHERE due_date < now() AND status <> 'completed')
+FROM task
+WHERE created_by = @uid::bigint
+GROUP BY status, priority
+ORDER BY status, priority`
+)
+
+// Get returns the task id if c can see it.
+func (s *Store) Get(ctx context.Context, c task.Caller, id int64) (task.Task, error) {
+	t, err := s.one(ctx, c, getSQL, pgx.NamedArgs{"id": id})
+	if err != nil {
+		return task.Task{}, fmt.Errorf("taskstore get: %w", err)
+	}
+	return t, nil
+}
+
+// Create inserts n as a task of c; with idem, at most once per request_id
+// and TTL (see task.Store).
+func (s *Store) Create(ctx context.Context, c task.Caller, n task.NewTask, idem *task.Idempotency) (task.Task, error) {
+	args := callerArgs(c)
+	args["title"] = n.Title
+	args["description"] = n.Description
+	args["status"] = string(n.Status)
+	args["priority"] = string(n.Priority)
+	args["due_date"] = n.DueDate
+	if idem == nil {
+		t, err := s.one(ctx, c, insertSQL, args)
+		if err != nil {
+			return task.Task{}, fmt.Errorf("taskstore create: %w", err)
+		}
+		return t, nil
+	}
+	t, err := s.createOnce(ctx, c, args, idem)
+	if err != nil {
+		return task.Task{}, fmt.Errorf("taskstore create (request_id %s): %w", idem.RequestID, err)
+	}
+	return t, nil
+}
+
+// createOnce is Create with a request_id, in one round trip: sweep expired
+// request_ids, claim this one (waiting for a concurrent claimer to finish),
+// insert the task if the claim is ours, then read the claim's fingerprint
+// and task. Every racer reads the same committed claim, so all get the same
+// task.
+func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArgs, idem *task.Idempotency) (task.Task, error) {
+	args["request_id"] = idem.RequestID
+	args["fingerprint"] = idem.Fingerprint
+	args["ttl_seconds"] = int64(idem.TTL / time.Second)
+	b := s.db.NewBatch(settings(c)...)
+	b.Queue(requestSweepSQL, args)
+	b.Queue(requestClaimSQL, args)
+	b.Queue(requestInsertSQL, args)
+	b.Queue(requestFingerprintSQL, args)
+	b.Queue(requestTaskSQL, args)
+	br, err := s.send(ctx, b)
+	if err != nil {
+		return task.Task{}, err
+	}
+	defer br.Close()
+	for _, step := range []string{"sweep expired request ids", "claim request id", "insert task"} {
+		if _, err := br.Exec(); err != nil {
+			return task.Task{}, fmt.Errorf("%s: %w", step, translate(err))
+		}
+	}
+	var fingerprint []byte
+	if err := br.QueryRow().Scan(&fingerprint); err != nil {
+		return task.Task{}, fmt.Errorf("read request id: %w", err)
+	}
+	t, err := scanTask(br.QueryRow())
+	if err := br.Close(); err != nil {
+		return task.Task{}, fmt.Errorf("commit: %w", translate(err))
+	}
+	switch {
+	case string(fingerprint) != string(idem.Fingerprint):
+		return task.Task{}, task.ErrRequestIDReused
+	case errors.Is(err, pgx.ErrNoRows):
+		// The task created for this request_id was deleted since.
+		return task.Task{}, task.ErrNotFound
+	case err != nil:
+		return task.Task{}, fmt.Errorf("read task: %w", err)
+	}
+	return t, nil
+}
+
+// Update writes p's fields when c may do a and p.If holds.
+func (s *Store) Update(ctx context.Context, c task.Caller, p task.Patch, a task.Action) (task.Task, error) {
+	args := condition(callerArgs(c), p.If)
+	args["id"] = p.ID
+	args["assignee_may"] = a.AssigneeMay()
+	args["set_title"] = p.Fields.Has(task.FieldTitle)
+	args["title"] = p.Title
+	args["set_description"] = p.Fields.Has(task.FieldDescription)
+	args["description"] = p.Description
+	args["set_status"] = p.Fields.Has(task.FieldStatus)
+	args["status"] = string(p.Status)
+	args["set_priority"] = p.Fields.Has(task.FieldPriority)
+	args["priority"] = string(p.Priority)
+	args["set_due_date"] = p.Fields.Has(task.FieldDueDate)
+	args["due_date"] = p.DueDate
+	t, err := s.one(ctx, c, updateSQL, args)
+	if err != nil {
+		return task.Task{}, fmt.Errorf("taskstore update: %w", err)
+	}
+	return t, nil
+}
+
+// Assign sets the assignee (0: nobody) when c is the creator or an admin
+// and cond holds.
+func (s *Store) Assign(ctx context.Context, c task.Caller, id, assignee int64, cond task.Condition) (task.Task, error) {
+	args := condition(callerArgs(c), cond)
+	args["id"] = id
+	args["assignee"] = assignee
+	t, err := s.one(ctx, c, assignSQL, args)
+	if err != nil {
+		return task.Task{}, fmt.Errorf("taskstore assign: %w", err)
+	}
+	return t, nil
+}
+
+// Delete deletes the task when c is the creator or an admin and cond holds.
+func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.Condition) error {
+	args := condition(callerArgs(c), cond)
+	args["id"] = id
+	b := s.db.NewBatch(settings(c)...)
+	b.Queue(deleteSQL, args)
+	br, err := s.send(ctx, b)
+	if err != nil {
+		return fmt.Errorf("taskstore delete: %w", err)
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("taskstore delete: %w", err)
+	case tag.RowsAffected() == 0:
+		return fmt.Errorf("taskstore delete: %w", task.ErrNotFound)
+	}
+	return nil
+}
+
+// Stats counts the tasks c created by status and priority, and the overdue
+// ones.
+func (s *Store) Stats(ctx context.Context, c task.Caller) (task.Stats, error) {
+	b := s.db.NewBatch(settings(c)...)
+	b.Queue(statsSQL, callerArgs(c))
+	br, err := s.send(ctx, b)
+	if err != nil {
+		return task.Stats{}, fmt.Errorf("taskstore stats: %w", err)
+	}
+	var st task.Stats
+	rows, err := br.Query()
+	if err == nil {
+		var status, priority string
+		var n, overdue int64
+		_, err = pgx.ForEachRow(rows, []any{&status, &priority, &n, &overdue}, func() error {
+			st.Counts = append(st.Counts, task.Count{Status: task.Status(status), Priority: task.Priority(priority), N: n})
+			st.Total += n
+			st.Overdue += overdue
+			return nil
+		})
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return task.Stats{}, fmt.Errorf("taskstore stats: %w", err)
+	}
+	sortCounts(st.Counts)
+	return st, nil
+}
