@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# Runs the whole platform on this machine: `make run` calls it after building
+# bin/. Ctrl-C (or SIGTERM) stops everything it started.
+#
+# Without DATABASE_URL it keeps a PostgreSQL cluster of its own under
+# .local/pg (created on first use, reused afterwards), applies the
+# migrations as the cluster's superuser, creates the login role todo_svc
+# (a member of todo_app) that the services connect as, and a local admin.
+# With DATABASE_URL (e.g. Neon's pooled DSN, as a member of todo_app) it uses
+# that database instead, migrating through MIGRATE_DATABASE_URL (the direct
+# DSN of the owner) when set, else through DATABASE_URL.
+#
+# Knobs (environment):
+#   HTTP_ADDR       REST gateway address      (default 127.0.0.1:8080)
+#   USER_GRPC_ADDR  user service address      (default 127.0.0.1:50051)
+#   TASK_GRPC_ADDR  task service address      (default 127.0.0.1:50052)
+#   PGPORT_LOCAL    local PostgreSQL port     (default 5433)
+#   RUN_LOGS        "tail" (default) prints the services' logs here too;
+#                   "off" keeps them only in .local/logs
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOCAL="$ROOT/.local"
+LOGS="$LOCAL/logs"
+KEY="$LOCAL/keys/token.pem"
+BIN="$ROOT/bin"
+
+HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:8080}"
+USER_GRPC_ADDR="${USER_GRPC_ADDR:-127.0.0.1:50051}"
+TASK_GRPC_ADDR="${TASK_GRPC_ADDR:-127.0.0.1:50052}"
+PGPORT_LOCAL="${PGPORT_LOCAL:-5433}"
+RUN_LOGS="${RUN_LOGS:-tail}"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31mrun.sh:\033[0m %s\n' "$*" >&2; exit 1; }
+
+for b in user-service task-service gateway; do
+	[ -x "$BIN/$b" ] || die "$BIN/$b is missing; run 'make run' (it builds first) or 'make build'"
+done
+command -v curl >/dev/null || die "curl is needed (to wait for the gateway); please install it"
+
+mkdir -p "$LOGS" "$LOCAL/keys"
+chmod 700 "$LOCAL/keys"
+
+# host:port → port; ":8080" and "8080" work too.
+port_of() { local a="$1"; echo "${a##*:}"; }
+# The address to connect to for a listen address (":8080" means localhost).
+dial_of() { local a="$1" h="${1%:*}"; [ -n "$h" ] && [ "$h" != "$a" ] && [ "$h" != "0.0.0.0" ] && [ "$h" != "[::]" ] && echo "$a" || echo "127.0.0.1:$(port_of "$a")"; }
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+for a in "$HTTP_ADDR" "$USER_GRPC_ADDR" "$TASK_GRPC_ADDR"; do
+	if port_busy "$(port_of "$a")"; then
+		die "port $(port_of "$a") is in use (another 'make run'?); stop it or choose other addresses with HTTP_ADDR, USER_GRPC_ADDR, TASK_GRPC_ADDR"
+	fi
+done
+
+# ---------------------------------------------------------------- cleanup
+PIDS=()       # service pids, in start order
+NAMES=()
+PG_STARTED="" # set when this script started the local cluster
+PGCTL=()      # the pg_ctl command prefix (runs as the postgres user when root)
+CLEANED=""
+
+cleanup() {
+	[ -n "$CLEANED" ] && return
+	CLEANED=1
+	trap '' INT TERM
+	local i
+	# Stop in reverse order: gateway first, the user service last.
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		if kill -0 "${PIDS[i]}" 2>/dev/null; then
+			say "stopping ${NAMES[i]} (pid ${PIDS[i]})"
+			kill -TERM "${PIDS[i]}" 2>/dev/null || true
+			local n=0
+			while kill -0 "${PIDS[i]}" 2>/dev/null && [ $n -lt 150 ]; do sleep 0.1; n=$((n + 1)); done
+			if kill -0 "${PIDS[i]}" 2>/dev/null; then
+				say "${NAMES[i]} did not stop within 15s; killing it"
+				kill -KILL "${PIDS[i]}" 2>/dev/null || true
+			fi
+			wait "${PIDS[i]}" 2>/dev/null || true
+		fi
+	done
+	if [ -n "$PG_STARTED" ]; then
+		say "stopping PostgreSQL"
+		"${PGCTL[@]}" stop -D "$PGDATA" -m fast -w >/dev/null || say "pg_ctl stop failed; see $PGLOG"
+	fi
+	say "stopped"
+}
+trap 'cleanup; exit 0' INT TERM
+trap 'cleanup' EXIT
+
+# Run a command in its own session, so that Ctrl-C reaches only this script,
+# which then stops everything in order.
+detach() { if command -v setsid >/dev/null; then setsid "$@"; else "$@"; fi; }
+
+# A random hex secret.
+secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# ------------------------------------------------------------ signing key
+if [ ! -s "$KEY" ]; then
+	say "creating a local token signing key at ${KEY#"$ROOT/"}"
+	if command -v openssl >/dev/null && openssl genpkey -algorithm ed25519 -out "$KEY" 2>/dev/null; then
+		:
+	else
+		# No openssl (or one without Ed25519): the same PKCS #8 PEM from Go.
+		tmp="$(mktemp -d)"
+		cat >"$tmp/keygen.go" <<'GO'
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+)
+
+func main() {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		panic(err)
+	}
+	if err := pem.Encode(os.Stdout, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		panic(err)
+	}
+}
+GO
+		(umask 077 && GOWORK=off go run "$tmp/keygen.go" >"$KEY")
+		rm -rf "$tmp"
+	fi
+	chmod 600 "$KEY"
+fi
+
+# --------------------------------------------------------------- database
+ADMIN_NOTE=""
+if [ -n "${DATABASE_URL:-}" ]; then
+	say "using DATABASE_URL (no local PostgreSQL)"
+	APP_DSN="$DATABASE_URL"
+	MIGRATE_DSN="${MIGRATE_DATABASE_URL:-$DATABASE_URL}"
+	[ -n "${MIGRATE_DATABASE_URL:-}" ] && say "migrating through MIGRATE_DATABASE_URL"
+else
+	PGBIN=""
+	if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then
+		PGBIN="$(pg_config --bindir)"
+	else
+		PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)"
+	fi
+	[ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] || die "PostgreSQL server binaries not found; run 'make postgres' or set DATABASE_URL"
+
+	PGROOT="$LOCAL/pg"
+	AS_PG=()
+	if [ "$(id -u)" = 0 ]; then
+		# initdb and postgres refuse to run as root: they run as the postgres
+		# OS user, which must own the cluster's folder.
+		id postgres >/dev/null 2>&1 || die "running as root needs the 'postgres' OS user (installed with PostgreSQL)"
+		AS_PG=(runuser -u postgres --)
+		mkdir -p "$PGROOT"
+		chown postgres: "$PGROOT"
+		if ! "${AS_PG[@]}" test -w "$PGROOT"; then
+			# A parent folder (e.g. /root) is closed to the postgres user: keep
+			# the cluster in its home instead, one per checkout.
+			alt="$(getent passwd postgres | cut -d: -f6)/todo-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)"
+			say "the postgres user cannot reach $PGROOT; keeping the cluster in $alt"
+			"${AS_PG[@]}" mkdir -p "$alt"
+			PGROOT="$alt"
+		fi
+	fi
+	PGDATA="$PGROOT/data"
+	PGSOCK="$PGROOT/run"
+	PGLOG="$PGROOT/postgres.log"
+	SUPERPASS_FILE="$LOCAL/pg-superuser.password"
+	APPPASS_FILE="$LOCAL/pg-todo_svc.password"
+	PGCTL=("${AS_PG[@]}" "$PGBIN/pg_ctl")
+
+	if [ ! -s "$PGDATA/PG_VERSION" ]; then
+		say "initialising a PostgreSQL cluster in ${PGDATA#"$ROOT/"} (first run)"
+		(umask 077 && secret >"$SUPERPASS_FILE")
+		pwfile="$(mktemp)"
+		cp "$SUPERPASS_FILE" "$pwfile"
+		[ ${#AS_PG[@]} -gt 0 ] && chown postgres: "$pwfile"
+		"${AS_PG[@]}" mkdir -p "$PGDATA"
+		locale=C.UTF-8
+		"${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+			--encoding=UTF8 --locale="$locale" >"$LOGS/initdb.log" 2>&1 ||
+			"${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+				--encoding=UTF8 --locale=C >"$LOGS/initdb.log" 2>&1 ||
+			{ rm -f "$pwfile"; die "initdb failed; see $LOGS/initdb.log"; }
+		rm -f "$pwfile"
+	fi
+	[ -s "$SUPERPASS_FILE" ] || die "$SUPERPASS_FILE is missing: the cluster's superuser password is unknown; delete $PGROOT to start over"
+	"${AS_PG[@]}" mkdir -p "$PGSOCK"
+
+	if "${PGCTL[@]}" status -D "$PGDATA" >/dev/null 2>&1; then
+		say "PostgreSQL is already running in ${PGDATA#"$ROOT/"}; using it (it stays up afterwards)"
+	else
+		port_busy "$PGPORT_LOCAL" && die "port $PGPORT_LOCAL is in use; choose another with PGPORT_LOCAL"
+		say "starting PostgreSQL on 127.0.0.1:$PGPORT_LOCAL"
+		detach "${PGCTL[@]}" start -D "$PGDATA" -l "$PGLOG" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $PGPORT_LOCAL -c unix_socket_directories='$PGSOCK'" >/dev/null ||
+			die "PostgreSQL did not start; see $PGLOG"
+		PG_STARTED=1
+	fi
+	# The port the running cluster listens on (it may have been started
+	# earlier with another PGPORT_LOCAL).
+	PGPORT_RUNNING="$(sed -n 4p "$PGDATA/postmaster.pid" 2>/dev/null || true)"
+	PGPORT_RUNNING="${PGPORT_RUNNING:-$PGPORT_LOCAL}"
+
+	SUPERPASS="$(cat "$SUPERPASS_FILE")"
+	# The password goes through the environment, not the command line.
+	psql_super() {
+		PGPASSWORD="$SUPERPASS" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 \
+			-h 127.0.0.1 -p "$PGPORT_RUNNING" -U postgres -d "$1" "${@:2}"
+	}
+
+	if [ -z "$(psql_super postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'todo'")" ]; then
+		say "creating database todo"
+		psql_super postgres -c "CREATE DATABASE todo"
+	fi
+	MIGRATE_DSN="postgres://postgres:$SUPERPASS@127.0.0.1:$PGPORT_RUNNING/todo?sslmode=disable"
+fi
+
+say "applying migrations (user, then task)"
+DATABASE_URL="$MIGRATE_DSN" "$BIN/user-service" migrate up >>"$LOGS/migrate.log" 2>&1 ||
+	{ tail -n 20 "$LOGS/migrate.log" >&2; die "user-service migrate up failed; see $LOGS/migrate.log"; }
+DATABASE_URL="$MIGRATE_DSN" "$BIN/task-service" migrate up >>"$LOGS/migrate.log" 2>&1 ||
+	{ tail -n 20 "$LOGS/migrate.log" >&2; die "task-service migrate up failed; see $LOGS/migrate.log"; }
+
+if [ -z "${DATABASE_URL:-}" ]; then
+	# The services log in as todo_svc: a member of todo_app that owns
+	# nothing, is no superuser and has no BYPASSRLS (they refuse anything else).
+	[ -s "$APPPASS_FILE" ] || (umask 077 && secret >"$APPPASS_FILE")
+	psql_super todo -v pw="$(cat "$APPPASS_FILE")" >/dev/null <<'SQL'
+SELECT format('CREATE ROLE todo_svc LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L', :'pw')
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'todo_svc') \gexec
+SELECT format('ALTER ROLE todo_svc LOGIN PASSWORD %L', :'pw') \gexec
+GRANT todo_app TO todo_svc;
+SQL
+	APP_DSN="postgres://todo_svc:$(cat "$APPPASS_FILE")@127.0.0.1:$PGPORT_RUNNING/todo?sslmode=disable"
+
+	# A local admin on first use; the password is printed once, never stored.
+	if [ -z "$(psql_super todo -tAc 'SELECT 1 FROM "user" WHERE is_admin LIMIT 1')" ]; then
+		admin_pw="$(secret | cut -c1-24)"
+		DATABASE_URL="$APP_DSN" ADMIN_EMAIL="admin@example.com" ADMIN_USERNAME="admin" ADMIN_PASSWORD="$admin_pw" \
+			"$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
+			{ tail -n 20 "$LOGS/admin.log" >&2; die "user-service admin create failed; see $LOGS/admin.log"; }
+		ADMIN_NOTE="admin account created (shown only now): username admin, email admin@example.com, password $admin_pw"
+	fi
+elif [ -n "${ADMIN_EMAIL:-}" ] && [ -n "${ADMIN_USERNAME:-}" ] && [ -n "${ADMIN_PASSWORD:-}" ]; then
+	DATABASE_URL="$APP_DSN" "$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
+		{ tail -n 20 "$LOGS/admin.log" >&2; die "user-service admin create failed; see $LOGS/admin.log"; }
+	ADMIN_NOTE="admin account ensured: $ADMIN_USERNAME <$ADMIN_EMAIL>"
+fi
+
+# --------------------------------------------------------------- services
+start() { # name, then env assignments
+	local name="$1" log="$LOGS/$1.log"
+	shift
+	: >"$log"
+	detach env "$@" "$BIN/$name" serve >>"$log" 2>&1 &
+	PIDS+=("$!")
+	NAMES+=("$name")
+	if [ "$RUN_LOGS" = tail ]; then
+		# tail ends by itself once this script has exited (--pid), so the
+		# services' shutdown lines still show.
+		tail -n +1 -F --pid=$$ "$log" 2>/dev/null | sed -u "s/^/[$name] /" &
+	fi
+}
+
+USER_DIAL="$(dial_of "$USER_GRPC_ADDR")"
+TASK_DIAL="$(dial_of "$TASK_GRPC_ADDR")"
+HTTP_DIAL="$(dial_of "$HTTP_ADDR")"
+
+say "starting user-service, task-service and gateway (logs in ${LOGS#"$ROOT/"}/)"
+start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY"
+start task-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" USER_SERVICE_ADDR="$USER_DIAL"
+start gateway HTTP_ADDR="$HTTP_ADDR" USER_SERVICE_ADDR="$USER_DIAL" TASK_SERVICE_ADDR="$TASK_DIAL"
+
+# Wait until the gateway says both services are SERVING.
+for i in $(seq 1 300); do
+	if curl -fsS -o /dev/null "http://$HTTP_DIAL/readyz" 2>/dev/null; then break; fi
+	for j in "${!PIDS[@]}"; do
+		if ! kill -0 "${PIDS[j]}" 2>/dev/null; then
+			tail -n 20 "$LOGS/${NAMES[j]}.log" >&2
+			die "${NAMES[j]} exited during start-up; see $LOGS/${NAMES[j]}.log"
+		fi
+	done
+	[ "$i" = 300 ] && die "the gateway was not ready after 30s: $(curl -sS "http://$HTTP_DIAL/readyz" 2>&1)"
+	sleep 0.1
+done
+
+cat >&2 <<EOF
+
+$(printf '\033[1;32m')todo is running$(printf '\033[0m')
+  REST gateway   http://$HTTP_DIAL   (OpenAPI: http://$HTTP_DIAL/openapi.json, readiness: /readyz)
+  user service   grpc://$USER_DIAL   (grpcurl -plaintext $USER_DIAL list)
+  task service   grpc://$TASK_DIAL   (grpcurl -plaintext $TASK_DIAL list)
+  logs           ${LOGS#"$ROOT/"}/{user-service,task-service,gateway}.log
+EOF
+[ -n "$ADMIN_NOTE" ] && printf '  %s\n' "$ADMIN_NOTE" >&2
+cat >&2 <<EOF
+
+Try it: sign up, then log in.
+  curl -sS -X POST http://$HTTP_DIAL/v1/users -H 'Content-Type: application/json' \\
+    -d '{"email":"ann@example.com","username":"ann","password":"correct horse battery"}'
+  curl -sS -X POST http://$HTTP_DIAL/v1/auth/login -H 'Content-Type: application/json' \\
+    -d '{"login":"ann","password":"correct horse battery"}'
+
+Press Ctrl-C to stop everything.
+
+EOF
+
+# Run until Ctrl-C, or until a service dies on its own.
+while :; do
+	for j in "${!PIDS[@]}"; do
+		if ! kill -0 "${PIDS[j]}" 2>/dev/null; then
+			wait "${PIDS[j]}" && rc=0 || rc=$?
+			say "${NAMES[j]} exited (status $rc); stopping the rest"
+			exit 1
+		fi
+	done
+	sleep 1 &
+	wait $! || true
+done
