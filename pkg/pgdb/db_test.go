@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,13 +20,12 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // openOneConn opens a pool of exactly one connection on dsn plus params, so
 // consecutive calls share a session.
-func openOneConn(t *testing.T, dsn, params string, timeout time.Duration) *pgdb.DB {
+func openOneConn(t *testing.T, dsn, params string) *pgdb.DB {
 	t.Helper()
 	cfg, err := pgdb.ParseConfig(dsn + "&pool_min_conns=0&pool_max_conns=1" + params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.StatementTimeout = timeout
 	db, err := pgdb.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +42,7 @@ func TestNewBatch_SettingsHoldForTheBatchOnly(t *testing.T) {
 	// batch's queries in all of them.
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
-			db := openOneConn(t, tdb.AppURL, "&default_query_exec_mode="+mode, 1500*time.Millisecond)
+			db := openOneConn(t, tdb.AppURL, "&statement_timeout=1500&default_query_exec_mode="+mode)
 
 			b := db.NewBatch(pgdb.Setting{Name: "app.user_id", Value: "42"}, pgdb.Setting{Name: "app.is_admin", Value: "true"})
 			b.Queue(`SELECT current_setting('app.user_id'), current_setting('app.is_admin'), current_setting('statement_timeout')`)
@@ -78,7 +76,7 @@ func TestNewBatch_SettingsHoldForTheBatchOnly(t *testing.T) {
 func TestNewBatch_StatementTimeoutCancelsSlowQuery(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
-	db := openOneConn(t, tdb.AppURL, "", 50*time.Millisecond)
+	db := openOneConn(t, tdb.AppURL, "&statement_timeout=50ms")
 	b := db.NewBatch()
 	b.Queue(`SELECT pg_sleep(10)`)
 	br := db.Pool.SendBatch(context.Background(), b)
@@ -97,7 +95,7 @@ func TestInTx_SettingsHoldForTheTransactionOnly(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	ctx := context.Background()
-	db := openOneConn(t, tdb.AppURL, "", 2*time.Second)
+	db := openOneConn(t, tdb.AppURL, "&statement_timeout=2s")
 
 	var user, timeout string
 	err := db.InTx(ctx, []pgdb.Setting{{Name: "app.user_id", Value: "7"}}, func(tx pgx.Tx) error {
@@ -113,7 +111,7 @@ func TestInTx_SettingsHoldForTheTransactionOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if user != "" || timeout != "0" {
-		t.Errorf("after the transaction: app.user_id %q statement_timeout %q; want empty and 0", user, timeout)
+		t.Errorf("after the transaction: app.user_id %q statement_timeout %q; want empty and 0 (session untouched: the DSN's statement_timeout is no startup parameter)", user, timeout)
 	}
 }
 

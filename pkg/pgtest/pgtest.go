@@ -105,20 +105,21 @@ func New(t testing.TB) *DB {
 	if admin == "" {
 		t.Fatalf("pgtest: %s is not set: call os.Exit(pgtest.Main(m)) from TestMain, or run the tests with make test", EnvURL)
 	}
-	tmpl, err := ensureTemplate(ctx, admin)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-
-	name := databaseName(t.Name())
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatalf("pgtest: connect to cluster: %v", err)
 	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(tmpl))
+	tmpl, err := ensureTemplate(ctx, conn, admin)
+	name := databaseName(t.Name())
+	if err == nil {
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(tmpl))
+		if err != nil {
+			err = fmt.Errorf("create database %s: %w", name, err)
+		}
+	}
 	conn.Close(ctx)
 	if err != nil {
-		t.Fatalf("pgtest: create database %s: %v", name, err)
+		t.Fatalf("pgtest: %v", err)
 	}
 	db := &DB{Name: name}
 	t.Cleanup(func() {
@@ -222,19 +223,15 @@ func templateName() (string, error) {
 }
 
 // ensureTemplate returns the name of the migrated template database, creating
-// it (and the app role) first when it does not exist. A finished template
+// it (and the app role) first, over conn to the cluster at admin, when it does
+// not exist. A finished template
 // does not allow connections; one that does is left over from an interrupted
 // run and is rebuilt.
-func ensureTemplate(ctx context.Context, admin string) (string, error) {
+func ensureTemplate(ctx context.Context, conn *pgx.Conn, admin string) (string, error) {
 	name, err := templateName()
 	if err != nil {
 		return "", err
 	}
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return "", fmt.Errorf("connect to cluster: %w", err)
-	}
-	defer conn.Close(ctx)
 
 	ready := func() (bool, error) {
 		var ok bool
