@@ -1,0 +1,637 @@
+package user
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/todo-platform/todo/pkg/auth"
+)
+
+// Defaults of Config.
+const (
+	DefaultRefreshTTL            = 720 * time.Hour
+	DefaultThrottleWindow        = time.Hour
+	DefaultMaxFailuresPerAccount = 100
+	DefaultMaxFailuresPerAddress = 1000
+	DefaultPageSize              = 50
+	MaxPageSize                  = 1000
+)
+
+// Config holds the business rules' tunables. Zero fields take the Default
+// values.
+type Config struct {
+	// RefreshTTL is how long a refresh token is accepted.
+	RefreshTTL time.Duration
+	// ThrottleWindow is the length of the fixed window in which failed
+	// sign-ins are counted. A window starts at the first failure; when it
+	// closes the count starts again from zero.
+	ThrottleWindow time.Duration
+	// MaxFailuresPerAccount is how many failed sign-ins one account (or one
+	// unknown identifier) may have within a window; further attempts are
+	// refused until the window closes.
+	MaxFailuresPerAccount int
+	// MaxFailuresPerAddress is the same for one client address (an IPv6 /64).
+	MaxFailuresPerAddress int
+}
+
+func (c Config) withDefaults() Config {
+	if c.RefreshTTL <= 0 {
+		c.RefreshTTL = DefaultRefreshTTL
+	}
+	if c.ThrottleWindow <= 0 {
+		c.ThrottleWindow = DefaultThrottleWindow
+	}
+	if c.MaxFailuresPerAccount <= 0 {
+		c.MaxFailuresPerAccount = DefaultMaxFailuresPerAccount
+	}
+	if c.MaxFailuresPerAddress <= 0 {
+		c.MaxFailuresPerAddress = DefaultMaxFailuresPerAddress
+	}
+	return c
+}
+
+// Service is the user service's business logic. It is safe for concurrent use.
+type Service struct {
+	log       *slog.Logger
+	store     Store
+	hasher    *Hasher
+	signer    *auth.Signer
+	cfg       Config
+	dummyHash string
+	now       func() time.Time
+}
+
+// NewService returns a Service. signer may be nil for tools that issue no
+// tokens (admin create). It hashes a random password once, so that a
+// sign-in for an unknown account can verify against a hash of the same cost
+// as a real one.
+func NewService(ctx context.Context, log *slog.Logger, store Store, hasher *Hasher, signer *auth.Signer, cfg Config) (*Service, error) {
+	var pw [24]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		return nil, fmt.Errorf("dummy password: %w", err)
+	}
+	dummy, err := hasher.Hash(ctx, base64.RawURLEncoding.EncodeToString(pw[:]))
+	if err != nil {
+		return nil, fmt.Errorf("dummy password hash: %w", err)
+	}
+	return &Service{
+		log:       log,
+		store:     store,
+		hasher:    hasher,
+		signer:    signer,
+		cfg:       cfg.withDefaults(),
+		dummyHash: dummy,
+		now:       time.Now,
+	}, nil
+}
+
+// Tokens is what a successful sign-in or refresh returns.
+type Tokens struct {
+	AccessToken    string
+	AccessExpires  time.Time
+	RefreshToken   string
+	RefreshExpires time.Time
+}
+
+// SignUp is the input of CreateUser.
+type SignUp struct {
+	Email    string
+	Username string
+	FullName string
+	Password string
+}
+
+// NormalizeEmail returns email trimmed and in lower case, as it is stored.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+func validateEmail(field, email string) error {
+	at := strings.IndexByte(email, '@')
+	if email == "" || len(email) > 254 || at <= 0 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n") {
+		return invalid(field, "must be an email address")
+	}
+	return nil
+}
+
+func validateUsername(field, username string) error {
+	ok := len(username) >= 3 && len(username) <= 32
+	for _, r := range username {
+		ok = ok && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-')
+	}
+	if !ok {
+		return invalid(field, "must be 3 to 32 characters of a-z, 0-9, '_', '.' and '-'")
+	}
+	return nil
+}
+
+// CreateUser signs up a new, active, non-admin user. The email is stored
+// normalised; a duplicate gives ErrEmailTaken or ErrUsernameTaken.
+func (s *Service) CreateUser(ctx context.Context, in SignUp) (User, error) {
+	in.Email = NormalizeEmail(in.Email)
+	if err := validateEmail("email", in.Email); err != nil {
+		return User{}, err
+	}
+	if err := validateUsername("username", in.Username); err != nil {
+		return User{}, err
+	}
+	if err := ValidatePassword("password", in.Password); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := s.store.CreateUser(ctx, NewUser{Email: in.Email, Username: in.Username, FullName: in.FullName, PasswordHash: hash})
+	if err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// lookupFor turns a sign-in identifier into a Lookup: an email when it
+// contains '@' (usernames cannot), a username otherwise; both lower-cased.
+func lookupFor(login string) (Lookup, string) {
+	id := strings.ToLower(strings.TrimSpace(login))
+	if strings.Contains(id, "@") {
+		return Lookup{Email: id}, id
+	}
+	return Lookup{Username: id}, id
+}
+
+// throttled returns a *ThrottledError when a counter of st has reached its
+// limit, with the longest wait among those that have.
+func (s *Service) throttled(st LoginState) error {
+	var wait time.Duration
+	for _, c := range st.Counters {
+		limit := s.cfg.MaxFailuresPerAccount
+		if c.Key.Scope == ScopeAddr {
+			limit = s.cfg.MaxFailuresPerAddress
+		}
+		if c.Failures >= limit && c.RetryAfter > wait {
+			wait = c.RetryAfter
+		}
+	}
+	if wait <= 0 {
+		return nil
+	}
+	// Whole seconds, rounded up: never tell a client to come back too early.
+	wait = (wait + time.Second - 1).Truncate(time.Second)
+	return &ThrottledError{RetryAfter: wait}
+}
+
+// failureKeys returns the counters a failed sign-in adds to: the account's
+// (or the unknown identifier's) and the client address's.
+func failureKeys(st LoginState, ident, addr string) []ThrottleKey {
+	keys := make([]ThrottleKey, 0, 2)
+	if st.Account != nil {
+		keys = append(keys, ThrottleKey{Scope: ScopeUser, Subject: strconv.FormatInt(st.Account.ID, 10)})
+	} else {
+		keys = append(keys, ThrottleKey{Scope: ScopeLogin, Subject: ident})
+	}
+	if addr != "" {
+		keys = append(keys, ThrottleKey{Scope: ScopeAddr, Subject: addr})
+	}
+	return keys
+}
+
+// recordFailure counts a failed sign-in. It is not cancelled with ctx: a
+// client that gives up as soon as the password check is done must still be
+// counted.
+func (s *Service) recordFailure(ctx context.Context, keys []ThrottleKey) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.RecordFailures(ctx, keys, s.cfg.ThrottleWindow); err != nil {
+		return fmt.Errorf("record failed sign-in: %w", err)
+	}
+	return nil
+}
+
+// verify checks password against the account's hash, or against the dummy
+// hash when there is no account, so that both take the same time. A stored
+// hash that cannot be read counts as a mismatch and is logged.
+func (s *Service) verify(ctx context.Context, acct *Account, password string) (match, rehash bool, err error) {
+	hash := s.dummyHash
+	if acct != nil {
+		hash = acct.PasswordHash
+	}
+	match, rehash, err = s.hasher.Verify(ctx, password, hash)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, false, err
+		}
+		var id int64
+		if acct != nil {
+			id = acct.ID
+		}
+		s.log.WarnContext(ctx, "stored password hash is unreadable", slog.Int64("user_id", id), slog.Any("error", err))
+		return false, false, nil
+	}
+	return match, rehash, nil
+}
+
+// Login signs in with an email or username and a password, from the client
+// address addr (empty when unknown; an IP address, or an IPv6 /64 prefix).
+// Unknown account, wrong password and inactive account all give
+// ErrInvalidCredentials after the same work. Too many failures for the
+// account or the address give a *ThrottledError before the password is
+// checked. A successful sign-in starts a new refresh-token family and
+// upgrades a hash made with weaker parameters.
+func (s *Service) Login(ctx context.Context, login, password, addr string) (Tokens, User, error) {
+	lookup, ident := lookupFor(login)
+	st, err := s.store.LoginState(ctx, lookup, addr, s.cfg.ThrottleWindow)
+	if err != nil {
+		return Tokens{}, User{}, fmt.Errorf("login: %w", err)
+	}
+	if err := s.throttled(st); err != nil {
+		return Tokens{}, User{}, err
+	}
+	match, rehash, err := s.verify(ctx, st.Account, password)
+	if err != nil {
+		return Tokens{}, User{}, err
+	}
+	if !match || st.Account == nil || !st.Account.IsActive {
+		if err := s.recordFailure(ctx, failureKeys(st, ident, addr)); err != nil {
+			return Tokens{}, User{}, err
+		}
+		return Tokens{}, User{}, ErrInvalidCredentials
+	}
+
+	var newHash string
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, password); err != nil {
+			return Tokens{}, User{}, fmt.Errorf("login: rehash: %w", err)
+		}
+	}
+	u := st.Account.User
+	tokens, sess, err := s.newTokens(u, s.now())
+	if err != nil {
+		return Tokens{}, User{}, err
+	}
+	if err := s.store.StartSession(ctx, sess, newHash); err != nil {
+		return Tokens{}, User{}, fmt.Errorf("login: %w", err)
+	}
+	return tokens, u, nil
+}
+
+// newTokens signs an access token for u and makes a refresh token, returning
+// the session to store for it.
+func (s *Service) newTokens(u User, now time.Time) (Tokens, NewSession, error) {
+	access, accessExp, err := s.signer.Sign(auth.Principal{UserID: u.ID, Admin: u.IsAdmin}, now)
+	if err != nil {
+		return Tokens{}, NewSession{}, fmt.Errorf("sign access token: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return Tokens{}, NewSession{}, fmt.Errorf("refresh token: %w", err)
+	}
+	refresh := base64.RawURLEncoding.EncodeToString(raw[:])
+	refreshExp := now.Add(s.cfg.RefreshTTL)
+	return Tokens{
+			AccessToken:    access,
+			AccessExpires:  accessExp,
+			RefreshToken:   refresh,
+			RefreshExpires: refreshExp,
+		}, NewSession{
+			UserID:    u.ID,
+			TokenHash: HashRefreshToken(refresh),
+			ExpiresAt: refreshExp,
+		}, nil
+}
+
+// HashRefreshToken returns the SHA-256 of a refresh token, the only form in
+// which refresh tokens are stored.
+func HashRefreshToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// Refresh spends a refresh token and returns a new pair in the same family.
+// An unknown, expired or revoked token, or one whose user is inactive, gives
+// ErrInvalidRefreshToken. A token that was already spent (a replay) also
+// revokes every token of its family, including the one that replaced it.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
+	var (
+		tokens  Tokens
+		outcome error
+		now     = s.now()
+	)
+	err := s.store.RotateSession(ctx, HashRefreshToken(refreshToken), func(cur RefreshSession) (Rotation, error) {
+		switch {
+		case cur.Replaced:
+			s.log.WarnContext(ctx, "spent refresh token presented again; revoking its family",
+				slog.Int64("user_id", cur.UserID), slog.Int64("session_id", cur.ID))
+			outcome = ErrInvalidRefreshToken
+			return Rotation{RevokeFamily: true}, nil
+		case cur.Revoked, !now.Before(cur.ExpiresAt), !cur.User.IsActive:
+			outcome = ErrInvalidRefreshToken
+			return Rotation{}, nil
+		}
+		t, next, err := s.newTokens(cur.User, now)
+		if err != nil {
+			return Rotation{}, err
+		}
+		tokens, outcome = t, nil
+		return Rotation{Next: &next}, nil
+	})
+	if err != nil {
+		return Tokens{}, fmt.Errorf("refresh: %w", err)
+	}
+	if outcome != nil {
+		return Tokens{}, outcome
+	}
+	return tokens, nil
+}
+
+// Logout revokes the refresh-token family of refreshToken: the sign-in it
+// came from ends. An unknown or already revoked token is not an error.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	if err := s.store.RevokeFamily(ctx, HashRefreshToken(refreshToken)); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
+}
+
+// User returns the user with id, or ErrNotFound.
+func (s *Service) User(ctx context.Context, id int64) (User, error) {
+	u, err := s.store.User(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("get user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// Summaries says which of ids exist and whether each is active.
+func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error) {
+	out, err := s.store.Summaries(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("batch get users: %w", err)
+	}
+	return out, nil
+}
+
+// pageToken is the decoded form of a ListUsers page token: the position of
+// the last user of the previous page and the filter it was made for.
+type pageToken struct {
+	CreatedAt int64  `json:"t"` // microseconds since the Unix epoch (PostgreSQL's precision)
+	ID        int64  `json:"i"`
+	Filter    string `json:"f"`
+}
+
+func filterKey(active *bool) string {
+	switch {
+	case active == nil:
+		return "all"
+	case *active:
+		return "active"
+	default:
+		return "inactive"
+	}
+}
+
+func encodePageToken(c Cursor, active *bool) string {
+	b, _ := json.Marshal(pageToken{CreatedAt: c.CreatedAt.UnixMicro(), ID: c.ID, Filter: filterKey(active)})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(s string, active *bool) (Cursor, error) {
+	if s == "" {
+		return Cursor{}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var t pageToken
+	if err != nil || json.Unmarshal(b, &t) != nil || t.ID <= 0 {
+		return Cursor{}, invalid("page_token", "is not a page token from ListUsers")
+	}
+	if t.Filter != filterKey(active) {
+		return Cursor{}, invalid("page_token", "was made for a different is_active filter")
+	}
+	return Cursor{CreatedAt: time.UnixMicro(t.CreatedAt).UTC(), ID: t.ID}, nil
+}
+
+// ListUsers returns one page of users, oldest first (by created_at, then
+// id), keeping only those whose IsActive equals *active when active is not
+// nil. pageSize 0 means DefaultPageSize. pageToken continues from the
+// previous page and must come from a call with the same filter. The next
+// token is empty on the last page.
+func (s *Service) ListUsers(ctx context.Context, active *bool, pageSize int, pageToken string) ([]User, string, error) {
+	switch {
+	case pageSize == 0:
+		pageSize = DefaultPageSize
+	case pageSize < 0 || pageSize > MaxPageSize:
+		return nil, "", invalid("page_size", "must be 0 to %d", MaxPageSize)
+	}
+	after, err := decodePageToken(pageToken, active)
+	if err != nil {
+		return nil, "", err
+	}
+	users, err := s.store.ListUsers(ctx, ListQuery{Active: active, After: after, Limit: pageSize + 1})
+	if err != nil {
+		return nil, "", fmt.Errorf("list users: %w", err)
+	}
+	if len(users) <= pageSize {
+		return users, "", nil
+	}
+	users = users[:pageSize]
+	last := users[len(users)-1]
+	return users, encodePageToken(Cursor{CreatedAt: last.CreatedAt, ID: last.ID}, active), nil
+}
+
+// UpdateUser applies u to the user with id. Username and email, when given,
+// must not be empty; the email is normalised, and a changed email is no
+// longer verified. Field paths in errors are relative to the request
+// ("user.email").
+func (s *Service) UpdateUser(ctx context.Context, id int64, u Update) (User, error) {
+	if u.Username != nil {
+		if err := validateUsername("user.username", *u.Username); err != nil {
+			return User{}, err
+		}
+	}
+	if u.Email != nil {
+		e := NormalizeEmail(*u.Email)
+		if err := validateEmail("user.email", e); err != nil {
+			return User{}, err
+		}
+		u.Email = &e
+	}
+	if u.FullName != nil && len(*u.FullName) > 800 {
+		return User{}, invalid("user.full_name", "is too long")
+	}
+	if u == (Update{}) {
+		return s.User(ctx, id)
+	}
+	out, err := s.store.UpdateUser(ctx, id, u)
+	if err != nil {
+		return User{}, fmt.Errorf("update user %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// ChangePassword replaces the password of user id after checking current,
+// and revokes every refresh session of the user (the request carries no
+// refresh token, so the caller's own session cannot be told apart and is
+// revoked too; the caller's access token stays valid until it expires). A
+// wrong current password counts as a failed sign-in for the account and
+// the address, and is throttled like Login. An inactive user gets
+// ErrPermissionDenied.
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, addr string) error {
+	if err := ValidatePassword("new_password", next); err != nil {
+		return err
+	}
+	st, err := s.store.LoginState(ctx, Lookup{ID: id}, addr, s.cfg.ThrottleWindow)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if st.Account == nil {
+		return ErrNotFound
+	}
+	if err := s.throttled(st); err != nil {
+		return err
+	}
+	match, _, err := s.verify(ctx, st.Account, current)
+	if err != nil {
+		return err
+	}
+	if !match {
+		if err := s.recordFailure(ctx, failureKeys(st, "", addr)); err != nil {
+			return err
+		}
+		return invalid("current_password", "does not match the current password")
+	}
+	if !st.Account.IsActive {
+		return ErrPermissionDenied
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetPasswordHash(ctx, id, hash, true); err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}
+
+// SetActive activates or deactivates the user with id. Deactivation revokes
+// every refresh session of the user: they can neither sign in nor refresh
+// (access tokens already issued stay valid until they expire).
+func (s *Service) SetActive(ctx context.Context, id int64, active bool) (User, error) {
+	u, err := s.store.SetActive(ctx, id, active)
+	if err != nil {
+		return User{}, fmt.Errorf("set user %d active=%t: %w", id, active, err)
+	}
+	return u, nil
+}
+
+// EnsureAdmin makes sure an active admin with the given email and username
+// exists, for `user-service admin create`. It is idempotent:
+//   - when no user has the email or the username, it creates one (password
+//     required) and reports created;
+//   - when one user has the email or the username (or both), it makes that
+//     user an admin and active, leaving its email and username as they are;
+//     when password is given and does not already match, it replaces the
+//     password and revokes the user's refresh sessions;
+//   - when the email and the username belong to two different users, it
+//     fails and changes nothing.
+func (s *Service) EnsureAdmin(ctx context.Context, email, username, password string) (User, bool, error) {
+	email = NormalizeEmail(email)
+	if err := validateEmail("ADMIN_EMAIL", email); err != nil {
+		return User{}, false, err
+	}
+	if err := validateUsername("ADMIN_USERNAME", username); err != nil {
+		return User{}, false, err
+	}
+	if password != "" {
+		if err := ValidatePassword("ADMIN_PASSWORD", password); err != nil {
+			return User{}, false, err
+		}
+	}
+	// Two attempts: a concurrent `admin create` may create the user between
+	// the lookup and the insert.
+	for attempt := 0; ; attempt++ {
+		accts, err := s.store.AccountsByEmailOrUsername(ctx, email, username)
+		if err != nil {
+			return User{}, false, fmt.Errorf("admin create: %w", err)
+		}
+		switch len(accts) {
+		case 0:
+			if password == "" {
+				return User{}, false, invalid("ADMIN_PASSWORD", "is required to create the admin user")
+			}
+			hash, err := s.hasher.Hash(ctx, password)
+			if err != nil {
+				return User{}, false, err
+			}
+			u, err := s.store.CreateUser(ctx, NewUser{Email: email, Username: username, PasswordHash: hash, IsAdmin: true})
+			if (errors.Is(err, ErrEmailTaken) || errors.Is(err, ErrUsernameTaken)) && attempt == 0 {
+				continue
+			}
+			if err != nil {
+				return User{}, false, fmt.Errorf("admin create: %w", err)
+			}
+			return u, true, nil
+		case 1:
+			a := accts[0]
+			if password != "" {
+				match, _, err := s.hasher.Verify(ctx, password, a.PasswordHash)
+				if err != nil && ctx.Err() != nil {
+					return User{}, false, err
+				}
+				if !match {
+					hash, err := s.hasher.Hash(ctx, password)
+					if err != nil {
+						return User{}, false, err
+					}
+					if err := s.store.SetPasswordHash(ctx, a.ID, hash, true); err != nil {
+						return User{}, false, fmt.Errorf("admin create: set password: %w", err)
+					}
+				}
+			}
+			u, err := s.store.PromoteAdmin(ctx, a.ID)
+			if err != nil {
+				return User{}, false, fmt.Errorf("admin create: promote user %d: %w", a.ID, err)
+			}
+			return u, false, nil
+		default:
+			return User{}, false, fmt.Errorf("admin create: ADMIN_EMAIL %q belongs to user %d and ADMIN_USERNAME %q to user %d; refusing to choose",
+				email, emailOwner(accts, email), username, usernameOwner(accts, username))
+		}
+	}
+}
+
+func emailOwner(accts []Account, email string) int64 {
+	for _, a := range accts {
+		if a.Email == email {
+			return a.ID
+		}
+	}
+	return 0
+}
+
+func usernameOwner(accts []Account, username string) int64 {
+	for _, a := range accts {
+		if a.Username == username {
+			return a.ID
+		}
+	}
+	return 0
+}
+
+// Cleanup deletes expired refresh sessions and closed failure counters. The
+// server runs it periodically; it is safe to run on several replicas.
+func (s *Service) Cleanup(ctx context.Context) (int64, error) {
+	now := s.now()
+	n, err := s.store.DeleteExpired(ctx, now, now.Add(-s.cfg.ThrottleWindow))
+	if err != nil {
+		return 0, fmt.Errorf("clean up: %w", err)
+	}
+	return n, nil
+}

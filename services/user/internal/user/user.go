@@ -1,0 +1,246 @@
+// Package user is the user service's business layer: accounts, password
+// hashing, sign-in with throttling, access and refresh tokens, profiles and
+// administration. It knows nothing of gRPC or SQL; its Store is implemented
+// by package userstore and its Service is called by package userapi.
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// User is an account as the business layer sees it. It never carries the
+// password hash (see Account).
+type User struct {
+	ID         int64
+	Email      string
+	Username   string
+	FullName   string
+	IsActive   bool
+	IsVerified bool
+	IsAdmin    bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Account is a User with its stored password hash, for the code that checks
+// passwords. It never leaves this package's callers in a response.
+type Account struct {
+	User
+	PasswordHash string
+}
+
+// Summary is what other services need to know about a user.
+type Summary struct {
+	ID       int64
+	Username string
+	IsActive bool
+}
+
+// NewUser is a user to create. Email must already be normalised.
+type NewUser struct {
+	Email        string
+	Username     string
+	FullName     string
+	PasswordHash string
+	IsAdmin      bool
+}
+
+// Update names the fields to change; nil fields are left as they are. A
+// changed Email resets IsVerified.
+type Update struct {
+	FullName *string
+	Username *string
+	Email    *string
+}
+
+// Lookup names the account a sign-in or password check is for: by ID, by
+// Email (normalised) or by Username. Exactly one is set.
+type Lookup struct {
+	ID       int64
+	Email    string
+	Username string
+}
+
+// ThrottleScope is the kind of thing failed sign-ins are counted against.
+type ThrottleScope string
+
+// The throttle scopes.
+const (
+	// ScopeUser counts failures against an existing account (subject: its id).
+	ScopeUser ThrottleScope = "user"
+	// ScopeLogin counts failures against an identifier that names no account,
+	// so that unknown and known accounts are throttled alike.
+	ScopeLogin ThrottleScope = "login"
+	// ScopeAddr counts failures against a client address (an IPv6 /64).
+	ScopeAddr ThrottleScope = "addr"
+)
+
+// ThrottleKey is one failure counter.
+type ThrottleKey struct {
+	Scope   ThrottleScope
+	Subject string
+}
+
+// ThrottleCount is the state of one failure counter whose window is still
+// open: the failures counted and how long until the window closes.
+type ThrottleCount struct {
+	Key        ThrottleKey
+	Failures   int
+	RetryAfter time.Duration
+}
+
+// LoginState is what a sign-in needs to know before checking the password:
+// the account (nil when the identifier names none) and the open failure
+// counters of the account (or unknown identifier) and of the client address.
+type LoginState struct {
+	Account  *Account
+	Counters []ThrottleCount
+}
+
+// NewSession is a refresh session to store: only the SHA-256 of the token.
+type NewSession struct {
+	UserID    int64
+	TokenHash []byte
+	ExpiresAt time.Time
+}
+
+// RefreshSession is a stored refresh session, locked while a rotation decides
+// what to do with it.
+type RefreshSession struct {
+	ID        int64
+	UserID    int64
+	ExpiresAt time.Time
+	Revoked   bool
+	// Replaced is true when the session was spent by a refresh: presenting
+	// its token again is a replay.
+	Replaced bool
+	// User is the session's user as it is now.
+	User User
+}
+
+// Rotation is what RotateSession does with the locked session: insert Next
+// in the same family and mark the session replaced by it, or revoke the
+// whole family, or (zero value) nothing.
+type Rotation struct {
+	Next         *NewSession
+	RevokeFamily bool
+}
+
+// ListQuery selects one page of users, oldest first.
+type ListQuery struct {
+	// Active, when set, keeps only users whose IsActive equals it.
+	Active *bool
+	// After is the position after which the page starts (the zero Cursor
+	// starts at the beginning).
+	After Cursor
+	// Limit is the most users to return.
+	Limit int
+}
+
+// Cursor is a position in the (created_at, id) order of users.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        int64
+}
+
+// Store is the persistence the business layer needs. Implementations
+// translate "no row" into ErrNotFound and unique violations into
+// ErrEmailTaken or ErrUsernameTaken.
+type Store interface {
+	// CreateUser inserts u and returns it as stored.
+	CreateUser(ctx context.Context, u NewUser) (User, error)
+	// User returns the user with id, or ErrNotFound.
+	User(ctx context.Context, id int64) (User, error)
+	// Summaries returns the users among ids that exist, in no order.
+	Summaries(ctx context.Context, ids []int64) ([]Summary, error)
+	// ListUsers returns up to q.Limit users after q.After in (created_at, id) order.
+	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
+	// UpdateUser applies u to the user with id and returns the result.
+	UpdateUser(ctx context.Context, id int64, u Update) (User, error)
+	// SetActive sets is_active of the user with id; deactivating also revokes
+	// every live refresh session of the user, in the same transaction.
+	SetActive(ctx context.Context, id int64, active bool) (User, error)
+	// PromoteAdmin makes the user with id an active admin.
+	PromoteAdmin(ctx context.Context, id int64) (User, error)
+	// AccountsByEmailOrUsername returns the accounts whose email equals email
+	// or whose username equals username (at most two).
+	AccountsByEmailOrUsername(ctx context.Context, email, username string) ([]Account, error)
+	// Account returns the user with id and its password hash, or ErrNotFound.
+	Account(ctx context.Context, id int64) (Account, error)
+	// SetPasswordHash replaces the password hash of the user with id and, when
+	// revokeSessions is true, revokes every live refresh session of the user
+	// in the same transaction.
+	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool) error
+
+	// LoginState returns the account l names (if any) and the open failure
+	// counters, within window, of that account (ScopeUser) or of the unknown
+	// identifier (ScopeLogin), and of addr (ScopeAddr) when addr is not empty.
+	LoginState(ctx context.Context, l Lookup, addr string, window time.Duration) (LoginState, error)
+	// RecordFailures adds one failure to each counter in keys; a counter whose
+	// window (of length window) has closed starts a new one.
+	RecordFailures(ctx context.Context, keys []ThrottleKey, window time.Duration) error
+	// StartSession stores a new refresh session (a new family) and, when
+	// rehash is not empty, replaces the user's password hash with it.
+	StartSession(ctx context.Context, s NewSession, rehash string) error
+	// RotateSession locks the session whose token hash is tokenHash in a
+	// transaction, lets decide choose a Rotation and applies it before
+	// committing. It returns ErrInvalidRefreshToken (without calling decide)
+	// when there is no such session. An error from decide rolls back.
+	RotateSession(ctx context.Context, tokenHash []byte, decide func(RefreshSession) (Rotation, error)) error
+	// RevokeFamily revokes every session of the family of the session whose
+	// token hash is tokenHash; an unknown hash is not an error.
+	RevokeFamily(ctx context.Context, tokenHash []byte) error
+	// DeleteExpired deletes sessions that expired before sessionsBefore and
+	// failure counters whose window started before throttleBefore.
+	DeleteExpired(ctx context.Context, sessionsBefore, throttleBefore time.Time) (int64, error)
+}
+
+// Sentinel errors of the business layer; userapi maps each to a status code.
+var (
+	// ErrNotFound means the user does not exist (or is not visible).
+	ErrNotFound = errors.New("user not found")
+	// ErrEmailTaken means another user has the email (in any case).
+	ErrEmailTaken = errors.New("email already registered")
+	// ErrUsernameTaken means another user has the username.
+	ErrUsernameTaken = errors.New("username already taken")
+	// ErrInvalidCredentials means a sign-in failed: unknown account, wrong
+	// password or inactive account, deliberately not told apart.
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	// ErrInvalidRefreshToken means a refresh token is unknown, expired,
+	// revoked, already spent, or belongs to an inactive user.
+	ErrInvalidRefreshToken = errors.New("invalid refresh token")
+	// ErrPermissionDenied means the caller may not do this.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrThrottled is wrapped by *ThrottledError.
+	ErrThrottled = errors.New("too many failed sign-in attempts")
+)
+
+// ThrottledError says that sign-ins are refused for now, and for how long.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%v; retry after %s", ErrThrottled, e.RetryAfter.Round(time.Second))
+}
+
+// Unwrap returns ErrThrottled.
+func (e *ThrottledError) Unwrap() error { return ErrThrottled }
+
+// InvalidArgumentError says that a request field is not acceptable; Field is
+// its path in the request ("user.email", "update_mask").
+type InvalidArgumentError struct {
+	Field       string
+	Description string
+}
+
+// Error implements error.
+func (e *InvalidArgumentError) Error() string { return e.Field + ": " + e.Description }
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidArgumentError{Field: field, Description: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,303 @@
+// Package userapi is the gRPC transport of the user service: it implements
+// todo.user.v1.UserService on top of package user, converting between proto
+// and domain types (convert.go), deciding who may call what (self or admin),
+// and turning domain errors into gRPC status in one place (errors.go).
+package userapi
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/todo-platform/todo/pkg/auth"
+	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	"github.com/todo-platform/todo/services/user/internal/user"
+)
+
+// Server implements userv1.UserServiceServer.
+type Server struct {
+	userv1.UnimplementedUserServiceServer
+
+	log     *slog.Logger
+	svc     *user.Service
+	keys    []auth.PublicKey
+	proxies []netip.Prefix
+}
+
+// New returns a Server over svc. keys are the verification keys
+// GetPublicKeys publishes (the signing key's first). trustedProxies are the
+// peers whose x-forwarded-for metadata is believed when working out a
+// client's address for sign-in throttling (see ClientAddr).
+func New(log *slog.Logger, svc *user.Service, keys []auth.PublicKey, trustedProxies []netip.Prefix) *Server {
+	return &Server{log: log, svc: svc, keys: keys, proxies: trustedProxies}
+}
+
+// Register registers s on gs.
+func (s *Server) Register(gs grpc.ServiceRegistrar) {
+	userv1.RegisterUserServiceServer(gs, s)
+}
+
+// PublicMethods are the full names of the methods callable without an access
+// token, for auth.UnaryServerInterceptor.
+func PublicMethods() []string {
+	return []string{
+		userv1.UserService_CreateUser_FullMethodName,
+		userv1.UserService_Login_FullMethodName,
+		userv1.UserService_RefreshToken_FullMethodName,
+		userv1.UserService_Logout_FullMethodName,
+		userv1.UserService_GetPublicKeys_FullMethodName,
+	}
+}
+
+// caller returns the authenticated principal; the auth interceptor puts one
+// in the context of every non-public method.
+func caller(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return auth.Principal{}, unauthenticated()
+	}
+	return p, nil
+}
+
+// CreateUser signs up a new account.
+func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) (*userv1.CreateUserResponse, error) {
+	u, err := s.svc.CreateUser(ctx, user.SignUp{
+		Email:    req.GetEmail(),
+		Username: req.GetUsername(),
+		FullName: req.GetFullName(),
+		Password: req.GetPassword(),
+	})
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	return &userv1.CreateUserResponse{User: toProtoUser(u)}, nil
+}
+
+// Login exchanges credentials for tokens.
+func (s *Server) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.LoginResponse, error) {
+	tokens, u, err := s.svc.Login(ctx, req.GetLogin(), req.GetPassword(), s.ClientAddr(ctx))
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	return &userv1.LoginResponse{Tokens: toProtoTokens(tokens), User: toProtoUser(u)}, nil
+}
+
+// RefreshToken spends a refresh token for a new pair.
+func (s *Server) RefreshToken(ctx context.Context, req *userv1.RefreshTokenRequest) (*userv1.RefreshTokenResponse, error) {
+	tokens, err := s.svc.Refresh(ctx, req.GetRefreshToken())
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	return &userv1.RefreshTokenResponse{Tokens: toProtoTokens(tokens)}, nil
+}
+
+// Logout revokes a refresh token's family.
+func (s *Server) Logout(ctx context.Context, req *userv1.LogoutRequest) (*userv1.LogoutResponse, error) {
+	if err := s.svc.Logout(ctx, req.GetRefreshToken()); err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	return &userv1.LogoutResponse{}, nil
+}
+
+// GetPublicKeys returns the token verification keys.
+func (s *Server) GetPublicKeys(context.Context, *userv1.GetPublicKeysRequest) (*userv1.GetPublicKeysResponse, error) {
+	out := make([]*userv1.PublicKey, 0, len(s.keys))
+	for _, k := range s.keys {
+		out = append(out, k.ToProto())
+	}
+	return &userv1.GetPublicKeysResponse{Keys: out}, nil
+}
+
+// GetUser returns a whole user to the user and admins, and the public
+// profile of an active user to anyone else signed in.
+func (s *Server) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*userv1.GetUserResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.svc.User(ctx, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	if p.Admin || p.UserID == u.ID {
+		return &userv1.GetUserResponse{User: toProtoUser(u)}, nil
+	}
+	if !u.IsActive {
+		return nil, s.status(ctx, user.ErrNotFound, "")
+	}
+	return &userv1.GetUserResponse{User: toPublicProfile(u)}, nil
+}
+
+// GetCurrentUser returns the caller.
+func (s *Server) GetCurrentUser(ctx context.Context, _ *userv1.GetCurrentUserRequest) (*userv1.GetCurrentUserResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.svc.User(ctx, p.UserID)
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	return &userv1.GetCurrentUserResponse{User: toProtoUser(u)}, nil
+}
+
+// ListUsers pages through users; admins only.
+func (s *Server) ListUsers(ctx context.Context, req *userv1.ListUsersRequest) (*userv1.ListUsersResponse, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	var active *bool
+	if req.IsActive != nil {
+		v := req.GetIsActive()
+		active = &v
+	}
+	users, next, err := s.svc.ListUsers(ctx, active, int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	out := make([]*userv1.User, len(users))
+	for i, u := range users {
+		out[i] = toProtoUser(u)
+	}
+	return &userv1.ListUsersResponse{Users: out, NextPageToken: next}, nil
+}
+
+// UpdateUser changes the masked fields of a user; the user and admins only.
+func (s *Server) UpdateUser(ctx context.Context, req *userv1.UpdateUserRequest) (*userv1.UpdateUserResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := req.GetUser().GetId()
+	if id <= 0 {
+		return nil, s.status(ctx, &user.InvalidArgumentError{Field: "user.id", Description: "must name the user to update"}, "")
+	}
+	if !p.Admin && p.UserID != id {
+		return nil, s.status(ctx, user.ErrPermissionDenied, "")
+	}
+	upd, err := toUpdate(req.GetUser(), req.GetUpdateMask())
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	u, err := s.svc.UpdateUser(ctx, id, upd)
+	if err != nil {
+		return nil, s.status(ctx, err, "user.")
+	}
+	return &userv1.UpdateUserResponse{User: toProtoUser(u)}, nil
+}
+
+// ChangePassword replaces the caller's own password.
+func (s *Server) ChangePassword(ctx context.Context, req *userv1.ChangePasswordRequest) (*userv1.ChangePasswordResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.UserID != req.GetId() {
+		return nil, s.status(ctx, user.ErrPermissionDenied, "")
+	}
+	if err := s.svc.ChangePassword(ctx, req.GetId(), req.GetCurrentPassword(), req.GetNewPassword(), s.ClientAddr(ctx)); err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	return &userv1.ChangePasswordResponse{}, nil
+}
+
+// DeactivateUser deactivates a user; admins only.
+func (s *Server) DeactivateUser(ctx context.Context, req *userv1.DeactivateUserRequest) (*userv1.DeactivateUserResponse, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	u, err := s.svc.SetActive(ctx, req.GetId(), false)
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	return &userv1.DeactivateUserResponse{User: toProtoUser(u)}, nil
+}
+
+// ActivateUser activates a user; admins only.
+func (s *Server) ActivateUser(ctx context.Context, req *userv1.ActivateUserRequest) (*userv1.ActivateUserResponse, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	u, err := s.svc.SetActive(ctx, req.GetId(), true)
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	return &userv1.ActivateUserResponse{User: toProtoUser(u)}, nil
+}
+
+// BatchGetUsers says which of the ids exist and are active; any signed-in
+// caller (in practice, other services).
+func (s *Server) BatchGetUsers(ctx context.Context, req *userv1.BatchGetUsersRequest) (*userv1.BatchGetUsersResponse, error) {
+	if _, err := caller(ctx); err != nil {
+		return nil, err
+	}
+	sums, err := s.svc.Summaries(ctx, req.GetIds())
+	if err != nil {
+		return nil, s.status(ctx, err, "")
+	}
+	out := make([]*userv1.UserSummary, len(sums))
+	for i, su := range sums {
+		out[i] = &userv1.UserSummary{Id: su.ID, Username: su.Username, IsActive: su.IsActive}
+	}
+	return &userv1.BatchGetUsersResponse{Users: out}, nil
+}
+
+func requireAdmin(ctx context.Context) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if !p.Admin {
+		return user.ErrPermissionDenied
+	}
+	return nil
+}
+
+// maskable are the update_mask paths UpdateUser accepts.
+func maskable() []string { return []string{"full_name", "username", "email"} }
+
+// toUpdate turns the request user and mask into a domain Update. An absent
+// or empty mask means the fields given with a non-empty value (so nothing is
+// cleared by omission; clear full_name with an explicit mask). "*" means all
+// three fields. Any other path is InvalidArgument naming update_mask.
+func toUpdate(u *userv1.User, mask *fieldmaskpb.FieldMask) (user.Update, error) {
+	paths := mask.GetPaths()
+	set := map[string]bool{}
+	if len(paths) == 0 {
+		set["full_name"] = u.GetFullName() != ""
+		set["username"] = u.GetUsername() != ""
+		set["email"] = u.GetEmail() != ""
+	}
+	for _, p := range paths {
+		switch p {
+		case "full_name", "username", "email":
+			set[p] = true
+		case "*":
+			for _, f := range maskable() {
+				set[f] = true
+			}
+		default:
+			return user.Update{}, &user.InvalidArgumentError{
+				Field:       "update_mask",
+				Description: "unknown path " + quote(p) + "; allowed: full_name, username, email",
+			}
+		}
+	}
+	var upd user.Update
+	if set["full_name"] {
+		v := u.GetFullName()
+		upd.FullName = &v
+	}
+	if set["username"] {
+		v := u.GetUsername()
+		upd.Username = &v
+	}
+	if set["email"] {
+		v := u.GetEmail()
+		upd.Email = &v
+	}
+	return upd, nil
+}

@@ -1,0 +1,86 @@
+package userapi
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/grpcerr"
+	"github.com/todo-platform/todo/services/user/internal/user"
+)
+
+// Status messages. Sign-in failures share one message whatever the cause.
+const (
+	msgInvalidCredentials  = "invalid credentials"
+	msgInvalidRefreshToken = "invalid refresh token"
+	msgNotFound            = "user not found"
+	msgPermissionDenied    = "permission denied"
+	msgThrottled           = "too many failed sign-in attempts; retry later"
+)
+
+// unauthenticated is returned when a non-public method runs without a
+// principal, which the auth interceptor should have prevented.
+func unauthenticated() error {
+	return status.Error(codes.Unauthenticated, auth.UnauthenticatedMessage)
+}
+
+// status turns an error of the business layer into the gRPC status the
+// client gets. fieldPrefix is prepended to the field named by a duplicate
+// email or username ("user." in UpdateUser). Anything unexpected is logged
+// and becomes Internal "internal error": no SQL, hash or stack ever reaches
+// the client.
+func (s *Server) status(ctx context.Context, err error, fieldPrefix string) error {
+	var (
+		inv       *user.InvalidArgumentError
+		throttled *user.ThrottledError
+	)
+	switch {
+	case errors.Is(err, user.ErrEmailTaken):
+		return alreadyExists("email already registered", fieldPrefix+"email")
+	case errors.Is(err, user.ErrUsernameTaken):
+		return alreadyExists("username already taken", fieldPrefix+"username")
+	case errors.Is(err, user.ErrNotFound):
+		return status.Error(codes.NotFound, msgNotFound)
+	case errors.Is(err, user.ErrInvalidCredentials):
+		return status.Error(codes.Unauthenticated, msgInvalidCredentials)
+	case errors.Is(err, user.ErrInvalidRefreshToken):
+		return status.Error(codes.Unauthenticated, msgInvalidRefreshToken)
+	case errors.Is(err, user.ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, msgPermissionDenied)
+	case errors.As(err, &throttled):
+		st := status.New(codes.ResourceExhausted, msgThrottled)
+		if ds, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(throttled.RetryAfter)}); derr == nil {
+			st = ds
+		}
+		return st.Err()
+	case errors.As(err, &inv):
+		fv := grpcerr.FieldViolation{Field: inv.Field, Description: inv.Description}
+		return grpcerr.InvalidArgument(grpcerr.Message(fv), fv)
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request cancelled")
+	default:
+		if _, ok := status.FromError(err); ok {
+			return err // already a status (from caller)
+		}
+		return grpcerr.Internal(ctx, s.log, err)
+	}
+}
+
+// alreadyExists is AlreadyExists with a google.rpc.BadRequest naming field.
+func alreadyExists(msg, field string) error {
+	st := status.New(codes.AlreadyExists, msg)
+	ds, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: field, Description: msg},
+	}})
+	if err != nil {
+		return st.Err()
+	}
+	return ds.Err()
+}

@@ -1,0 +1,164 @@
+package userapi_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/todo-platform/todo/pkg/auth"
+	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/services/user/internal/user"
+	"github.com/todo-platform/todo/services/user/internal/userapi"
+	"github.com/todo-platform/todo/services/user/internal/userstore"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// bundle is one test's running user service.
+type bundle struct {
+	db     *pgtest.DB
+	client userv1.UserServiceClient
+	conn   *grpc.ClientConn
+	signer *auth.Signer
+	key    ed25519.PrivateKey
+}
+
+type options struct {
+	cfg     user.Config
+	params  user.Params
+	proxies []netip.Prefix
+}
+
+// cheapHashing makes password hashing cheap, for tests of behaviour that does
+// not depend on the hash cost (throttling counts attempts, not hashes).
+func cheapHashing(o *options) {
+	o.params = user.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+}
+
+// setup starts the user service on a fresh database (as the app role), with
+// a fresh signing key, on a loopback listener, and returns a client for it.
+func setup(t *testing.T, opts ...func(*options)) *bundle {
+	t.Helper()
+	o := options{params: user.DefaultParams(), proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	for _, f := range opts {
+		f(&o)
+	}
+	db := pgtest.New(t)
+
+	keyPath := filepath.Join(t.TempDir(), "key.pem")
+	if err := auth.WritePrivateKeyFile(keyPath); err != nil {
+		t.Fatal(err)
+	}
+	key, err := auth.LoadPrivateKeyFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := auth.NewSigner(key, auth.DefaultIssuer, auth.DefaultAudience, 15*time.Minute)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(t.Output(), nil))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := user.NewService(ctx, log, userstore.New(db.App), user.NewHasher(o.params, 2), signer, o.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := signer.PublicKey()
+	verifier := auth.NewVerifier(auth.StaticKeys{pub.KeyID: pub.Key}, auth.DefaultIssuer, auth.DefaultAudience)
+	srv := grpcserver.New(log, grpcserver.Config{}, auth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...))
+	userapi.New(log, svc, []auth.PublicKey{pub}, o.proxies).Register(srv.GRPC())
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &bundle{db: db, client: userv1.NewUserServiceClient(conn), conn: conn, signer: signer, key: key}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// as returns ctx carrying token as its bearer token.
+func as(ctx context.Context, token string) context.Context {
+	return auth.WithBearer(ctx, token)
+}
+
+// signUp creates a user through the API and fails the test on error.
+func (b *bundle) signUp(t *testing.T, email, username, password string) *userv1.User {
+	t.Helper()
+	resp, err := b.client.CreateUser(ctxT(t), &userv1.CreateUserRequest{Email: email, Username: username, Password: password})
+	if err != nil {
+		t.Fatalf("CreateUser(%s, %s): %v", email, username, err)
+	}
+	return resp.GetUser()
+}
+
+// login signs in and fails the test on error.
+func (b *bundle) login(t *testing.T, login, password string) *userv1.LoginResponse {
+	t.Helper()
+	resp, err := b.client.Login(ctxT(t), &userv1.LoginRequest{Login: login, Password: password})
+	if err != nil {
+		t.Fatalf("Login(%s): %v", login, err)
+	}
+	return resp
+}
+
+// signedIn creates a user and returns it with an access token.
+func (b *bundle) signedIn(t *testing.T, username string) (*userv1.User, string) {
+	t.Helper()
+	const pw = "correct horse battery"
+	u := b.signUp(t, username+"@example.com", username, pw)
+	return u, b.login(t, username, pw).GetTokens().GetAccessToken()
+}
+
+// admin creates an admin (promoted in the database) and returns it with an
+// access token that carries adm.
+func (b *bundle) admin(t *testing.T, username string) (*userv1.User, string) {
+	t.Helper()
+	const pw = "correct horse battery"
+	u := b.signUp(t, username+"@example.com", username, pw)
+	if _, err := b.db.Owner.Exec(ctxT(t), `UPDATE "user" SET is_admin = true WHERE id = $1`, u.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	return u, b.login(t, username, pw).GetTokens().GetAccessToken()
+}
+
+func wantCode(t *testing.T, err error, want codes.Code) *status.Status {
+	t.Helper()
+	st, _ := status.FromError(err)
+	if st.Code() != want {
+		t.Fatalf("got %v (%q), want %v", st.Code(), st.Message(), want)
+	}
+	return st
+}
