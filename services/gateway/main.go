@@ -36,12 +36,31 @@ type config struct {
 	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s"`
 	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"75s"`
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
-	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"8s"`
 
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 	TrustProxyHeaders  bool     `env:"TRUST_PROXY_HEADERS" envDefault:"false"`
+}
 
-	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+// LogValue logs the configuration under its environment variable names.
+// None of it is secret.
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("HTTP_ADDR", c.HTTPAddr),
+		slog.String("USER_SERVICE_ADDR", c.UserServiceAddr),
+		slog.String("TASK_SERVICE_ADDR", c.TaskServiceAddr),
+		slog.Int64("MAX_BODY_BYTES", c.MaxBodyBytes),
+		slog.String("UPSTREAM_DEFAULT_TIMEOUT", c.UpstreamDefaultTimeout.String()),
+		slog.String("UPSTREAM_MAX_TIMEOUT", c.UpstreamMaxTimeout.String()),
+		slog.String("READY_TIMEOUT", c.ReadyTimeout.String()),
+		slog.String("HTTP_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout.String()),
+		slog.String("HTTP_READ_TIMEOUT", c.ReadTimeout.String()),
+		slog.String("HTTP_WRITE_TIMEOUT", c.WriteTimeout.String()),
+		slog.String("HTTP_IDLE_TIMEOUT", c.IdleTimeout.String()),
+		slog.String("SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()),
+		slog.Any("CORS_ALLOWED_ORIGINS", c.CORSAllowedOrigins),
+		slog.Bool("TRUST_PROXY_HEADERS", c.TrustProxyHeaders),
+	)
 }
 
 func (c config) validate() error {
@@ -55,20 +74,19 @@ func (c config) validate() error {
 }
 
 func main() {
-	level := new(slog.LevelVar)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("service", "gateway")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, log, level); err != nil {
-		log.Error("gateway stopped", "error", err)
-		stop()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, log)
+	stop()
+	if err != nil {
+		log.Error("gateway failed", slog.Any("error", err))
 		os.Exit(1)
 	}
 }
 
 // run serves until ctx ends, then shuts the HTTP server down, letting
 // in-flight requests finish within the shutdown timeout.
-func run(ctx context.Context, log *slog.Logger, level *slog.LevelVar) error {
+func run(ctx context.Context, log *slog.Logger) error {
 	cfg, err := env.ParseAs[config]()
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -76,8 +94,7 @@ func run(ctx context.Context, log *slog.Logger, level *slog.LevelVar) error {
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	level.Set(cfg.LogLevel)
-	log.Info("starting", "config", cfg)
+	log.Info("starting gateway", slog.Any("config", cfg))
 
 	user, err := gateway.Dial(cfg.UserServiceAddr)
 	if err != nil {
@@ -127,7 +144,7 @@ func run(ctx context.Context, log *slog.Logger, level *slog.LevelVar) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	log.Info("shutting down", slog.String("timeout", cfg.ShutdownTimeout.String()))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

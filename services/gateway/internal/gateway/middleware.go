@@ -65,7 +65,7 @@ func requestIDMetadata(ctx context.Context, _ *http.Request) metadata.MD {
 }
 
 // withAccessLog writes one log line per request: method, path, status,
-// response size, duration and request id.
+// response size, duration in milliseconds and request id.
 func withAccessLog(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -84,7 +84,7 @@ func withAccessLog(next http.Handler, log *slog.Logger) http.Handler {
 			slog.String("path", r.URL.Path),
 			slog.Int("status", code),
 			slog.Int64("bytes", rec.bytes),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("request_id", requestIDFrom(r.Context())),
 			slog.String("remote", r.RemoteAddr),
 		)
