@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
+
+	"github.com/todo-platform/todo/pkg/auth"
+	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// TestBinary builds user-service once and runs it as a process, the way
+// operators and the other services' tests do.
+func TestBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "user-service")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key.pem")
+	if err := auth.WritePrivateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("SuperuserIsRefused", func(t *testing.T) {
+		db := pgtest.New(t)
+		cmd := command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL, "GRPC_ADDR=127.0.0.1:0", "TOKEN_PRIVATE_KEY_FILE=" + keyFile}, "serve")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+			t.Fatalf("serve as superuser: err = %v, want a non-zero exit\n%s", err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "superuser") {
+			t.Errorf("stderr does not say why (superuser):\n%s", stderr.String())
+		}
+	})
+
+	t.Run("MigrateDownUpStatus", func(t *testing.T) {
+		db := pgtest.New(t)
+		env := []string{"DATABASE_URL=" + db.OwnerURL}
+		for _, args := range [][]string{{"migrate", "down"}, {"migrate", "up"}} {
+			if out, err := command(t, bin, env, args...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", args, err, out)
+			}
+		}
+		out, err := command(t, bin, env, "migrate", "status").Output()
+		if err != nil {
+			t.Fatalf("migrate status: %v", err)
+		}
+		for _, want := range []string{"00001_user.sql", "00002_sessions_and_login_throttle.sql"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("migrate status does not list %s:\n%s", want, out)
+			}
+		}
+		if strings.Contains(string(out), "pending") {
+			t.Errorf("migrate status shows a pending migration after up:\n%s", out)
+		}
+	})
+
+	t.Run("AdminCreateIsIdempotentAndServeStopsGracefully", func(t *testing.T) {
+		db := pgtest.New(t)
+		adminEnv := []string{
+			"DATABASE_URL=" + db.AppURL,
+			"ADMIN_EMAIL=Root@Example.com",
+			"ADMIN_USERNAME=root",
+			"ADMIN_PASSWORD=a long admin password",
+		}
+		for i := range 2 {
+			if out, err := command(t, bin, adminEnv, "admin", "create").CombinedOutput(); err != nil {
+				t.Fatalf("admin create #%d: %v\n%s", i+1, err, out)
+			}
+		}
+		var n int
+		var admin, active bool
+		var email string
+		err := db.Owner.QueryRow(ctxT(t), `SELECT count(*) OVER (), is_admin, is_active, email FROM "user"`).Scan(&n, &admin, &active, &email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || !admin || !active || email != "root@example.com" {
+			t.Fatalf("after admin create twice: %d users, admin=%t active=%t email=%q; want 1 active admin root@example.com", n, admin, active, email)
+		}
+
+		cmd := command(t, bin, []string{
+			"DATABASE_URL=" + db.AppURL,
+			"GRPC_ADDR=127.0.0.1:0",
+			"TOKEN_PRIVATE_KEY_FILE=" + keyFile,
+		}, "serve")
+		addr, wait := start(t, cmd)
+
+		sent := make(chan struct{})
+		conn, err := grpc.NewClient(addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(&onRequestSent{method: userv1.UserService_Login_FullMethodName, sent: sent}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		client := userv1.NewUserServiceClient(conn)
+		if _, err := client.GetPublicKeys(ctxT(t), &userv1.GetPublicKeysRequest{}); err != nil {
+			t.Fatalf("GetPublicKeys: %v", err)
+		}
+
+		// Login spends tens of milliseconds in argon2id; SIGTERM arrives once
+		// the request is on the wire, so the server has it in flight.
+		type result struct {
+			resp *userv1.LoginResponse
+			err  error
+		}
+		res := make(chan result, 1)
+		go func() {
+			resp, err := client.Login(ctxT(t), &userv1.LoginRequest{Login: "root", Password: "a long admin password"})
+			res <- result{resp, err}
+		}()
+		<-sent
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		r := <-res
+		if r.err != nil {
+			t.Fatalf("Login in flight during SIGTERM: %v", r.err)
+		}
+		if !r.resp.GetUser().GetIsAdmin() || r.resp.GetTokens().GetAccessToken() == "" {
+			t.Errorf("Login as the created admin: %v", r.resp)
+		}
+		if err := wait(); err != nil {
+			t.Fatalf("serve after SIGTERM: %v, want exit 0", err)
+		}
+	})
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// command runs the binary with exactly env (plus PATH and HOME).
+func command(t *testing.T, bin string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctxT(t), bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	return cmd
+}
+
+// start starts cmd and returns the address from its "gRPC server listening"
+// log line, and a function that waits for the process to exit.
+func start(t *testing.T, cmd *exec.Cmd) (string, func() error) {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		logMu sync.Mutex
+		logs  strings.Builder
+	)
+	addrc := make(chan string, 1)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			logMu.Lock()
+			logs.WriteString(line + "\n")
+			logMu.Unlock()
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "gRPC server listening" {
+				addrc <- rec.Addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	var waitOnce sync.Once
+	var waitErr error
+	wait := func() error {
+		waitOnce.Do(func() {
+			<-copied
+			waitErr = cmd.Wait()
+		})
+		return waitErr
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = wait()
+		if t.Failed() {
+			logMu.Lock()
+			t.Logf("user-service log:\n%s", logs.String())
+			logMu.Unlock()
+		}
+	})
+	select {
+	case addr := <-addrc:
+		return addr, wait
+	case <-copied:
+		_ = wait()
+		t.Fatalf("user-service exited before listening")
+	case <-ctxT(t).Done():
+		t.Fatalf("user-service did not start listening")
+	}
+	return "", nil
+}
+
+// onRequestSent is a client stats handler that closes sent once the request
+// message of method has been written to the connection.
+type onRequestSent struct {
+	method string
+	sent   chan struct{}
+	once   sync.Once
+}
+
+type methodKey struct{}
+
+func (h *onRequestSent) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	return context.WithValue(ctx, methodKey{}, info.FullMethodName)
+}
+
+func (h *onRequestSent) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if _, ok := s.(*stats.OutPayload); ok && ctx.Value(methodKey{}) == h.method {
+		h.once.Do(func() { close(h.sent) })
+	}
+}
+
+func (h *onRequestSent) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (h *onRequestSent) HandleConn(context.Context, stats.ConnStats) {}
