@@ -172,7 +172,7 @@ type RemoteKeys struct {
 	mu          sync.Mutex
 	keys        map[string]ed25519.PublicKey
 	lastAttempt time.Time
-	lastFailed  bool
+	lastErr     error // of the last fetch, nil if it succeeded
 }
 
 // NewRemoteKeys returns a RemoteKeys that gets the key set from fetch.
@@ -182,15 +182,20 @@ func NewRemoteKeys(fetch func(ctx context.Context) ([]PublicKey, error), minRefr
 
 // PublicKey returns the key with id kid, fetching the key set when kid is not
 // known and the last fetch is old enough. It returns ErrUnknownKey when kid is
-// still unknown, and the fetch error when the set could not be fetched.
+// still unknown, and the fetch error when the last fetch failed (the
+// verification keys are unavailable, which says nothing about the token).
 func (r *RemoteKeys) PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
-	if k, ok, may := r.lookup(kid); ok {
+	k, ok, may, lastErr := r.lookup(kid)
+	switch {
+	case ok:
 		return k, nil
-	} else if !may {
+	case !may && lastErr != nil:
+		return nil, lastErr
+	case !may:
 		return nil, ErrUnknownKey
 	}
 	_, err, _ := r.group.Do("fetch", func() (any, error) {
-		if _, ok, may := r.lookup(kid); ok || !may {
+		if _, ok, may, _ := r.lookup(kid); ok || !may {
 			return nil, nil // another fetch just finished
 		}
 		return nil, r.refresh(ctx)
@@ -198,25 +203,30 @@ func (r *RemoteKeys) PublicKey(ctx context.Context, kid string) (ed25519.PublicK
 	if err != nil {
 		return nil, err
 	}
-	if k, ok, _ := r.lookup(kid); ok {
+	k, ok, _, lastErr = r.lookup(kid)
+	switch {
+	case ok:
 		return k, nil
+	case lastErr != nil:
+		return nil, lastErr
 	}
 	return nil, ErrUnknownKey
 }
 
-// lookup returns the cached key for kid and whether a fetch is allowed now.
-func (r *RemoteKeys) lookup(kid string) (key ed25519.PublicKey, ok, mayFetch bool) {
+// lookup returns the cached key for kid, whether a fetch is allowed now, and
+// the error of the last fetch if it failed.
+func (r *RemoteKeys) lookup(kid string) (key ed25519.PublicKey, ok, mayFetch bool, lastErr error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	key, ok = r.keys[kid]
 	if r.lastAttempt.IsZero() {
-		return key, ok, true
+		return key, ok, true, nil
 	}
 	wait := r.minRefresh
-	if r.lastFailed && wait > maxFailedRetryDelay {
+	if r.lastErr != nil && wait > maxFailedRetryDelay {
 		wait = maxFailedRetryDelay
 	}
-	return key, ok, r.now().Sub(r.lastAttempt) >= wait
+	return key, ok, r.now().Sub(r.lastAttempt) >= wait, r.lastErr
 }
 
 // refresh fetches the key set and replaces the cache with it.
@@ -228,10 +238,11 @@ func (r *RemoteKeys) refresh(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lastAttempt = r.now()
-	r.lastFailed = err != nil
 	if err != nil {
-		return fmt.Errorf("auth: fetch verification keys: %w", err)
+		r.lastErr = fmt.Errorf("auth: fetch verification keys: %w", err)
+		return r.lastErr
 	}
+	r.lastErr = nil
 	m := make(map[string]ed25519.PublicKey, len(keys))
 	for _, k := range keys {
 		m[k.KeyID] = k.Key

@@ -1,0 +1,313 @@
+package auth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable time source.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func genPublicKey(t *testing.T) PublicKey {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return PublicKey{KeyID: Thumbprint(pub), Key: pub}
+}
+
+// countingFetch serves a settable key set and counts its calls.
+type countingFetch struct {
+	mu    sync.Mutex
+	keys  []PublicKey
+	err   error
+	calls atomic.Int32
+}
+
+func (f *countingFetch) fetch(context.Context) ([]PublicKey, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.keys, f.err
+}
+
+func (f *countingFetch) set(err error, keys ...PublicKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keys, f.err = keys, err
+}
+
+func TestRemoteKeys_RefetchesUnknownKidAtMostOncePerMinRefresh(t *testing.T) {
+	a, b, c := genPublicKey(t), genPublicKey(t), genPublicKey(t)
+	f := &countingFetch{}
+	f.set(nil, a)
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	r := NewRemoteKeys(f.fetch, time.Minute)
+	r.now = clock.now
+	ctx := t.Context()
+
+	lookup := func(k PublicKey) error {
+		got, err := r.PublicKey(ctx, k.KeyID)
+		if err == nil && !got.Equal(k.Key) {
+			t.Fatalf("PublicKey(%s) returned another key", k.KeyID)
+		}
+		return err
+	}
+	calls := func(want int32) {
+		t.Helper()
+		if got := f.calls.Load(); got != want {
+			t.Errorf("fetch calls = %d, want %d", got, want)
+		}
+	}
+
+	if err := lookup(a); err != nil {
+		t.Fatalf("first lookup: %v", err)
+	}
+	calls(1)
+	if err := lookup(a); err != nil {
+		t.Fatal(err)
+	}
+	calls(1) // cached
+
+	f.set(nil, a, b) // b is published, but the last fetch is too recent
+	clock.advance(time.Minute - time.Second)
+	if err := lookup(b); !errors.Is(err, ErrUnknownKey) || !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("lookup(b) within minRefresh = %v, want ErrUnknownKey", err)
+	}
+	calls(1)
+
+	clock.advance(time.Second)
+	if err := lookup(b); err != nil {
+		t.Errorf("lookup(b) after minRefresh: %v", err)
+	}
+	calls(2)
+	for range 5 {
+		if err := lookup(c); !errors.Is(err, ErrUnknownKey) {
+			t.Errorf("lookup(c) = %v, want ErrUnknownKey", err)
+		}
+	}
+	calls(2)
+	clock.advance(time.Minute)
+	if err := lookup(c); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("lookup(c) = %v, want ErrUnknownKey", err)
+	}
+	calls(3)
+
+	// A key dropped from the published set is forgotten at the next fetch.
+	f.set(nil, c)
+	clock.advance(time.Minute)
+	if err := lookup(c); err != nil {
+		t.Errorf("lookup(c) after publication: %v", err)
+	}
+	if err := lookup(a); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("lookup(a) after it was withdrawn = %v, want ErrUnknownKey", err)
+	}
+	calls(4)
+}
+
+func TestRemoteKeys_FailedFetchIsNotAnInvalidTokenAndIsRetriedSoon(t *testing.T) {
+	a := genPublicKey(t)
+	f := &countingFetch{}
+	f.set(errors.New("connection refused"))
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	r := NewRemoteKeys(f.fetch, time.Hour)
+	r.now = clock.now
+
+	for range 3 {
+		_, err := r.PublicKey(t.Context(), a.KeyID)
+		if err == nil || errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("lookup with the source down = %v, want a fetch error", err)
+		}
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Errorf("fetch calls = %d, want 1 (failures are rate-limited too)", got)
+	}
+	f.set(nil, a)
+	clock.advance(time.Second) // well under minRefresh
+	if _, err := r.PublicKey(t.Context(), a.KeyID); err != nil {
+		t.Errorf("lookup after the source came back: %v", err)
+	}
+	if got := f.calls.Load(); got != 2 {
+		t.Errorf("fetch calls = %d, want 2", got)
+	}
+}
+
+func TestRemoteKeys_ConcurrentLookupsShareOneFetch(t *testing.T) {
+	a := genPublicKey(t)
+	f := &countingFetch{}
+	f.set(nil, a)
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	r := NewRemoteKeys(f.fetch, time.Minute)
+	r.now = clock.now
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Go(func() {
+			_, err := r.PublicKey(t.Context(), a.KeyID)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("lookup: %v", err)
+		}
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Errorf("fetch calls = %d, want 1", got)
+	}
+}
+
+func TestPrivateKeyFile_WriteThenLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token.pem")
+	if err := WritePrivateKeyFile(path); err != nil {
+		t.Fatalf("WritePrivateKeyFile: %v", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("mode = %v, want 0600", got)
+	}
+	key, err := LoadPrivateKeyFile(path)
+	if err != nil {
+		t.Fatalf("LoadPrivateKeyFile: %v", err)
+	}
+	s := NewSigner(key, DefaultIssuer, DefaultAudience, time.Minute)
+	tok, _, err := s.Sign(Principal{UserID: 3}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := NewVerifier(StaticKeys{s.KeyID(): s.PublicKey().Key}, DefaultIssuer, DefaultAudience)
+	if p, err := v.Verify(t.Context(), tok); err != nil || p.UserID != 3 {
+		t.Errorf("Verify = %+v, %v", p, err)
+	}
+	if err := WritePrivateKeyFile(path); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("second WritePrivateKeyFile = %v, want fs.ErrExist", err)
+	}
+	again, err := LoadPrivateKeyFile(path)
+	if err != nil || !again.Equal(key) {
+		t.Errorf("key changed after the refused overwrite (%v)", err)
+	}
+}
+
+func TestLoadPrivateKeyFile_RFC8410Example(t *testing.T) {
+	// RFC 8410 section 10.3: the PKCS #8 form openssl genpkey writes.
+	const pemText = "-----BEGIN PRIVATE KEY-----\n" +
+		"MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n" +
+		"-----END PRIVATE KEY-----\n"
+	path := filepath.Join(t.TempDir(), "rfc.pem")
+	if err := os.WriteFile(path, []byte(pemText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, err := LoadPrivateKeyFile(path)
+	if err != nil {
+		t.Fatalf("LoadPrivateKeyFile: %v", err)
+	}
+	if got, want := hex.EncodeToString(key.Seed()), "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"; got != want {
+		t.Errorf("seed = %s, want %s", got, want)
+	}
+}
+
+func TestLoadPrivateKeyFile_RefusesOtherKeys(t *testing.T) {
+	dir := t.TempDir()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER, err := x509.MarshalPKCS8PrivateKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edDER, err := x509.MarshalPKCS8PrivateKey(ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"ecdsa.pem":     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}),
+		"wrongtype.pem": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: edDER}),
+		"notpem.pem":    []byte("hello"),
+		"garbage.pem":   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("nope")}),
+	}
+	for name, data := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadPrivateKeyFile(path); err == nil {
+			t.Errorf("LoadPrivateKeyFile(%s) = nil error", name)
+		}
+	}
+	if _, err := LoadPrivateKeyFile(filepath.Join(dir, "missing.pem")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadPrivateKeyFile(missing) = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestVerifier_LeewayBoundsExpiry(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSigner(key, DefaultIssuer, DefaultAudience, time.Minute)
+	issued := time.Unix(1_700_000_000, 0)
+	tok, exp, err := s.Sign(Principal{UserID: 1}, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := StaticKeys{s.KeyID(): s.PublicKey().Key}
+	for _, tt := range []struct {
+		at    time.Time
+		valid bool
+	}{
+		{issued, true},
+		{exp.Add(Leeway - time.Second), true},
+		{exp.Add(Leeway + time.Second), false},
+		{issued.Add(-Leeway - time.Second), false}, // iat in the future
+	} {
+		v := newVerifier(keys, DefaultIssuer, DefaultAudience, func() time.Time { return tt.at })
+		_, err := v.Verify(t.Context(), tok)
+		if (err == nil) != tt.valid {
+			t.Errorf("Verify at exp%+v = %v, want valid=%v", tt.at.Sub(exp), err, tt.valid)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("Verify error %v does not wrap ErrInvalidToken", err)
+		}
+	}
+}
