@@ -70,6 +70,19 @@ func BinDir() (string, error) {
 // When running as root, initdb and postgres run as the postgres OS user.
 // The caller must call Stop.
 func StartCluster(ctx context.Context) (*Cluster, error) {
+	return StartClusterWith(ctx)
+}
+
+// StartClusterWith is StartCluster with extra server settings, each a
+// "name=value" string passed to postgres as -c after the test defaults, so
+// that it overrides them (e.g. "shared_buffers=1GB" for a benchmark). The
+// caller must call Stop.
+func StartClusterWith(ctx context.Context, settings ...string) (*Cluster, error) {
+	for _, s := range settings {
+		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {
+			return nil, fmt.Errorf("server setting %q: want name=value", s)
+		}
+	}
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -103,7 +116,7 @@ func StartCluster(ctx context.Context) (*Cluster, error) {
 	// The port is picked free but may be taken before postgres binds it (other
 	// test binaries start clusters at the same time): retry with another.
 	for attempt := 1; ; attempt++ {
-		c, err := startPostgres(ctx, bin, dir, cred)
+		c, err := startPostgres(ctx, bin, dir, cred, settings)
 		if err == nil {
 			return c, nil
 		}
@@ -142,7 +155,7 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credential) (*Cluster, error) {
+func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credential, settings []string) (*Cluster, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -155,11 +168,11 @@ func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credentia
 	defer logFile.Close()
 
 	c := &Cluster{dir: dir, port: port, exited: make(chan struct{})}
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"),
+	args := []string{
 		"-D", filepath.Join(dir, "data"),
-		"-c", "port="+strconv.Itoa(port),
+		"-c", "port=" + strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories="+dir,
+		"-c", "unix_socket_directories=" + dir,
 		"-c", "max_connections=300",
 		"-c", "fsync=off",
 		"-c", "synchronous_commit=off",
@@ -168,7 +181,11 @@ func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credentia
 		"-c", "max_wal_size=1GB",
 		"-c", "log_min_messages=warning",
 		"-c", "log_min_error_statement=panic",
-	)
+	}
+	for _, s := range settings {
+		args = append(args, "-c", s)
+	}
+	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
 	// If this process dies without stopping the cluster, the kernel sends
 	// postgres SIGQUIT (immediate shutdown). Pdeathsig fires when the thread
