@@ -247,6 +247,8 @@ func (h *onRequestSent) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	}
 }
 
-func (h *onRequestSent) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (h *onRequestSent) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
 
 func (h *onRequestSent) HandleConn(context.Context, stats.ConnStats) {}

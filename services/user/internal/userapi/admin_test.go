@@ -7,8 +7,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/todo-platform/todo/pkg/grpcerr"
 	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/grpcerr"
 )
 
 func TestAdminMethods_NonAdminsArePermissionDenied(t *testing.T) {

@@ -30,10 +30,10 @@ func TestLogin_UnknownWrongAndInactiveAreIndistinguishable(t *testing.T) {
 
 	var statuses []*status.Status
 	for _, req := range []*userv1.LoginRequest{
-		{Login: "nobody@example.com", Password: pw},   // unknown email
-		{Login: "nobody", Password: pw},               // unknown username
+		{Login: "nobody@example.com", Password: pw},      // unknown email
+		{Login: "nobody", Password: pw},                  // unknown username
 		{Login: "alice@example.com", Password: pw + "x"}, // wrong password
-		{Login: "ivan@example.com", Password: pw},     // inactive, right password
+		{Login: "ivan@example.com", Password: pw},        // inactive, right password
 	} {
 		_, err := b.client.Login(ctxT(t), req)
 		statuses = append(statuses, wantCode(t, err, codes.Unauthenticated))

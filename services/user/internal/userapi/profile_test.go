@@ -6,8 +6,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/todo-platform/todo/pkg/grpcerr"
 	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/grpcerr"
 )
 
 func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testing.T) {

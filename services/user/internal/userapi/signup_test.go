@@ -8,8 +8,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/todo-platform/todo/pkg/grpcerr"
 	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )
 
