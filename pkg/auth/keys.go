@@ -270,3 +270,11 @@ func FetchFromUserService(client userv1.UserServiceClient) func(ctx context.Cont
 		return keys, nil
 	}
 }
+
+// Refresh fetches the key set now, regardless of the refresh limit, and
+// replaces the cache with it; a service calls it at start so that the first
+// requests do not wait for a fetch. Concurrent lookups share the fetch.
+func (r *RemoteKeys) Refresh(ctx context.Context) error {
+	_, err, _ := r.group.Do("fetch", func() (any, error) { return nil, r.refresh(ctx) })
+	return err
+}

@@ -1,0 +1,151 @@
+// Package taskapi is the gRPC transport of the task service: it implements
+// todo.task.v1.TaskService on top of package task, converting between proto
+// and domain types (convert.go) and turning domain errors into gRPC status in
+// one place (errors.go). UserDirectory (users.go) is the task.UserDirectory
+// over the user service's gRPC API.
+package taskapi
+
+import (
+	"context"
+	"log/slog"
+
+	"google.golang.org/grpc"
+
+	"github.com/todo-platform/todo/pkg/auth"
+	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
+	"github.com/todo-platform/todo/services/task/internal/task"
+)
+
+// Server implements taskv1.TaskServiceServer. Every method needs the
+// Principal that auth.UnaryServerInterceptor puts in the context.
+type Server struct {
+	taskv1.UnimplementedTaskServiceServer
+
+	log *slog.Logger
+	svc *task.Service
+}
+
+// New returns a Server over svc; log receives the causes of Internal errors.
+func New(log *slog.Logger, svc *task.Service) *Server {
+	return &Server{log: log, svc: svc}
+}
+
+// Register registers s on gs.
+func (s *Server) Register(gs grpc.ServiceRegistrar) {
+	taskv1.RegisterTaskServiceServer(gs, s)
+}
+
+// caller returns the authenticated caller.
+func caller(ctx context.Context) (task.Caller, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return task.Caller{}, unauthenticated()
+	}
+	return task.Caller{UserID: p.UserID, Admin: p.Admin}, nil
+}
+
+// CreateTask creates a task owned by the caller.
+func (s *Server) CreateTask(ctx context.Context, req *taskv1.CreateTaskRequest) (*taskv1.CreateTaskResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := newTaskFromProto(req.GetTask())
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.svc.Create(ctx, c, n, req.GetRequestId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &taskv1.CreateTaskResponse{Task: toProto(t)}, nil
+}
+
+// GetTask returns a task the caller can see.
+func (s *Server) GetTask(ctx context.Context, req *taskv1.GetTaskRequest) (*taskv1.GetTaskResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.svc.Get(ctx, c, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &taskv1.GetTaskResponse{Task: toProto(t)}, nil
+}
+
+// ListTasks returns a page of the tasks the caller can see.
+func (s *Server) ListTasks(ctx context.Context, req *taskv1.ListTasksRequest) (*taskv1.ListTasksResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := listRequestFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.List(ctx, c, r)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	out := &taskv1.ListTasksResponse{Tasks: make([]*taskv1.Task, len(p.Tasks)), NextPageToken: p.NextPageToken}
+	for i, t := range p.Tasks {
+		out.Tasks[i] = toProto(t)
+	}
+	return out, nil
+}
+
+// UpdateTask changes the fields of the update mask.
+func (s *Server) UpdateTask(ctx context.Context, req *taskv1.UpdateTaskRequest) (*taskv1.UpdateTaskResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := patchFromProto(req.GetTask(), req.GetUpdateMask())
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.svc.Update(ctx, c, p)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &taskv1.UpdateTaskResponse{Task: toProto(t)}, nil
+}
+
+// DeleteTask deletes a task.
+func (s *Server) DeleteTask(ctx context.Context, req *taskv1.DeleteTaskRequest) (*taskv1.DeleteTaskResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.Delete(ctx, c, req.GetId(), task.IfEtag(req.GetEtag())); err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &taskv1.DeleteTaskResponse{}, nil
+}
+
+// AssignTask assigns a task to an active user, or to nobody.
+func (s *Server) AssignTask(ctx context.Context, req *taskv1.AssignTaskRequest) (*taskv1.AssignTaskResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.svc.Assign(ctx, c, req.GetId(), req.GetAssigneeId(), task.IfEtag(req.GetEtag()))
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &taskv1.AssignTaskResponse{Task: toProto(t)}, nil
+}
+
+// GetTaskStats counts the caller's tasks for a dashboard.
+func (s *Server) GetTaskStats(ctx context.Context, _ *taskv1.GetTaskStatsRequest) (*taskv1.GetTaskStatsResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.svc.Stats(ctx, c)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return statsToProto(st), nil
+}

@@ -1,0 +1,399 @@
+package taskapi_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+)
+
+func TestCreateTask_DefaultsAndCompletion(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	got := bn.create(t, bn.asA(t), &taskv1.Task{Title: "defaults", Id: 99, CreatedBy: 12345, AssignedTo: 12345})
+	if got.GetStatus() != taskv1.TaskStatus_TASK_STATUS_PENDING || got.GetPriority() != taskv1.TaskPriority_TASK_PRIORITY_MEDIUM {
+		t.Errorf("UNSPECIFIED became %v / %v, want PENDING / MEDIUM", got.GetStatus(), got.GetPriority())
+	}
+	if got.GetCreatedBy() != bn.a || got.GetAssignedTo() != 0 || got.GetId() == 99 || got.GetCompletedAt() != nil || got.GetEtag() == "" {
+		t.Errorf("output-only fields taken from the request or missing: %v", got)
+	}
+	due := timestamppb.New(time.Date(2031, 2, 3, 4, 5, 6, 789000000, time.UTC))
+	done := bn.create(t, bn.asA(t), &taskv1.Task{Title: "done", Status: taskv1.TaskStatus_TASK_STATUS_COMPLETED, DueDate: due, Description: "d"})
+	if done.GetCompletedAt() == nil || !proto.Equal(done.GetDueDate(), due) || done.GetDescription() != "d" {
+		t.Errorf("completed on create: %v", done)
+	}
+}
+
+func TestCreateTask_InvalidInput(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	for _, tc := range []struct {
+		name  string
+		req   *taskv1.CreateTaskRequest
+		field string
+	}{
+		{"no title", &taskv1.CreateTaskRequest{Task: &taskv1.Task{}}, "task.title"},
+		{"blank title", &taskv1.CreateTaskRequest{Task: &taskv1.Task{Title: "   "}}, "task.title"},
+		{"long title", &taskv1.CreateTaskRequest{Task: &taskv1.Task{Title: strings.Repeat("x", 501)}}, "task.title"},
+		{"unknown status", &taskv1.CreateTaskRequest{Task: &taskv1.Task{Title: "x", Status: 7}}, "task.status"},
+		{"unknown priority", &taskv1.CreateTaskRequest{Task: &taskv1.Task{Title: "x", Priority: 9}}, "task.priority"},
+		{"request_id not a uuid", &taskv1.CreateTaskRequest{Task: &taskv1.Task{Title: "x"}, RequestId: "abc"}, "request_id"},
+		{"no task", &taskv1.CreateTaskRequest{}, "task"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := bn.client.CreateTask(bn.asA(t), tc.req)
+			wantStatus(t, err, codes.InvalidArgument, tc.field)
+		})
+	}
+}
+
+func TestCreateTask_ConcurrentSameRequestIDGiveOneTask(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	const rid = "6f1c2b9a-3d4e-4f50-8a1b-2c3d4e5f6a7b"
+	req := &taskv1.CreateTaskRequest{Task: &taskv1.Task{Title: "once", Priority: taskv1.TaskPriority_TASK_PRIORITY_URGENT}, RequestId: rid}
+	const callers = 20
+	answers := make([]*taskv1.Task, callers)
+	errs := make([]error, callers)
+	ctxs := make([]context.Context, callers)
+	for i := range ctxs {
+		ctxs[i] = bn.asA(t)
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			resp, err := bn.client.CreateTask(ctxs[i], req)
+			answers[i], errs[i] = resp.GetTask(), err
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil {
+			t.Fatalf("call %d: %v", i, errs[i])
+		}
+		if !proto.Equal(answers[i], answers[0]) {
+			t.Errorf("answer %d differs:\n%v\n%v", i, answers[i], answers[0])
+		}
+	}
+	var rows int
+	if err := bn.db.Owner.QueryRow(context.Background(), `SELECT count(*) FROM task WHERE title = 'once'`).Scan(&rows); err != nil || rows != 1 {
+		t.Errorf("rows = %d, %v; want 1", rows, err)
+	}
+
+	// The same request_id with another task is refused and writes nothing.
+	other := proto.Clone(req).(*taskv1.CreateTaskRequest)
+	other.Task.Title = "twice"
+	_, err := bn.client.CreateTask(bn.asA(t), other)
+	wantStatus(t, err, codes.FailedPrecondition, "request_id")
+	// Another user's request_ids are separate.
+	if resp, err := bn.client.CreateTask(bn.asB(t), other); err != nil || resp.GetTask().GetId() == answers[0].GetId() {
+		t.Errorf("B with A's request_id: %v, %v", resp, err)
+	}
+}
+
+func TestUpdateTask_MaskEtagAndCompletion(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	cl := bn.client
+	due := timestamppb.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	orig := bn.create(t, bn.asA(t), &taskv1.Task{Title: "t", Description: "d", DueDate: due, Priority: taskv1.TaskPriority_TASK_PRIORITY_LOW})
+	mask := func(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
+	update := func(t *testing.T, tk *taskv1.Task, m *fieldmaskpb.FieldMask) *taskv1.Task {
+		t.Helper()
+		resp, err := cl.UpdateTask(bn.asA(t), &taskv1.UpdateTaskRequest{Task: tk, UpdateMask: m})
+		if err != nil {
+			t.Fatalf("UpdateTask(%v, %v): %v", tk, m, err)
+		}
+		return resp.GetTask()
+	}
+
+	// Only the masked field changes, even when others are sent.
+	got := update(t, &taskv1.Task{Id: orig.GetId(), Title: "new", Description: "ignored", Priority: taskv1.TaskPriority_TASK_PRIORITY_URGENT}, mask("title"))
+	want := proto.Clone(orig).(*taskv1.Task)
+	want.Title, want.UpdatedAt, want.Etag = "new", got.GetUpdatedAt(), got.GetEtag()
+	if !proto.Equal(got, want) {
+		t.Errorf("masked update:\ngot  %v\nwant %v", got, want)
+	}
+	if got.GetEtag() == orig.GetEtag() {
+		t.Error("etag unchanged by a write")
+	}
+
+	// Without a mask: the fields that are set.
+	got = update(t, &taskv1.Task{Id: orig.GetId(), Status: taskv1.TaskStatus_TASK_STATUS_COMPLETED}, nil)
+	if got.GetStatus() != taskv1.TaskStatus_TASK_STATUS_COMPLETED || got.GetCompletedAt() == nil || got.GetTitle() != "new" || got.GetDescription() != "d" || got.GetPriority() != taskv1.TaskPriority_TASK_PRIORITY_LOW {
+		t.Errorf("maskless update to completed: %v", got)
+	}
+	// Leaving completed clears completed_at; clearing due_date and description through the mask.
+	got = update(t, &taskv1.Task{Id: orig.GetId(), Status: taskv1.TaskStatus_TASK_STATUS_PENDING}, mask("status", "due_date", "description"))
+	if got.GetCompletedAt() != nil || got.GetDueDate() != nil || got.GetDescription() != "" {
+		t.Errorf("after reopening: %v", got)
+	}
+
+	// A stale etag is ABORTED and changes nothing.
+	stale := orig.GetEtag()
+	_, err := cl.UpdateTask(bn.asA(t), &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId(), Title: "stale", Etag: stale}, UpdateMask: mask("title")})
+	wantStatus(t, err, codes.Aborted)
+	_, err = cl.UpdateTask(bn.asA(t), &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId(), Title: "junk", Etag: "junk"}, UpdateMask: mask("title")})
+	wantStatus(t, err, codes.Aborted)
+	resp, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: orig.GetId()})
+	if err != nil || !proto.Equal(resp.GetTask(), got) {
+		t.Errorf("after refused updates: %v, %v; want %v", resp.GetTask(), err, got)
+	}
+	// The current etag works.
+	update(t, &taskv1.Task{Id: orig.GetId(), Title: "fresh", Etag: got.GetEtag()}, mask("title"))
+
+	for _, tc := range []struct {
+		name  string
+		req   *taskv1.UpdateTaskRequest
+		field string
+	}{
+		{"unknown path", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId(), Title: "x"}, UpdateMask: mask("title", "created_by")}, "update_mask"},
+		{"masked empty title", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId()}, UpdateMask: mask("title")}, "task.title"},
+		{"masked unspecified status", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId()}, UpdateMask: mask("status")}, "task.status"},
+		{"nothing to update", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId()}}, "update_mask"},
+		{"no id", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Title: "x"}, UpdateMask: mask("title")}, "task.id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := cl.UpdateTask(bn.asA(t), tc.req)
+			wantStatus(t, err, codes.InvalidArgument, tc.field)
+		})
+	}
+}
+
+func TestUpdateTask_ConcurrentSameEtagOneWins(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	orig := bn.create(t, bn.asA(t), &taskv1.Task{Title: "t"})
+	const writers = 2
+	ctxs := []context.Context{bn.asA(t), bn.asA(t)}
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = bn.client.UpdateTask(ctxs[i], &taskv1.UpdateTaskRequest{
+				Task:       &taskv1.Task{Id: orig.GetId(), Title: fmt.Sprintf("writer %d", i), Etag: orig.GetEtag()},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}},
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			if winner >= 0 {
+				t.Fatal("both writers won")
+			}
+			winner = i
+			continue
+		}
+		wantStatus(t, err, codes.Aborted)
+	}
+	if winner < 0 {
+		t.Fatal("no writer won")
+	}
+	resp, err := bn.client.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: orig.GetId()})
+	if err != nil || resp.GetTask().GetTitle() != fmt.Sprintf("writer %d", winner) {
+		t.Errorf("row after the race: %v, %v; want writer %d's title", resp.GetTask(), err, winner)
+	}
+}
+
+func TestDeleteTask_Etag(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	tk := bn.create(t, bn.asA(t), &taskv1.Task{Title: "t"})
+	if _, err := bn.client.UpdateTask(bn.asA(t), &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: tk.GetId(), Title: "t2"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bn.client.DeleteTask(bn.asA(t), &taskv1.DeleteTaskRequest{Id: tk.GetId(), Etag: tk.GetEtag()})
+	wantStatus(t, err, codes.Aborted)
+	cur, err := bn.client.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()})
+	if err != nil {
+		t.Fatalf("task gone after a refused delete: %v", err)
+	}
+	if _, err := bn.client.DeleteTask(bn.asA(t), &taskv1.DeleteTaskRequest{Id: tk.GetId(), Etag: cur.GetTask().GetEtag()}); err != nil {
+		t.Errorf("delete with the current etag: %v", err)
+	}
+	_, err = bn.client.DeleteTask(bn.asA(t), &taskv1.DeleteTaskRequest{Id: tk.GetId()})
+	wantStatus(t, err, codes.NotFound)
+}
+
+func TestAssignTask_ChecksAssigneeWithUserService(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	cl := bn.client
+	tk := bn.create(t, bn.asA(t), &taskv1.Task{Title: "t"})
+
+	resp, err := cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.b})
+	if err != nil || resp.GetTask().GetAssignedTo() != bn.b || resp.GetTask().GetEtag() == tk.GetEtag() {
+		t.Fatalf("assign to B: %v, %v", resp.GetTask(), err)
+	}
+	assigned := resp.GetTask()
+	for name, id := range map[string]int64{"inactive": bn.inactive, "unknown": bn.inactive + 1000} {
+		t.Run(name, func(t *testing.T) {
+			_, err := cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: id})
+			wantStatus(t, err, codes.FailedPrecondition, "assignee_id")
+		})
+	}
+	_, err = cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.c, Etag: tk.GetEtag()})
+	wantStatus(t, err, codes.Aborted)
+	if got, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()}); err != nil || !proto.Equal(got.GetTask(), assigned) {
+		t.Errorf("task after refused assignments: %v, %v; want %v", got.GetTask(), err, assigned)
+	}
+
+	// With the user service stopped: Unavailable, nothing changes; taking
+	// the assignment back needs no user service.
+	bn.users.stop(t)
+	_, err = cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.c})
+	wantStatus(t, err, codes.Unavailable)
+	if got, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()}); err != nil || !proto.Equal(got.GetTask(), assigned) {
+		t.Errorf("task after Unavailable: %v, %v; want %v", got.GetTask(), err, assigned)
+	}
+	resp, err = cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: 0})
+	if err != nil || resp.GetTask().GetAssignedTo() != 0 {
+		t.Errorf("unassign with the user service down: %v, %v", resp.GetTask(), err)
+	}
+}
+
+// TestAssignTask_ForwardsCallersTokenAndDeadline watches the calls the task
+// service makes to the (real) user service.
+func TestAssignTask_ForwardsCallersTokenAndDeadline(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		method   string
+		auth     []string
+		deadline time.Time
+	}
+	var (
+		mu    sync.Mutex
+		calls []seen
+	)
+	watch := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		md, _ := metadata.FromOutgoingContext(ctx)
+		dl, _ := ctx.Deadline()
+		mu.Lock()
+		calls = append(calls, seen{method: method, auth: md.Get("authorization"), deadline: dl})
+		mu.Unlock()
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	bn := setup(t, func(o *options) { o.userInterceptor = watch })
+	tk := bn.create(t, bn.asA(t), &taskv1.Task{Title: "t"})
+
+	token, _, err := bn.signer.Sign(authPrincipal(bn.a), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	mu.Lock()
+	calls = nil
+	mu.Unlock()
+	if _, err := bn.client.AssignTask(ctx, &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.b}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var batch []seen
+	for _, c := range calls {
+		if c.method == userv1.UserService_BatchGetUsers_FullMethodName {
+			batch = append(batch, c)
+		}
+	}
+	if len(batch) != 1 {
+		t.Fatalf("BatchGetUsers calls = %d, want 1 (all calls: %+v)", len(batch), calls)
+	}
+	c := batch[0]
+	if len(c.auth) != 1 || c.auth[0] != "Bearer "+token {
+		t.Errorf("forwarded authorization %q, want the caller's token", c.auth)
+	}
+	// The incoming deadline reaches the server rounded to its wire form;
+	// what the user service gets must not be later than the caller's.
+	if c.deadline.IsZero() || c.deadline.After(deadline.Add(time.Millisecond)) {
+		t.Errorf("user service call deadline %v, caller's %v", c.deadline, deadline)
+	}
+}
+
+func TestListTasks_InvalidTokenAndOrder(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	for i := range 5 {
+		bn.create(t, bn.asA(t), &taskv1.Task{Title: fmt.Sprintf("t%d", i), Status: taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS})
+	}
+	first, err := bn.client.ListTasks(bn.asA(t), &taskv1.ListTasksRequest{PageSize: 2, Status: []taskv1.TaskStatus{taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS}})
+	if err != nil || first.GetNextPageToken() == "" || len(first.GetTasks()) != 2 {
+		t.Fatalf("first page: %v, %v", first, err)
+	}
+	tok := first.GetNextPageToken()
+	second, err := bn.client.ListTasks(bn.asA(t), &taskv1.ListTasksRequest{PageSize: 2, PageToken: tok, Status: []taskv1.TaskStatus{taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS}})
+	if err != nil || len(second.GetTasks()) != 2 || second.GetTasks()[0].GetId() == first.GetTasks()[0].GetId() {
+		t.Fatalf("second page: %v, %v", second, err)
+	}
+	tampered := []byte(tok)
+	tampered[len(tampered)/2] ^= 1
+	for _, tc := range []struct {
+		name  string
+		req   *taskv1.ListTasksRequest
+		field string
+	}{
+		{"token with another filter", &taskv1.ListTasksRequest{PageToken: tok, Status: []taskv1.TaskStatus{taskv1.TaskStatus_TASK_STATUS_PENDING}}, "page_token"},
+		{"token without the filter", &taskv1.ListTasksRequest{PageToken: tok}, "page_token"},
+		{"token with another order", &taskv1.ListTasksRequest{PageToken: tok, OrderBy: "due_date", Status: []taskv1.TaskStatus{taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS}}, "page_token"},
+		{"tampered token", &taskv1.ListTasksRequest{PageToken: string(tampered), Status: []taskv1.TaskStatus{taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS}}, "page_token"},
+		{"garbage token", &taskv1.ListTasksRequest{PageToken: "!!!"}, "page_token"},
+		{"unknown order_by", &taskv1.ListTasksRequest{OrderBy: "title"}, "order_by"},
+		{"bad direction", &taskv1.ListTasksRequest{OrderBy: "priority sideways"}, "order_by"},
+		{"page_size over 1000", &taskv1.ListTasksRequest{PageSize: 1001}, "page_size"},
+		{"unspecified status", &taskv1.ListTasksRequest{Status: []taskv1.TaskStatus{0}}, "status[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := bn.client.ListTasks(bn.asA(t), tc.req)
+			wantStatus(t, err, codes.InvalidArgument, tc.field)
+		})
+	}
+}
+
+func TestGetTaskStats(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	past := timestamppb.New(time.Now().Add(-48 * time.Hour))
+	for _, tk := range []*taskv1.Task{
+		{Title: "1", Priority: taskv1.TaskPriority_TASK_PRIORITY_URGENT, DueDate: past},
+		{Title: "2", Priority: taskv1.TaskPriority_TASK_PRIORITY_URGENT},
+		{Title: "3", Status: taskv1.TaskStatus_TASK_STATUS_COMPLETED, DueDate: past},
+	} {
+		bn.create(t, bn.asA(t), tk)
+	}
+	got, err := bn.client.GetTaskStats(bn.asA(t), &taskv1.GetTaskStatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &taskv1.GetTaskStatsResponse{
+		Counts: []*taskv1.TaskCount{
+			{Status: taskv1.TaskStatus_TASK_STATUS_PENDING, Priority: taskv1.TaskPriority_TASK_PRIORITY_URGENT, Count: 2},
+			{Status: taskv1.TaskStatus_TASK_STATUS_COMPLETED, Priority: taskv1.TaskPriority_TASK_PRIORITY_MEDIUM, Count: 1},
+		},
+		Total: 3, Overdue: 1,
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("stats:\ngot  %v\nwant %v", got, want)
+	}
+}

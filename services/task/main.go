@@ -1,0 +1,234 @@
+// Command task-service runs the todo platform's task service: tasks, their
+// assignment, listing and dashboard statistics over gRPC
+// (todo.task.v1.TaskService), on PostgreSQL under row-level security. It
+// verifies access tokens with the keys the user service publishes and asks
+// the user service whether an assignee is an active user.
+//
+// Usage:
+//
+//	task-service [serve]                  serve gRPC on GRPC_ADDR (the default)
+//	task-service migrate up|down|status   apply, undo one, or list the task migrations
+//
+// Configuration comes from the environment; see config. serve refuses to
+// start when DATABASE_URL names a role that could bypass row-level security
+// (superuser, BYPASSRLS, an owner) or is not a member of todo_app.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/todo-platform/todo/pkg/auth"
+	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/schema"
+	"github.com/todo-platform/todo/services/task/internal/task"
+	"github.com/todo-platform/todo/services/task/internal/taskapi"
+	"github.com/todo-platform/todo/services/task/internal/taskstore"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, log, os.Args[1:])
+	stop()
+	if err != nil {
+		log.Error("task-service failed", slog.Any("error", err))
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: task-service [serve | migrate up|down|status]`
+
+// run dispatches the subcommand named by args (serve when empty).
+func run(ctx context.Context, log *slog.Logger, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		if len(args) != 0 {
+			return errors.New(usage)
+		}
+		return serve(ctx, log, cfg)
+	case "migrate":
+		if len(args) != 1 {
+			return errors.New(usage)
+		}
+		return migrate(ctx, log, cfg, args[0], os.Stdout)
+	default:
+		return fmt.Errorf("unknown command %q; %s", cmd, usage)
+	}
+}
+
+// config is the service's configuration, from the environment.
+type config struct {
+	// DatabaseURL is the libpq/pgx DSN. serve uses it as the runtime role;
+	// migrate runs as whoever it names.
+	DatabaseURL string `env:"DATABASE_URL,required,notEmpty"`
+	// GRPCAddr is the listen address of serve.
+	GRPCAddr string `env:"GRPC_ADDR" envDefault:":50052"`
+	// ShutdownTimeout bounds how long serve waits for in-flight RPCs on SIGTERM.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"8s"`
+	// UserServiceAddr is the user service's gRPC address (plaintext), asked
+	// for the token verification keys and for assignees.
+	UserServiceAddr string `env:"USER_SERVICE_ADDR" envDefault:"localhost:50051"`
+	// TokenIssuer and TokenAudience are the iss and aud access tokens must carry.
+	TokenIssuer   string `env:"TOKEN_ISSUER" envDefault:"todo-user-service"`
+	TokenAudience string `env:"TOKEN_AUDIENCE" envDefault:"todo"`
+	// TokenKeysMinRefresh is the least time between two fetches of the
+	// verification keys prompted by tokens naming an unknown key id.
+	TokenKeysMinRefresh time.Duration `env:"TOKEN_KEYS_MIN_REFRESH" envDefault:"30s"`
+}
+
+// loadConfig reads and validates the environment.
+func loadConfig() (config, error) {
+	cfg, err := env.ParseAs[config]()
+	if err != nil {
+		return config{}, fmt.Errorf("configuration: %w", err)
+	}
+	var problems []string
+	check := func(ok bool, msg string) {
+		if !ok {
+			problems = append(problems, msg)
+		}
+	}
+	check(cfg.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
+	check(cfg.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
+	check(cfg.TokenIssuer != "", "TOKEN_ISSUER must not be empty")
+	check(cfg.TokenAudience != "", "TOKEN_AUDIENCE must not be empty")
+	check(cfg.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
+	if len(problems) > 0 {
+		return config{}, fmt.Errorf("configuration: %s", strings.Join(problems, "; "))
+	}
+	return cfg, nil
+}
+
+// LogValue logs the configuration with the database password masked.
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("DATABASE_URL", maskDSN(c.DatabaseURL)),
+		slog.String("GRPC_ADDR", c.GRPCAddr),
+		slog.Duration("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
+		slog.String("USER_SERVICE_ADDR", c.UserServiceAddr),
+		slog.String("TOKEN_ISSUER", c.TokenIssuer),
+		slog.String("TOKEN_AUDIENCE", c.TokenAudience),
+		slog.Duration("TOKEN_KEYS_MIN_REFRESH", c.TokenKeysMinRefresh),
+	)
+}
+
+// maskDSN hides the password of a URL or keyword/value DSN.
+func maskDSN(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "(unparsable URL)"
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	}
+	fields := strings.Fields(dsn)
+	for i, f := range fields {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
+			fields[i] = "password=xxxxx"
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
+// keyWarmupTimeout bounds the fetch of the verification keys at start.
+const keyWarmupTimeout = 5 * time.Second
+
+// serve runs the gRPC server until ctx ends (SIGINT/SIGTERM), then stops
+// gracefully.
+func serve(ctx context.Context, log *slog.Logger, cfg config) error {
+	log.InfoContext(ctx, "starting task-service", slog.Any("config", cfg))
+
+	pcfg, err := pgdb.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db, err := pgdb.Open(ctx, pcfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckRuntimeRole(ctx); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+
+	// One connection to the user service for the life of the process; it
+	// connects lazily and reconnects by itself.
+	conn, err := grpc.NewClient(cfg.UserServiceAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
+	}
+	defer conn.Close()
+	users := userv1.NewUserServiceClient(conn)
+
+	keys := auth.NewRemoteKeys(auth.FetchFromUserService(users), cfg.TokenKeysMinRefresh)
+	warm, cancel := context.WithTimeout(ctx, keyWarmupTimeout)
+	if err := keys.Refresh(warm); err != nil {
+		// Not fatal: the services may start in any order, and the keys are
+		// fetched again when the first token arrives.
+		log.WarnContext(ctx, "token verification keys not fetched at start; will retry on the first request",
+			slog.String("user_service", cfg.UserServiceAddr), slog.Any("error", err))
+	}
+	cancel()
+
+	svc := task.NewService(taskstore.New(db), taskapi.NewUserDirectory(users))
+	api := taskapi.New(log, svc)
+	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)
+	srv := grpcserver.New(log,
+		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout},
+		auth.UnaryServerInterceptor(verifier),
+	)
+	api.Register(srv.GRPC())
+	return srv.ListenAndServe(ctx)
+}
+
+// migrate runs the task migration set: up, down (one step) or status. The
+// user set must have been applied first.
+func migrate(ctx context.Context, log *slog.Logger, cfg config, action string, w io.Writer) error {
+	set := schema.Task()
+	switch action {
+	case "up":
+		if err := schema.Up(ctx, cfg.DatabaseURL, set); err != nil {
+			return err
+		}
+		log.InfoContext(ctx, "migrations applied", slog.String("set", set.Name))
+		return nil
+	case "down":
+		if err := schema.Down(ctx, cfg.DatabaseURL, set); err != nil {
+			return err
+		}
+		log.InfoContext(ctx, "latest migration rolled back", slog.String("set", set.Name))
+		return nil
+	case "status":
+		return schema.Status(ctx, cfg.DatabaseURL, set, w)
+	default:
+		return fmt.Errorf("unknown migrate action %q; %s", action, usage)
+	}
+}
