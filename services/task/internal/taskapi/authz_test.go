@@ -154,7 +154,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		before := current(t)
 		_, err := cl.DeleteTask(bn.asB(t), &taskv1.DeleteTaskRequest{Id: tk.GetId()})
 		wantStatus(t, err, codes.PermissionDenied)
-		del := func(id int64) error { _, err := cl.DeleteTask(bn.asC(t), &taskv1.DeleteTaskRequest{Id: id}); return err }
+		del := func(id int64) error {
+			_, err := cl.DeleteTask(bn.asC(t), &taskv1.DeleteTaskRequest{Id: id})
+			return err
+		}
 		likeMissing(t, del(tk.GetId()), del)
 		unchanged(t, before)
 
@@ -181,9 +184,12 @@ func TestEveryMethodNeedsAToken(t *testing.T) {
 			_, err := cl.CreateTask(ctx, &taskv1.CreateTaskRequest{Task: &taskv1.Task{Title: "x"}})
 			return err
 		},
-		"GetTask":      func() error { _, err := cl.GetTask(ctx, &taskv1.GetTaskRequest{Id: 1}); return err },
-		"ListTasks":    func() error { _, err := cl.ListTasks(ctx, &taskv1.ListTasksRequest{}); return err },
-		"UpdateTask":   func() error { _, err := cl.UpdateTask(ctx, &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: 1}}); return err },
+		"GetTask":   func() error { _, err := cl.GetTask(ctx, &taskv1.GetTaskRequest{Id: 1}); return err },
+		"ListTasks": func() error { _, err := cl.ListTasks(ctx, &taskv1.ListTasksRequest{}); return err },
+		"UpdateTask": func() error {
+			_, err := cl.UpdateTask(ctx, &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: 1}})
+			return err
+		},
 		"DeleteTask":   func() error { _, err := cl.DeleteTask(ctx, &taskv1.DeleteTaskRequest{Id: 1}); return err },
 		"AssignTask":   func() error { _, err := cl.AssignTask(ctx, &taskv1.AssignTaskRequest{Id: 1}); return err },
 		"GetTaskStats": func() error { _, err := cl.GetTaskStats(ctx, &taskv1.GetTaskStatsRequest{}); return err },
