@@ -66,6 +66,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
+	log.InfoContext(ctx, "user-service", slog.String("command", cmd), slog.Any("config", cfg))
 	switch cmd {
 	case "serve":
 		if len(args) != 0 {
@@ -266,8 +267,6 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	if cfg.TokenPrivateKeyFile == "" {
 		return errors.New("configuration: TOKEN_PRIVATE_KEY_FILE is required by serve")
 	}
-	log.InfoContext(ctx, "starting user-service", slog.Any("config", cfg))
-
 	key, err := auth.LoadPrivateKeyFile(cfg.TokenPrivateKeyFile)
 	if err != nil {
 		return fmt.Errorf("TOKEN_PRIVATE_KEY_FILE: %w", err)

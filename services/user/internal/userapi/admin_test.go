@@ -12,6 +12,7 @@ import (
 )
 
 func TestAdminMethods_NonAdminsArePermissionDenied(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	alice, token := b.signedIn(t, "alice")
 	ctx := as(ctxT(t), token)
@@ -24,6 +25,7 @@ func TestAdminMethods_NonAdminsArePermissionDenied(t *testing.T) {
 }
 
 func TestDeactivateUser_StopsSignInAndRefreshUntilActivated(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw = "correct horse battery"
 	alice := b.signUp(t, "alice@example.com", "alice", pw)
@@ -54,6 +56,7 @@ func TestDeactivateUser_StopsSignInAndRefreshUntilActivated(t *testing.T) {
 }
 
 func TestListUsers_PagesOldestFirstWithFilterBoundTokens(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	_, rootToken := b.admin(t, "root")
 	ctx := as(ctxT(t), rootToken)

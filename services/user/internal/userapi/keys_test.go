@@ -10,6 +10,7 @@ import (
 )
 
 func TestGetPublicKeys_PublishesTheSigningKeyWithoutAToken(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	resp, err := b.client.GetPublicKeys(ctxT(t), &userv1.GetPublicKeysRequest{})
 	if err != nil {
@@ -31,6 +32,7 @@ func TestGetPublicKeys_PublishesTheSigningKeyWithoutAToken(t *testing.T) {
 }
 
 func TestBatchGetUsers_SaysWhichExistAndAreActive(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	alice, token := b.signedIn(t, "alice")
 	bob := b.signUp(t, "bob@example.com", "bob", "correct horse battery")

@@ -20,6 +20,7 @@ import (
 )
 
 func TestLogin_UnknownWrongAndInactiveAreIndistinguishable(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw = "correct horse battery"
 	b.signUp(t, "alice@example.com", "alice", pw)
@@ -62,6 +63,7 @@ func retryDelay(t *testing.T, err error) time.Duration {
 }
 
 func TestLogin_101stFailureForOneAccountIsThrottledOthersAreNot(t *testing.T) {
+	t.Parallel()
 	// Default limits (100 per account per hour); cheap hashing keeps the 100
 	// real failed sign-ins fast, and the limit counts attempts, not hashes.
 	b := setup(t, cheapHashing)
@@ -97,6 +99,7 @@ func TestLogin_101stFailureForOneAccountIsThrottledOthersAreNot(t *testing.T) {
 }
 
 func TestLogin_UnknownAccountsAreThrottledLikeKnownOnes(t *testing.T) {
+	t.Parallel()
 	b := setup(t, cheapHashing, func(o *options) { o.cfg.MaxFailuresPerAccount = 3 })
 	for _, login := range []string{"ghost@example.com", "ghost"} {
 		for i := 0; i < 3; i++ {
@@ -113,6 +116,7 @@ func withForwardedFor(ctx context.Context, addr string) context.Context {
 }
 
 func TestLogin_ThrottlesPerClientAddressFromTrustedProxy(t *testing.T) {
+	t.Parallel()
 	// The test client connects from 127.0.0.1, a trusted proxy here (as the
 	// gateway is by default), so x-forwarded-for names the client.
 	b := setup(t, cheapHashing, func(o *options) { o.cfg.MaxFailuresPerAddress = 4 })
@@ -142,6 +146,7 @@ func TestLogin_ThrottlesPerClientAddressFromTrustedProxy(t *testing.T) {
 }
 
 func TestLogin_ForwardedForFromAnUntrustedPeerIsIgnored(t *testing.T) {
+	t.Parallel()
 	b := setup(t, cheapHashing, func(o *options) {
 		o.cfg.MaxFailuresPerAddress = 2
 		o.proxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
@@ -160,6 +165,7 @@ func TestLogin_ForwardedForFromAnUntrustedPeerIsIgnored(t *testing.T) {
 }
 
 func TestLogin_UpgradesWeakerAndLegacyHashes(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	weak, err := user.NewHasher(user.Params{Memory: 8192, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1).Hash(ctxT(t), "correct horse battery")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	alice, aliceToken := b.signedIn(t, "alice")
 	bob, bobToken := b.signedIn(t, "bob")
@@ -53,6 +54,7 @@ func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testin
 }
 
 func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	alice, token := b.signedIn(t, "alice")
 	ctx := as(ctxT(t), token)
@@ -108,6 +110,7 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 }
 
 func TestUpdateUser_BadMaskDuplicatesAndOthersAreRefused(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	alice, token := b.signedIn(t, "alice")
 	bob, _ := b.signedIn(t, "bob")
@@ -154,6 +157,7 @@ func TestUpdateUser_BadMaskDuplicatesAndOthersAreRefused(t *testing.T) {
 }
 
 func TestChangePassword_ChecksTheCurrentOneAndRevokesSessions(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw, next = "correct horse battery", "another long password"
 	alice := b.signUp(t, "alice@example.com", "alice", pw)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestServer_ReflectionListsUserServiceAndHealth(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	stream, err := reflectionpb.NewServerReflectionClient(b.conn).ServerReflectionInfo(ctxT(t))
 	if err != nil {
@@ -46,6 +47,7 @@ func TestServer_ReflectionListsUserServiceAndHealth(t *testing.T) {
 }
 
 func TestResponses_NeverCarryPasswordOrHash(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw = "correct horse battery"
 	var responses []proto.Message

@@ -14,6 +14,7 @@ import (
 )
 
 func TestCreateUser_PasswordLengthIsCheckedInCharactersAndNothingIsTruncated(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	for _, tc := range []struct {
 		name     string
@@ -72,6 +73,7 @@ func TestCreateUser_PasswordLengthIsCheckedInCharactersAndNothingIsTruncated(t *
 }
 
 func TestCreateUser_DuplicateEmailInAnyCaseOrUsernameIsAlreadyExists(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	u := b.signUp(t, "alice@example.com", "alice", "correct horse battery")
 

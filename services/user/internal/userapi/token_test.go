@@ -40,6 +40,7 @@ func unsignedJWT(t *testing.T, header, claims map[string]any, sign func(input []
 }
 
 func TestAccessTokens_BadTokensAreUnauthenticated(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw = "correct horse battery"
 	u := b.signUp(t, "alice@example.com", "alice", pw)
@@ -108,6 +109,7 @@ func TestAccessTokens_BadTokensAreUnauthenticated(t *testing.T) {
 }
 
 func TestAccessToken_CarriesAdminOnlyForAdmins(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	alice, aliceToken := b.signedIn(t, "alice")
 	_, rootToken := b.admin(t, "root")
@@ -128,6 +130,7 @@ func refresh(t *testing.T, b *bundle, token string) (*userv1.TokenPair, error) {
 }
 
 func TestRefreshToken_RotatesAndReplayRevokesTheFamily(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw = "correct horse battery"
 	u := b.signUp(t, "alice@example.com", "alice", pw)
@@ -175,6 +178,7 @@ func TestRefreshToken_RotatesAndReplayRevokesTheFamily(t *testing.T) {
 }
 
 func TestRefreshToken_ConcurrentUseOfOneTokenLeavesAtMostOneWinnerThenRevokes(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw = "correct horse battery"
 	b.signUp(t, "alice@example.com", "alice", pw)
@@ -208,6 +212,7 @@ func TestRefreshToken_ConcurrentUseOfOneTokenLeavesAtMostOneWinnerThenRevokes(t 
 }
 
 func TestLogout_RevokesAndIsSafeToRetry(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw = "correct horse battery"
 	b.signUp(t, "alice@example.com", "alice", pw)
@@ -229,6 +234,7 @@ func TestLogout_RevokesAndIsSafeToRetry(t *testing.T) {
 }
 
 func TestRefreshToken_ExpiredIsRefused(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	const pw = "correct horse battery"
 	b.signUp(t, "alice@example.com", "alice", pw)

@@ -23,6 +23,7 @@ func setup(t *testing.T) (*userstore.Store, *pgtest.DB, context.Context) {
 }
 
 func TestCreateUser_TranslatesUniqueViolations(t *testing.T) {
+	t.Parallel()
 	s, _, ctx := setup(t)
 	if _, err := s.CreateUser(ctx, user.NewUser{Email: "a@example.com", Username: "alice", PasswordHash: "h"}); err != nil {
 		t.Fatal(err)
@@ -47,6 +48,7 @@ func TestCreateUser_TranslatesUniqueViolations(t *testing.T) {
 }
 
 func TestLoginState_CountsFailuresPerScopeAndRestartsClosedWindows(t *testing.T) {
+	t.Parallel()
 	s, db, ctx := setup(t)
 	u, err := s.CreateUser(ctx, user.NewUser{Email: "a@example.com", Username: "alice", PasswordHash: "h"})
 	if err != nil {
@@ -109,6 +111,7 @@ func TestLoginState_CountsFailuresPerScopeAndRestartsClosedWindows(t *testing.T)
 }
 
 func TestDeleteExpired_RemovesOnlyExpiredSessions(t *testing.T) {
+	t.Parallel()
 	s, db, ctx := setup(t)
 	u, err := s.CreateUser(ctx, user.NewUser{Email: "a@example.com", Username: "alice", PasswordHash: "h"})
 	if err != nil {
