@@ -311,3 +311,25 @@ func TestVerifier_LeewayBoundsExpiry(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoteKeys_RefreshWarmsTheCacheAndReportsFailure(t *testing.T) {
+	a := genPublicKey(t)
+	f := &countingFetch{}
+	f.set(errors.New("user service down"))
+	r := NewRemoteKeys(f.fetch, time.Hour)
+	ctx := t.Context()
+	if err := r.Refresh(ctx); err == nil {
+		t.Error("Refresh with the source down returned nil")
+	}
+	f.set(nil, a)
+	// Refresh ignores the refresh limit.
+	if err := r.Refresh(ctx); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if got, err := r.PublicKey(ctx, a.KeyID); err != nil || !got.Equal(a.Key) {
+		t.Errorf("PublicKey after Refresh: %v", err)
+	}
+	if got := f.calls.Load(); got != 2 {
+		t.Errorf("fetch calls = %d, want 2 (the lookup is served from the cache)", got)
+	}
+}
