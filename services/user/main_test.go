@@ -36,8 +36,11 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
-	if err := auth.WritePrivateKeyFile(keyFile); err != nil {
-		t.Fatal(err)
+	oldKeyFile := filepath.Join(t.TempDir(), "old-key.pem")
+	for _, f := range []string{keyFile, oldKeyFile} {
+		if err := auth.WritePrivateKeyFile(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	t.Run("SuperuserIsRefused", func(t *testing.T) {
@@ -90,10 +93,13 @@ func TestBinary(t *testing.T) {
 				t.Fatalf("admin create #%d: %v\n%s", i+1, err, out)
 			}
 		}
-		var n int
-		var admin, active bool
-		var email string
-		err := db.Owner.QueryRow(ctxT(t), `SELECT count(*) OVER (), is_admin, is_active, email FROM "user"`).Scan(&n, &admin, &active, &email)
+		var (
+			n             int
+			id            int64
+			admin, active bool
+			email         string
+		)
+		err := db.Owner.QueryRow(ctxT(t), `SELECT count(*) OVER (), id, is_admin, is_active, email FROM "user"`).Scan(&n, &id, &admin, &active, &email)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,6 +111,7 @@ func TestBinary(t *testing.T) {
 			"DATABASE_URL=" + db.AppURL,
 			"GRPC_ADDR=127.0.0.1:0",
 			"TOKEN_PRIVATE_KEY_FILE=" + keyFile,
+			"TOKEN_PUBLIC_KEY_FILES=" + oldKeyFile,
 		}, "serve")
 		addr, wait := start(t, cmd)
 
@@ -117,8 +124,29 @@ func TestBinary(t *testing.T) {
 		}
 		defer conn.Close()
 		client := userv1.NewUserServiceClient(conn)
-		if _, err := client.GetPublicKeys(ctxT(t), &userv1.GetPublicKeysRequest{}); err != nil {
+		keys, err := client.GetPublicKeys(ctxT(t), &userv1.GetPublicKeysRequest{})
+		if err != nil {
 			t.Fatalf("GetPublicKeys: %v", err)
+		}
+		oldKey, err := auth.LoadPrivateKeyFile(oldKeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldSigner := auth.NewSigner(oldKey, auth.DefaultIssuer, auth.DefaultAudience, time.Minute)
+		kids := map[string]bool{}
+		for _, k := range keys.GetKeys() {
+			kids[k.GetKid()] = true
+		}
+		if len(kids) != 2 || !kids[oldSigner.KeyID()] {
+			t.Errorf("GetPublicKeys kids %v, want the signing key and the old key %s", kids, oldSigner.KeyID())
+		}
+		// A token signed by the old key is still accepted during rotation.
+		oldToken, _, err := oldSigner.Sign(auth.Principal{UserID: id, Admin: true}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.GetCurrentUser(auth.WithBearer(ctxT(t), oldToken), &userv1.GetCurrentUserRequest{}); err != nil {
+			t.Errorf("token signed by the old key: %v", err)
 		}
 
 		// Login spends tens of milliseconds in argon2id; SIGTERM arrives once

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/todo-platform/todo/pkg/auth"
+)
+
+func TestLoadConfig_DefaultsAndRefusals(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://app:secret@localhost/todo")
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GRPCAddr != ":50051" || cfg.AccessTokenTTL.String() != "15m0s" || cfg.RefreshTokenTTL.String() != "720h0m0s" ||
+		cfg.LoginMaxFailuresPerAccount != 100 || cfg.PasswordHashConcurrency < 1 || cfg.TokenIssuer != auth.DefaultIssuer || cfg.TokenAudience != auth.DefaultAudience {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	for _, kv := range [][2]string{
+		{"PASSWORD_HASH_MEMORY_KIB", "4096"},
+		{"PASSWORD_HASH_TIME", "1"},
+		{"ACCESS_TOKEN_TTL", "-1m"},
+		{"TRUSTED_PROXIES", "not-an-address"},
+		{"LOGIN_MAX_FAILURES_PER_ACCOUNT", "0"},
+	} {
+		t.Run(kv[0], func(t *testing.T) {
+			t.Setenv(kv[0], kv[1])
+			if _, err := loadConfig(); err == nil || !strings.Contains(err.Error(), kv[0]) {
+				t.Errorf("%s=%s: %v, want an error naming it", kv[0], kv[1], err)
+			}
+		})
+	}
+	t.Setenv("DATABASE_URL", "")
+	if _, err := loadConfig(); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("no DATABASE_URL: %v", err)
+	}
+}
+
+func TestMaskDSN_HidesPasswords(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://app:s3cr3t@db.example.com:5432/todo?sslmode=require",
+		"postgresql://app@db/todo?password=s3cr3t",
+		"host=db user=app password=s3cr3t dbname=todo",
+	} {
+		got := maskDSN(dsn)
+		if strings.Contains(got, "s3cr3t") || !strings.Contains(got, "app") {
+			t.Errorf("maskDSN(%q) = %q", dsn, got)
+		}
+	}
+}
+
+func TestLoadVerificationKey_ReadsPrivateAndPublicPEM(t *testing.T) {
+	dir := t.TempDir()
+	privPath := filepath.Join(dir, "old.pem")
+	if err := auth.WritePrivateKeyFile(privPath); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := auth.LoadPrivateKeyFile(privPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := priv.Public().(ed25519.PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPath := filepath.Join(dir, "old.pub.pem")
+	if err := os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{privPath, pubPath} {
+		got, err := loadVerificationKey(p)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("loadVerificationKey(%s) = %x, %v", filepath.Base(p), got, err)
+		}
+	}
+	bad := filepath.Join(dir, "bad.pem")
+	if err := os.WriteFile(bad, []byte("nope"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadVerificationKey(bad); err == nil {
+		t.Error("a file without PEM was accepted")
+	}
+}
