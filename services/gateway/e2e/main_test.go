@@ -234,9 +234,13 @@ func startStack(t *testing.T) *stack {
 			}
 		}
 	})
-	for _, p := range []*proc{s.user, s.task, s.gateway} {
-		p.start()
-	}
+	// In dependency order, as make run does: the task service fetches the
+	// token keys from the user service when it starts.
+	s.user.start()
+	waitHealth(t, s.user, "todo.user.v1.UserService")
+	s.task.start()
+	waitHealth(t, s.task, "todo.task.v1.TaskService")
+	s.gateway.start()
 	s.waitReady()
 	return s
 }
@@ -279,22 +283,25 @@ func grpcConn(t *testing.T, addr string) *grpc.ClientConn {
 	return conn
 }
 
-// waitHealth waits until the gRPC server at addr reports service SERVING.
-func waitHealth(t *testing.T, addr, service string) {
+// waitHealth waits until p reports service SERVING on grpc.health.v1.
+func waitHealth(t *testing.T, p *proc, service string) {
 	t.Helper()
-	hc := healthpb.NewHealthClient(grpcConn(t, addr))
-	deadline := time.Now().Add(30 * time.Second)
+	hc := healthpb.NewHealthClient(grpcConn(t, p.addr))
+	deadline := time.Now().Add(60 * time.Second)
 	for {
+		if !p.running() {
+			t.Fatalf("%s exited during start-up (%v):\n%s", p.name, p.err, p.logTail(40))
+		}
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: service}, grpc.WaitForReady(true))
 		cancel()
 		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s at %s not SERVING within 30s: %v %v", service, addr, resp, err)
+			t.Fatalf("%s not SERVING within 60s: %v %v", p.name, resp, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
