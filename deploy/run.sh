@@ -275,9 +275,28 @@ USER_DIAL="$(dial_of "$USER_GRPC_ADDR")"
 TASK_DIAL="$(dial_of "$TASK_GRPC_ADDR")"
 HTTP_DIAL="$(dial_of "$HTTP_ADDR")"
 
+# wait_listening NAME ADDR: until the last started process accepts
+# connections on ADDR (or dies).
+wait_listening() {
+	local i
+	for i in $(seq 1 300); do
+		port_busy "$(port_of "$2")" && return 0
+		if ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
+			tail -n 20 "$LOGS/$1.log" >&2
+			die "$1 exited during start-up; see $LOGS/$1.log"
+		fi
+		sleep 0.1
+	done
+	die "$1 did not listen on $2 within 30s; see $LOGS/$1.log"
+}
+
+# In dependency order: the task service fetches the token keys from the user
+# service when it starts.
 say "starting user-service, task-service and gateway (logs in ${LOGS#"$ROOT/"}/)"
 start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY"
+wait_listening user-service "$USER_DIAL"
 start task-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" USER_SERVICE_ADDR="$USER_DIAL"
+wait_listening task-service "$TASK_DIAL"
 start gateway HTTP_ADDR="$HTTP_ADDR" USER_SERVICE_ADDR="$USER_DIAL" TASK_SERVICE_ADDR="$TASK_DIAL"
 
 # Wait until the gateway says both services are SERVING.
