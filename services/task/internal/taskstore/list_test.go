@@ -188,6 +188,7 @@ var orders = []string{
 }
 
 func TestList_PaginationWalksEveryTaskOnceInOrder(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	users := []int64{bn.a.UserID, bn.b.UserID, bn.c.UserID}
 	seedTasks(t, bn.db, rand.New(rand.NewPCG(1, 2)), 1000, users)
@@ -215,6 +216,7 @@ func TestList_PaginationWalksEveryTaskOnceInOrder(t *testing.T) {
 }
 
 func TestList_PaginationWhileInserting(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	users := []int64{bn.a.UserID, bn.b.UserID, bn.c.UserID}
 	seedTasks(t, bn.db, rand.New(rand.NewPCG(3, 4)), 1000, users)
@@ -305,6 +307,7 @@ func randomFilter(r *rand.Rand, users []int64) task.Filter {
 }
 
 func TestList_RandomFiltersMatchReference(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	users := []int64{bn.a.UserID, bn.b.UserID, bn.c.UserID}
 	seedTasks(t, bn.db, rand.New(rand.NewPCG(5, 6)), 1000, users)
@@ -358,6 +361,7 @@ func describe(f task.Filter) string {
 }
 
 func TestList_TokenFromOtherFilterOrOrderIsInvalid(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	seedTasks(t, bn.db, rand.New(rand.NewPCG(9, 10)), 30, []int64{bn.a.UserID})
 	svc := task.NewService(bn.store, nil)

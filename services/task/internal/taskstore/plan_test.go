@@ -85,6 +85,7 @@ func literal(t *testing.T, v any) string {
 var sortNode = regexp.MustCompile(`(?m)(^|->  )(Incremental )?Sort  \(`)
 
 func TestListPlans_100kTasks_UseIndexes(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 	var users []int64

@@ -62,6 +62,7 @@ func mustCreate(t testing.TB, s *Store, c task.Caller, title string) task.Task {
 }
 
 func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	ctx := context.Background()
 	for i := range 5 {
@@ -112,6 +113,7 @@ func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
 }
 
 func TestUpdate_ConcurrentSameEtagExactlyOneWins(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	ctx := context.Background()
 	orig := mustCreate(t, bn.store, bn.a, "original")
@@ -161,6 +163,7 @@ func TestUpdate_ConcurrentSameEtagExactlyOneWins(t *testing.T) {
 }
 
 func TestUpdate_MaskedFieldsOnlyAndCompletedAt(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	ctx := context.Background()
 	due := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -204,6 +207,7 @@ func TestUpdate_MaskedFieldsOnlyAndCompletedAt(t *testing.T) {
 }
 
 func TestUpdate_AssigneeOnlyStatusStrangerNothing(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	ctx := context.Background()
 	orig := mustCreate(t, bn.store, bn.a, "t")
@@ -244,6 +248,7 @@ func TestUpdate_AssigneeOnlyStatusStrangerNothing(t *testing.T) {
 }
 
 func TestCreate_RequestID(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	ctx := context.Background()
 	const rid = "0d3f5c7e-1111-4a2b-8c3d-5e6f7a8b9c0d"
@@ -289,6 +294,7 @@ func TestCreate_RequestID(t *testing.T) {
 }
 
 func TestStats_CountsOwnTasksOnly(t *testing.T) {
+	t.Parallel()
 	bn := setup(t)
 	ctx := context.Background()
 	past := time.Now().Add(-time.Hour)
