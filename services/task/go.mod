@@ -8,7 +8,7 @@ require (
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/todo-platform/todo/pkg v0.0.0-00010101000000-000000000000
+	github.com/todo-platform/todo/pkg v0.0.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )
