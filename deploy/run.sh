@@ -32,8 +32,9 @@ TASK_GRPC_ADDR="${TASK_GRPC_ADDR:-127.0.0.1:50052}"
 PGPORT_LOCAL="${PGPORT_LOCAL:-5433}"
 RUN_LOGS="${RUN_LOGS:-tail}"
 
-say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
-die() { printf '\033[1;31mrun.sh:\033[0m %s\n' "$*" >&2; exit 1; }
+if [ -t 2 ]; then BLUE=$'\033[1;34m' RED=$'\033[1;31m' GREEN=$'\033[1;32m' OFF=$'\033[0m'; else BLUE="" RED="" GREEN="" OFF=""; fi
+say() { printf '%s==>%s %s\n' "$BLUE" "$OFF" "$*" >&2; }
+die() { printf '%srun.sh:%s %s\n' "$RED" "$OFF" "$*" >&2; exit 1; }
 
 for b in user-service task-service gateway; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b is missing; run 'make run' (it builds first) or 'make build'"
@@ -90,9 +91,12 @@ cleanup() {
 trap 'cleanup; exit 0' INT TERM
 trap 'cleanup' EXIT
 
-# Run a command in its own session, so that Ctrl-C reaches only this script,
-# which then stops everything in order.
-detach() { if command -v setsid >/dev/null; then setsid "$@"; else "$@"; fi; }
+# Commands prefixed with "${DETACH[@]}" run in their own session, so that
+# Ctrl-C reaches only this script, which then stops everything in order. (An
+# array, not a function: "$!" of a backgrounded function would be a subshell,
+# not the service.)
+DETACH=()
+command -v setsid >/dev/null && DETACH=(setsid)
 
 # A random hex secret.
 secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
@@ -200,7 +204,7 @@ else
 	else
 		port_busy "$PGPORT_LOCAL" && die "port $PGPORT_LOCAL is in use; choose another with PGPORT_LOCAL"
 		say "starting PostgreSQL on 127.0.0.1:$PGPORT_LOCAL"
-		detach "${PGCTL[@]}" start -D "$PGDATA" -l "$PGLOG" -w -t 60 \
+		"${DETACH[@]}" "${PGCTL[@]}" start -D "$PGDATA" -l "$PGLOG" -w -t 60 \
 			-o "-c listen_addresses=127.0.0.1 -p $PGPORT_LOCAL -c unix_socket_directories='$PGSOCK'" >/dev/null ||
 			die "PostgreSQL did not start; see $PGLOG"
 		PG_STARTED=1
@@ -235,6 +239,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 	# nothing, is no superuser and has no BYPASSRLS (they refuse anything else).
 	[ -s "$APPPASS_FILE" ] || (umask 077 && secret >"$APPPASS_FILE")
 	psql_super todo -v pw="$(cat "$APPPASS_FILE")" >/dev/null <<'SQL'
+SET client_min_messages = warning;
 SELECT format('CREATE ROLE todo_svc LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L', :'pw')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'todo_svc') \gexec
 SELECT format('ALTER ROLE todo_svc LOGIN PASSWORD %L', :'pw') \gexec
@@ -249,6 +254,8 @@ SQL
 			"$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
 			{ tail -n 20 "$LOGS/admin.log" >&2; die "user-service admin create failed; see $LOGS/admin.log"; }
 		ADMIN_NOTE="admin account created (shown only now): username admin, email admin@example.com, password $admin_pw"
+	else
+		ADMIN_NOTE="admin account: username admin (its password was printed by the first run)"
 	fi
 elif [ -n "${ADMIN_EMAIL:-}" ] && [ -n "${ADMIN_USERNAME:-}" ] && [ -n "${ADMIN_PASSWORD:-}" ]; then
 	DATABASE_URL="$APP_DSN" "$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
@@ -261,7 +268,7 @@ start() { # name, then env assignments
 	local name="$1" log="$LOGS/$1.log"
 	shift
 	: >"$log"
-	detach env "$@" "$BIN/$name" serve >>"$log" 2>&1 &
+	"${DETACH[@]}" env "$@" "$BIN/$name" serve >>"$log" 2>&1 &
 	PIDS+=("$!")
 	NAMES+=("$name")
 	if [ "$RUN_LOGS" = tail ]; then
@@ -314,7 +321,7 @@ done
 
 cat >&2 <<EOF
 
-$(printf '\033[1;32m')todo is running$(printf '\033[0m')
+${GREEN}todo is running${OFF}
   REST gateway   http://$HTTP_DIAL   (OpenAPI: http://$HTTP_DIAL/openapi.json, readiness: /readyz)
   user service   grpc://$USER_DIAL   (grpcurl -plaintext $USER_DIAL list)
   task service   grpc://$TASK_DIAL   (grpcurl -plaintext $TASK_DIAL list)
