@@ -60,7 +60,10 @@ done
 PIDS=()       # service pids, in start order
 NAMES=()
 PG_STARTED="" # set when this script started the local cluster
-PGCTL=()      # the pg_ctl command prefix (runs as the postgres user when root)
+AS_PG=()      # runs a command as the cluster's owner (the postgres OS user when root)
+# as_pg runs a command as the cluster's owner, from / (the checkout may be
+# closed to that user).
+as_pg() { (cd / && "${AS_PG[@]}" "$@"); }
 CLEANED=""
 
 cleanup() {
@@ -84,7 +87,7 @@ cleanup() {
 	done
 	if [ -n "$PG_STARTED" ]; then
 		say "stopping PostgreSQL"
-		"${PGCTL[@]}" stop -D "$PGDATA" -m fast -w >/dev/null || say "pg_ctl stop failed; see $PGLOG"
+		as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w >/dev/null || say "pg_ctl stop failed; see $PGLOG"
 	fi
 	say "stopped"
 }
@@ -157,7 +160,6 @@ else
 	[ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] || die "PostgreSQL server binaries not found; run 'make postgres' or set DATABASE_URL"
 
 	PGROOT="$LOCAL/pg"
-	AS_PG=()
 	if [ "$(id -u)" = 0 ]; then
 		# initdb and postgres refuse to run as root: they run as the postgres
 		# OS user, which must own the cluster's folder.
@@ -165,12 +167,12 @@ else
 		AS_PG=(runuser -u postgres --)
 		mkdir -p "$PGROOT"
 		chown postgres: "$PGROOT"
-		if ! "${AS_PG[@]}" test -w "$PGROOT"; then
+		if ! as_pg test -w "$PGROOT"; then
 			# A parent folder (e.g. /root) is closed to the postgres user: keep
 			# the cluster in its home instead, one per checkout.
 			alt="$(getent passwd postgres | cut -d: -f6)/todo-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)"
 			say "the postgres user cannot reach $PGROOT; keeping the cluster in $alt"
-			"${AS_PG[@]}" mkdir -p "$alt"
+			as_pg mkdir -p "$alt"
 			PGROOT="$alt"
 		fi
 	fi
@@ -179,7 +181,6 @@ else
 	PGLOG="$PGROOT/postgres.log"
 	SUPERPASS_FILE="$LOCAL/pg-superuser.password"
 	APPPASS_FILE="$LOCAL/pg-todo_svc.password"
-	PGCTL=("${AS_PG[@]}" "$PGBIN/pg_ctl")
 
 	if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		say "initialising a PostgreSQL cluster in ${PGDATA#"$ROOT/"} (first run)"
@@ -187,25 +188,25 @@ else
 		pwfile="$(mktemp)"
 		cp "$SUPERPASS_FILE" "$pwfile"
 		[ ${#AS_PG[@]} -gt 0 ] && chown postgres: "$pwfile"
-		"${AS_PG[@]}" mkdir -p "$PGDATA"
+		as_pg mkdir -p "$PGDATA"
 		locale=C.UTF-8
-		"${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+		as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
 			--encoding=UTF8 --locale="$locale" >"$LOGS/initdb.log" 2>&1 ||
-			"${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+			as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
 				--encoding=UTF8 --locale=C >"$LOGS/initdb.log" 2>&1 ||
 			{ rm -f "$pwfile"; die "initdb failed; see $LOGS/initdb.log"; }
 		rm -f "$pwfile"
 	fi
 	[ -s "$SUPERPASS_FILE" ] || die "$SUPERPASS_FILE is missing: the cluster's superuser password is unknown; delete $PGROOT to start over"
-	"${AS_PG[@]}" mkdir -p "$PGSOCK"
+	as_pg mkdir -p "$PGSOCK"
 
-	if "${PGCTL[@]}" status -D "$PGDATA" >/dev/null 2>&1; then
+	if as_pg "$PGBIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1; then
 		say "PostgreSQL is already running in ${PGDATA#"$ROOT/"}; using it (it stays up afterwards)"
 	else
 		port_busy "$PGPORT_LOCAL" && die "port $PGPORT_LOCAL is in use; choose another with PGPORT_LOCAL"
 		say "starting PostgreSQL on 127.0.0.1:$PGPORT_LOCAL"
-		"${DETACH[@]}" "${PGCTL[@]}" start -D "$PGDATA" -l "$PGLOG" -w -t 60 \
-			-o "-c listen_addresses=127.0.0.1 -p $PGPORT_LOCAL -c unix_socket_directories='$PGSOCK'" >/dev/null ||
+		(cd / && "${DETACH[@]}" "${AS_PG[@]}" "$PGBIN/pg_ctl" start -D "$PGDATA" -l "$PGLOG" -w -t 60 \
+			-o "-c listen_addresses=127.0.0.1 -p $PGPORT_LOCAL -c unix_socket_directories='$PGSOCK'" >/dev/null) ||
 			die "PostgreSQL did not start; see $PGLOG"
 		PG_STARTED=1
 	fi
