@@ -93,6 +93,21 @@ migrate: build ## Apply all migrations (user, then task) to DATABASE_URL.
 run: build postgres ## Start PostgreSQL (or use DATABASE_URL) and all services; Ctrl-C stops them.
 	@deploy/run.sh
 
+# make bench: release binaries (no symbol tables unless BENCH_PROFILE is set,
+# as perf needs them for function names) and the load driver, built apart
+# from bin/.
+BENCH_BIN := $(CURDIR)/.local/bench/bin
+BENCH_LDFLAGS := $(if $(BENCH_PROFILE),,-s -w)
+
+.PHONY: bench
+bench: postgres ## Measure every API call over gRPC and REST vs pgbench on 10k and 1M tasks; writes docs/benchmarks.md (BENCH_* knobs there).
+	@mkdir -p $(BENCH_BIN)
+	go build -trimpath -ldflags='$(BENCH_LDFLAGS)' -o $(BENCH_BIN)/user-service ./services/user
+	go build -trimpath -ldflags='$(BENCH_LDFLAGS)' -o $(BENCH_BIN)/task-service ./services/task
+	go build -trimpath -ldflags='$(BENCH_LDFLAGS)' -o $(BENCH_BIN)/gateway ./services/gateway
+	go build -trimpath -ldflags='$(BENCH_LDFLAGS)' -o $(BENCH_BIN)/bench ./bench
+	BENCH_BIN=$(BENCH_BIN) $(BENCH_BIN)/bench
+
 .PHONY: clean
 clean: ## Remove build output (keeps the local database in .local/pg).
 	rm -rf bin $(TOOLS_DIR) $(THIRD_PARTY)
