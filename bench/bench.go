@@ -158,7 +158,7 @@ func (b *bench) run(ctx context.Context) error {
 	fmt.Print(rep.Table())
 	fmt.Println()
 	fmt.Print(rep.RSSTable())
-	if b.cfg.Out != "" {
+	if b.cfg.Out != "-" {
 		if err := os.MkdirAll(filepath.Dir(b.cfg.Out), 0o755); err != nil {
 			return fmt.Errorf("write %s: %w", b.cfg.Out, err)
 		}

@@ -52,6 +52,6 @@ func machine(ctx context.Context, adminURL, pgbenchBin string) (report.Machine, 
 	if err != nil {
 		return m, fmt.Errorf("pgbench --version: %w", err)
 	}
-	m.PgbenchVersion = strings.TrimSpace(string(out))
+	m.PgbenchVersion = strings.TrimPrefix(strings.TrimSpace(string(out)), "pgbench (PostgreSQL) ")
 	return m, nil
 }

@@ -43,7 +43,7 @@ type config struct {
 	SharedBuffers string `env:"BENCH_SHARED_BUFFERS" envDefault:"1GB"`
 	// Bin is the directory holding user-service, task-service and gateway.
 	Bin string `env:"BENCH_BIN" envDefault:"bin"`
-	// Out is the markdown file to write; empty writes none.
+	// Out is the markdown file to write; "-" writes none.
 	Out string `env:"BENCH_OUT" envDefault:"docs/benchmarks.md"`
 	// Cases, when set, runs only these cases (comma-separated names such as
 	// "GetTask,Login"); for development and profiling.

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,13 +90,44 @@ func summarize(ctx context.Context, path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "\n%s (%.1f%% of all CPU), hottest functions (share of its samples):\n%s", comm, pct, syms)
+		fmt.Fprintf(&b, "\n%s (%.1f%% of all CPU), hottest functions (share of its samples):\n%s", comm, pct, head(syms, 12))
+		if !goProcesses[comm] {
+			continue
+		}
+		cum, err := report(ctx, path, "--children", "--comm", comm, "--sort", "sym", "--percent-limit", "2")
+		if err != nil {
+			return "", err
+		}
+		var keep []string
+		for _, l := range strings.Split(cum, "\n") {
+			if costRE.MatchString(l) {
+				keep = append(keep, l)
+			}
+		}
+		if len(keep) > 20 {
+			keep = keep[:20]
+		}
+		fmt.Fprintf(&b, "%s, where the time goes (including callees):\n%s\n", comm, strings.Join(keep, "\n"))
 	}
 	return b.String(), nil
 }
 
+// goProcesses are the processes whose cumulative costs are listed.
+var goProcesses = map[string]bool{"task-service": true, "user-service": true, "gateway": true}
+
+// costRE picks the frames that name a cost: ours, token verification,
+// password hashing, JSON, logging, the database round trip, gRPC client
+// calls, garbage collection, allocation and system calls.
+var costRE = regexp.MustCompile(`todo-platform|argon2\.IDKey|ed25519\.Verify|jwt/v5\.\(\*Parser\)\.ParseWithClaims|` +
+	`protojson\.(Marshal|Unmarshal)Options\.(marshal|unmarshal)$|slog\.\(\*Logger\)\.log|logging\.UnaryServerInterceptor|` +
+	`pgx/v5\.\(\*Conn\)\.SendBatch$|grpc\.\(\*ClientConn\)\.Invoke$|runtime\.gcBgMarkWorker$|runtime\.mallocgc$|syscall\.Syscall$`)
+
 func report(ctx context.Context, path string, args ...string) (string, error) {
-	all := append([]string{"report", "-i", path, "--stdio", "--no-children", "-g", "none", "-q", "--percentage", "relative"}, args...)
+	all := []string{"report", "-i", path, "--stdio", "-g", "none", "-q", "--percentage", "relative"}
+	if !slices.Contains(args, "--children") {
+		all = append(all, "--no-children")
+	}
+	all = append(all, args...)
 	cmd := exec.CommandContext(ctx, "perf", all...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -107,8 +140,17 @@ func report(ctx context.Context, path string, args ...string) (string, error) {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) > 25 {
-		lines = lines[:25]
+	if len(lines) > 200 {
+		lines = lines[:200]
 	}
 	return strings.Join(lines, "\n") + "\n", nil
+}
+
+// head returns the first n lines of s.
+func head(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "")
 }

@@ -202,7 +202,7 @@ func (r Report) Markdown() string {
 	fmt.Fprintf(&b, "# Benchmarks\n\n")
 	fmt.Fprintf(&b, "Written by `make bench` on %s. Every figure in this file comes from that one run;\n", r.When.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "run `make bench` again to replace it (see [Method](#method) for the knobs).\n\n")
-	fmt.Fprintf(&b, "**Machine:** %s, %d cores, Linux %s; %s; PostgreSQL %s (%s).\n\n",
+	fmt.Fprintf(&b, "**Machine:** %s, %d cores, Linux %s; %s; PostgreSQL %s; pgbench %s.\n\n",
 		m.CPU, m.Cores, m.Kernel, m.GoVersion, m.PostgresVersion, m.PgbenchVersion)
 	fmt.Fprintf(&b, "**Run:** %s.\n\n", strings.Join(r.Settings, "; "))
 	fmt.Fprintf(&b, "## Results\n\n")

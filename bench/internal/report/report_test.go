@@ -1,0 +1,66 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/todo-platform/todo/bench/internal/load"
+)
+
+func TestFormats(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{Count(10_000), "10k"}, {Count(1_000_000), "1M"}, {Count(10_000_000), "10M"},
+		{Count(20_000), "20k"}, {Count(1_500_000), "1.5M"}, {Count(999), "999"}, {Count(12_345), "12345"},
+		{Rate(1234567.4), "1,234,567"}, {Rate(999.6), "1,000"}, {Rate(12), "12"},
+		{Millis(412 * time.Microsecond), "0.412"}, {Millis(4123 * time.Microsecond), "4.12"},
+		{Millis(41234 * time.Microsecond), "41.2"}, {Millis(412345 * time.Microsecond), "412"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func result(reqs, errs int64, p50, p99 time.Duration) Measured {
+	return Measured{Result: load.Result{Requests: reqs, Errors: errs, Duration: time.Second, P50: p50, P99: p99}}
+}
+
+func TestTable_RatiosAndFailedRows(t *testing.T) {
+	ms := time.Millisecond
+	r := Report{
+		Cases:     []string{"Get", "List 1", "List 1000", "Login"},
+		SQL:       map[string]bool{"Get": true},
+		ListFirst: "List 1", ListDeep: "List 1000",
+		Sizes: []Size{
+			{Tasks: 10_000, Rows: map[Key]Measured{
+				{"Get", GRPC}: result(1000, 0, ms, 2*ms), {"Get", REST}: result(500, 0, ms, 4*ms), {"Get", PgBench}: result(4000, 0, ms, ms),
+				{"List 1", GRPC}: result(800, 0, ms, ms), {"List 1", REST}: result(400, 0, ms, ms),
+				{"List 1000", GRPC}: result(800, 0, ms, ms), {"List 1000", REST}: result(400, 0, ms, ms),
+				{"Login", GRPC}: result(50, 0, ms, ms), {"Login", REST}: result(50, 0, ms, ms),
+			}},
+			{Tasks: 1_000_000, Rows: map[Key]Measured{
+				{"Get", GRPC}: result(900, 0, ms, 3*ms), {"Get", REST}: result(450, 0, ms, 4*ms), {"Get", PgBench}: result(3000, 0, ms, ms),
+				{"List 1", GRPC}: result(800, 0, ms, ms), {"List 1", REST}: result(400, 0, ms, ms),
+				{"List 1000", GRPC}: result(600, 0, ms, ms), {"List 1000", REST}: result(400, 0, ms, ms),
+				{"Login", GRPC}: result(50, 3, ms, ms), {"Login", REST}: {Err: "pgbench: exit status 2"},
+			}},
+		},
+	}
+	table := r.Table()
+	for _, want := range []string{
+		"| Get | gRPC | 1,000 | 1.00 | 2.00 | 0 | 900 | 1.00 | 3.00 | 0 | 1.50 |  | 0.30 |  |",
+		"| Get | REST | 500 | 1.00 | 4.00 | 0 | 450 | 1.00 | 4.00 | 0 | 1.00 | 0.50 | 0.15 |  |",
+		"| Get | pgbench SQL | 4,000 | 1.00 | 1.00 | 0 | 3,000 | 1.00 | 1.00 | 0 | 1.00 |  |  |  |",
+		"| List 1000 | gRPC | 800 | 1.00 | 1.00 | 0 | 600 | 1.00 | 1.00 | 0 | 1.00 |  |  | 0.75 |",
+		"| Login | gRPC | 50 | 1.00 | 1.00 | 0 | 50 | 1.00 | 1.00 | **FAILED** (3) |  |  |  |  |",
+		"| Login | REST | 50 | 1.00 | 1.00 | 0 | — | — | — | **FAILED** |  |  |  |  |",
+	} {
+		if !strings.Contains(table, want+"\n") {
+			t.Errorf("table lacks row\n%s\ntable:\n%s", want, table)
+		}
+	}
+	if f := r.Failures(); len(f) != 2 {
+		t.Errorf("Failures() = %q, want the two Login rows", f)
+	}
+}
