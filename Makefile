@@ -46,16 +46,18 @@ third-party-protos: ## Copy googleapis, protovalidate and openapiv2 protos from 
 	 chmod -R u+w $(THIRD_PARTY)
 
 .PHONY: generate
-generate: tools third-party-protos ## Regenerate Go code and the OpenAPI document from proto/.
+generate: tools third-party-protos ## Regenerate Go code, the OpenAPI document and the reflection descriptors from proto/.
 	$(BUF) format -w proto
-	rm -rf pkg/gen pkg/openapi/*.swagger.json
+	rm -rf pkg/gen pkg/openapi/*.swagger.json pkg/apidesc/*.binpb
 	$(BUF) generate
+	@# Descriptors with comments, for server reflection (grpcurl describe).
+	$(BUF) build --path proto/todo -o pkg/apidesc/todo.binpb
 
 .PHONY: check-generated
 check-generated: generate ## Fail when committed generated code differs from a fresh `make generate`.
-	@if [ -n "$$(git status --porcelain -- pkg/gen pkg/openapi proto)" ]; then \
+	@if [ -n "$$(git status --porcelain -- pkg/gen pkg/openapi pkg/apidesc proto)" ]; then \
 		echo "generated code is stale; run 'make generate' and commit:"; \
-		git status --porcelain -- pkg/gen pkg/openapi proto; git --no-pager diff --stat -- pkg/gen pkg/openapi proto; exit 1; fi
+		git status --porcelain -- pkg/gen pkg/openapi pkg/apidesc proto; git --no-pager diff --stat -- pkg/gen pkg/openapi pkg/apidesc proto; exit 1; fi
 
 .PHONY: breaking
 breaking: tools third-party-protos ## Check proto/ for breaking changes against main.

@@ -21,8 +21,11 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 
+	"github.com/todo-platform/todo/pkg/apidesc"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 )
 
@@ -143,8 +146,23 @@ func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerIntercept
 	// Nothing is SERVING until Serve starts.
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(gs, hs)
-	reflection.Register(gs)
+	registerReflection(log, gs)
 	return &Server{log: log, cfg: cfg, grpc: gs, health: hs}
+}
+
+// registerReflection registers server reflection (v1 and v1alpha) serving the
+// API descriptors with their doc comments (pkg/apidesc), so that
+// `grpcurl describe` prints the documented services. Should the embedded
+// descriptors not load, it falls back to the comment-less linked-in ones.
+func registerReflection(log *slog.Logger, gs *grpc.Server) {
+	opts := reflection.ServerOptions{Services: gs}
+	if r, err := apidesc.NewResolver(); err != nil {
+		log.Warn("reflection serves descriptors without comments", slog.Any("error", err))
+	} else {
+		opts.DescriptorResolver = r
+	}
+	reflectionv1.RegisterServerReflectionServer(gs, reflection.NewServerV1(opts))
+	reflectionv1alpha.RegisterServerReflectionServer(gs, reflection.NewServer(opts))
 }
 
 // recoverPanic logs a handler panic with its stack and turns it into

@@ -17,6 +17,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcserver"
@@ -178,6 +180,43 @@ func TestServe_ReflectionListsServices(t *testing.T) {
 		}
 	}
 	_ = stream.CloseSend()
+}
+
+// TestServe_ReflectionServesDocComments is what `grpcurl describe` relies on:
+// the file descriptor served for a service carries its proto comments.
+func TestServe_ReflectionServesDocComments(t *testing.T) {
+	ts := start(t, grpcserver.Config{}, registerUser(&userServer{}))
+	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(t.Context())
+	if err != nil {
+		t.Fatalf("ServerReflectionInfo: %v", err)
+	}
+	defer func() { _ = stream.CloseSend() }()
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "todo.user.v1.UserService"},
+	}); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("recv: %v", err)
+	}
+	raw := resp.GetFileDescriptorResponse().GetFileDescriptorProto()
+	if len(raw) == 0 {
+		t.Fatalf("no file descriptor in %v", resp)
+	}
+	var fd descriptorpb.FileDescriptorProto
+	if err := proto.Unmarshal(raw[0], &fd); err != nil {
+		t.Fatal(err)
+	}
+	var documented bool
+	for _, loc := range fd.GetSourceCodeInfo().GetLocation() {
+		if strings.Contains(loc.GetLeadingComments(), "UserService owns accounts") {
+			documented = true
+		}
+	}
+	if !documented {
+		t.Errorf("%s served without the UserService doc comment", fd.GetName())
+	}
 }
 
 func TestServe_GracefulStopLetsInFlightRPCFinish(t *testing.T) {
