@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 # Every Go module of the workspace (go.work); `go test ./...` does not cross
 # module boundaries, so commands take this list.
-MODULE_DIRS := pkg services/user services/task services/gateway
+MODULE_DIRS := pkg services/user services/task services/gateway bench
 PKGS = $(foreach m,$(MODULE_DIRS),./$(m)/...)
 
 # Build tools are pinned in tools/go.mod (not part of go.work) and built into
