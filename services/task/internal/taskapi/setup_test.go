@@ -27,6 +27,7 @@ import (
 	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/services/task/internal/task"
 	"github.com/todo-platform/todo/services/task/internal/taskapi"
@@ -177,6 +178,9 @@ type options struct {
 	// userInterceptor, when set, sees every call the task service makes to
 	// the user service.
 	userInterceptor grpc.UnaryClientInterceptor
+	// statementTimeout, when set, replaces the runtime pool's
+	// statement_timeout (given in the DSN, as operators do).
+	statementTimeout time.Duration
 }
 
 func setup(t *testing.T, opts ...func(*options)) *bundle {
@@ -223,7 +227,21 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	t.Cleanup(func() { userConn.Close() })
 	userClient := userv1.NewUserServiceClient(userConn)
 	keys := auth.NewRemoteKeys(auth.FetchFromUserService(userClient), time.Second)
-	svc := task.NewService(taskstore.New(db.App), taskapi.NewUserDirectory(userClient))
+	appDB := db.App
+	if o.statementTimeout > 0 {
+		cfg, err := pgdb.ParseConfig(db.AppURL + dsnSep(db.AppURL) + "statement_timeout=" + o.statementTimeout.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.StatementTimeout != o.statementTimeout {
+			t.Fatalf("statement_timeout from the DSN: %v, want %v", cfg.StatementTimeout, o.statementTimeout)
+		}
+		if appDB, err = pgdb.Open(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(appDB.Close)
+	}
+	svc := task.NewService(taskstore.New(appDB), taskapi.NewUserDirectory(userClient))
 	srv := grpcserver.New(log, grpcserver.Config{}, auth.UnaryServerInterceptor(auth.NewVerifier(keys, auth.DefaultIssuer, auth.DefaultAudience)))
 	taskapi.New(log, svc).Register(srv.GRPC())
 
@@ -247,6 +265,18 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	t.Cleanup(func() { bn.conn.Close() })
 	bn.client = taskv1.NewTaskServiceClient(bn.conn)
 	return bn
+}
+
+// dsnSep is what joins one more parameter to dsn: "&" or "?" for a URL, a
+// space for a keyword/value DSN.
+func dsnSep(dsn string) string {
+	switch {
+	case !strings.Contains(dsn, "://"):
+		return " "
+	case strings.Contains(dsn, "?"):
+		return "&"
+	}
+	return "?"
 }
 
 // seedUser inserts a user through the owner pool and returns its id.
