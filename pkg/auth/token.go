@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -126,21 +127,62 @@ func (s *Signer) Sign(p Principal, now time.Time) (string, time.Time, error) {
 	return signed, exp, nil
 }
 
-// Verifier checks access tokens against the keys of a KeySource.
+// Verifier checks access tokens against the keys of a KeySource. It is safe
+// for concurrent use.
+//
+// A Verifier remembers the tokens it accepted (DefaultCacheSize of them unless
+// WithCacheSize says otherwise), keyed by the SHA-256 of their exact bytes,
+// with the Principal, exp and kid they were proven to carry. Verifying a
+// remembered token again skips the Ed25519 signature check, which is most of
+// the cost of Verify; a token that differs in any byte is verified in full. A
+// remembered token is used only while the Verifier's clock is before its exp
+// (after that it is verified in full, which still allows Leeway, so no token
+// is accepted at or after exp + Leeway, cached or not). A hit still asks the
+// KeySource for the token's kid and requires the very key that checked the
+// signature, so a key that the KeySource no longer has, or now maps to other
+// bytes, stops its cached tokens as it stops new ones.
+//
+// The trade-off of key rotation is the KeySource's, not the cache's: tokens
+// signed with a key that was withdrawn from the user service stay accepted
+// for as long as the KeySource still returns that key, at most until they
+// expire (the access token lifetime, 15 minutes). RemoteKeys replaces its key
+// set only when it fetches it again, which it does when a token with an
+// unknown kid arrives.
 type Verifier struct {
 	keys   KeySource
 	parser *jwt.Parser
+	now    func() time.Time
+	cache  *tokenCache // nil when caching is disabled
+}
+
+// VerifierOption configures a Verifier built by NewVerifier.
+type VerifierOption func(*verifierOptions)
+
+type verifierOptions struct {
+	cacheSize int
+}
+
+// WithCacheSize sets how many verified tokens the Verifier remembers; when it
+// holds that many, it forgets expired ones or else the one expiring first. A
+// size of 0 (or less) disables the cache: every token is verified in full.
+func WithCacheSize(n int) VerifierOption {
+	return func(o *verifierOptions) { o.cacheSize = n }
 }
 
 // NewVerifier returns a Verifier that accepts only EdDSA tokens of type
 // "at+jwt" with a kid known to keys, the given issuer and audience, an exp in
 // the future, an iat not in the future (both with Leeway) and a positive
-// integer sub.
-func NewVerifier(keys KeySource, issuer, audience string) *Verifier {
-	return newVerifier(keys, issuer, audience, time.Now)
+// integer sub. It caches verified tokens as the Verifier documentation says,
+// DefaultCacheSize of them unless an option says otherwise.
+func NewVerifier(keys KeySource, issuer, audience string, opts ...VerifierOption) *Verifier {
+	return newVerifier(keys, issuer, audience, time.Now, opts...)
 }
 
-func newVerifier(keys KeySource, issuer, audience string, now func() time.Time) *Verifier {
+func newVerifier(keys KeySource, issuer, audience string, now func() time.Time, opts ...VerifierOption) *Verifier {
+	o := verifierOptions{cacheSize: DefaultCacheSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return &Verifier{
 		keys: keys,
 		parser: jwt.NewParser(
@@ -152,6 +194,8 @@ func newVerifier(keys KeySource, issuer, audience string, now func() time.Time) 
 			jwt.WithLeeway(Leeway),
 			jwt.WithTimeFunc(now),
 		),
+		now:   now,
+		cache: newTokenCache(o.cacheSize),
 	}
 }
 
@@ -166,7 +210,45 @@ func (e *keySourceError) Unwrap() error { return e.err }
 // an error wrapping ErrInvalidToken; an error that does not wrap it means the
 // verification keys could not be obtained (the token may be fine).
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
-	var c claims
+	if v.cache == nil {
+		e, err := v.verify(ctx, token)
+		return e.principal, err
+	}
+	d := digest(token)
+	if e, ok := v.cache.get(d, v.now()); ok {
+		if key, err := v.keys.PublicKey(ctx, e.kid); err == nil && key.Equal(e.key) {
+			return e.principal, nil
+		}
+		// The key is gone or changed: forget the token and verify it in full,
+		// which refuses it or proves it again (with the KeySource's error).
+		v.cache.remove(d)
+	}
+	e, err := v.verify(ctx, token)
+	if err != nil {
+		return Principal{}, err
+	}
+	v.cache.put(d, e, v.now())
+	return e.principal, nil
+}
+
+// digest returns the SHA-256 of token, copying a token of usual size through
+// a stack buffer rather than allocating.
+func digest(token string) tokenDigest {
+	var buf [1024]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], token...))
+	}
+	return sha256.Sum256([]byte(token))
+}
+
+// verify checks token in full, signature included, and returns what it
+// proved.
+func (v *Verifier) verify(ctx context.Context, token string) (cacheEntry, error) {
+	var (
+		c      claims
+		kid    string
+		pubKey ed25519.PublicKey
+	)
 	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		if t.Method != jwt.SigningMethodEdDSA {
 			return nil, fmt.Errorf("%w: signing method %v", ErrInvalidToken, t.Header["alg"])
@@ -174,7 +256,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		if typ, _ := t.Header["typ"].(string); !isAccessTokenType(typ) {
 			return nil, fmt.Errorf("%w: type %q is not %q", ErrInvalidToken, typ, TokenType)
 		}
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
 		if kid == "" {
 			return nil, fmt.Errorf("%w: no kid header", ErrInvalidToken)
 		}
@@ -185,23 +267,29 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 			}
 			return nil, &keySourceError{err: err}
 		}
+		pubKey = key
 		return key, nil
 	})
 	if err != nil {
 		var kse *keySourceError
 		if errors.As(err, &kse) {
-			return Principal{}, kse
+			return cacheEntry{}, kse
 		}
 		if errors.Is(err, ErrInvalidToken) {
-			return Principal{}, fmt.Errorf("auth: verify: %w", err)
+			return cacheEntry{}, fmt.Errorf("auth: verify: %w", err)
 		}
-		return Principal{}, fmt.Errorf("auth: verify: %w: %w", ErrInvalidToken, err)
+		return cacheEntry{}, fmt.Errorf("auth: verify: %w: %w", ErrInvalidToken, err)
 	}
 	id, err := strconv.ParseInt(c.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return Principal{}, fmt.Errorf("auth: verify: %w: sub %q is not a positive integer", ErrInvalidToken, c.Subject)
+		return cacheEntry{}, fmt.Errorf("auth: verify: %w: sub %q is not a positive integer", ErrInvalidToken, c.Subject)
 	}
-	return Principal{UserID: id, Admin: c.Admin}, nil
+	return cacheEntry{
+		principal: Principal{UserID: id, Admin: c.Admin},
+		exp:       c.ExpiresAt.Time, // WithExpirationRequired: present
+		kid:       kid,
+		key:       pubKey,
+	}, nil
 }
 
 // isAccessTokenType reports whether typ names an access token; RFC 9068 §4
