@@ -73,7 +73,7 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatalf("migrate status: %v", err)
 		}
-		for _, want := range []string{"00001_task.sql", "00002_task_version_requests_list_indexes.sql"} {
+		for _, want := range []string{"00001_task.sql", "00002_task_version_requests_list_indexes.sql", "00003_task_open_created_by_due.sql"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("migrate status does not list %s:\n%s", want, out)
 			}

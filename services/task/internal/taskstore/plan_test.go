@@ -160,9 +160,30 @@ RETURNING id`)
 		}
 	}
 
-	plan := explain(t, db, me, statsSQL, callerArgs(me), false)
-	t.Logf("stats:\n%s", plan)
-	if strings.Contains(plan, "Seq Scan on task") || !strings.Contains(plan, "idx_tasks_composite") {
-		t.Errorf("stats does not read idx_tasks_composite:\n%s", plan)
+	// GetTaskStats: the counts come from idx_tasks_composite (the spec's
+	// (created_by, status, priority)) and the overdue count from the partial
+	// idx_tasks_open_created_by_due (migration 00003). The row-level security
+	// policy also tests assigned_to, which idx_tasks_composite lacks, so the
+	// counts read table rows; the new index includes assigned_to, so the
+	// overdue count can be an index-only scan, but whether the planner picks
+	// one depends on the visibility map, which VACUUM cannot fully set while
+	// other tests on the shared cluster hold snapshots: the test requires the
+	// indexes, not the scan type.
+	for _, q := range []struct{ name, sql, index string }{
+		{"stats counts", statsSQL, "idx_tasks_composite"},
+		{"stats overdue", overdueSQL, "idx_tasks_open_created_by_due"},
+	} {
+		for _, c := range []task.Caller{me, admin} {
+			for _, generic := range []bool{false, true} {
+				plan := explain(t, db, c, q.sql, callerArgs(c), generic)
+				t.Logf("%s (admin %v, generic %v):\n%s", q.name, c.Admin, generic, plan)
+				if strings.Contains(plan, "Seq Scan") {
+					t.Errorf("%s (admin %v, generic %v): sequential scan:\n%s", q.name, c.Admin, generic, plan)
+				}
+				if !strings.Contains(plan, q.index) {
+					t.Errorf("%s (admin %v, generic %v): %s not used:\n%s", q.name, c.Admin, generic, q.index, plan)
+				}
+			}
+		}
 	}
 }
