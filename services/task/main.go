@@ -28,8 +28,6 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/todo-platform/todo/pkg/auth"
 	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
@@ -180,15 +178,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	}
 
 	// One connection to the user service for the life of the process; it
-	// connects lazily and reconnects by itself.
-	conn, err := grpc.NewClient(cfg.UserServiceAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// connects lazily and reconnects by itself, within seconds of the user
+	// service coming (back) up.
+	conn, err := taskapi.DialUserService(cfg.UserServiceAddr)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
 	defer conn.Close()
 	users := userv1.NewUserServiceClient(conn)
 
-	keys := auth.NewRemoteKeys(auth.FetchFromUserService(users), cfg.TokenKeysMinRefresh)
+	keys := auth.NewRemoteKeys(taskapi.FetchKeys(users), cfg.TokenKeysMinRefresh)
 	warm, cancel := context.WithTimeout(ctx, keyWarmupTimeout)
 	if err := keys.Refresh(warm); err != nil {
 		// Not fatal: the services may start in any order, and the keys are

@@ -216,17 +216,17 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
-	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	var dialOpts []grpc.DialOption
 	if o.userInterceptor != nil {
 		dialOpts = append(dialOpts, grpc.WithUnaryInterceptor(o.userInterceptor))
 	}
-	userConn, err := grpc.NewClient(bn.users.addr, dialOpts...)
+	userConn, err := taskapi.DialUserService(bn.users.addr, dialOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { userConn.Close() })
 	userClient := userv1.NewUserServiceClient(userConn)
-	keys := auth.NewRemoteKeys(auth.FetchFromUserService(userClient), time.Second)
+	keys := auth.NewRemoteKeys(taskapi.FetchKeys(userClient), time.Second)
 	appDB := db.App
 	if o.statementTimeout > 0 {
 		cfg, err := pgdb.ParseConfig(db.AppURL + dsnSep(db.AppURL) + "statement_timeout=" + o.statementTimeout.String())
