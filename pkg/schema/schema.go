@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"text/tabwriter"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -150,6 +151,30 @@ func Status(ctx context.Context, dsn string, s *Set, w io.Writer) error {
 
 // withProvider opens a database/sql handle on dsn, builds a goose provider for
 // s on it, runs fn and closes both.
+// Run carries out a service's `migrate ACTION` subcommand on s: "up"
+// applies every pending migration, "down" rolls back the latest one, and
+// "status" writes the state of each migration to w. Up and down are logged.
+func Run(ctx context.Context, log *slog.Logger, dsn string, s *Set, action string, w io.Writer) error {
+	switch action {
+	case "up":
+		if err := Up(ctx, dsn, s); err != nil {
+			return err
+		}
+		log.InfoContext(ctx, "migrations applied", slog.String("set", s.Name))
+		return nil
+	case "down":
+		if err := Down(ctx, dsn, s); err != nil {
+			return err
+		}
+		log.InfoContext(ctx, "latest migration rolled back", slog.String("set", s.Name))
+		return nil
+	case "status":
+		return Status(ctx, dsn, s, w)
+	default:
+		return fmt.Errorf("unknown migrate action %q (want up, down or status)", action)
+	}
+}
+
 func withProvider(ctx context.Context, dsn string, s *Set, fn func(*goose.Provider) error) error {
 	cfg, err := pgdb.ParseConfig(dsn)
 	if err != nil {

@@ -18,9 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -72,7 +70,10 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 		if len(args) != 1 {
 			return errors.New(usage)
 		}
-		return migrate(ctx, log, cfg, args[0], os.Stdout)
+		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.Task(), args[0], os.Stdout); err != nil {
+			return fmt.Errorf("migrate %s: %w", args[0], err)
+		}
+		return nil
 	default:
 		return fmt.Errorf("unknown command %q; %s", cmd, usage)
 	}
@@ -124,7 +125,7 @@ func loadConfig() (config, error) {
 // LogValue logs the configuration with the database password masked.
 func (c config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("DATABASE_URL", maskDSN(c.DatabaseURL)),
+		slog.String("DATABASE_URL", pgdb.MaskDSN(c.DatabaseURL)),
 		slog.String("GRPC_ADDR", c.GRPCAddr),
 		slog.Duration("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		slog.String("USER_SERVICE_ADDR", c.UserServiceAddr),
@@ -132,28 +133,6 @@ func (c config) LogValue() slog.Value {
 		slog.String("TOKEN_AUDIENCE", c.TokenAudience),
 		slog.Duration("TOKEN_KEYS_MIN_REFRESH", c.TokenKeysMinRefresh),
 	)
-}
-
-// maskDSN hides the password of a URL or keyword/value DSN.
-func maskDSN(dsn string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return "(unparsable URL)"
-		}
-		if q := u.Query(); q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.Redacted()
-	}
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
-			fields[i] = "password=xxxxx"
-		}
-	}
-	return strings.Join(fields, " ")
 }
 
 // keyWarmupTimeout bounds the fetch of the verification keys at start.
@@ -206,28 +185,4 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	)
 	api.Register(srv.GRPC())
 	return srv.ListenAndServe(ctx)
-}
-
-// migrate runs the task migration set: up, down (one step) or status. The
-// user set must have been applied first.
-func migrate(ctx context.Context, log *slog.Logger, cfg config, action string, w io.Writer) error {
-	set := schema.Task()
-	switch action {
-	case "up":
-		if err := schema.Up(ctx, cfg.DatabaseURL, set); err != nil {
-			return err
-		}
-		log.InfoContext(ctx, "migrations applied", slog.String("set", set.Name))
-		return nil
-	case "down":
-		if err := schema.Down(ctx, cfg.DatabaseURL, set); err != nil {
-			return err
-		}
-		log.InfoContext(ctx, "latest migration rolled back", slog.String("set", set.Name))
-		return nil
-	case "status":
-		return schema.Status(ctx, cfg.DatabaseURL, set, w)
-	default:
-		return fmt.Errorf("unknown migrate action %q; %s", action, usage)
-	}
 }

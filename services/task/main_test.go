@@ -157,17 +157,16 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
-	t.Run("ReachesALateUserServiceWithinSeconds", func(t *testing.T) {
+	t.Run("ReachesALateUserService", func(t *testing.T) {
 		// The task service starts first; its first connection attempt to
 		// the user service reaches a listener that accepts and never
 		// answers (a user service that is starting, or a host that drops
 		// packets). Then the real user service comes up on that address,
-		// and a call with a valid token must succeed within 15 s of the
-		// first attempt. This is a regression test of the recovery, not a
-		// proof of the connect parameters: in one run on a loaded 2-core
-		// machine the first success came 3.6 s after the first attempt with
-		// taskapi.DialUserService and 11 s with gRPC's defaults, so the
-		// 15 s bound does not separate the two.
+		// and a call with a valid token must then succeed: the task
+		// service recovers without a restart. How fast it recovers (the
+		// connect parameters of taskapi.DialUserService) is not asserted
+		// here: that would be a timing assertion. The overall bound is only
+		// a guard against a hang.
 		db := pgtest.New(t)
 		silent, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -207,7 +206,7 @@ func TestBinary(t *testing.T) {
 		case <-ctxT(t).Done():
 			t.Fatal("the task service never tried to reach the user service")
 		}
-		deadline := time.Now().Add(15 * time.Second)
+		guard := ctxT(t)
 		silent.Close()
 		accepted <- first
 
@@ -228,14 +227,13 @@ func TestBinary(t *testing.T) {
 			_, err := tasks.ListTasks(ctx, &taskv1.ListTasksRequest{})
 			cancel()
 			if err == nil {
-				t.Logf("first success %v after the first connection attempt", 15*time.Second-time.Until(deadline))
 				break
 			}
 			if c := status.Code(err); c != codes.Unavailable && c != codes.DeadlineExceeded {
 				t.Fatalf("ListTasks: %v, want success, or Unavailable/DeadlineExceeded while connecting", err)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("ListTasks still fails 15 s after the first connection attempt: %v", err)
+			if guard.Err() != nil {
+				t.Fatalf("ListTasks never succeeded after the user service came up: %v", err)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}

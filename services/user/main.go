@@ -20,10 +20,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -77,7 +75,10 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 		if len(args) != 1 {
 			return errors.New(usage)
 		}
-		return migrate(ctx, log, cfg, args[0], os.Stdout)
+		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.User(), args[0], os.Stdout); err != nil {
+			return fmt.Errorf("migrate %s: %w", args[0], err)
+		}
+		return nil
 	case "admin":
 		if len(args) != 1 || args[0] != "create" {
 			return errors.New(usage)
@@ -212,7 +213,7 @@ func (c config) LogValue() slog.Value {
 		adminPassword = "xxxxx"
 	}
 	return slog.GroupValue(
-		slog.String("DATABASE_URL", maskDSN(c.DatabaseURL)),
+		slog.String("DATABASE_URL", pgdb.MaskDSN(c.DatabaseURL)),
 		slog.String("GRPC_ADDR", c.GRPCAddr),
 		slog.Duration("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		slog.String("TOKEN_PRIVATE_KEY_FILE", c.TokenPrivateKeyFile),
@@ -233,28 +234,6 @@ func (c config) LogValue() slog.Value {
 		slog.String("ADMIN_USERNAME", c.AdminUsername),
 		slog.String("ADMIN_PASSWORD", adminPassword),
 	)
-}
-
-// maskDSN hides the password of a URL or keyword/value DSN.
-func maskDSN(dsn string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return "(unparsable URL)"
-		}
-		if q := u.Query(); q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.Redacted()
-	}
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
-			fields[i] = "password=xxxxx"
-		}
-	}
-	return strings.Join(fields, " ")
 }
 
 // cleanupInterval is how often serve deletes expired sessions and closed
@@ -380,29 +359,6 @@ func loadVerificationKey(path string) (ed25519.PublicKey, error) {
 		return pub, nil
 	default:
 		return nil, fmt.Errorf("key file %s: PEM type %q, want PRIVATE KEY or PUBLIC KEY", path, block.Type)
-	}
-}
-
-// migrate runs the user migration set: up, down (one step) or status.
-func migrate(ctx context.Context, log *slog.Logger, cfg config, action string, w io.Writer) error {
-	set := schema.User()
-	switch action {
-	case "up":
-		if err := schema.Up(ctx, cfg.DatabaseURL, set); err != nil {
-			return err
-		}
-		log.InfoContext(ctx, "migrations applied", slog.String("set", set.Name))
-		return nil
-	case "down":
-		if err := schema.Down(ctx, cfg.DatabaseURL, set); err != nil {
-			return err
-		}
-		log.InfoContext(ctx, "latest migration rolled back", slog.String("set", set.Name))
-		return nil
-	case "status":
-		return schema.Status(ctx, cfg.DatabaseURL, set, w)
-	default:
-		return fmt.Errorf("unknown migrate action %q; %s", action, usage)
 	}
 }
 
