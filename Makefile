@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 # Every Go module of the workspace (go.work); `go test ./...` does not cross
 # module boundaries, so commands take this list.
-MODULE_DIRS := pkg services/user services/task services/gateway bench
+MODULE_DIRS := api pkg services/user services/task services/gateway bench
 PKGS = $(foreach m,$(MODULE_DIRS),./$(m)/...)
 
 # Build tools are pinned in tools/go.mod (not part of go.work) and built into
@@ -48,16 +48,16 @@ third-party-protos: ## Copy googleapis, protovalidate and openapiv2 protos from 
 .PHONY: generate
 generate: tools third-party-protos ## Regenerate Go code, the OpenAPI document and the reflection descriptors from proto/.
 	$(BUF) format -w proto
-	rm -rf pkg/gen pkg/openapi/*.swagger.json pkg/apidesc/*.binpb
+	rm -rf api/gen api/openapi/*.swagger.json api/apidesc/*.binpb
 	$(BUF) generate
 	@# Descriptors with comments, for server reflection (grpcurl describe).
-	$(BUF) build --path proto/todo -o pkg/apidesc/todo.binpb
+	$(BUF) build --path proto/todo -o api/apidesc/todo.binpb
 
 .PHONY: check-generated
 check-generated: generate ## Fail when committed generated code differs from a fresh `make generate`.
-	@if [ -n "$$(git status --porcelain -- pkg/gen pkg/openapi pkg/apidesc proto)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api/gen api/openapi api/apidesc proto)" ]; then \
 		echo "generated code is stale; run 'make generate' and commit:"; \
-		git status --porcelain -- pkg/gen pkg/openapi pkg/apidesc proto; git --no-pager diff --stat -- pkg/gen pkg/openapi pkg/apidesc proto; exit 1; fi
+		git status --porcelain -- api/gen api/openapi api/apidesc proto; git --no-pager diff --stat -- api/gen api/openapi api/apidesc proto; exit 1; fi
 
 .PHONY: breaking
 breaking: tools third-party-protos ## Check proto/ for breaking changes against main.

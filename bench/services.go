@@ -17,8 +17,8 @@ import (
 
 	"github.com/todo-platform/todo/bench/internal/cases"
 	"github.com/todo-platform/todo/bench/internal/procs"
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // services are the three running processes and the clients that reach them.

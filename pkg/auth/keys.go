@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // JWK field values of the platform's keys.

@@ -25,7 +25,7 @@ import (
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 
-	"github.com/todo-platform/todo/pkg/apidesc"
+	"github.com/todo-platform/todo/api/apidesc"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 )
 
@@ -151,7 +151,7 @@ func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerIntercept
 }
 
 // registerReflection registers server reflection (v1 and v1alpha) serving the
-// API descriptors with their doc comments (pkg/apidesc), so that
+// API descriptors with their doc comments (api/apidesc), so that
 // `grpcurl describe` prints the documented services. Should the embedded
 // descriptors not load, it falls back to the comment-less linked-in ones.
 func registerReflection(log *slog.Logger, gs *grpc.Server) {

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // BenchmarkValidate measures the protovalidate interceptor's work for one

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 )

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/schema"

@@ -28,7 +28,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/todo-platform/todo/pkg/auth"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	"github.com/todo-platform/todo/pkg/auth"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/pgtest"
 )
 

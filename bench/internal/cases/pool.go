@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/todo-platform/todo/bench/internal/dataset"
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // ListPages is the page ListTasks' deep case reads: the 1000th.

@@ -12,8 +12,8 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // TestGRPC_ReflectionAndHealth checks what operators rely on with grpcurl:

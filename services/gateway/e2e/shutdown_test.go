@@ -12,8 +12,8 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // TestSIGTERM_InFlightRequestCompletesAndExitZero sends SIGTERM to each

@@ -27,9 +27,9 @@ import (
 	// friends) must be in the proto registry, or their JSON rendering fails.
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
-	"github.com/todo-platform/todo/pkg/openapi"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/api/openapi"
 )
 
 // Config is what the handler needs to know beyond its upstreams.

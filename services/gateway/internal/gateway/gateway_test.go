@@ -25,9 +25,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
-	"github.com/todo-platform/todo/pkg/openapi"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/api/openapi"
 	"github.com/todo-platform/todo/services/gateway/internal/gateway"
 )
 
@@ -568,7 +568,7 @@ func TestOpenAPI_ServedAndListsEveryRoute(t *testing.T) {
 		t.Fatalf("status = %d", r.status)
 	}
 	if !bytes.Equal(r.body, openapi.JSON) {
-		t.Error("/openapi.json differs from pkg/openapi.JSON")
+		t.Error("/openapi.json differs from api/openapi.JSON")
 	}
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/todo-platform/todo/pkg/auth"
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
 

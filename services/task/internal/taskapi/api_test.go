@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 func TestCreateTask_DefaultsAndCompletion(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 )
 
 // TestAuthorizationMatrix runs every method as A (creator), B (assignee),

@@ -7,7 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 )
 
 // TestStatementTimeout_IsDeadlineExceeded holds a row lock from a superuser

@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/todo-platform/todo/pkg/auth"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 func TestGetPublicKeys_PublishesTheSigningKeyWithoutAToken(t *testing.T) {

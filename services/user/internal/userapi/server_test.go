@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 func TestServer_ReflectionListsUserServiceAndHealth(t *testing.T) {

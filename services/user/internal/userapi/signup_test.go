@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )

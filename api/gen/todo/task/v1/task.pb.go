@@ -1259,7 +1259,7 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x06bearer\x12S\b\x02\x12>An access token from POST /v1/auth/login, as `Bearer <token>`.\x1a\rAuthorization \x02b\f\n" +
 	"\n" +
 	"\n" +
-	"\x06bearer\x12\x00Z9github.com/todo-platform/todo/pkg/gen/todo/task/v1;taskv1b\x06proto3"
+	"\x06bearer\x12\x00Z9github.com/todo-platform/todo/api/gen/todo/task/v1;taskv1b\x06proto3"
 
 var (
 	file_todo_task_v1_task_proto_rawDescOnce sync.Once

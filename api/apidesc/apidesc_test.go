@@ -6,9 +6,9 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/todo-platform/todo/pkg/apidesc"
-	taskv1 "github.com/todo-platform/todo/pkg/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/pkg/gen/todo/user/v1"
+	"github.com/todo-platform/todo/api/apidesc"
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // TestDescriptorsCarryComments shows that the embedded descriptors keep the

@@ -1773,7 +1773,7 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x06bearer\x12S\b\x02\x12>An access token from POST /v1/auth/login, as `Bearer <token>`.\x1a\rAuthorization \x02b\f\n" +
 	"\n" +
 	"\n" +
-	"\x06bearer\x12\x00Z9github.com/todo-platform/todo/pkg/gen/todo/user/v1;userv1b\x06proto3"
+	"\x06bearer\x12\x00Z9github.com/todo-platform/todo/api/gen/todo/user/v1;userv1b\x06proto3"
 
 var (
 	file_todo_user_v1_user_proto_rawDescOnce sync.Once
