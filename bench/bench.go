@@ -19,7 +19,7 @@ import (
 	"github.com/todo-platform/todo/bench/internal/pgbench"
 	"github.com/todo-platform/todo/bench/internal/profile"
 	"github.com/todo-platform/todo/bench/internal/report"
-	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/pgtest"
 )
 
@@ -78,7 +78,7 @@ func newBench(ctx context.Context, cfg config) (_ *bench, err error) {
 		return nil, fmt.Errorf("work directory: %w", err)
 	}
 	b.keyFile = filepath.Join(b.work, "token.pem")
-	if err := auth.WritePrivateKeyFile(b.keyFile); err != nil {
+	if err := keyfile.WritePrivate(b.keyFile); err != nil {
 		return nil, err
 	}
 	if b.hash, err = dataset.PasswordHash(password); err != nil {

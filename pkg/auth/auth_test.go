@@ -1,32 +1,15 @@
 package auth_test
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
-	"log/slog"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-
 	"github.com/todo-platform/todo/pkg/auth"
-	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
-	"github.com/todo-platform/todo/pkg/grpcserver"
 )
 
 const ttl = 15 * time.Minute
@@ -48,48 +31,6 @@ func keysOf(signers ...*auth.Signer) auth.StaticKeys {
 		m[pk.KeyID] = pk.Key
 	}
 	return m
-}
-
-// mint signs claims with an arbitrary method and header, for forged tokens.
-func mint(t *testing.T, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	for k, v := range header {
-		if v == nil {
-			delete(tok.Header, k)
-			continue
-		}
-		tok.Header[k] = v
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatalf("mint: %v", err)
-	}
-	return s
-}
-
-// goodClaims are the claims of a valid token for user 42, issued now.
-func goodClaims(now time.Time) jwt.MapClaims {
-	return jwt.MapClaims{
-		"iss": auth.DefaultIssuer,
-		"aud": auth.DefaultAudience,
-		"sub": "42",
-		"iat": now.Unix(),
-		"exp": now.Add(ttl).Unix(),
-	}
-}
-
-func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
-	out := jwt.MapClaims{}
-	for key, val := range c {
-		out[key] = val
-	}
-	if v == nil {
-		delete(out, k)
-	} else {
-		out[k] = v
-	}
-	return out
 }
 
 func TestSignVerify_RoundTrip(t *testing.T) {
@@ -151,294 +92,35 @@ func TestSign_TokenHeaderAndClaims(t *testing.T) {
 	}
 }
 
-// principalServer echoes the caller's Principal.
-type principalServer struct {
-	userv1.UnimplementedUserServiceServer
-}
-
-func (principalServer) GetCurrentUser(ctx context.Context, _ *userv1.GetCurrentUserRequest) (*userv1.GetCurrentUserResponse, error) {
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		return nil, status.Error(codes.FailedPrecondition, "handler ran without a principal")
-	}
-	return &userv1.GetCurrentUserResponse{User: &userv1.User{Id: p.UserID, IsAdmin: p.Admin}}, nil
-}
-
-func (principalServer) GetPublicKeys(ctx context.Context, _ *userv1.GetPublicKeysRequest) (*userv1.GetPublicKeysResponse, error) {
-	kid := "anonymous"
-	if _, ok := auth.FromContext(ctx); ok {
-		kid = "signed-in"
-	}
-	return &userv1.GetPublicKeysResponse{Keys: []*userv1.PublicKey{{Kid: kid}}}, nil
-}
-
-// serve starts a grpcserver with the auth interceptor (GetPublicKeys public)
-// on loopback and returns a connection to it.
-func serve(t *testing.T, v *auth.Verifier, srv userv1.UserServiceServer) *grpc.ClientConn {
-	t.Helper()
-	s := grpcserver.New(slog.New(slog.DiscardHandler), grpcserver.Config{},
-		auth.UnaryServerInterceptor(v, userv1.UserService_GetPublicKeys_FullMethodName))
-	userv1.RegisterUserServiceServer(s.GRPC(), srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return conn
-}
-
-func TestInterceptor_RefusesBadTokens(t *testing.T) {
-	key := newKey(t)
-	pub := key.Public().(ed25519.PublicKey)
-	signer := auth.NewSigner(key, auth.DefaultIssuer, auth.DefaultAudience, ttl)
-	v := auth.NewVerifier(keysOf(signer), auth.DefaultIssuer, auth.DefaultAudience)
-	client := userv1.NewUserServiceClient(serve(t, v, principalServer{}))
-
-	now := time.Now()
-	kid := signer.KeyID()
-	hdr := map[string]any{"kid": kid, "typ": "at+jwt"}
-	sign := func(s *auth.Signer, at time.Time) string {
-		tok, _, err := s.Sign(auth.Principal{UserID: 42}, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	spki, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki})
-	valid := sign(signer, now)
-	parts := strings.Split(valid, ".")
-	forgedAdmin := parts[0] + "." + base64.RawURLEncoding.EncodeToString(
-		[]byte(`{"iss":"todo-user-service","aud":["todo"],"sub":"42","adm":true,"iat":`+
-			jsonInt(now.Unix())+`,"exp":`+jsonInt(now.Add(ttl).Unix())+`}`)) + "." + parts[2]
-
-	tests := []struct {
-		name  string
-		token string // sent as "Bearer <token>" unless header is set
-		md    []string
-	}{
-		{name: "expired", token: sign(signer, now.Add(-time.Hour))},
-		{name: "issued in the future", token: sign(signer, now.Add(time.Hour))},
-		{name: "wrong audience", token: sign(auth.NewSigner(key, auth.DefaultIssuer, "other", ttl), now)},
-		{name: "wrong issuer", token: sign(auth.NewSigner(key, "evil", auth.DefaultAudience, ttl), now)},
-		{name: "unknown kid", token: sign(auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl), now)},
-		{name: "known kid, other key", token: mint(t, jwt.SigningMethodEdDSA, newKey(t), hdr, goodClaims(now))},
-		{name: "alg none", token: mint(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, hdr, goodClaims(now))},
-		{name: "HS256 with the public key as secret", token: mint(t, jwt.SigningMethodHS256, []byte(pub), hdr, goodClaims(now))},
-		{name: "HS256 with the public key PEM as secret", token: mint(t, jwt.SigningMethodHS256, pubPEM, hdr, goodClaims(now))},
-		{name: "forged admin claim", token: forgedAdmin},
-		{name: "typ JWT", token: mint(t, jwt.SigningMethodEdDSA, key, map[string]any{"kid": kid, "typ": "JWT"}, goodClaims(now))},
-		{name: "no typ", token: mint(t, jwt.SigningMethodEdDSA, key, map[string]any{"kid": kid, "typ": nil}, goodClaims(now))},
-		{name: "no kid", token: mint(t, jwt.SigningMethodEdDSA, key, map[string]any{"typ": "at+jwt"}, goodClaims(now))},
-		{name: "no exp", token: mint(t, jwt.SigningMethodEdDSA, key, hdr, with(goodClaims(now), "exp", nil))},
-		{name: "sub not a number", token: mint(t, jwt.SigningMethodEdDSA, key, hdr, with(goodClaims(now), "sub", "alice"))},
-		{name: "sub zero", token: mint(t, jwt.SigningMethodEdDSA, key, hdr, with(goodClaims(now), "sub", "0"))},
-		{name: "sub negative", token: mint(t, jwt.SigningMethodEdDSA, key, hdr, with(goodClaims(now), "sub", "-42"))},
-		{name: "no sub", token: mint(t, jwt.SigningMethodEdDSA, key, hdr, with(goodClaims(now), "sub", nil))},
-		{name: "garbage", token: "garbage"},
-		{name: "three garbage parts", token: "a.b.c"},
-		{name: "refresh token", token: base64.RawURLEncoding.EncodeToString(make([]byte, 32))},
-		{name: "missing header", md: []string{}},
-		{name: "empty bearer", md: []string{"authorization", "Bearer "}},
-		{name: "basic scheme", md: []string{"authorization", "Basic " + valid}},
-		{name: "two authorization values", md: []string{"authorization", "Bearer " + valid, "authorization", "Bearer " + valid}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := t.Context()
-			if tt.md != nil {
-				ctx = metadata.NewOutgoingContext(ctx, metadata.Pairs(tt.md...))
-			} else {
-				if _, err := v.Verify(ctx, tt.token); !errors.Is(err, auth.ErrInvalidToken) {
-					t.Errorf("Verify = %v, want ErrInvalidToken", err)
-				}
-				ctx = auth.WithBearer(ctx, tt.token)
-			}
-			_, err := client.GetCurrentUser(ctx, &userv1.GetCurrentUserRequest{})
-			st := status.Convert(err)
-			if got, want := st.Code(), codes.Unauthenticated; got != want {
-				t.Fatalf("code = %v, want %v (%v)", got, want, err)
-			}
-			if got, want := st.Message(), auth.UnauthenticatedMessage; got != want {
-				t.Errorf("message = %q, want %q", got, want)
-			}
-		})
-	}
-
-	t.Run("valid token reaches the handler with its principal", func(t *testing.T) {
-		resp, err := client.GetCurrentUser(auth.WithBearer(t.Context(), valid), &userv1.GetCurrentUserRequest{})
-		if err != nil {
-			t.Fatalf("GetCurrentUser: %v", err)
-		}
-		if got := resp.GetUser().GetId(); got != 42 {
-			t.Errorf("principal user id = %d, want 42", got)
-		}
-	})
-	t.Run("lower-case scheme is accepted", func(t *testing.T) {
-		ctx := metadata.NewOutgoingContext(t.Context(), metadata.Pairs("authorization", "bearer "+valid))
-		if _, err := client.GetCurrentUser(ctx, &userv1.GetCurrentUserRequest{}); err != nil {
-			t.Errorf("GetCurrentUser: %v", err)
-		}
-	})
-}
-
-func jsonInt(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
-
-func TestInterceptor_PublicMethodsPassWithoutToken(t *testing.T) {
-	signer := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
-	v := auth.NewVerifier(keysOf(signer), auth.DefaultIssuer, auth.DefaultAudience)
-	conn := serve(t, v, principalServer{})
-	client := userv1.NewUserServiceClient(conn)
-
-	valid, _, err := signer.Sign(auth.Principal{UserID: 5}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		name string
-		ctx  context.Context
-		want string
-	}{
-		{"no token", t.Context(), "anonymous"},
-		{"invalid token", auth.WithBearer(t.Context(), "garbage"), "anonymous"},
-		{"valid token", auth.WithBearer(t.Context(), valid), "signed-in"},
-	} {
-		resp, err := client.GetPublicKeys(tt.ctx, &userv1.GetPublicKeysRequest{})
-		if err != nil {
-			t.Fatalf("%s: GetPublicKeys: %v", tt.name, err)
-		}
-		if got := resp.GetKeys()[0].GetKid(); got != tt.want {
-			t.Errorf("%s: handler saw %q, want %q", tt.name, got, tt.want)
-		}
-	}
-	resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{})
-	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Errorf("health without token = %v, %v; want SERVING", resp.GetStatus(), err)
-	}
-}
-
-func TestInterceptor_UnavailableKeysAreNotUnauthenticated(t *testing.T) {
-	signer := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
-	down := auth.NewRemoteKeys(func(context.Context) ([]auth.PublicKey, error) {
-		return nil, errors.New("connection refused")
-	}, time.Minute)
-	v := auth.NewVerifier(down, auth.DefaultIssuer, auth.DefaultAudience)
-	token, _, err := signer.Sign(auth.Principal{UserID: 5}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Verify(t.Context(), token); err == nil || errors.Is(err, auth.ErrInvalidToken) {
-		t.Errorf("Verify with the key source down = %v, want an error that is not ErrInvalidToken", err)
-	}
-	client := userv1.NewUserServiceClient(serve(t, v, principalServer{}))
-	_, err = client.GetCurrentUser(auth.WithBearer(t.Context(), token), &userv1.GetCurrentUserRequest{})
-	if got, want := status.Code(err), codes.Unavailable; got != want {
-		t.Errorf("code = %v, want %v (%v)", got, want, err)
-	}
-}
-
-// keyServer publishes a signer's key through GetPublicKeys and counts calls.
-type keyServer struct {
-	userv1.UnimplementedUserServiceServer
-	keys  atomic.Pointer[[]auth.PublicKey]
-	calls atomic.Int32
-}
-
-func (s *keyServer) GetPublicKeys(context.Context, *userv1.GetPublicKeysRequest) (*userv1.GetPublicKeysResponse, error) {
-	s.calls.Add(1)
-	resp := &userv1.GetPublicKeysResponse{}
-	for _, k := range *s.keys.Load() {
-		resp.Keys = append(resp.Keys, k.ToProto())
-	}
-	return resp, nil
-}
-
-func TestRemoteKeys_FromUserServiceFollowsKeyRotation(t *testing.T) {
-	oldSigner := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
-	newSigner := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
-	ks := &keyServer{}
-	ks.keys.Store(&[]auth.PublicKey{oldSigner.PublicKey()})
-	conn := serve(t, auth.NewVerifier(auth.StaticKeys{}, "x", "y"), ks)
-
-	// minRefresh 0: every unknown kid may fetch; known kids never do.
-	remote := auth.NewRemoteKeys(auth.FetchFromUserService(userv1.NewUserServiceClient(conn)), 0)
-	v := auth.NewVerifier(remote, auth.DefaultIssuer, auth.DefaultAudience)
-	verify := func(s *auth.Signer) error {
-		tok, _, err := s.Sign(auth.Principal{UserID: 9}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = v.Verify(t.Context(), tok)
-		return err
-	}
-	for range 3 {
-		if err := verify(oldSigner); err != nil {
-			t.Fatalf("old key: %v", err)
-		}
-	}
-	if got := ks.calls.Load(); got != 1 {
-		t.Errorf("GetPublicKeys calls = %d, want 1 (cached)", got)
-	}
-	if err := verify(newSigner); !errors.Is(err, auth.ErrInvalidToken) {
-		t.Errorf("new key before rotation = %v, want ErrInvalidToken", err)
-	}
-	ks.keys.Store(&[]auth.PublicKey{oldSigner.PublicKey(), newSigner.PublicKey()})
-	if err := verify(newSigner); err != nil {
-		t.Errorf("new key after rotation: %v", err)
-	}
-	if got := ks.calls.Load(); got != 3 {
-		t.Errorf("GetPublicKeys calls = %d, want 3", got)
-	}
-}
-
-func TestPublicKey_ProtoRoundTrip(t *testing.T) {
+func TestPublicKey_JWKRoundTrip(t *testing.T) {
 	signer := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
 	pk := signer.PublicKey()
-	p := pk.ToProto()
-	if p.GetKty() != "OKP" || p.GetCrv() != "Ed25519" || p.GetAlg() != "EdDSA" || p.GetUse() != "sig" || p.GetKid() != signer.KeyID() {
-		t.Errorf("ToProto = %v", p)
+	j := pk.JWK()
+	if j.Kty != "OKP" || j.Crv != "Ed25519" || j.Alg != "EdDSA" || j.Use != "sig" || j.Kid != signer.KeyID() {
+		t.Errorf("JWK = %+v", j)
 	}
-	if strings.ContainsAny(p.GetX(), "=+/") {
-		t.Errorf("x = %q, want unpadded base64url", p.GetX())
+	if strings.ContainsAny(j.X, "=+/") {
+		t.Errorf("x = %q, want unpadded base64url", j.X)
 	}
-	back, err := auth.PublicKeyFromProto(p)
+	back, err := auth.ParseJWK(j)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if back.KeyID != pk.KeyID || !back.Key.Equal(pk.Key) {
 		t.Errorf("round trip = %+v, want %+v", back, pk)
 	}
-	bad := []*userv1.PublicKey{
-		{Kid: "", Kty: "OKP", Crv: "Ed25519", X: p.GetX()},
-		{Kid: "k", Kty: "RSA", Crv: "Ed25519", X: p.GetX()},
-		{Kid: "k", Kty: "OKP", Crv: "X25519", X: p.GetX()},
-		{Kid: "k", Kty: "OKP", Crv: "Ed25519", X: p.GetX(), Alg: "HS256"},
-		{Kid: "k", Kty: "OKP", Crv: "Ed25519", X: p.GetX(), Use: "enc"},
-		{Kid: "k", Kty: "OKP", Crv: "Ed25519", X: p.GetX()[:20]},
+	bad := []auth.JWK{
+		{Kid: "", Kty: "OKP", Crv: "Ed25519", X: j.X},
+		{Kid: "k", Kty: "RSA", Crv: "Ed25519", X: j.X},
+		{Kid: "k", Kty: "OKP", Crv: "X25519", X: j.X},
+		{Kid: "k", Kty: "OKP", Crv: "Ed25519", X: j.X, Alg: "HS256"},
+		{Kid: "k", Kty: "OKP", Crv: "Ed25519", X: j.X, Use: "enc"},
+		{Kid: "k", Kty: "OKP", Crv: "Ed25519", X: j.X[:20]},
 		{Kid: "k", Kty: "OKP", Crv: "Ed25519", X: "!!!"},
 	}
 	for _, b := range bad {
-		if _, err := auth.PublicKeyFromProto(b); err == nil {
-			t.Errorf("PublicKeyFromProto(%v) = nil error", b)
+		if _, err := auth.ParseJWK(b); err == nil {
+			t.Errorf("ParseJWK(%+v) = nil error", b)
 		}
 	}
 }

@@ -3,20 +3,13 @@ package auth
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
-
-	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // JWK field values of the platform's keys.
@@ -26,60 +19,6 @@ const (
 	jwkAlg = "EdDSA"
 	jwkUse = "sig"
 )
-
-// pemType is the PEM block type of a PKCS #8 private key.
-const pemType = "PRIVATE KEY"
-
-// LoadPrivateKeyFile reads an Ed25519 private key from a PKCS #8 PEM file, as
-// written by "openssl genpkey -algorithm ed25519" or WritePrivateKeyFile.
-func LoadPrivateKeyFile(path string) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("auth: read private key: %w", err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("auth: private key file %s: no PEM block", path)
-	}
-	if block.Type != pemType {
-		return nil, fmt.Errorf("auth: private key file %s: PEM type %q, want %q (PKCS #8)", path, block.Type, pemType)
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("auth: private key file %s: %w", path, err)
-	}
-	ed, ok := key.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("auth: private key file %s: key is %T, want an Ed25519 key", path, key)
-	}
-	return ed, nil
-}
-
-// WritePrivateKeyFile generates a new Ed25519 private key and writes it to
-// path as PKCS #8 PEM with mode 0600. It refuses to overwrite an existing file
-// (the error wraps fs.ErrExist).
-func WritePrivateKeyFile(path string) error {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("auth: generate key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("auth: marshal key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("auth: create private key file: %w", err)
-	}
-	if err := pem.Encode(f, &pem.Block{Type: pemType, Bytes: der}); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("auth: write private key file %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("auth: write private key file %s: %w", path, err)
-	}
-	return nil
-}
 
 // Thumbprint returns the RFC 7638 JWK thumbprint of pub: the unpadded
 // base64url SHA-256 of {"crv":"Ed25519","kty":"OKP","x":"<x>"} (RFC 8037).
@@ -93,43 +32,6 @@ func Thumbprint(pub ed25519.PublicKey) string {
 type PublicKey struct {
 	KeyID string
 	Key   ed25519.PublicKey
-}
-
-// ToProto returns k as a JWK: kty OKP, crv Ed25519, x the unpadded base64url
-// key, alg EdDSA, use sig.
-func (k PublicKey) ToProto() *userv1.PublicKey {
-	return &userv1.PublicKey{
-		Kid: k.KeyID,
-		Kty: jwkKty,
-		Crv: jwkCrv,
-		X:   base64.RawURLEncoding.EncodeToString(k.Key),
-		Alg: jwkAlg,
-		Use: jwkUse,
-	}
-}
-
-// PublicKeyFromProto parses a JWK as ToProto writes it. It refuses any other
-// key type, curve or algorithm, a use other than sig (empty is allowed), a
-// missing kid and a key that is not 32 bytes.
-func PublicKeyFromProto(p *userv1.PublicKey) (PublicKey, error) {
-	switch {
-	case p.GetKid() == "":
-		return PublicKey{}, errors.New("auth: JWK without kid")
-	case p.GetKty() != jwkKty || p.GetCrv() != jwkCrv:
-		return PublicKey{}, fmt.Errorf("auth: JWK %s: kty %q crv %q, want %s %s", p.GetKid(), p.GetKty(), p.GetCrv(), jwkKty, jwkCrv)
-	case p.GetAlg() != "" && p.GetAlg() != jwkAlg:
-		return PublicKey{}, fmt.Errorf("auth: JWK %s: alg %q, want %s", p.GetKid(), p.GetAlg(), jwkAlg)
-	case p.GetUse() != "" && p.GetUse() != jwkUse:
-		return PublicKey{}, fmt.Errorf("auth: JWK %s: use %q, want %s", p.GetKid(), p.GetUse(), jwkUse)
-	}
-	x, err := base64.RawURLEncoding.DecodeString(p.GetX())
-	if err != nil {
-		return PublicKey{}, fmt.Errorf("auth: JWK %s: x: %w", p.GetKid(), err)
-	}
-	if len(x) != ed25519.PublicKeySize {
-		return PublicKey{}, fmt.Errorf("auth: JWK %s: x is %d bytes, want %d", p.GetKid(), len(x), ed25519.PublicKeySize)
-	}
-	return PublicKey{KeyID: p.GetKid(), Key: ed25519.PublicKey(x)}, nil
 }
 
 // KeySource finds the public key that verifies tokens with a given kid. An
@@ -249,26 +151,6 @@ func (r *RemoteKeys) refresh(ctx context.Context) error {
 	}
 	r.keys = m
 	return nil
-}
-
-// FetchFromUserService returns a fetch function for NewRemoteKeys that calls
-// GetPublicKeys on client and parses every key.
-func FetchFromUserService(client userv1.UserServiceClient) func(ctx context.Context) ([]PublicKey, error) {
-	return func(ctx context.Context) ([]PublicKey, error) {
-		resp, err := client.GetPublicKeys(ctx, &userv1.GetPublicKeysRequest{})
-		if err != nil {
-			return nil, fmt.Errorf("GetPublicKeys: %w", err)
-		}
-		keys := make([]PublicKey, 0, len(resp.GetKeys()))
-		for _, p := range resp.GetKeys() {
-			k, err := PublicKeyFromProto(p)
-			if err != nil {
-				return nil, err
-			}
-			keys = append(keys, k)
-		}
-		return keys, nil
-	}
 }
 
 // Refresh fetches the key set now, regardless of the refresh limit, and

@@ -2,17 +2,9 @@ package auth
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -187,96 +179,6 @@ func TestRemoteKeys_ConcurrentLookupsShareOneFetch(t *testing.T) {
 	}
 	if got := f.calls.Load(); got != 1 {
 		t.Errorf("fetch calls = %d, want 1", got)
-	}
-}
-
-func TestPrivateKeyFile_WriteThenLoad(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "token.pem")
-	if err := WritePrivateKeyFile(path); err != nil {
-		t.Fatalf("WritePrivateKeyFile: %v", err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := fi.Mode().Perm(); got != 0o600 {
-		t.Errorf("mode = %v, want 0600", got)
-	}
-	key, err := LoadPrivateKeyFile(path)
-	if err != nil {
-		t.Fatalf("LoadPrivateKeyFile: %v", err)
-	}
-	s := NewSigner(key, DefaultIssuer, DefaultAudience, time.Minute)
-	tok, _, err := s.Sign(Principal{UserID: 3}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := NewVerifier(StaticKeys{s.KeyID(): s.PublicKey().Key}, DefaultIssuer, DefaultAudience)
-	if p, err := v.Verify(t.Context(), tok); err != nil || p.UserID != 3 {
-		t.Errorf("Verify = %+v, %v", p, err)
-	}
-	if err := WritePrivateKeyFile(path); !errors.Is(err, fs.ErrExist) {
-		t.Errorf("second WritePrivateKeyFile = %v, want fs.ErrExist", err)
-	}
-	again, err := LoadPrivateKeyFile(path)
-	if err != nil || !again.Equal(key) {
-		t.Errorf("key changed after the refused overwrite (%v)", err)
-	}
-}
-
-func TestLoadPrivateKeyFile_RFC8410Example(t *testing.T) {
-	// RFC 8410 section 10.3: the PKCS #8 form openssl genpkey writes.
-	const pemText = "-----BEGIN PRIVATE KEY-----\n" +
-		"MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n" +
-		"-----END PRIVATE KEY-----\n"
-	path := filepath.Join(t.TempDir(), "rfc.pem")
-	if err := os.WriteFile(path, []byte(pemText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	key, err := LoadPrivateKeyFile(path)
-	if err != nil {
-		t.Fatalf("LoadPrivateKeyFile: %v", err)
-	}
-	if got, want := hex.EncodeToString(key.Seed()), "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"; got != want {
-		t.Errorf("seed = %s, want %s", got, want)
-	}
-}
-
-func TestLoadPrivateKeyFile_RefusesOtherKeys(t *testing.T) {
-	dir := t.TempDir()
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecDER, err := x509.MarshalPKCS8PrivateKey(ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, ed, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edDER, err := x509.MarshalPKCS8PrivateKey(ed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{
-		"ecdsa.pem":     pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}),
-		"wrongtype.pem": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: edDER}),
-		"notpem.pem":    []byte("hello"),
-		"garbage.pem":   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("nope")}),
-	}
-	for name, data := range files {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := LoadPrivateKeyFile(path); err == nil {
-			t.Errorf("LoadPrivateKeyFile(%s) = nil error", name)
-		}
-	}
-	if _, err := LoadPrivateKeyFile(filepath.Join(dir, "missing.pem")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("LoadPrivateKeyFile(missing) = %v, want fs.ErrNotExist", err)
 	}
 }
 

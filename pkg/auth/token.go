@@ -1,6 +1,7 @@
 // Package auth issues and verifies the platform's access tokens: JWTs signed
-// with Ed25519 (alg EdDSA, typ "at+jwt"), verified as RFC 8725 recommends, and
-// carried in the gRPC "authorization: Bearer <token>" metadata.
+// with Ed25519 (alg EdDSA, typ "at+jwt"), verified as RFC 8725 recommends.
+// It knows nothing of the transport: package grpcauth carries tokens in gRPC
+// metadata, and package keyfile reads the keys from PEM files.
 package auth
 
 import (

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/todo-platform/todo/pkg/grpcclient"
+
 	"github.com/caarlos0/env/v11"
 
 	"github.com/todo-platform/todo/services/gateway/internal/gateway"
@@ -96,12 +98,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("starting gateway", slog.Any("config", cfg))
 
-	user, err := gateway.Dial(cfg.UserServiceAddr)
+	user, err := grpcclient.Dial(cfg.UserServiceAddr)
 	if err != nil {
 		return err
 	}
 	defer user.Close()
-	task, err := gateway.Dial(cfg.TaskServiceAddr)
+	task, err := grpcclient.Dial(cfg.TaskServiceAddr)
 	if err != nil {
 		return err
 	}

@@ -27,14 +27,16 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
-	"github.com/todo-platform/todo/pkg/auth"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/services/task/internal/task"
 	"github.com/todo-platform/todo/services/task/internal/taskapi"
 	"github.com/todo-platform/todo/services/task/internal/taskstore"
+	"github.com/todo-platform/todo/services/task/internal/userclient"
 )
 
 func main() {
@@ -159,14 +161,14 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	// One connection to the user service for the life of the process; it
 	// connects lazily and reconnects by itself, within seconds of the user
 	// service coming (back) up.
-	conn, err := taskapi.DialUserService(cfg.UserServiceAddr)
+	conn, err := userclient.Dial(cfg.UserServiceAddr)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
 	defer conn.Close()
 	users := userv1.NewUserServiceClient(conn)
 
-	keys := auth.NewRemoteKeys(taskapi.FetchKeys(users), cfg.TokenKeysMinRefresh)
+	keys := auth.NewRemoteKeys(userclient.FetchKeys(users), cfg.TokenKeysMinRefresh)
 	warm, cancel := context.WithTimeout(ctx, keyWarmupTimeout)
 	if err := keys.Refresh(warm); err != nil {
 		// Not fatal: the services may start in any order, and the keys are
@@ -176,12 +178,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	}
 	cancel()
 
-	svc := task.NewService(taskstore.New(db), taskapi.NewUserDirectory(users))
+	svc := task.NewService(taskstore.New(db), userclient.NewDirectory(users))
 	api := taskapi.New(log, svc)
 	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)
 	srv := grpcserver.New(log,
 		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout},
-		auth.UnaryServerInterceptor(verifier),
+		grpcauth.UnaryServerInterceptor(verifier),
 	)
 	api.Register(srv.GRPC())
 	return srv.ListenAndServe(ctx)

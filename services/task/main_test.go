@@ -23,9 +23,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/todo-platform/todo/pkg/auth"
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
+	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/pgtest"
 )
 
@@ -42,7 +44,7 @@ func TestBinary(t *testing.T) {
 		}
 	}
 	keyFile := filepath.Join(dir, "key.pem")
-	if err := auth.WritePrivateKeyFile(keyFile); err != nil {
+	if err := keyfile.WritePrivate(keyFile); err != nil {
 		t.Fatal(err)
 	}
 
@@ -108,7 +110,7 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = tasks.ListTasks(auth.WithBearer(ctxT(t), early), &taskv1.ListTasksRequest{})
+		_, err = tasks.ListTasks(grpcauth.WithBearer(ctxT(t), early), &taskv1.ListTasksRequest{})
 		if status.Code(err) != codes.Unavailable {
 			t.Errorf("call while the user service is down: %v, want Unavailable", err)
 		}
@@ -125,7 +127,7 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx := auth.WithBearer(ctxT(t), login.GetTokens().GetAccessToken())
+		ctx := grpcauth.WithBearer(ctxT(t), login.GetTokens().GetAccessToken())
 
 		// The task service fetches the keys on a later request (after a
 		// failed fetch it waits at most a second before trying again).
@@ -164,7 +166,7 @@ func TestBinary(t *testing.T) {
 		// packets). Then the real user service comes up on that address,
 		// and a call with a valid token must then succeed: the task
 		// service recovers without a restart. How fast it recovers (the
-		// connect parameters of taskapi.DialUserService) is not asserted
+		// connect parameters of userclient.Dial) is not asserted
 		// here: that would be a timing assertion. The overall bound is only
 		// a guard against a hang.
 		db := pgtest.New(t)
@@ -223,7 +225,7 @@ func TestBinary(t *testing.T) {
 		}
 		tasks := taskv1.NewTaskServiceClient(dial(t, taskAddr))
 		for {
-			ctx, cancel := context.WithTimeout(auth.WithBearer(t.Context(), token), 2*time.Second)
+			ctx, cancel := context.WithTimeout(grpcauth.WithBearer(t.Context(), token), 2*time.Second)
 			_, err := tasks.ListTasks(ctx, &taskv1.ListTasksRequest{})
 			cancel()
 			if err == nil {
@@ -343,7 +345,7 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 
 func mustKey(t *testing.T, path string) ed25519.PrivateKey {
 	t.Helper()
-	k, err := auth.LoadPrivateKeyFile(path)
+	k, err := keyfile.LoadPrivate(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,39 +34,5 @@ func TestLoadConfig_DefaultsAndRefusals(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	if _, err := loadConfig(); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Errorf("no DATABASE_URL: %v", err)
-	}
-}
-
-func TestLoadVerificationKey_ReadsPrivateAndPublicPEM(t *testing.T) {
-	dir := t.TempDir()
-	privPath := filepath.Join(dir, "old.pem")
-	if err := auth.WritePrivateKeyFile(privPath); err != nil {
-		t.Fatal(err)
-	}
-	priv, err := auth.LoadPrivateKeyFile(privPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := priv.Public().(ed25519.PublicKey)
-	der, err := x509.MarshalPKIXPublicKey(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubPath := filepath.Join(dir, "old.pub.pem")
-	if err := os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{privPath, pubPath} {
-		got, err := loadVerificationKey(p)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("loadVerificationKey(%s) = %x, %v", filepath.Base(p), got, err)
-		}
-	}
-	bad := filepath.Join(dir, "bad.pem")
-	if err := os.WriteFile(bad, []byte("nope"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loadVerificationKey(bad); err == nil {
-		t.Error("a file without PEM was accepted")
 	}
 }

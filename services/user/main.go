@@ -15,9 +15,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +30,8 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
+	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
@@ -246,29 +245,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	if cfg.TokenPrivateKeyFile == "" {
 		return errors.New("configuration: TOKEN_PRIVATE_KEY_FILE is required by serve")
 	}
-	key, err := auth.LoadPrivateKeyFile(cfg.TokenPrivateKeyFile)
+	key, err := keyfile.LoadPrivate(cfg.TokenPrivateKeyFile)
 	if err != nil {
 		return fmt.Errorf("TOKEN_PRIVATE_KEY_FILE: %w", err)
 	}
 	signer := auth.NewSigner(key, cfg.TokenIssuer, cfg.TokenAudience, cfg.AccessTokenTTL)
-	keys := []auth.PublicKey{signer.PublicKey()}
-	for _, f := range cfg.TokenPublicKeyFiles {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		pub, err := loadVerificationKey(f)
-		if err != nil {
-			return fmt.Errorf("TOKEN_PUBLIC_KEY_FILES: %w", err)
-		}
-		k := auth.PublicKey{KeyID: auth.Thumbprint(pub), Key: pub}
-		if k.KeyID != signer.KeyID() {
-			keys = append(keys, k)
-		}
+	keys, err := keyfile.KeySet(signer, cfg.TokenPublicKeyFiles)
+	if err != nil {
+		return fmt.Errorf("TOKEN_PUBLIC_KEY_FILES: %w", err)
 	}
-	static := auth.StaticKeys{}
-	for _, k := range keys {
-		static[k.KeyID] = k.Key
-	}
+	static := keyfile.Static(keys)
 	proxies, err := cfg.trustedProxies()
 	if err != nil {
 		return err
@@ -296,7 +282,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	verifier := auth.NewVerifier(static, cfg.TokenIssuer, cfg.TokenAudience)
 	srv := grpcserver.New(log,
 		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout},
-		auth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...),
+		grpcauth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...),
 	)
 	api.Register(srv.GRPC())
 
@@ -325,40 +311,6 @@ func cleanupLoop(ctx context.Context, log *slog.Logger, svc *user.Service) {
 			}
 			log.DebugContext(ctx, "cleanup done", slog.Int64("deleted", n))
 		}
-	}
-}
-
-// loadVerificationKey reads the Ed25519 public key of a PEM file holding a
-// PKCS #8 private key or a PKIX public key.
-func loadVerificationKey(path string) (ed25519.PublicKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("key file %s: no PEM block", path)
-	}
-	switch block.Type {
-	case "PRIVATE KEY":
-		priv, err := auth.LoadPrivateKeyFile(path)
-		if err != nil {
-			return nil, err
-		}
-		pub, _ := priv.Public().(ed25519.PublicKey)
-		return pub, nil
-	case "PUBLIC KEY":
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("key file %s: %w", path, err)
-		}
-		pub, ok := k.(ed25519.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("key file %s: key is %T, want an Ed25519 key", path, k)
-		}
-		return pub, nil
-	default:
-		return nil, fmt.Errorf("key file %s: PEM type %q, want PRIVATE KEY or PUBLIC KEY", path, block.Type)
 	}
 }
 

@@ -20,8 +20,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/stats"
 
-	"github.com/todo-platform/todo/pkg/auth"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
+	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/pgtest"
 )
 
@@ -38,7 +40,7 @@ func TestBinary(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
 	oldKeyFile := filepath.Join(t.TempDir(), "old-key.pem")
 	for _, f := range []string{keyFile, oldKeyFile} {
-		if err := auth.WritePrivateKeyFile(f); err != nil {
+		if err := keyfile.WritePrivate(f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +130,7 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetPublicKeys: %v", err)
 		}
-		oldKey, err := auth.LoadPrivateKeyFile(oldKeyFile)
+		oldKey, err := keyfile.LoadPrivate(oldKeyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +147,7 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := client.GetCurrentUser(auth.WithBearer(ctxT(t), oldToken), &userv1.GetCurrentUserRequest{}); err != nil {
+		if _, err := client.GetCurrentUser(grpcauth.WithBearer(ctxT(t), oldToken), &userv1.GetCurrentUserRequest{}); err != nil {
 			t.Errorf("token signed by the old key: %v", err)
 		}
 

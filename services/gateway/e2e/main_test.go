@@ -28,7 +28,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/pgtest"
 )
 
@@ -206,7 +206,7 @@ func startStack(t *testing.T) *stack {
 	db := pgtest.New(t)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "token.pem")
-	if err := auth.WritePrivateKeyFile(key); err != nil {
+	if err := keyfile.WritePrivate(key); err != nil {
 		t.Fatal(err)
 	}
 	s := &stack{t: t, db: db, keyFile: key, bins: bins, procsDir: dir}

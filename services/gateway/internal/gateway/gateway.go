@@ -19,8 +19,6 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/rs/cors"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	// The error details the services send (google.rpc.BadRequest and
@@ -78,26 +76,6 @@ type Upstream struct {
 	Service string
 	// Conn is the client connection every request to the service reuses.
 	Conn *grpc.ClientConn
-}
-
-// Dial returns a client connection to the gRPC service at addr. It does not
-// connect until the first call, and reconnects by itself when the service
-// restarts; callers share it for every request and close it at shutdown.
-func Dial(addr string) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		// Reconnect attempts back off to at most 5s (gRPC's default is 2
-		// minutes), so a restarted service is back in /readyz and in
-		// service within seconds.
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
-			MinConnectTimeout: 5 * time.Second,
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
-	}
-	return conn, nil
 }
 
 // New returns the gateway's HTTP handler, with the user service reached

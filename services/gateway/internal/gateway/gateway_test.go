@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/todo-platform/todo/pkg/grpcclient"
+
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -157,7 +159,7 @@ func setup(t *testing.T, cfg gateway.Config) *bundle {
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 
-	conn, err := gateway.Dial(lis.Addr().String())
+	conn, err := grpcclient.Dial(lis.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,13 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/todo-platform/todo/pkg/auth"
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
 
 // Server implements taskv1.TaskServiceServer. Every method needs the
-// Principal that auth.UnaryServerInterceptor puts in the context.
+// Principal that grpcauth.UnaryServerInterceptor puts in the context.
 type Server struct {
 	taskv1.UnimplementedTaskServiceServer
 

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
@@ -93,5 +93,5 @@ func failedPrecondition(field, description string) error {
 // unauthenticated is returned when a method runs without a principal, which
 // the auth interceptor prevents.
 func unauthenticated() error {
-	return status.Error(codes.Unauthenticated, auth.UnauthenticatedMessage)
+	return status.Error(codes.Unauthenticated, grpcauth.UnauthenticatedMessage)
 }

@@ -22,9 +22,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/todo-platform/todo/pkg/auth"
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
+	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
@@ -32,6 +34,7 @@ import (
 	"github.com/todo-platform/todo/services/task/internal/task"
 	"github.com/todo-platform/todo/services/task/internal/taskapi"
 	"github.com/todo-platform/todo/services/task/internal/taskstore"
+	"github.com/todo-platform/todo/services/task/internal/userclient"
 )
 
 // userServiceBinary is where the real user service is built, once per test
@@ -191,10 +194,10 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	}
 	db := pgtest.New(t)
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
-	if err := auth.WritePrivateKeyFile(keyFile); err != nil {
+	if err := keyfile.WritePrivate(keyFile); err != nil {
 		t.Fatal(err)
 	}
-	key, err := auth.LoadPrivateKeyFile(keyFile)
+	key, err := keyfile.LoadPrivate(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,13 +223,13 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	if o.userInterceptor != nil {
 		dialOpts = append(dialOpts, grpc.WithUnaryInterceptor(o.userInterceptor))
 	}
-	userConn, err := taskapi.DialUserService(bn.users.addr, dialOpts...)
+	userConn, err := userclient.Dial(bn.users.addr, dialOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { userConn.Close() })
 	userClient := userv1.NewUserServiceClient(userConn)
-	keys := auth.NewRemoteKeys(taskapi.FetchKeys(userClient), time.Second)
+	keys := auth.NewRemoteKeys(userclient.FetchKeys(userClient), time.Second)
 	appDB := db.App
 	if o.statementTimeout > 0 {
 		cfg, err := pgdb.ParseConfig(db.AppURL + dsnSep(db.AppURL) + "statement_timeout=" + o.statementTimeout.String())
@@ -241,8 +244,8 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 		}
 		t.Cleanup(appDB.Close)
 	}
-	svc := task.NewService(taskstore.New(appDB), taskapi.NewUserDirectory(userClient))
-	srv := grpcserver.New(log, grpcserver.Config{}, auth.UnaryServerInterceptor(auth.NewVerifier(keys, auth.DefaultIssuer, auth.DefaultAudience)))
+	svc := task.NewService(taskstore.New(appDB), userclient.NewDirectory(userClient))
+	srv := grpcserver.New(log, grpcserver.Config{}, grpcauth.UnaryServerInterceptor(auth.NewVerifier(keys, auth.DefaultIssuer, auth.DefaultAudience)))
 	taskapi.New(log, svc).Register(srv.GRPC())
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -300,7 +303,7 @@ func (bn *bundle) as(p auth.Principal) func(t *testing.T) context.Context {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return auth.WithBearer(ctxT(t), token)
+		return grpcauth.WithBearer(ctxT(t), token)
 	}
 }
 

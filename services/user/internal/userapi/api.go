@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/todo-platform/todo/pkg/auth"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )
 
@@ -41,7 +41,7 @@ func (s *Server) Register(gs grpc.ServiceRegistrar) {
 }
 
 // PublicMethods are the full names of the methods callable without an access
-// token, for auth.UnaryServerInterceptor.
+// token, for grpcauth.UnaryServerInterceptor.
 func PublicMethods() []string {
 	return []string{
 		userv1.UserService_CreateUser_FullMethodName,
@@ -106,7 +106,7 @@ func (s *Server) Logout(ctx context.Context, req *userv1.LogoutRequest) (*userv1
 func (s *Server) GetPublicKeys(context.Context, *userv1.GetPublicKeysRequest) (*userv1.GetPublicKeysResponse, error) {
 	out := make([]*userv1.PublicKey, 0, len(s.keys))
 	for _, k := range s.keys {
-		out = append(out, k.ToProto())
+		out = append(out, toProtoKey(k))
 	}
 	return &userv1.GetPublicKeysResponse{Keys: out}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )
 
@@ -42,3 +43,9 @@ func toProtoTokens(t user.Tokens) *userv1.TokenPair {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// toProtoKey returns k as the JWK GetPublicKeys publishes.
+func toProtoKey(k auth.PublicKey) *userv1.PublicKey {
+	j := k.JWK()
+	return &userv1.PublicKey{Kid: j.Kid, Kty: j.Kty, Crv: j.Crv, X: j.X, Alg: j.Alg, Use: j.Use}
+}

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )
@@ -26,7 +26,7 @@ const (
 // unauthenticated is returned when a non-public method runs without a
 // principal, which the auth interceptor should have prevented.
 func unauthenticated() error {
-	return status.Error(codes.Unauthenticated, auth.UnauthenticatedMessage)
+	return status.Error(codes.Unauthenticated, grpcauth.UnauthenticatedMessage)
 }
 
 // status turns an error of the business layer into the gRPC status the

@@ -5,8 +5,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/todo-platform/todo/pkg/auth"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
 )
 
 func TestGetPublicKeys_PublishesTheSigningKeyWithoutAToken(t *testing.T) {
@@ -19,7 +19,8 @@ func TestGetPublicKeys_PublishesTheSigningKeyWithoutAToken(t *testing.T) {
 	if got := len(resp.GetKeys()); got != 1 {
 		t.Fatalf("got %d keys, want 1", got)
 	}
-	k, err := auth.PublicKeyFromProto(resp.GetKeys()[0])
+	p := resp.GetKeys()[0]
+	k, err := auth.ParseJWK(auth.JWK{Kid: p.GetKid(), Kty: p.GetKty(), Crv: p.GetCrv(), X: p.GetX(), Alg: p.GetAlg(), Use: p.GetUse()})
 	if err != nil {
 		t.Fatal(err)
 	}

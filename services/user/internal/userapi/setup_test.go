@@ -17,8 +17,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/todo-platform/todo/pkg/auth"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
+	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/services/user/internal/user"
@@ -60,10 +62,10 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	db := pgtest.New(t)
 
 	keyPath := filepath.Join(t.TempDir(), "key.pem")
-	if err := auth.WritePrivateKeyFile(keyPath); err != nil {
+	if err := keyfile.WritePrivate(keyPath); err != nil {
 		t.Fatal(err)
 	}
-	key, err := auth.LoadPrivateKeyFile(keyPath)
+	key, err := keyfile.LoadPrivate(keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	}
 	pub := signer.PublicKey()
 	verifier := auth.NewVerifier(auth.StaticKeys{pub.KeyID: pub.Key}, auth.DefaultIssuer, auth.DefaultAudience)
-	srv := grpcserver.New(log, grpcserver.Config{}, auth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...))
+	srv := grpcserver.New(log, grpcserver.Config{}, grpcauth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...))
 	userapi.New(log, svc, []auth.PublicKey{pub}, o.proxies).Register(srv.GRPC())
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -111,7 +113,7 @@ func ctxT(t *testing.T) context.Context {
 
 // as returns ctx carrying token as its bearer token.
 func as(ctx context.Context, token string) context.Context {
-	return auth.WithBearer(ctx, token)
+	return grpcauth.WithBearer(ctx, token)
 }
 
 // signUp creates a user through the API and fails the test on error.

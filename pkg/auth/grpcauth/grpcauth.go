@@ -1,4 +1,6 @@
-package auth
+// Package grpcauth carries access tokens in gRPC metadata and authenticates
+// each call with an auth.Verifier.
+package grpcauth
 
 import (
 	"context"
@@ -10,6 +12,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/todo-platform/todo/pkg/auth"
 )
 
 // authorizationKey is the gRPC metadata key of the bearer token.
@@ -49,14 +53,14 @@ func WithBearer(ctx context.Context, token string) context.Context {
 
 // UnaryServerInterceptor authenticates each call with the bearer token of its
 // metadata. A call with a valid token runs with the token's Principal in its
-// context (FromContext). Other calls fail with Unauthenticated and
+// context (auth.FromContext). Other calls fail with Unauthenticated and
 // UnauthenticatedMessage, except calls to publicMethods (full method names such
 // as "/todo.user.v1.UserService/Login") and to the grpc.health.v1 service,
 // which run without a Principal (or with one, when they carry a valid token).
 // When the verification keys cannot be obtained the call fails with
 // Unavailable. The refusal's reason is added to the call's log line (field
 // "auth.error") through go-grpc-middleware's logging fields.
-func UnaryServerInterceptor(v *Verifier, publicMethods ...string) grpc.UnaryServerInterceptor {
+func UnaryServerInterceptor(v *auth.Verifier, publicMethods ...string) grpc.UnaryServerInterceptor {
 	public := make(map[string]bool, len(publicMethods))
 	for _, m := range publicMethods {
 		public[m] = true
@@ -75,10 +79,10 @@ func UnaryServerInterceptor(v *Verifier, publicMethods ...string) grpc.UnaryServ
 		switch {
 		case err == nil:
 			logging.AddFields(ctx, logging.Fields{"auth.user_id", p.UserID})
-			return handler(NewContext(ctx, p), req)
+			return handler(auth.NewContext(ctx, p), req)
 		case isPublic:
 			return handler(ctx, req)
-		case errors.Is(err, ErrInvalidToken):
+		case errors.Is(err, auth.ErrInvalidToken):
 			logging.AddFields(ctx, logging.Fields{"auth.error", err.Error()})
 			return nil, status.Error(codes.Unauthenticated, UnauthenticatedMessage)
 		default:
