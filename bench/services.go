@@ -15,10 +15,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/todo-platform/todo/bench/internal/cases"
-	"github.com/todo-platform/todo/bench/internal/procs"
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/bench/internal/cases"
+	"github.com/todo-platform/todo/bench/internal/procs"
 )
 
 // services are the three running processes and the clients that reach them.

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/todo-platform/todo/bench/internal/dataset"
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/bench/internal/dataset"
 )
 
 // ListPages is the page ListTasks' deep case reads: the 1000th.
