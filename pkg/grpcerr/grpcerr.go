@@ -8,13 +8,64 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/todo-platform/todo/pkg/pgdb"
 )
+
+// RetryAfterUnavailable is the retry delay Fallback advises when the
+// database is unavailable.
+const RetryAfterUnavailable = time.Second
+
+// Status messages of Fallback.
+const (
+	msgUnavailable = "the service is temporarily unavailable; retry later"
+	msgDeadline    = "deadline exceeded"
+	msgCanceled    = "request cancelled"
+	msgAborted     = "the request conflicted with a concurrent one; retry"
+)
+
+// Fallback is the end of each service's error mapping, for errors that are
+// no domain rule's: the caller's deadline or cancellation (DeadlineExceeded,
+// Canceled), a database that could not be reached (Unavailable, with a
+// google.rpc.RetryInfo of RetryAfterUnavailable), a statement timeout
+// (DeadlineExceeded), a serialization failure (Aborted), and anything else
+// (Internal, see Internal). Causes are logged, never sent.
+func Fallback(ctx context.Context, log *slog.Logger, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, pgdb.ErrStatementTimeout):
+		return status.Error(codes.DeadlineExceeded, msgDeadline)
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, msgCanceled)
+	case errors.Is(err, pgdb.ErrUnavailable):
+		log.WarnContext(ctx, "database unavailable", slog.Any("error", err))
+		return Unavailable(msgUnavailable, RetryAfterUnavailable)
+	case errors.Is(err, pgdb.ErrSerialization):
+		return status.Error(codes.Aborted, msgAborted)
+	default:
+		return Internal(ctx, log, err)
+	}
+}
+
+// Unavailable returns a codes.Unavailable status error with message msg and
+// a google.rpc.RetryInfo detail advising a retry after retryAfter.
+func Unavailable(msg string, retryAfter time.Duration) error {
+	return withDetails(status.New(codes.Unavailable, msg), &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
+}
+
+// ResourceExhausted returns a codes.ResourceExhausted status error with
+// message msg and a google.rpc.RetryInfo detail advising a retry after
+// retryAfter.
+func ResourceExhausted(msg string, retryAfter time.Duration) error {
+	return withDetails(status.New(codes.ResourceExhausted, msg), &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
+}
 
 // FieldViolation names one request field that is invalid and says why.
 // Field is the dotted path of the field in the request message, such as

@@ -27,6 +27,7 @@ import (
 
 	"github.com/todo-platform/todo/api/apidesc"
 	"github.com/todo-platform/todo/pkg/grpcerr"
+	"github.com/todo-platform/todo/pkg/listen"
 )
 
 // Defaults applied by New to zero fields of Config.
@@ -42,7 +43,8 @@ const (
 
 // Config configures a Server. Zero fields take the Default* values.
 type Config struct {
-	// Addr is the TCP address ListenAndServe listens on, such as ":50051".
+	// Addr is the address ListenAndServe listens on: a TCP address such as
+	// ":50051", or "fd:N" for an inherited socket (see package listen).
 	Addr string
 	// MaxConcurrentStreams bounds the concurrent RPCs per client connection.
 	MaxConcurrentStreams uint32
@@ -238,10 +240,9 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 
 // ListenAndServe listens on the configured Addr (TCP) and calls Serve.
 func (s *Server) ListenAndServe(ctx context.Context) error {
-	var lc net.ListenConfig
-	lis, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	lis, err := listen.Listen(ctx, s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("grpcserver: listen on %q: %w", s.cfg.Addr, err)
+		return fmt.Errorf("grpcserver: %w", err)
 	}
 	s.log.InfoContext(ctx, "gRPC server listening", slog.String("addr", lis.Addr().String()))
 	return s.Serve(ctx, lis)

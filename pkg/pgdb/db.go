@@ -2,14 +2,12 @@ package pgdb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -36,6 +34,26 @@ func Open(ctx context.Context, cfg *Config) (*DB, error) {
 			cfg.Pool.ConnConfig.User, cfg.Pool.ConnConfig.Host, cfg.Pool.ConnConfig.Port, cfg.Pool.ConnConfig.Database, err)
 	}
 	return &DB{Pool: pool, StatementTimeout: cfg.StatementTimeout}, nil
+}
+
+// OpenRuntime opens the pool a service runs on: it parses dsn (see
+// ParseConfig), opens the pool, and checks with CheckRuntimeRole that the
+// role it logs in as is fit to run a service, refusing to start otherwise.
+// The errors name DATABASE_URL, where the DSN comes from.
+func OpenRuntime(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckRuntimeRole(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	return db, nil
 }
 
 // Close closes the pool, waiting for acquired connections to be released.
@@ -65,31 +83,6 @@ func (db *DB) settingsArgs(settings []Setting) ([]string, []string) {
 		values = append(values, s.Value)
 	}
 	return names, values
-}
-
-// NewBatch returns a batch whose first query sets the statement timeout and
-// settings for the batch's transaction. Queue further queries on it and send
-// it with db.Pool.SendBatch: the whole batch is one round trip and one
-// implicit transaction, so the settings apply to exactly those queries. The
-// caller must read the first query's result (br.Exec()) before its own ones.
-func (db *DB) NewBatch(settings ...Setting) *pgx.Batch {
-	names, values := db.settingsArgs(settings)
-	b := &pgx.Batch{}
-	b.Queue(setConfigSQL, names, values)
-	return b
-}
-
-// InTx runs fn in a transaction whose first statement sets the statement
-// timeout and settings. The transaction commits when fn returns nil and
-// rolls back otherwise; fn must not keep tx after it returns.
-func (db *DB) InTx(ctx context.Context, settings []Setting, fn func(pgx.Tx) error) error {
-	names, values := db.settingsArgs(settings)
-	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, setConfigSQL, names, values); err != nil {
-			return fmt.Errorf("set transaction settings: %w", err)
-		}
-		return fn(tx)
-	})
 }
 
 // CheckRuntimeRole returns an error, saying what is wrong and how to fix it,
@@ -150,37 +143,4 @@ WHERE r.rolname = current_user`
 	}
 	return fmt.Errorf("database role %q %s: services must connect as a LOGIN role that is not superuser, has no BYPASSRLS, owns nothing and is a member of %s, for example: CREATE ROLE todo_service LOGIN PASSWORD '…' IN ROLE %s; then use it in DATABASE_URL (migrations still run as the owner)",
 		name, strings.Join(problems, "; "), AppRole, AppRole)
-}
-
-// PostgreSQL error codes (SQLSTATE) the stores translate.
-const (
-	codeUniqueViolation     = "23505"
-	codeForeignKeyViolation = "23503"
-	codeCheckViolation      = "23514"
-)
-
-func pgErrorCode(err error, code string) (string, bool) {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == code {
-		return pgErr.ConstraintName, true
-	}
-	return "", false
-}
-
-// IsUniqueViolation reports whether err is (or wraps) a unique violation
-// (SQLSTATE 23505) and names the violated constraint or unique index.
-func IsUniqueViolation(err error) (constraint string, ok bool) {
-	return pgErrorCode(err, codeUniqueViolation)
-}
-
-// IsForeignKeyViolation reports whether err is (or wraps) a foreign key
-// violation (SQLSTATE 23503) and names the violated constraint.
-func IsForeignKeyViolation(err error) (constraint string, ok bool) {
-	return pgErrorCode(err, codeForeignKeyViolation)
-}
-
-// IsCheckViolation reports whether err is (or wraps) a CHECK constraint
-// violation (SQLSTATE 23514) and names the violated constraint.
-func IsCheckViolation(err error) (constraint string, ok bool) {
-	return pgErrorCode(err, codeCheckViolation)
 }

@@ -34,7 +34,7 @@ func openOneConn(t *testing.T, dsn, params string) *pgdb.DB {
 	return db
 }
 
-func TestNewBatch_SettingsHoldForTheBatchOnly(t *testing.T) {
+func TestSend_SettingsHoldForTheBatchOnly(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	ctx := context.Background()
@@ -44,17 +44,14 @@ func TestNewBatch_SettingsHoldForTheBatchOnly(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			db := openOneConn(t, tdb.AppURL, "&statement_timeout=1500&default_query_exec_mode="+mode)
 
-			b := db.NewBatch(pgdb.Setting{Name: "app.user_id", Value: "42"}, pgdb.Setting{Name: "app.is_admin", Value: "true"})
-			b.Queue(`SELECT current_setting('app.user_id'), current_setting('app.is_admin'), current_setting('statement_timeout')`)
-			br := db.Pool.SendBatch(ctx, b)
-			if _, err := br.Exec(); err != nil {
-				t.Fatalf("settings: %v", err)
-			}
 			var user, admin, timeout string
-			if err := br.QueryRow().Scan(&user, &admin, &timeout); err != nil {
-				t.Fatal(err)
-			}
-			if err := br.Close(); err != nil {
+			err := db.Send(ctx, pgdb.RetrySafe,
+				[]pgdb.Setting{{Name: "app.user_id", Value: "42"}, {Name: "app.is_admin", Value: "true"}},
+				func(b *pgx.Batch) {
+					b.Queue(`SELECT current_setting('app.user_id'), current_setting('app.is_admin'), current_setting('statement_timeout')`)
+				},
+				func(br pgx.BatchResults) error { return br.QueryRow().Scan(&user, &admin, &timeout) })
+			if err != nil {
 				t.Fatal(err)
 			}
 			if user != "42" || admin != "true" || timeout != "1500ms" {
@@ -73,21 +70,16 @@ func TestNewBatch_SettingsHoldForTheBatchOnly(t *testing.T) {
 	}
 }
 
-func TestNewBatch_StatementTimeoutCancelsSlowQuery(t *testing.T) {
+func TestSend_StatementTimeoutIsErrStatementTimeout(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	db := openOneConn(t, tdb.AppURL, "&statement_timeout=50ms")
-	b := db.NewBatch()
-	b.Queue(`SELECT pg_sleep(10)`)
-	br := db.Pool.SendBatch(context.Background(), b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		t.Fatal(err)
-	}
-	_, err := br.Exec()
+	err := db.Send(context.Background(), pgdb.RetrySafe, nil,
+		func(b *pgx.Batch) { b.Queue(`SELECT pg_sleep(10)`) },
+		func(br pgx.BatchResults) error { _, err := br.Exec(); return err })
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
-		t.Errorf("slow query under a 50ms statement timeout: got %v, want query_canceled (57014)", err)
+	if !errors.Is(err, pgdb.ErrStatementTimeout) || !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Errorf("slow query under a 50ms statement timeout: got %v, want ErrStatementTimeout wrapping query_canceled (57014)", err)
 	}
 }
 
@@ -98,7 +90,7 @@ func TestInTx_SettingsHoldForTheTransactionOnly(t *testing.T) {
 	db := openOneConn(t, tdb.AppURL, "&statement_timeout=2s")
 
 	var user, timeout string
-	err := db.InTx(ctx, []pgdb.Setting{{Name: "app.user_id", Value: "7"}}, func(tx pgx.Tx) error {
+	err := db.InTx(ctx, pgdb.RetrySafe, []pgdb.Setting{{Name: "app.user_id", Value: "7"}}, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT current_setting('app.user_id'), current_setting('statement_timeout')`).Scan(&user, &timeout)
 	})
 	if err != nil {
@@ -120,7 +112,7 @@ func TestInTx_ErrorRollsBack(t *testing.T) {
 	tdb := pgtest.New(t)
 	ctx := context.Background()
 	errStop := errors.New("stop")
-	err := tdb.App.InTx(ctx, nil, func(tx pgx.Tx) error {
+	err := tdb.App.InTx(ctx, pgdb.RetrySafe, nil, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO "user" (email, username, password_hash) VALUES ('a@example.com', 'a', 'h')`); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,9 @@ type Cluster struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the postmaster has exited
 	err    error         // the postmaster's exit status, valid after exited is closed
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // URL returns a superuser URL to the cluster's "postgres" database.
@@ -244,8 +248,13 @@ func (c *Cluster) kill() {
 }
 
 // Stop shuts the cluster down (fast shutdown: sessions are ended) and removes
-// its directory.
+// its directory. Calls after the first do nothing.
 func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() { c.stopErr = c.stop() })
+	return c.stopErr
+}
+
+func (c *Cluster) stop() error {
 	var err error
 	if sigErr := c.cmd.Process.Signal(syscall.SIGINT); sigErr == nil {
 		select {

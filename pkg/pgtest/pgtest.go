@@ -98,13 +98,37 @@ type DB struct {
 // parallel tests and parallel test binaries sharing one cluster.
 func New(t testing.TB) *DB {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
 	admin := os.Getenv(EnvURL)
 	if admin == "" {
 		t.Fatalf("pgtest: %s is not set: call os.Exit(pgtest.Main(m)) from TestMain, or run the tests with make test", EnvURL)
 	}
+	return newOn(t, admin)
+}
+
+// NewPrivate is New on a cluster of the test's own, which it starts (a
+// second or two) and stops when the test ends. A test that needs the
+// database to go away calls the cluster's Stop: what a service sees then is
+// PostgreSQL shut down.
+func NewPrivate(t testing.TB) (*DB, *Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := StartCluster(ctx)
+	if err != nil {
+		t.Fatalf("pgtest: start private cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("pgtest: stop private cluster: %v", err)
+		}
+	})
+	return newOn(t, c.URL()), c
+}
+
+func newOn(t testing.TB, admin string) *DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatalf("pgtest: connect to cluster: %v", err)
@@ -129,7 +153,7 @@ func New(t testing.TB) *DB {
 		if db.Owner != nil {
 			db.Owner.Close()
 		}
-		if err := dropDatabase(admin, name); err != nil {
+		if err := dropDatabase(admin, name); err != nil && !stopped(admin) {
 			t.Errorf("pgtest: %v", err)
 		}
 	})
@@ -285,4 +309,17 @@ func ensureTemplate(ctx context.Context, conn *pgx.Conn, admin string) (string, 
 		return "", fmt.Errorf("seal template %s: %w", name, err)
 	}
 	return name, nil
+}
+
+// stopped reports whether the cluster of admin no longer answers (a private
+// cluster the test stopped).
+func stopped(admin string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return true
+	}
+	conn.Close(ctx)
+	return false
 }

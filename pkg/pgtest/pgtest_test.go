@@ -69,3 +69,21 @@ func TestNew_DropsDatabaseAtCleanup(t *testing.T) {
 		t.Errorf("database %s of a finished test still exists", name)
 	}
 }
+
+func TestNewPrivate_StopTakesTheDatabaseAway(t *testing.T) {
+	db, cluster := pgtest.NewPrivate(t)
+	ctx := t.Context()
+	var n int
+	if err := db.Owner.QueryRow(ctx, `SELECT count(*) FROM "user"`).Scan(&n); err != nil {
+		t.Fatalf("private database not migrated: %v", err)
+	}
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Owner.Ping(ctx); err == nil {
+		t.Error("the database still answers after Stop")
+	}
+	if err := cluster.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}

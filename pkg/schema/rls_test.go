@@ -52,7 +52,7 @@ func asUser(id int64) []pgdb.Setting {
 func visibleTaskIDs(t *testing.T, db *pgdb.DB, settings []pgdb.Setting) []int64 {
 	t.Helper()
 	var ids []int64
-	err := db.InTx(context.Background(), settings, func(tx pgx.Tx) error {
+	err := db.InTx(context.Background(), pgdb.RetrySafe, settings, func(tx pgx.Tx) error {
 		rows, err := tx.Query(context.Background(), `SELECT * FROM task ORDER BY id`)
 		if err != nil {
 			return err
@@ -134,7 +134,7 @@ func TestRLS_InsertOnlyAsCreator(t *testing.T) {
 	f := newRLSFixture(t)
 	ctx := context.Background()
 	insert := func(settings []pgdb.Setting, createdBy int64) error {
-		return f.db.App.InTx(ctx, settings, func(tx pgx.Tx) error {
+		return f.db.App.InTx(ctx, pgdb.RetrySafe, settings, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO task (title, created_by) VALUES ('new', $1)`, createdBy)
 			return err
 		})
@@ -159,7 +159,7 @@ func TestRLS_UpdateCannotMoveTaskToAnotherCreator(t *testing.T) {
 	ctx := context.Background()
 	exec := func(settings []pgdb.Setting, sql string, args ...any) (int64, error) {
 		var n int64
-		err := f.db.App.InTx(ctx, settings, func(tx pgx.Tx) error {
+		err := f.db.App.InTx(ctx, pgdb.RetrySafe, settings, func(tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, sql, args...)
 			n = tag.RowsAffected()
 			return err

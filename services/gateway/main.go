@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/todo-platform/todo/pkg/grpcclient"
+	"github.com/todo-platform/todo/pkg/listen"
 
 	"github.com/caarlos0/env/v11"
 
@@ -132,9 +132,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	lis, err := net.Listen("tcp", cfg.HTTPAddr)
+	lis, err := listen.Listen(ctx, cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+		return err
 	}
 	log.Info("serving", "addr", lis.Addr().String())
 

@@ -30,6 +30,7 @@ import (
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
+	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
@@ -127,7 +128,7 @@ func loadConfig() (config, error) {
 // LogValue logs the configuration with the database password masked.
 func (c config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("DATABASE_URL", pgdb.MaskDSN(c.DatabaseURL)),
+		slog.String("DATABASE_URL", envcfg.MaskDSN(c.DatabaseURL)),
 		slog.String("GRPC_ADDR", c.GRPCAddr),
 		slog.Duration("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		slog.String("USER_SERVICE_ADDR", c.UserServiceAddr),

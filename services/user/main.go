@@ -32,6 +32,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
+	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
@@ -212,7 +213,7 @@ func (c config) LogValue() slog.Value {
 		adminPassword = "xxxxx"
 	}
 	return slog.GroupValue(
-		slog.String("DATABASE_URL", pgdb.MaskDSN(c.DatabaseURL)),
+		slog.String("DATABASE_URL", envcfg.MaskDSN(c.DatabaseURL)),
 		slog.String("GRPC_ADDR", c.GRPCAddr),
 		slog.Duration("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
 		slog.String("TOKEN_PRIVATE_KEY_FILE", c.TokenPrivateKeyFile),

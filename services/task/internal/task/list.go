@@ -1,13 +1,11 @@
 package task
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/binary"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/todo-platform/todo/pkg/pagetoken"
 )
 
 // Page sizes of ListTasks.
@@ -171,69 +169,48 @@ type Page struct {
 	NextPageToken string
 }
 
-// Page tokens are base64url (unpadded) of:
-//
-//	byte 0       tokenVersion
-//	byte 1       sort key, high bit set for descending
-//	byte 2       flags (bit 0: the cursor task had no due date)
-//	bytes 3-10   sort value: Unix microseconds, or the priority rank
-//	bytes 11-18  task id
-//	bytes 19-26  first 8 bytes of SHA-256(filter and order fingerprint, bytes 0-18)
-//
-// The check bytes bind the token to the filters and order it was issued for
-// and catch alterations; a token is not a secret and forging one only moves
-// the starting point of a listing that is still limited to what the caller
-// may see.
-const (
-	tokenVersion = 1
-	tokenBody    = 19
-	tokenLen     = tokenBody + 8
-	flagNoDue    = 1
-)
+// pageTokens makes the page tokens of ListTasks (see package pagetoken):
+// the position is the sort value of the page's last task (Unix
+// microseconds, or the priority rank; a flag for a task without due date)
+// and its id; the binding is the order and the normalized filter, so a token
+// is refused by a listing with other filters or another order.
+var pageTokens = pagetoken.New("todo.task.v1.ListTasks")
 
 // EncodePageToken returns the token for the page after c, valid only for f
 // (normalized) and o.
 func EncodePageToken(f Filter, o Order, c Cursor) string {
-	var b [tokenLen]byte
-	b[0] = tokenVersion
-	b[1] = orderByte(o)
-	var v int64
+	pos := pagetoken.Fields{}.Byte(orderByte(o))
 	switch {
 	case o.Key == SortPriority:
-		v = int64(c.Rank)
+		pos = pos.Bool(false).Int64(int64(c.Rank))
 	case c.NoDue:
-		b[2] = flagNoDue
+		pos = pos.Bool(true).Int64(0)
 	default:
-		v = c.Time.UnixMicro()
+		pos = pos.Bool(false).Time(c.Time)
 	}
-	binary.BigEndian.PutUint64(b[3:11], uint64(v))
-	binary.BigEndian.PutUint64(b[11:19], uint64(c.ID))
-	sum := tokenCheck(f, o, b[:tokenBody])
-	copy(b[tokenBody:], sum[:8])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return pageTokens.Encode(tokenBinding(f, o), pos.Int64(c.ID))
 }
 
 // DecodePageToken returns the cursor of a token from EncodePageToken, or
 // ErrInvalidPageToken when the token is malformed, altered, or was issued
 // for a filter or order other than f (normalized) and o.
 func DecodePageToken(token string, f Filter, o Order) (Cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != tokenLen || b[0] != tokenVersion {
+	r, err := pageTokens.Decode(token, tokenBinding(f, o))
+	if err != nil {
 		return Cursor{}, ErrInvalidPageToken
 	}
-	sum := tokenCheck(f, o, b[:tokenBody])
-	if subtle.ConstantTimeCompare(sum[:8], b[tokenBody:]) != 1 || b[1] != orderByte(o) {
+	ob, noDue, v, id := r.Byte(), r.Bool(), r.Int64(), r.Int64()
+	if r.Done() != nil || ob != orderByte(o) {
 		return Cursor{}, ErrInvalidPageToken
 	}
-	c := Cursor{ID: int64(binary.BigEndian.Uint64(b[11:19]))}
-	v := int64(binary.BigEndian.Uint64(b[3:11]))
+	c := Cursor{ID: id}
 	switch {
 	case o.Key == SortPriority:
-		if v < 1 || v > 4 {
+		if noDue || v < 1 || v > 4 {
 			return Cursor{}, ErrInvalidPageToken
 		}
 		c.Rank = int(v)
-	case b[2]&flagNoDue != 0:
+	case noDue:
 		if o.Key != SortDueDate {
 			return Cursor{}, ErrInvalidPageToken
 		}
@@ -252,11 +229,8 @@ func orderByte(o Order) byte {
 	return b
 }
 
-// tokenCheck hashes a canonical encoding of f and o, then body.
-func tokenCheck(f Filter, o Order, body []byte) [sha256.Size]byte {
-	buf := make([]byte, 0, 96+len(body))
-	buf = append(buf, "todo.task.v1 page token\x00"...)
-	buf = append(buf, orderByte(o))
+// tokenBinding is a canonical encoding of o and f.
+func tokenBinding(f Filter, o Order) pagetoken.Fields {
 	var statuses, priorities byte
 	for _, s := range f.Statuses {
 		statuses |= 1 << statusIndex(s)
@@ -264,34 +238,7 @@ func tokenCheck(f Filter, o Order, body []byte) [sha256.Size]byte {
 	for _, p := range f.Priorities {
 		priorities |= 1 << p.Rank()
 	}
-	buf = append(buf, statuses, priorities)
-	appendOpt := func(set bool, v int64) {
-		if !set {
-			buf = append(buf, 0)
-			return
-		}
-		buf = append(buf, 1)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(v))
-	}
-	appendTime := func(t *time.Time) {
-		if t == nil {
-			appendOpt(false, 0)
-		} else {
-			appendOpt(true, t.UnixMicro())
-		}
-	}
-	appendOpt(f.AssignedTo != nil, deref(f.AssignedTo))
-	appendOpt(f.CreatedBy != nil, deref(f.CreatedBy))
-	appendTime(f.DueBefore)
-	appendTime(f.DueAfter)
-	appendTime(f.UpdatedAfter)
-	buf = append(buf, body...)
-	return sha256.Sum256(buf)
-}
-
-func deref(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
+	return pagetoken.Fields{}.Byte(orderByte(o)).Byte(statuses).Byte(priorities).
+		OptInt64(f.AssignedTo).OptInt64(f.CreatedBy).
+		OptTime(f.DueBefore).OptTime(f.DueAfter).OptTime(f.UpdatedAfter)
 }

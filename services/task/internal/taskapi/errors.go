@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -20,20 +19,15 @@ const (
 	msgEtagMismatch     = "the task changed since it was read (etag mismatch); read it again and retry"
 	msgConflict         = "the task changed concurrently; retry"
 	msgUnavailable      = "the user service is unavailable; retry later"
-	msgDeadline         = "deadline exceeded"
-	msgCanceled         = "request cancelled"
 )
-
-// sqlstateQueryCanceled is PostgreSQL's query_canceled, raised when
-// statement_timeout fires (or a cancel request arrives).
-const sqlstateQueryCanceled = "57014"
 
 // status turns an error of the domain layer into the gRPC status the client
 // gets: the one place where that happens. Requests the rules refuse name
-// the request field concerned; a deadline or a cancellation (the caller's,
-// or the database's statement_timeout, SQLSTATE 57014) is DeadlineExceeded
-// or Canceled; anything unexpected is logged and becomes Internal "internal
-// error", so no SQL or stack reaches a client.
+// the request field concerned; what no rule of the domain explains
+// (deadlines, an unavailable database, anything unexpected) is
+// grpcerr.Fallback's, so no SQL or stack reaches a client. Wrapped status
+// errors of other services count as unexpected: their codes and messages are
+// not this service's answer.
 func (s *Server) status(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, task.ErrNotFound):
@@ -62,26 +56,9 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return failedPrecondition("assignee_id", "no active user has this id")
 	case errors.Is(err, task.ErrUserServiceUnavailable):
 		return status.Error(codes.Unavailable, msgUnavailable)
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, msgDeadline)
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, msgCanceled)
-	case isQueryCanceled(err):
-		// The server's statement_timeout ran out (a cancel request for a
-		// caller that gave up is caught above as context.Canceled or
-		// context.DeadlineExceeded).
-		return status.Error(codes.DeadlineExceeded, msgDeadline)
 	default:
-		// Including wrapped status errors of other services: their codes
-		// and messages are not this service's answer.
-		return grpcerr.Internal(ctx, s.log, err)
+		return grpcerr.Fallback(ctx, s.log, err)
 	}
-}
-
-// isQueryCanceled reports whether err carries PostgreSQL's query_canceled.
-func isQueryCanceled(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == sqlstateQueryCanceled
 }
 
 // failedPrecondition is FailedPrecondition naming one field.

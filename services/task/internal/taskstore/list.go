@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
 
@@ -169,20 +170,15 @@ func listQuery(c task.Caller, q task.Query) (string, pgx.NamedArgs) {
 // List returns the page q describes within the tasks c can see.
 func (s *Store) List(ctx context.Context, c task.Caller, q task.Query) ([]task.Task, error) {
 	sql, args := listQuery(c, q)
-	b := s.db.NewBatch(settings(c)...)
-	b.Queue(sql, args)
-	br, err := s.send(ctx, b)
-	if err != nil {
-		return nil, fmt.Errorf("taskstore list: %w", err)
-	}
-	rows, err := br.Query()
 	var tasks []task.Task
-	if err == nil {
+	err := s.db.Send(ctx, pgdb.RetrySafe, settings(c), func(b *pgx.Batch) { b.Queue(sql, args) }, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
 		tasks, err = pgx.CollectRows(rows, scanTasks)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("taskstore list: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
@@ -105,31 +106,16 @@ func scanTask(row pgx.Row) (task.Task, error) {
 // scanTasks is scanTask for pgx.CollectRows.
 func scanTasks(row pgx.CollectableRow) (task.Task, error) { return scanTask(row) }
 
-// send sends b and returns its results after consuming the settings query.
-// The caller must Close the results and check Close's error: that is the
-// commit of the batch's transaction.
-func (s *Store) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
-	br := s.db.Pool.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return nil, fmt.Errorf("set transaction settings: %w", err)
-	}
-	return br, nil
-}
-
 // one runs q with args as c in one round trip and returns the one task it
-// yields, or task.ErrNotFound when it yields none.
-func (s *Store) one(ctx context.Context, c task.Caller, q string, args pgx.NamedArgs) (task.Task, error) {
-	b := s.db.NewBatch(settings(c)...)
-	b.Queue(q, args)
-	br, err := s.send(ctx, b)
-	if err != nil {
-		return task.Task{}, err
-	}
-	t, err := scanTask(br.QueryRow())
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+// yields, or task.ErrNotFound when it yields none. retry says whether q may
+// run twice (see pgdb.Retry).
+func (s *Store) one(ctx context.Context, c task.Caller, retry pgdb.Retry, q string, args pgx.NamedArgs) (task.Task, error) {
+	var t task.Task
+	err := s.db.Send(ctx, retry, settings(c), func(b *pgx.Batch) { b.Queue(q, args) }, func(br pgx.BatchResults) error {
+		var err error
+		t, err = scanTask(br.QueryRow())
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return task.Task{}, task.ErrNotFound
 	}
@@ -142,16 +128,13 @@ func (s *Store) one(ctx context.Context, c task.Caller, q string, args pgx.Named
 // translate turns constraint violations into domain errors; other errors
 // are returned as they are.
 func translate(err error) error {
-	if c, ok := pgdb.IsCheckViolation(err); ok {
-		switch c {
-		case "task_status_check":
-			return fmt.Errorf("%w (%v)", task.ErrInvalidStatus, err)
-		case "task_priority_check":
-			return fmt.Errorf("%w (%v)", task.ErrInvalidPriority, err)
-		}
-	}
-	if c, ok := pgdb.IsForeignKeyViolation(err); ok && c == "task_assigned_to_fkey" {
-		return fmt.Errorf("%w (%v)", task.ErrInvalidAssignee, err)
+	switch {
+	case pgdb.IsCheckViolation(err, "task_status_check"):
+		return fmt.Errorf("%w (%w)", task.ErrInvalidStatus, err)
+	case pgdb.IsCheckViolation(err, "task_priority_check"):
+		return fmt.Errorf("%w (%w)", task.ErrInvalidPriority, err)
+	case pgdb.IsForeignKeyViolation(err, "task_assigned_to_fkey"):
+		return fmt.Errorf("%w (%w)", task.ErrInvalidAssignee, err)
 	}
 	return err
 }
@@ -269,7 +252,7 @@ WHERE created_by = @uid::bigint AND status <> 'completed' AND due_date < now()`
 
 // Get returns the task id if c can see it.
 func (s *Store) Get(ctx context.Context, c task.Caller, id int64) (task.Task, error) {
-	t, err := s.one(ctx, c, getSQL, pgx.NamedArgs{"id": id})
+	t, err := s.one(ctx, c, pgdb.RetrySafe, getSQL, pgx.NamedArgs{"id": id})
 	if err != nil {
 		return task.Task{}, fmt.Errorf("taskstore get: %w", err)
 	}
@@ -286,7 +269,7 @@ func (s *Store) Create(ctx context.Context, c task.Caller, n task.NewTask, idem 
 	args["priority"] = string(n.Priority)
 	args["due_date"] = n.DueDate
 	if idem == nil {
-		t, err := s.one(ctx, c, insertSQL, args)
+		t, err := s.one(ctx, c, pgdb.RetryIfNotSent, insertSQL, args)
 		if err != nil {
 			return task.Task{}, fmt.Errorf("taskstore create: %w", err)
 		}
@@ -308,30 +291,35 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 	args["request_id"] = idem.RequestID
 	args["fingerprint"] = idem.Fingerprint
 	args["ttl_seconds"] = int64(idem.TTL / time.Second)
-	b := s.db.NewBatch(settings(c)...)
-	b.Queue(requestSweepSQL, args)
-	b.Queue(requestClaimSQL, args)
-	b.Queue(requestInsertSQL, args)
-	b.Queue(requestFingerprintSQL, args)
-	b.Queue(requestTaskSQL, args)
-	br, err := s.send(ctx, b)
-	if err != nil {
-		return task.Task{}, err
-	}
-	defer br.Close()
-	for _, step := range []string{"sweep expired request ids", "claim request id", "insert task"} {
-		if _, err := br.Exec(); err != nil {
-			return task.Task{}, fmt.Errorf("%s: %w", step, translate(err))
+	var (
+		fingerprint []byte
+		t           task.Task
+		taskErr     error
+	)
+	// Idempotent by construction: a second run finds the claim of the
+	// first (or makes it, when the first never committed).
+	err := s.db.Send(ctx, pgdb.RetrySafe, settings(c), func(b *pgx.Batch) {
+		b.Queue(requestSweepSQL, args)
+		b.Queue(requestClaimSQL, args)
+		b.Queue(requestInsertSQL, args)
+		b.Queue(requestFingerprintSQL, args)
+		b.Queue(requestTaskSQL, args)
+	}, func(br pgx.BatchResults) error {
+		for _, step := range []string{"sweep expired request ids", "claim request id", "insert task"} {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("%s: %w", step, err)
+			}
 		}
+		if err := br.QueryRow().Scan(&fingerprint); err != nil {
+			return fmt.Errorf("read request id: %w", err)
+		}
+		t, taskErr = scanTask(br.QueryRow())
+		return nil
+	})
+	if err != nil {
+		return task.Task{}, translate(err)
 	}
-	var fingerprint []byte
-	if err := br.QueryRow().Scan(&fingerprint); err != nil {
-		return task.Task{}, fmt.Errorf("read request id: %w", err)
-	}
-	t, err := scanTask(br.QueryRow())
-	if err := br.Close(); err != nil {
-		return task.Task{}, fmt.Errorf("commit: %w", translate(err))
-	}
+	err = taskErr
 	switch {
 	case string(fingerprint) != string(idem.Fingerprint):
 		return task.Task{}, task.ErrRequestIDReused
@@ -359,7 +347,7 @@ func (s *Store) Update(ctx context.Context, c task.Caller, p task.Patch, a task.
 	args["priority"] = string(p.Priority)
 	args["set_due_date"] = p.Fields.Has(task.FieldDueDate)
 	args["due_date"] = p.DueDate
-	t, err := s.one(ctx, c, updateSQL, args)
+	t, err := s.one(ctx, c, pgdb.RetryIfNotSent, updateSQL, args)
 	if err != nil {
 		return task.Task{}, fmt.Errorf("taskstore update: %w", err)
 	}
@@ -372,7 +360,7 @@ func (s *Store) Assign(ctx context.Context, c task.Caller, id, assignee int64, c
 	args := condition(callerArgs(c), cond)
 	args["id"] = id
 	args["assignee"] = assignee
-	t, err := s.one(ctx, c, assignSQL, args)
+	t, err := s.one(ctx, c, pgdb.RetryIfNotSent, assignSQL, args)
 	if err != nil {
 		return task.Task{}, fmt.Errorf("taskstore assign: %w", err)
 	}
@@ -383,16 +371,12 @@ func (s *Store) Assign(ctx context.Context, c task.Caller, id, assignee int64, c
 func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.Condition) error {
 	args := condition(callerArgs(c), cond)
 	args["id"] = id
-	b := s.db.NewBatch(settings(c)...)
-	b.Queue(deleteSQL, args)
-	br, err := s.send(ctx, b)
-	if err != nil {
-		return fmt.Errorf("taskstore delete: %w", err)
-	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	var tag pgconn.CommandTag
+	err := s.db.Send(ctx, pgdb.RetryIfNotSent, settings(c), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
+		var err error
+		tag, err = br.Exec()
+		return err
+	})
 	switch {
 	case err != nil:
 		return fmt.Errorf("taskstore delete: %w", err)
@@ -406,30 +390,27 @@ func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.C
 // ones: two statements in one batch (one round trip, one transaction), each
 // answered from an index.
 func (s *Store) Stats(ctx context.Context, c task.Caller) (task.Stats, error) {
-	b := s.db.NewBatch(settings(c)...)
-	b.Queue(statsSQL, callerArgs(c))
-	b.Queue(overdueSQL, callerArgs(c))
-	br, err := s.send(ctx, b)
-	if err != nil {
-		return task.Stats{}, fmt.Errorf("taskstore stats: %w", err)
-	}
 	var st task.Stats
-	rows, err := br.Query()
-	if err == nil {
+	err := s.db.Send(ctx, pgdb.RetrySafe, settings(c), func(b *pgx.Batch) {
+		b.Queue(statsSQL, callerArgs(c))
+		b.Queue(overdueSQL, callerArgs(c))
+	}, func(br pgx.BatchResults) error {
+		st = task.Stats{}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
 		var status, priority string
 		var n int64
-		_, err = pgx.ForEachRow(rows, []any{&status, &priority, &n}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&status, &priority, &n}, func() error {
 			st.Counts = append(st.Counts, task.Count{Status: task.Status(status), Priority: task.Priority(priority), N: n})
 			st.Total += n
 			return nil
-		})
-	}
-	if err == nil {
-		err = br.QueryRow().Scan(&st.Overdue)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+		}); err != nil {
+			return err
+		}
+		return br.QueryRow().Scan(&st.Overdue)
+	})
 	if err != nil {
 		return task.Stats{}, fmt.Errorf("taskstore stats: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
@@ -76,7 +77,7 @@ func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
 
 	var ids []int64
 	var requests int
-	err := bn.db.App.InTx(ctx, settings(bn.c), func(tx pgx.Tx) error {
+	err := bn.db.App.InTx(ctx, pgdb.RetrySafe, settings(bn.c), func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT * FROM task`)
 		if err != nil {
 			return err
@@ -104,7 +105,7 @@ func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
 	}
 
 	// Without any setting the policies match nothing.
-	err = bn.db.App.InTx(ctx, nil, func(tx pgx.Tx) error {
+	err = bn.db.App.InTx(ctx, pgdb.RetrySafe, nil, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT count(*) FROM task`).Scan(&requests)
 	})
 	if err != nil || requests != 0 {

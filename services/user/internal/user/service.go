@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/pagetoken"
 )
 
 // Defaults of Config.
@@ -379,43 +379,36 @@ func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error)
 	return out, nil
 }
 
-// pageToken is the decoded form of a ListUsers page token: the position of
-// the last user of the previous page and the filter it was made for.
-type pageToken struct {
-	CreatedAt int64  `json:"t"` // microseconds since the Unix epoch (PostgreSQL's precision)
-	ID        int64  `json:"i"`
-	Filter    string `json:"f"`
-}
+// pageTokens makes the page tokens of ListUsers (see package pagetoken):
+// the position is the (created_at, id) of the page's last user, the binding
+// the is_active filter.
+var pageTokens = pagetoken.New("todo.user.v1.ListUsers")
 
-func filterKey(active *bool) string {
-	switch {
-	case active == nil:
-		return "all"
-	case *active:
-		return "active"
-	default:
-		return "inactive"
+// filterBinding is the canonical encoding of the is_active filter.
+func filterBinding(active *bool) pagetoken.Fields {
+	if active == nil {
+		return pagetoken.Fields{}.Bool(false)
 	}
+	return pagetoken.Fields{}.Bool(true).Bool(*active)
 }
 
 func encodePageToken(c Cursor, active *bool) string {
-	b, _ := json.Marshal(pageToken{CreatedAt: c.CreatedAt.UnixMicro(), ID: c.ID, Filter: filterKey(active)})
-	return base64.RawURLEncoding.EncodeToString(b)
+	return pageTokens.Encode(filterBinding(active), pagetoken.Fields{}.Time(c.CreatedAt).Int64(c.ID))
 }
 
 func decodePageToken(s string, active *bool) (Cursor, error) {
 	if s == "" {
 		return Cursor{}, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	var t pageToken
-	if err != nil || json.Unmarshal(b, &t) != nil || t.ID <= 0 {
-		return Cursor{}, invalid("page_token", "is not a page token from ListUsers")
+	r, err := pageTokens.Decode(s, filterBinding(active))
+	if err != nil {
+		return Cursor{}, invalid("page_token", "is not a page token of ListUsers with this is_active filter")
 	}
-	if t.Filter != filterKey(active) {
-		return Cursor{}, invalid("page_token", "was made for a different is_active filter")
+	c := Cursor{CreatedAt: r.Time(), ID: r.Int64()}
+	if r.Done() != nil || c.ID <= 0 {
+		return Cursor{}, invalid("page_token", "is not a page token of ListUsers with this is_active filter")
 	}
-	return Cursor{CreatedAt: time.UnixMicro(t.CreatedAt).UTC(), ID: t.ID}, nil
+	return c, nil
 }
 
 // ListUsers returns one page of users, oldest first (by created_at, then

@@ -7,7 +7,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/grpcerr"
@@ -32,8 +31,8 @@ func unauthenticated() error {
 // status turns an error of the business layer into the gRPC status the
 // client gets. fieldPrefix is prepended to the field named by a duplicate
 // email or username ("user." in UpdateUser). Anything unexpected is logged
-// and becomes Internal "internal error": no SQL, hash or stack ever reaches
-// the client.
+// by grpcerr.Fallback (Internal "internal error" unless it is a deadline or
+// an unavailable database): no SQL, hash or stack ever reaches the client.
 func (s *Server) status(ctx context.Context, err error, fieldPrefix string) error {
 	var (
 		inv       *user.InvalidArgumentError
@@ -53,23 +52,15 @@ func (s *Server) status(ctx context.Context, err error, fieldPrefix string) erro
 	case errors.Is(err, user.ErrPermissionDenied):
 		return status.Error(codes.PermissionDenied, msgPermissionDenied)
 	case errors.As(err, &throttled):
-		st := status.New(codes.ResourceExhausted, msgThrottled)
-		if ds, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(throttled.RetryAfter)}); derr == nil {
-			st = ds
-		}
-		return st.Err()
+		return grpcerr.ResourceExhausted(msgThrottled, throttled.RetryAfter)
 	case errors.As(err, &inv):
 		fv := grpcerr.FieldViolation{Field: inv.Field, Description: inv.Description}
 		return grpcerr.InvalidArgument(grpcerr.Message(fv), fv)
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request cancelled")
 	default:
 		if _, ok := status.FromError(err); ok {
 			return err // already a status (from caller)
 		}
-		return grpcerr.Internal(ctx, s.log, err)
+		return grpcerr.Fallback(ctx, s.log, err)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,42 +74,27 @@ func translate(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return user.ErrNotFound
 	}
-	if c, ok := pgdb.IsUniqueViolation(err); ok {
-		switch {
-		case strings.Contains(c, "email"):
-			return fmt.Errorf("%w (constraint %s)", user.ErrEmailTaken, c)
-		case strings.Contains(c, "username"):
-			return fmt.Errorf("%w (constraint %s)", user.ErrUsernameTaken, c)
-		}
+	switch {
+	case pgdb.IsUniqueViolation(err, "idx_users_email"), pgdb.IsUniqueViolation(err, "idx_users_email_lower"):
+		return fmt.Errorf("%w (%w)", user.ErrEmailTaken, err)
+	case pgdb.IsUniqueViolation(err, "idx_users_username"):
+		return fmt.Errorf("%w (%w)", user.ErrUsernameTaken, err)
 	}
 	return err
 }
 
-// send sends b (made by db.NewBatch) in one round trip, consumes the
-// settings result, calls read for the caller's results and closes the batch,
-// returning the first error translated.
-func (s *Store) send(ctx context.Context, b *pgx.Batch, read func(br pgx.BatchResults) error) (err error) {
-	br := s.db.Pool.SendBatch(ctx, b)
-	defer func() {
-		if cerr := br.Close(); err == nil && cerr != nil {
-			err = translate(cerr)
-		}
-	}()
-	if _, err := br.Exec(); err != nil {
-		return fmt.Errorf("set transaction settings: %w", err)
-	}
-	if err := read(br); err != nil {
-		return translate(err)
-	}
-	return nil
+// send runs the statements queue adds in one round trip (see pgdb.DB.Send)
+// and calls read for their results, returning the error translated.
+func (s *Store) send(ctx context.Context, retry pgdb.Retry, queue func(b *pgx.Batch), read func(br pgx.BatchResults) error) error {
+	return translate(s.db.Send(ctx, retry, nil, queue, read))
 }
 
 // queryUser runs one statement returning one user row.
-func (s *Store) queryUser(ctx context.Context, sql string, args ...any) (user.User, error) {
+func (s *Store) queryUser(ctx context.Context, retry pgdb.Retry, sql string, args ...any) (user.User, error) {
 	var u user.User
-	b := s.db.NewBatch()
-	b.Queue(sql, args...)
-	err := s.send(ctx, b, func(br pgx.BatchResults) error {
+	err := s.send(ctx, retry, func(b *pgx.Batch) {
+		b.Queue(sql, args...)
+	}, func(br pgx.BatchResults) error {
 		var err error
 		u, err = scanUser(br.QueryRow())
 		return err
@@ -125,14 +109,14 @@ RETURNING ` + userColumns
 
 // CreateUser inserts u.
 func (s *Store) CreateUser(ctx context.Context, u user.NewUser) (user.User, error) {
-	return s.queryUser(ctx, createUserSQL, u.Email, u.Username, u.PasswordHash, u.FullName, u.IsAdmin)
+	return s.queryUser(ctx, pgdb.RetryIfNotSent, createUserSQL, u.Email, u.Username, u.PasswordHash, u.FullName, u.IsAdmin)
 }
 
 const userByIDSQL = `SELECT ` + userColumns + ` FROM "user" u WHERE u.id = $1`
 
 // User returns the user with id.
 func (s *Store) User(ctx context.Context, id int64) (user.User, error) {
-	return s.queryUser(ctx, userByIDSQL, id)
+	return s.queryUser(ctx, pgdb.RetrySafe, userByIDSQL, id)
 }
 
 const summariesSQL = `SELECT id, username, is_active FROM "user" WHERE id = ANY($1)`
@@ -140,9 +124,9 @@ const summariesSQL = `SELECT id, username, is_active FROM "user" WHERE id = ANY(
 // Summaries returns the users among ids that exist.
 func (s *Store) Summaries(ctx context.Context, ids []int64) ([]user.Summary, error) {
 	var out []user.Summary
-	b := s.db.NewBatch()
-	b.Queue(summariesSQL, ids)
-	err := s.send(ctx, b, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(summariesSQL, ids)
+	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
 			return err
@@ -179,14 +163,14 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 	if q.After == (user.Cursor{}) {
 		after = pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
 	}
-	b := s.db.NewBatch()
-	if q.Active == nil {
-		b.Queue(listUsersSQL, after, q.After.ID, q.Limit)
-	} else {
-		b.Queue(listUsersByActiveSQL, after, q.After.ID, q.Limit, *q.Active)
-	}
 	var out []user.User
-	err := s.send(ctx, b, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		if q.Active == nil {
+			b.Queue(listUsersSQL, after, q.After.ID, q.Limit)
+		} else {
+			b.Queue(listUsersByActiveSQL, after, q.After.ID, q.Limit, *q.Active)
+		}
+	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
 			return err
@@ -219,7 +203,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update) (user
 	setName, name := val(upd.FullName)
 	setUsername, username := val(upd.Username)
 	setEmail, email := val(upd.Email)
-	return s.queryUser(ctx, updateUserSQL, id, setName, name, setUsername, username, setEmail, email)
+	return s.queryUser(ctx, pgdb.RetrySafe, updateUserSQL, id, setName, name, setUsername, username, setEmail, email)
 }
 
 const (
@@ -232,10 +216,10 @@ const (
 // same transaction.
 func (s *Store) SetActive(ctx context.Context, id int64, active bool) (user.User, error) {
 	var u user.User
-	b := s.db.NewBatch()
-	b.Queue(setActiveSQL, id, active)
-	b.Queue(revokeUserSessionsSQL, id, !active)
-	err := s.send(ctx, b, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(setActiveSQL, id, active)
+		b.Queue(revokeUserSessionsSQL, id, !active)
+	}, func(br pgx.BatchResults) error {
 		var err error
 		if u, err = scanUser(br.QueryRow()); err != nil {
 			return err
@@ -250,7 +234,7 @@ const promoteAdminSQL = `UPDATE "user" AS u SET is_admin = true, is_active = tru
 
 // PromoteAdmin makes the user an active admin.
 func (s *Store) PromoteAdmin(ctx context.Context, id int64) (user.User, error) {
-	return s.queryUser(ctx, promoteAdminSQL, id)
+	return s.queryUser(ctx, pgdb.RetrySafe, promoteAdminSQL, id)
 }
 
 const accountsByEmailOrUsernameSQL = `
@@ -259,9 +243,9 @@ SELECT ` + accountColumns + ` FROM "user" u WHERE lower(u.email) = $1 OR u.usern
 // AccountsByEmailOrUsername returns the accounts with the email or the username.
 func (s *Store) AccountsByEmailOrUsername(ctx context.Context, email, username string) ([]user.Account, error) {
 	var out []user.Account
-	b := s.db.NewBatch()
-	b.Queue(accountsByEmailOrUsernameSQL, email, username)
-	err := s.send(ctx, b, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(accountsByEmailOrUsernameSQL, email, username)
+	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
 			return err
@@ -277,9 +261,9 @@ const accountByIDSQL = `SELECT ` + accountColumns + ` FROM "user" u WHERE u.id =
 // Account returns the user with id and its password hash.
 func (s *Store) Account(ctx context.Context, id int64) (user.Account, error) {
 	var a user.Account
-	b := s.db.NewBatch()
-	b.Queue(accountByIDSQL, id)
-	err := s.send(ctx, b, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(accountByIDSQL, id)
+	}, func(br pgx.BatchResults) error {
 		var err error
 		a, err = scanAccount(br.QueryRow())
 		return err
@@ -292,10 +276,10 @@ const setPasswordHashSQL = `UPDATE "user" SET password_hash = $2 WHERE id = $1`
 // SetPasswordHash replaces the password hash and optionally revokes the
 // user's sessions, in one transaction.
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool) error {
-	b := s.db.NewBatch()
-	b.Queue(setPasswordHashSQL, id, hash)
-	b.Queue(revokeUserSessionsSQL, id, revokeSessions)
-	return s.send(ctx, b, func(br pgx.BatchResults) error {
+	return s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(setPasswordHashSQL, id, hash)
+		b.Queue(revokeUserSessionsSQL, id, revokeSessions)
+	}, func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err != nil {
 			return err
@@ -341,22 +325,22 @@ func seconds(f float64) time.Duration {
 // one round trip.
 func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, window time.Duration) (user.LoginState, error) {
 	w := window.Seconds()
-	b := s.db.NewBatch()
-	var ident string
-	switch {
-	case l.ID != 0:
-		b.Queue(loginStateByIDSQL, l.ID, w)
-	case l.Email != "":
-		ident = l.Email
-		b.Queue(loginStateByEmailSQL, l.Email, w)
-	default:
-		ident = l.Username
-		b.Queue(loginStateByUsernameSQL, l.Username, w)
-	}
-	b.Queue(loginStateCountersSQL, addr, ident, w)
-
 	var st user.LoginState
-	err := s.send(ctx, b, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		var ident string
+		switch {
+		case l.ID != 0:
+			b.Queue(loginStateByIDSQL, l.ID, w)
+		case l.Email != "":
+			ident = l.Email
+			b.Queue(loginStateByEmailSQL, l.Email, w)
+		default:
+			ident = l.Username
+			b.Queue(loginStateByUsernameSQL, l.Username, w)
+		}
+		b.Queue(loginStateCountersSQL, addr, ident, w)
+	}, func(br pgx.BatchResults) error {
+		st = user.LoginState{}
 		var (
 			a        user.Account
 			failures int
@@ -422,9 +406,9 @@ func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, win
 	for i, k := range keys {
 		scopes[i], subjects[i] = string(k.Scope), k.Subject
 	}
-	b := s.db.NewBatch()
-	b.Queue(recordFailuresSQL, scopes, subjects, window.Seconds())
-	return s.send(ctx, b, func(br pgx.BatchResults) error {
+	return s.send(ctx, pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(recordFailuresSQL, scopes, subjects, window.Seconds())
+	}, func(br pgx.BatchResults) error {
 		_, err := br.Exec()
 		return err
 	})
@@ -434,12 +418,12 @@ const insertSessionSQL = `INSERT INTO user_session (user_id, token_hash, expires
 
 // StartSession stores a new session family and optionally a new password hash.
 func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash string) error {
-	b := s.db.NewBatch()
-	b.Queue(insertSessionSQL, sess.UserID, sess.TokenHash, sess.ExpiresAt)
-	if rehash != "" {
-		b.Queue(setPasswordHashSQL, sess.UserID, rehash)
-	}
-	return s.send(ctx, b, func(br pgx.BatchResults) error {
+	return s.send(ctx, pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(insertSessionSQL, sess.UserID, sess.TokenHash, sess.ExpiresAt)
+		if rehash != "" {
+			b.Queue(setPasswordHashSQL, sess.UserID, rehash)
+		}
+	}, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
@@ -471,7 +455,7 @@ UPDATE user_session SET revoked_at = now(), replaced_by = (SELECT id FROM next) 
 
 // RotateSession locks the session with tokenHash and applies decide's Rotation.
 func (s *Store) RotateSession(ctx context.Context, tokenHash []byte, decide func(user.RefreshSession) (user.Rotation, error)) error {
-	err := s.db.InTx(ctx, nil, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, pgdb.RetryIfNotSent, nil, func(tx pgx.Tx) error {
 		var (
 			cur    user.RefreshSession
 			family pgtype.UUID
@@ -510,9 +494,9 @@ WHERE family_id = (SELECT family_id FROM user_session WHERE token_hash = $1) AND
 
 // RevokeFamily revokes the family of the session with tokenHash.
 func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte) error {
-	b := s.db.NewBatch()
-	b.Queue(revokeFamilySQL, tokenHash)
-	return s.send(ctx, b, func(br pgx.BatchResults) error {
+	return s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(revokeFamilySQL, tokenHash)
+	}, func(br pgx.BatchResults) error {
 		_, err := br.Exec()
 		return err
 	})
@@ -527,10 +511,10 @@ const (
 // many rows it deleted.
 func (s *Store) DeleteExpired(ctx context.Context, sessionsBefore, throttleBefore time.Time) (int64, error) {
 	var n int64
-	b := s.db.NewBatch()
-	b.Queue(deleteExpiredSessionsSQL, sessionsBefore)
-	b.Queue(deleteClosedCountersSQL, throttleBefore)
-	err := s.send(ctx, b, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(deleteExpiredSessionsSQL, sessionsBefore)
+		b.Queue(deleteClosedCountersSQL, throttleBefore)
+	}, func(br pgx.BatchResults) error {
 		for range 2 {
 			tag, err := br.Exec()
 			if err != nil {
