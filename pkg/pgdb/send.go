@@ -94,7 +94,16 @@ type sender interface {
 // error returned is translated.
 func (db *DB) withRetry(ctx context.Context, retry Retry, attempt func(conn *pgxpool.Conn) error) error {
 	err := attempt(nil)
-	if err == nil || ctx.Err() != nil || !retryable(err, retry) {
+	if err == nil || ctx.Err() != nil {
+		return translate(ctx, err)
+	}
+	if isConnectionFailure(err) {
+		// The other idle connections probably died with this one (a
+		// restart, or an administrator ending sessions): drop them now, so
+		// that the calls after this one do not fail the same way.
+		db.dropDeadIdle(ctx)
+	}
+	if !retryable(err, retry) {
 		return translate(ctx, err)
 	}
 	conn, cerr := db.freshConn(ctx)
@@ -135,4 +144,16 @@ func (db *DB) freshConn(ctx context.Context) (*pgxpool.Conn, error) {
 		_ = conn.Hijack().Close(ctx)
 	}
 	return nil, fmt.Errorf("no live connection after %d tries: %w", tries, err)
+}
+
+// dropDeadIdle pings every idle connection of the pool and closes those that
+// do not answer.
+func (db *DB) dropDeadIdle(ctx context.Context) {
+	for _, conn := range db.Pool.AcquireAllIdle(ctx) {
+		if conn.Ping(ctx) != nil {
+			_ = conn.Hijack().Close(ctx)
+			continue
+		}
+		conn.Release()
+	}
 }
