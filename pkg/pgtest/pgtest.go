@@ -323,3 +323,24 @@ func stopped(admin string) bool {
 	conn.Close(ctx)
 	return false
 }
+
+// User is a user row for SeedUser.
+type User struct {
+	// Name is the username; the email is Name@example.com.
+	Name          string
+	Active, Admin bool
+}
+
+// SeedUser inserts u through the owner pool (its password hash is a
+// placeholder no password matches) and returns its id.
+func (db *DB) SeedUser(t testing.TB, u User) int64 {
+	t.Helper()
+	var id int64
+	err := db.Owner.QueryRow(context.Background(),
+		`INSERT INTO "user" (email, username, password_hash, is_active, is_admin)
+		 VALUES ($1 || '@example.com', $1, 'x', $2, $3) RETURNING id`, u.Name, u.Active, u.Admin).Scan(&id)
+	if err != nil {
+		t.Fatalf("pgtest: seed user %s: %v", u.Name, err)
+	}
+	return id
+}

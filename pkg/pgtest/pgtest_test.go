@@ -87,3 +87,19 @@ func TestNewPrivate_StopTakesTheDatabaseAway(t *testing.T) {
 		t.Errorf("second Stop: %v", err)
 	}
 }
+
+func TestSeedUser_InsertsAnActiveOrAdminUser(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	id := db.SeedUser(t, pgtest.User{Name: "carol", Active: false, Admin: true})
+	var (
+		email         string
+		active, admin bool
+	)
+	if err := db.Owner.QueryRow(t.Context(), `SELECT email, is_active, is_admin FROM "user" WHERE id = $1`, id).Scan(&email, &active, &admin); err != nil {
+		t.Fatal(err)
+	}
+	if email != "carol@example.com" || active || !admin {
+		t.Errorf("seeded (%s, active %v, admin %v), want (carol@example.com, false, true)", email, active, admin)
+	}
+}
