@@ -44,7 +44,7 @@ func TestEveryPublicRPCHasHTTPBinding(t *testing.T) {
 }
 
 // TestDocumentHasEveryDesignRoute checks the OpenAPI document against the
-// route table of DESIGN §5.
+// REST routes the README documents for both services.
 func TestDocumentHasEveryDesignRoute(t *testing.T) {
 	routes := []struct{ method, path string }{
 		{"post", "/v1/users"},
