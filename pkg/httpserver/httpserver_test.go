@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,16 +85,17 @@ func get(ctx context.Context, url string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+// closeSignal is a listener that says when it is closed.
+type closeSignal struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *closeSignal) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.closed) })
+	return err
 }
 
 // refusing reports whether nothing accepts connections on addr any more.
@@ -108,9 +110,10 @@ func refusing(addr string) bool {
 
 var hello = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello "+r.URL.Path) })
 
-func TestServe_ServesUntilTheContextEnds(t *testing.T) {
-	t.Parallel()
-	s := start(t, hello, loopback(t), "", time.Minute)
+// servesHelloThenStops fails the test unless s (serving hello) answers a
+// GET, and, once stopped, returns nil and accepts no more connections.
+func servesHelloThenStops(t *testing.T, s *server) {
+	t.Helper()
 	code, body, err := get(testkit.Context(t), s.url+"/x")
 	if err != nil || code != http.StatusOK || body != "hello /x" {
 		t.Fatalf("GET /x = %d %q, %v; want 200 %q", code, body, err, "hello /x")
@@ -123,6 +126,11 @@ func TestServe_ServesUntilTheContextEnds(t *testing.T) {
 	}
 }
 
+func TestServe_ServesUntilTheContextEnds(t *testing.T) {
+	t.Parallel()
+	servesHelloThenStops(t, start(t, hello, loopback(t), "", time.Minute))
+}
+
 func TestServe_InFlightRequestFinishesWithinTheTimeout(t *testing.T) {
 	t.Parallel()
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -131,7 +139,8 @@ func TestServe_InFlightRequestFinishesWithinTheTimeout(t *testing.T) {
 		<-release
 		fmt.Fprint(w, "finished")
 	})
-	s := start(t, h, loopback(t), "", time.Minute)
+	lis := &closeSignal{Listener: loopback(t), closed: make(chan struct{})}
+	s := start(t, h, lis, "", time.Minute)
 	type result struct {
 		code int
 		body string
@@ -147,7 +156,14 @@ func TestServe_InFlightRequestFinishesWithinTheTimeout(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { s.cancel(); stopped <- <-s.done; s.done <- nil }()
 	// Shutting down: no new connections, the request still waits.
-	waitFor(t, 30*time.Second, "the listener to close", func() bool { return refusing(s.addr) })
+	select {
+	case <-lis.closed:
+	case <-testkit.Context(t).Done():
+		t.Fatal("the listener was not closed after the context ended")
+	}
+	if !refusing(s.addr) {
+		t.Error("accepting connections while shutting down")
+	}
 	select {
 	case r := <-res:
 		t.Fatalf("the request ended before it was released: %+v", r)
@@ -207,16 +223,7 @@ func TestListenAndServe_InheritedSocket(t *testing.T) {
 	}
 	s := start(t, hello, nil, fmt.Sprintf("fd:%d", fd), time.Minute)
 	s.addr, s.url = addr, "http://"+addr
-	code, body, err := get(testkit.Context(t), s.url+"/fd")
-	if err != nil || code != http.StatusOK || body != "hello /fd" {
-		t.Fatalf("GET /fd = %d %q, %v; want 200 %q", code, body, err, "hello /fd")
-	}
-	if err := s.stop(t); err != nil {
-		t.Errorf("Serve = %v, want nil", err)
-	}
-	if !refusing(s.addr) {
-		t.Error("the inherited socket still accepts connections after Serve returned")
-	}
+	servesHelloThenStops(t, s)
 }
 
 func TestListenAndServe_BadAddress(t *testing.T) {

@@ -43,6 +43,7 @@ type directory struct {
 	hang        bool
 	released    chan struct{} // closed when the test ends: hanging checks return
 	checks      []assigneeCheck
+	returned    chan struct{} // receives a value each time a check returns
 }
 
 var _ task.UserDirectory = (*directory)(nil)
@@ -59,7 +60,7 @@ type assigneeCheck struct {
 }
 
 func newDirectory() *directory {
-	return &directory{active: map[int64]bool{}, released: make(chan struct{})}
+	return &directory{active: map[int64]bool{}, released: make(chan struct{}), returned: make(chan struct{}, 100)}
 }
 
 // release makes hanging checks return.
@@ -120,6 +121,10 @@ func (d *directory) CheckAssignee(ctx context.Context, id int64) error {
 	d.mu.Lock()
 	d.checks = append(d.checks, c)
 	d.mu.Unlock()
+	select {
+	case d.returned <- struct{}{}:
+	default:
+	}
 	return c.err
 }
 
@@ -277,16 +282,4 @@ func wantStatus(t *testing.T, err error, want codes.Code, fields ...string) *sta
 		}
 	}
 	return st
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
