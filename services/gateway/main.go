@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,16 +14,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcclient"
-	"github.com/todo-platform/todo/pkg/listen"
-
-	"github.com/caarlos0/env/v11"
-
+	"github.com/todo-platform/todo/pkg/httpserver"
 	"github.com/todo-platform/todo/services/gateway/internal/gateway"
 )
 
 // config is the gateway's configuration, read from the environment.
 type config struct {
+	// HTTPAddr is the listen address: a TCP address or "fd:N".
 	HTTPAddr        string `env:"HTTP_ADDR" envDefault:":8080"`
 	UserServiceAddr string `env:"USER_SERVICE_ADDR" envDefault:"localhost:50051"`
 	TaskServiceAddr string `env:"TASK_SERVICE_ADDR" envDefault:"localhost:50052"`
@@ -38,41 +36,25 @@ type config struct {
 	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s"`
 	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"75s"`
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
-	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"8s"`
+	envcfg.Shutdown
 
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 	TrustProxyHeaders  bool     `env:"TRUST_PROXY_HEADERS" envDefault:"false"`
 }
 
-// LogValue logs the configuration under its environment variable names.
-// None of it is secret.
-func (c config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("HTTP_ADDR", c.HTTPAddr),
-		slog.String("USER_SERVICE_ADDR", c.UserServiceAddr),
-		slog.String("TASK_SERVICE_ADDR", c.TaskServiceAddr),
-		slog.Int64("MAX_BODY_BYTES", c.MaxBodyBytes),
-		slog.String("UPSTREAM_DEFAULT_TIMEOUT", c.UpstreamDefaultTimeout.String()),
-		slog.String("UPSTREAM_MAX_TIMEOUT", c.UpstreamMaxTimeout.String()),
-		slog.String("READY_TIMEOUT", c.ReadyTimeout.String()),
-		slog.String("HTTP_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout.String()),
-		slog.String("HTTP_READ_TIMEOUT", c.ReadTimeout.String()),
-		slog.String("HTTP_WRITE_TIMEOUT", c.WriteTimeout.String()),
-		slog.String("HTTP_IDLE_TIMEOUT", c.IdleTimeout.String()),
-		slog.String("SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String()),
-		slog.Any("CORS_ALLOWED_ORIGINS", c.CORSAllowedOrigins),
-		slog.Bool("TRUST_PROXY_HEADERS", c.TrustProxyHeaders),
-	)
-}
-
-func (c config) validate() error {
-	if c.WriteTimeout <= c.UpstreamMaxTimeout {
-		return fmt.Errorf("HTTP_WRITE_TIMEOUT (%s) must exceed UPSTREAM_MAX_TIMEOUT (%s), or responses to long calls are cut", c.WriteTimeout, c.UpstreamMaxTimeout)
-	}
-	if c.ShutdownTimeout <= 0 {
-		return errors.New("SHUTDOWN_TIMEOUT must be positive")
-	}
-	return nil
+// Validate names each variable whose value cannot work.
+func (c config) Validate() error {
+	var p envcfg.Problems
+	p.Check(c.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
+	p.Check(c.TaskServiceAddr != "", "TASK_SERVICE_ADDR must not be empty")
+	p.Check(c.MaxBodyBytes > 0, "MAX_BODY_BYTES must be positive")
+	p.Check(c.UpstreamDefaultTimeout > 0, "UPSTREAM_DEFAULT_TIMEOUT must be positive")
+	p.Check(c.UpstreamMaxTimeout >= c.UpstreamDefaultTimeout, "UPSTREAM_MAX_TIMEOUT must be at least UPSTREAM_DEFAULT_TIMEOUT")
+	p.Check(c.ReadyTimeout > 0, "READY_TIMEOUT must be positive")
+	p.Check(c.WriteTimeout > c.UpstreamMaxTimeout, fmt.Sprintf(
+		"HTTP_WRITE_TIMEOUT (%s) must exceed UPSTREAM_MAX_TIMEOUT (%s), or responses to long calls are cut", c.WriteTimeout, c.UpstreamMaxTimeout))
+	p.Add(c.Shutdown.Validate())
+	return p.Err()
 }
 
 func main() {
@@ -89,23 +71,20 @@ func main() {
 // run serves until ctx ends, then shuts the HTTP server down, letting
 // in-flight requests finish within the shutdown timeout.
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := env.ParseAs[config]()
+	cfg, err := envcfg.Load[config]()
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
 	}
-	if err := cfg.validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	log.Info("starting gateway", slog.Any("config", cfg))
+	log.InfoContext(ctx, "starting gateway", slog.Any("config", envcfg.LogValue(cfg)))
 
 	user, err := grpcclient.Dial(cfg.UserServiceAddr)
 	if err != nil {
-		return err
+		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
 	defer user.Close()
 	task, err := grpcclient.Dial(cfg.TaskServiceAddr)
 	if err != nil {
-		return err
+		return fmt.Errorf("TASK_SERVICE_ADDR: %w", err)
 	}
 	defer task.Close()
 
@@ -122,7 +101,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           handler,
@@ -132,29 +110,5 @@ func run(ctx context.Context, log *slog.Logger) error {
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	lis, err := listen.Listen(ctx, cfg.HTTPAddr)
-	if err != nil {
-		return err
-	}
-	log.Info("serving", "addr", lis.Addr().String())
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", slog.String("timeout", cfg.ShutdownTimeout.String()))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	return httpserver.ListenAndServe(ctx, log, srv, cfg.ShutdownTimeout)
 }

@@ -21,11 +21,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
-
-	"github.com/caarlos0/env/v11"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
@@ -59,7 +56,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
-	cfg, err := loadConfig()
+	cfg, err := envcfg.Load[config]()
 	if err != nil {
 		return err
 	}
@@ -86,56 +83,27 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 type config struct {
 	// DatabaseURL is the libpq/pgx DSN. serve uses it as the runtime role;
 	// migrate runs as whoever it names.
-	DatabaseURL string `env:"DATABASE_URL,required,notEmpty"`
-	// GRPCAddr is the listen address of serve.
+	DatabaseURL string `env:"DATABASE_URL,required,notEmpty" log:"dsn"`
+	// GRPCAddr is the listen address of serve: a TCP address or "fd:N".
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:":50052"`
-	// ShutdownTimeout bounds how long serve waits for in-flight RPCs on SIGTERM.
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"8s"`
+	envcfg.Shutdown
 	// UserServiceAddr is the user service's gRPC address (plaintext), asked
 	// for the token verification keys and for assignees.
 	UserServiceAddr string `env:"USER_SERVICE_ADDR" envDefault:"localhost:50051"`
-	// TokenIssuer and TokenAudience are the iss and aud access tokens must carry.
-	TokenIssuer   string `env:"TOKEN_ISSUER" envDefault:"todo-user-service"`
-	TokenAudience string `env:"TOKEN_AUDIENCE" envDefault:"todo"`
+	envcfg.Tokens
 	// TokenKeysMinRefresh is the least time between two fetches of the
 	// verification keys prompted by tokens naming an unknown key id.
 	TokenKeysMinRefresh time.Duration `env:"TOKEN_KEYS_MIN_REFRESH" envDefault:"30s"`
 }
 
-// loadConfig reads and validates the environment.
-func loadConfig() (config, error) {
-	cfg, err := env.ParseAs[config]()
-	if err != nil {
-		return config{}, fmt.Errorf("configuration: %w", err)
-	}
-	var problems []string
-	check := func(ok bool, msg string) {
-		if !ok {
-			problems = append(problems, msg)
-		}
-	}
-	check(cfg.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT must be positive")
-	check(cfg.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
-	check(cfg.TokenIssuer != "", "TOKEN_ISSUER must not be empty")
-	check(cfg.TokenAudience != "", "TOKEN_AUDIENCE must not be empty")
-	check(cfg.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
-	if len(problems) > 0 {
-		return config{}, fmt.Errorf("configuration: %s", strings.Join(problems, "; "))
-	}
-	return cfg, nil
-}
-
-// LogValue logs the configuration with the database password masked.
-func (c config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("DATABASE_URL", envcfg.MaskDSN(c.DatabaseURL)),
-		slog.String("GRPC_ADDR", c.GRPCAddr),
-		slog.Duration("SHUTDOWN_TIMEOUT", c.ShutdownTimeout),
-		slog.String("USER_SERVICE_ADDR", c.UserServiceAddr),
-		slog.String("TOKEN_ISSUER", c.TokenIssuer),
-		slog.String("TOKEN_AUDIENCE", c.TokenAudience),
-		slog.Duration("TOKEN_KEYS_MIN_REFRESH", c.TokenKeysMinRefresh),
-	)
+// Validate names each variable whose value cannot work.
+func (c config) Validate() error {
+	var p envcfg.Problems
+	p.Add(c.Shutdown.Validate())
+	p.Check(c.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
+	p.Add(c.Tokens.Validate())
+	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
+	return p.Err()
 }
 
 // keyWarmupTimeout bounds the fetch of the verification keys at start.
@@ -144,24 +112,16 @@ const keyWarmupTimeout = 5 * time.Second
 // serve runs the gRPC server until ctx ends (SIGINT/SIGTERM), then stops
 // gracefully.
 func serve(ctx context.Context, log *slog.Logger, cfg config) error {
-	log.InfoContext(ctx, "starting task-service", slog.Any("config", cfg))
+	log.InfoContext(ctx, "starting task-service", slog.Any("config", envcfg.LogValue(cfg)))
 
-	pcfg, err := pgdb.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	db, err := pgdb.Open(ctx, pcfg)
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckRuntimeRole(ctx); err != nil {
-		return fmt.Errorf("refusing to start: %w", err)
-	}
 
 	// One connection to the user service for the life of the process; it
-	// connects lazily and reconnects by itself, within seconds of the user
-	// service coming (back) up.
+	// connects lazily and reconnects by itself.
 	conn, err := userclient.Dial(cfg.UserServiceAddr)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
@@ -180,12 +140,10 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	cancel()
 
 	svc := task.NewService(taskstore.New(db), userclient.NewDirectory(users))
-	api := taskapi.New(log, svc)
-	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)
 	srv := grpcserver.New(log,
 		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout},
-		grpcauth.UnaryServerInterceptor(verifier),
+		grpcauth.UnaryServerInterceptor(auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)),
 	)
-	api.Register(srv.GRPC())
+	taskapi.New(log, svc).Register(srv.GRPC())
 	return srv.ListenAndServe(ctx)
 }

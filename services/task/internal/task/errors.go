@@ -14,6 +14,9 @@ var (
 	// ErrEtagMismatch: a conditional write named an etag that is not the
 	// task's current one, or the task changed under a concurrent write.
 	ErrEtagMismatch = errors.New("etag does not match the task's current etag")
+	// ErrConflict: a write found the task changed by a concurrent write
+	// between its check and its change; the caller may retry.
+	ErrConflict = errors.New("the task changed concurrently; retry")
 	// ErrRequestIDReused: a create repeated a request_id of the last 24
 	// hours with a different task.
 	ErrRequestIDReused = errors.New("request_id was already used with a different task")

@@ -11,10 +11,6 @@ import (
 // repeating a request_id older than this is a new create.
 const RequestIDTTL = 24 * time.Hour
 
-// ErrConflict: a write found the task changed by a concurrent write between
-// its check and its change; the caller may retry.
-var ErrConflict = errors.New("the task changed concurrently; retry")
-
 // Idempotency identifies a create for retries: the same caller sending the
 // same RequestID within TTL gets the first task back.
 type Idempotency struct {

@@ -1,8 +1,8 @@
 // Package taskapi is the gRPC transport of the task service: it implements
 // todo.task.v1.TaskService on top of package task, converting between proto
-// and domain types (convert.go) and turning domain errors into gRPC status in
-// one place (errors.go). UserDirectory (users.go) is the task.UserDirectory
-// over the user service's gRPC API.
+// and domain types (convert.go) and turning domain errors into gRPC status,
+// with the request field paths they concern, in one function (errors.go).
+// It holds no rule of the domain and speaks no SQL.
 package taskapi
 
 import (

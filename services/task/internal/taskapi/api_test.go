@@ -2,21 +2,22 @@ package taskapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/grpcauth"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 func TestCreateTask_DefaultsAndCompletion(t *testing.T) {
@@ -235,7 +236,7 @@ func TestDeleteTask_Etag(t *testing.T) {
 	wantStatus(t, err, codes.NotFound)
 }
 
-func TestAssignTask_ChecksAssigneeWithUserService(t *testing.T) {
+func TestAssignTask_ChecksAssigneeWithDirectory(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
 	cl := bn.client
@@ -258,78 +259,84 @@ func TestAssignTask_ChecksAssigneeWithUserService(t *testing.T) {
 		t.Errorf("task after refused assignments: %v, %v; want %v", got.GetTask(), err, assigned)
 	}
 
-	// With the user service stopped: Unavailable, nothing changes; taking
-	// the assignment back needs no user service.
-	bn.users.stop(t)
+	// With the directory unavailable: Unavailable, nothing changes; taking
+	// the assignment back needs no directory.
+	bn.users.setUnavailable(true)
 	_, err = cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.c})
 	wantStatus(t, err, codes.Unavailable)
 	if got, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()}); err != nil || !proto.Equal(got.GetTask(), assigned) {
 		t.Errorf("task after Unavailable: %v, %v; want %v", got.GetTask(), err, assigned)
 	}
+	checks := len(bn.users.seen())
 	resp, err = cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: 0})
 	if err != nil || resp.GetTask().GetAssignedTo() != 0 {
-		t.Errorf("unassign with the user service down: %v, %v", resp.GetTask(), err)
+		t.Errorf("unassign with the directory unavailable: %v, %v", resp.GetTask(), err)
+	}
+	if got := len(bn.users.seen()); got != checks {
+		t.Errorf("unassigning asked the directory %d times, want 0", got-checks)
 	}
 }
 
-// TestAssignTask_ForwardsCallersTokenAndDeadline watches the calls the task
-// service makes to the (real) user service.
-func TestAssignTask_ForwardsCallersTokenAndDeadline(t *testing.T) {
+// TestAssignTask_ChecksRunForTheCaller watches the directory's check: it
+// runs with the caller's bearer token (which the user service client
+// forwards) and within the caller's deadline.
+func TestAssignTask_ChecksRunForTheCaller(t *testing.T) {
 	t.Parallel()
-	type seen struct {
-		method   string
-		auth     []string
-		deadline time.Time
-	}
-	var (
-		mu    sync.Mutex
-		calls []seen
-	)
-	watch := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		md, _ := metadata.FromOutgoingContext(ctx)
-		dl, _ := ctx.Deadline()
-		mu.Lock()
-		calls = append(calls, seen{method: method, auth: md.Get("authorization"), deadline: dl})
-		mu.Unlock()
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
-	bn := setup(t, func(o *options) { o.userInterceptor = watch })
+	bn := setup(t)
 	tk := bn.create(t, bn.asA(t), &taskv1.Task{Title: "t"})
 
-	token, _, err := bn.signer.Sign(authPrincipal(bn.a), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := bn.token(t, auth.Principal{UserID: bn.a})
 	deadline := time.Now().Add(3 * time.Second)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithDeadline(testkit.Context(t), deadline)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-	mu.Lock()
-	calls = nil
-	mu.Unlock()
-	if _, err := bn.client.AssignTask(ctx, &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.b}); err != nil {
+	if _, err := bn.client.AssignTask(grpcauth.WithBearer(ctx, token), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.b}); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	var batch []seen
-	for _, c := range calls {
-		if c.method == userv1.UserService_BatchGetUsers_FullMethodName {
-			batch = append(batch, c)
-		}
+	checks := bn.users.seen()
+	if len(checks) != 1 {
+		t.Fatalf("directory checks = %+v, want 1", checks)
 	}
-	if len(batch) != 1 {
-		t.Fatalf("BatchGetUsers calls = %d, want 1 (all calls: %+v)", len(batch), calls)
+	c := checks[0]
+	if c.id != bn.b {
+		t.Errorf("checked user %d, want the assignee %d", c.id, bn.b)
 	}
-	c := batch[0]
-	if len(c.auth) != 1 || c.auth[0] != "Bearer "+token {
-		t.Errorf("forwarded authorization %q, want the caller's token", c.auth)
+	if c.token != token {
+		t.Errorf("check ran with bearer token %q, want the caller's", c.token)
 	}
 	// The deadline travels as a timeout, so the server's copy may be later
-	// than the caller's by the transit time; without propagation it would be
-	// UserCallTimeout (5 s) away instead of the caller's 3 s.
+	// than the caller's by the transit time.
 	if c.deadline.IsZero() || c.deadline.After(deadline.Add(time.Second)) {
-		t.Errorf("user service call deadline %v, caller's %v", c.deadline, deadline)
+		t.Errorf("check deadline %v, caller's %v", c.deadline, deadline)
+	}
+}
+
+// TestAssignTask_HangingDirectoryEndsWithTheCaller: a directory that does
+// not answer is given up on when the caller's deadline passes; the task is
+// unchanged.
+func TestAssignTask_HangingDirectoryEndsWithTheCaller(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	tk := bn.create(t, bn.asA(t), &taskv1.Task{Title: "t"})
+
+	bn.users.setHang(true)
+	ctx, cancel := context.WithTimeout(bn.asA(t), 500*time.Millisecond)
+	defer cancel()
+	_, err := bn.client.AssignTask(ctx, &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.b})
+	wantStatus(t, err, codes.DeadlineExceeded)
+
+	// The check returns because its context ended, not because the test did.
+	select {
+	case <-bn.users.returned:
+	case <-testkit.Context(t).Done():
+		t.Fatal("the hanging check did not return after the caller's deadline")
+	}
+	checks := bn.users.seen()
+	if err := checks[0].err; !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		t.Errorf("hanging check returned %v, want the end of its context", err)
+	}
+	got, err := bn.client.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()})
+	if err != nil || !proto.Equal(got.GetTask(), tk) {
+		t.Errorf("task after the timed-out assignment: %v, %v; want %v", got.GetTask(), err, tk)
 	}
 }
 

@@ -8,17 +8,15 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
-
-func authPrincipal(id int64) auth.Principal { return auth.Principal{UserID: id} }
 
 // TestReflection_DescribesTaskService does what `grpcurl -plaintext
 // localhost:50052 describe todo.task.v1.TaskService` does.
 func TestReflection_DescribesTaskService(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
-	stream, err := reflectionv1.NewServerReflectionClient(bn.conn).ServerReflectionInfo(ctxT(t))
+	stream, err := reflectionv1.NewServerReflectionClient(bn.conn).ServerReflectionInfo(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}

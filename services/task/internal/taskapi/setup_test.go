@@ -1,19 +1,15 @@
 package taskapi_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,153 +19,122 @@ import (
 	"google.golang.org/grpc/status"
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
-	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/task/internal/task"
 	"github.com/todo-platform/todo/services/task/internal/taskapi"
 	"github.com/todo-platform/todo/services/task/internal/taskstore"
-	"github.com/todo-platform/todo/services/task/internal/userclient"
 )
 
-// userServiceBinary is where the real user service is built, once per test
-// binary, by buildUserService.
-var userServiceBinary struct {
-	dir  string
-	once sync.Once
-	path string
-	err  error
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// directory is the task.UserDirectory of the tests: it knows the users it
+// is told about, can be made unavailable or made to wait until its caller
+// gives up, and records every question it is asked.
+type directory struct {
+	mu          sync.Mutex
+	active      map[int64]bool // known users and whether they are active
+	unavailable bool
+	hang        bool
+	released    chan struct{} // closed when the test ends: hanging checks return
+	checks      []assigneeCheck
+	returned    chan struct{} // receives a value each time a check returns
 }
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "taskapi-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	userServiceBinary.dir = dir
-	code := pgtest.Main(m)
-	os.RemoveAll(dir)
-	os.Exit(code)
+var _ task.UserDirectory = (*directory)(nil)
+
+// assigneeCheck is one CheckAssignee call as the directory saw it.
+type assigneeCheck struct {
+	id int64
+	// token is the bearer token of the incoming call the check runs for.
+	token string
+	// deadline is the check's context's deadline (zero: none).
+	deadline time.Time
+	// err is what the check returned.
+	err error
 }
 
-// buildUserService builds the user service from the workspace.
-func buildUserService(t *testing.T) string {
-	t.Helper()
-	b := &userServiceBinary
-	b.once.Do(func() {
-		b.path = filepath.Join(b.dir, "user-service")
-		out, err := exec.Command("go", "build", "-o", b.path, "github.com/todo-platform/todo/services/user").CombinedOutput()
-		if err != nil {
-			b.err = fmt.Errorf("go build user-service: %v\n%s", err, out)
+func newDirectory() *directory {
+	return &directory{active: map[int64]bool{}, released: make(chan struct{}), returned: make(chan struct{}, 100)}
+}
+
+// release makes hanging checks return.
+func (d *directory) release() { close(d.released) }
+
+// setUser makes id a known user, active or not.
+func (d *directory) setUser(id int64, active bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.active[id] = active
+}
+
+// setUnavailable makes every check fail with task.ErrUserServiceUnavailable
+// (or stop failing).
+func (d *directory) setUnavailable(v bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.unavailable = v
+}
+
+// setHang makes every check wait until its context ends (or the test does),
+// as a user service that does not answer would.
+func (d *directory) setHang(v bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hang = v
+}
+
+// seen returns the checks made so far.
+func (d *directory) seen() []assigneeCheck {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]assigneeCheck(nil), d.checks...)
+}
+
+// CheckAssignee answers as the configuration says: nil for a known active
+// user, task.ErrInvalidAssignee for an inactive or unknown one.
+func (d *directory) CheckAssignee(ctx context.Context, id int64) error {
+	c := assigneeCheck{id: id}
+	c.token, _ = grpcauth.BearerToken(ctx)
+	c.deadline, _ = ctx.Deadline()
+	d.mu.Lock()
+	active, unavailable, hang := d.active[id], d.unavailable, d.hang
+	d.mu.Unlock()
+	switch {
+	case hang:
+		select {
+		case <-ctx.Done():
+			c.err = fmt.Errorf("check assignee %d: %w", id, ctx.Err())
+		case <-d.released:
+			c.err = fmt.Errorf("check assignee %d: %w (the test ended first)", id, task.ErrUserServiceUnavailable)
 		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
+	case unavailable:
+		c.err = fmt.Errorf("check assignee %d: %w", id, task.ErrUserServiceUnavailable)
+	case !active:
+		c.err = fmt.Errorf("check assignee %d: %w", id, task.ErrInvalidAssignee)
 	}
-	return b.path
-}
-
-// userService is a running user-service process.
-type userService struct {
-	addr string
-	cmd  *exec.Cmd
-	wait func() error
-}
-
-// startUserService runs the real user service on db (as the app role) with
-// the signing key in keyFile, on a free loopback port, and stops it when the
-// test ends.
-func startUserService(t *testing.T, db *pgtest.DB, keyFile string) *userService {
-	t.Helper()
-	cmd := exec.Command(buildUserService(t))
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"DATABASE_URL=" + db.AppURL,
-		"GRPC_ADDR=127.0.0.1:0",
-		"TOKEN_PRIVATE_KEY_FILE=" + keyFile,
-		"SHUTDOWN_TIMEOUT=2s",
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		logMu sync.Mutex
-		logs  strings.Builder
-	)
-	addrc := make(chan string, 1)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			logMu.Lock()
-			logs.WriteString(line + "\n")
-			logMu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "gRPC server listening" {
-				addrc <- rec.Addr
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	var once sync.Once
-	var waitErr error
-	u := &userService{cmd: cmd, wait: func() error {
-		once.Do(func() { <-copied; waitErr = cmd.Wait() })
-		return waitErr
-	}}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = u.wait()
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("user-service log:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	})
+	d.mu.Lock()
+	d.checks = append(d.checks, c)
+	d.mu.Unlock()
 	select {
-	case u.addr = <-addrc:
-		return u
-	case <-copied:
-		_ = u.wait()
-		t.Fatalf("user-service exited before listening")
-	case <-time.After(time.Minute):
-		t.Fatalf("user-service did not start listening")
+	case d.returned <- struct{}{}:
+	default:
 	}
-	return nil
-}
-
-// stop stops the process (SIGTERM) and waits for it to exit.
-func (u *userService) stop(t *testing.T) {
-	t.Helper()
-	if err := u.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := u.wait(); err != nil {
-		t.Fatalf("user-service exit: %v", err)
-	}
+	return c.err
 }
 
 // bundle is one test's world: a database with users A (creator), B
-// (assignee), C (stranger), an admin and an inactive user; the real user
-// service; and the task service on a loopback listener with a client.
+// (assignee), C (stranger), an admin and an inactive user, all known to a
+// fake user directory; and the task service on a loopback gRPC server
+// (pkg/grpcserver, the real interceptors) with a generated client.
 type bundle struct {
 	db                               *pgtest.DB
-	users                            *userService
+	users                            *directory
 	client                           taskv1.TaskServiceClient
 	conn                             *grpc.ClientConn
 	signer                           *auth.Signer
@@ -178,9 +143,8 @@ type bundle struct {
 }
 
 type options struct {
-	// userInterceptor, when set, sees every call the task service makes to
-	// the user service.
-	userInterceptor grpc.UnaryClientInterceptor
+	// db, when set, is the database instead of a fresh pgtest.New one.
+	db *pgtest.DB
 	// statementTimeout, when set, replaces the runtime pool's
 	// statement_timeout (given in the DSN, as operators do).
 	statementTimeout time.Duration
@@ -192,44 +156,34 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	for _, f := range opts {
 		f(&o)
 	}
-	db := pgtest.New(t)
-	keyFile := filepath.Join(t.TempDir(), "key.pem")
-	if err := keyfile.WritePrivate(keyFile); err != nil {
-		t.Fatal(err)
+	db := o.db
+	if db == nil {
+		db = pgtest.New(t)
 	}
-	key, err := keyfile.LoadPrivate(keyFile)
+	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bn := &bundle{db: db, signer: auth.NewSigner(key, auth.DefaultIssuer, auth.DefaultAudience, 15*time.Minute)}
-	bn.a = seedUser(t, db, "a", true, false)
-	bn.b = seedUser(t, db, "b", true, false)
-	bn.c = seedUser(t, db, "c", true, false)
-	bn.admin = seedUser(t, db, "admin", true, true)
-	bn.inactive = seedUser(t, db, "inactive", false, false)
+	bn := &bundle{db: db, users: newDirectory(), signer: auth.NewSigner(key, auth.DefaultIssuer, auth.DefaultAudience, 15*time.Minute)}
+	bn.a = db.SeedUser(t, pgtest.User{Name: "a", Active: true})
+	bn.b = db.SeedUser(t, pgtest.User{Name: "b", Active: true})
+	bn.c = db.SeedUser(t, pgtest.User{Name: "c", Active: true})
+	bn.admin = db.SeedUser(t, pgtest.User{Name: "admin", Active: true, Admin: true})
+	bn.inactive = db.SeedUser(t, pgtest.User{Name: "inactive"})
+	for _, id := range []int64{bn.a, bn.b, bn.c, bn.admin} {
+		bn.users.setUser(id, true)
+	}
+	bn.users.setUser(bn.inactive, false)
 	bn.asA = bn.as(auth.Principal{UserID: bn.a})
 	bn.asB = bn.as(auth.Principal{UserID: bn.b})
 	bn.asC = bn.as(auth.Principal{UserID: bn.c})
 	bn.asAdmin = bn.as(auth.Principal{UserID: bn.admin, Admin: true})
-	bn.asNobody = func(t *testing.T) context.Context { return ctxT(t) }
+	bn.asNobody = func(t *testing.T) context.Context { return testkit.Context(t) }
 
-	bn.users = startUserService(t, db, keyFile)
-
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
-	var dialOpts []grpc.DialOption
-	if o.userInterceptor != nil {
-		dialOpts = append(dialOpts, grpc.WithUnaryInterceptor(o.userInterceptor))
-	}
-	userConn, err := userclient.Dial(bn.users.addr, dialOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { userConn.Close() })
-	userClient := userv1.NewUserServiceClient(userConn)
-	keys := auth.NewRemoteKeys(userclient.FetchKeys(userClient), time.Second)
 	appDB := db.App
 	if o.statementTimeout > 0 {
 		cfg, err := pgdb.ParseConfig(db.AppURL + dsnSep(db.AppURL) + "statement_timeout=" + o.statementTimeout.String())
@@ -244,7 +198,8 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 		}
 		t.Cleanup(appDB.Close)
 	}
-	svc := task.NewService(taskstore.New(appDB), userclient.NewDirectory(userClient))
+	keys := auth.StaticKeys{bn.signer.KeyID(): bn.signer.PublicKey().Key}
+	svc := task.NewService(taskstore.New(appDB), bn.users)
 	srv := grpcserver.New(log, grpcserver.Config{}, grpcauth.UnaryServerInterceptor(auth.NewVerifier(keys, auth.DefaultIssuer, auth.DefaultAudience)))
 	taskapi.New(log, svc).Register(srv.GRPC())
 
@@ -261,6 +216,8 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 			t.Errorf("Serve: %v", err)
 		}
 	})
+	// Before the server stops, so that it need not wait for hanging checks.
+	t.Cleanup(bn.users.release)
 	bn.conn, err = grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -282,35 +239,22 @@ func dsnSep(dsn string) string {
 	return "?"
 }
 
-// seedUser inserts a user through the owner pool and returns its id.
-func seedUser(t *testing.T, db *pgtest.DB, name string, active, admin bool) int64 {
+// token returns an access token of p.
+func (bn *bundle) token(t *testing.T, p auth.Principal) string {
 	t.Helper()
-	var id int64
-	err := db.Owner.QueryRow(context.Background(),
-		`INSERT INTO "user" (email, username, password_hash, is_active, is_admin)
-		 VALUES ($1 || '@example.com', $1, 'x', $2, $3) RETURNING id`, name, active, admin).Scan(&id)
+	token, _, err := bn.signer.Sign(p, time.Now())
 	if err != nil {
-		t.Fatalf("seed user %s: %v", name, err)
+		t.Fatal(err)
 	}
-	return id
+	return token
 }
 
 // as returns a function giving a test context that carries p's access token.
 func (bn *bundle) as(p auth.Principal) func(t *testing.T) context.Context {
 	return func(t *testing.T) context.Context {
 		t.Helper()
-		token, _, err := bn.signer.Sign(p, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return grpcauth.WithBearer(ctxT(t), token)
+		return grpcauth.WithBearer(testkit.Context(t), bn.token(t, p))
 	}
-}
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // create creates a task through the API and fails the test on error.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,11 +37,12 @@ func (s *keyServer) GetPublicKeys(context.Context, *userv1.GetPublicKeysRequest)
 	return resp, nil
 }
 
-// serve runs srv on a loopback gRPC server and returns a userclient
-// connection to it.
-func serve(t *testing.T, srv userv1.UserServiceServer) *grpc.ClientConn {
+// serve runs srv on a loopback gRPC server (pkg/grpcserver) and returns a
+// userclient connection to it and a function that stops the server; both
+// are closed when the test ends.
+func serve(t *testing.T, srv userv1.UserServiceServer) (conn *grpc.ClientConn, stop func()) {
 	t.Helper()
-	s := grpcserver.New(slog.New(slog.DiscardHandler), grpcserver.Config{})
+	s := grpcserver.New(slog.New(slog.DiscardHandler), grpcserver.Config{ShutdownTimeout: time.Second})
 	userv1.RegisterUserServiceServer(s.GRPC(), srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,18 +51,25 @@ func serve(t *testing.T, srv userv1.UserServiceServer) *grpc.ClientConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, lis) }()
-	conn, err := userclient.Dial(lis.Addr().String())
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	conn, err = userclient.Dial(lis.Addr().String())
 	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
+		stop()
 	})
-	return conn
+	return conn, stop
 }
 
 func newSigner(t *testing.T) *auth.Signer {
@@ -76,7 +85,7 @@ func TestFetchKeys_FollowsKeyRotation(t *testing.T) {
 	oldSigner, newSigner := newSigner(t), newSigner(t)
 	ks := &keyServer{}
 	ks.keys.Store(&[]auth.PublicKey{oldSigner.PublicKey()})
-	conn := serve(t, ks)
+	conn, _ := serve(t, ks)
 
 	// minRefresh 0: every unknown kid may fetch; known kids never do.
 	remote := auth.NewRemoteKeys(userclient.FetchKeys(userv1.NewUserServiceClient(conn)), 0)
