@@ -39,6 +39,7 @@ type bundle struct {
 	// cluster is the test's own PostgreSQL cluster, with options.private.
 	cluster *pgtest.Cluster
 	cfg     user.Config
+	svc     *user.Service
 	client  userv1.UserServiceClient
 	conn    *grpc.ClientConn
 	signer  *auth.Signer
@@ -136,7 +137,7 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &bundle{db: db, cluster: cluster, cfg: o.cfg, client: userv1.NewUserServiceClient(conn), conn: conn, signer: signer, key: key}
+	return &bundle{db: db, cluster: cluster, cfg: o.cfg, svc: svc, client: userv1.NewUserServiceClient(conn), conn: conn, signer: signer, key: key}
 }
 
 // openWithStatementTimeout opens a runtime pool on dsn with
