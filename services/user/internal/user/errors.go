@@ -26,7 +26,8 @@ var (
 	// ErrInvalidRefreshToken: a refresh token is unknown, expired, revoked,
 	// already spent, or belongs to an inactive user.
 	ErrInvalidRefreshToken = errors.New("invalid refresh token")
-	// ErrPermissionDenied: the caller may not do this (see Authorize).
+	// ErrPermissionDenied: the caller may not do this (see Authorize), or
+	// an inactive user asks to change its password.
 	ErrPermissionDenied = errors.New("permission denied")
 	// ErrThrottled is wrapped by *ThrottledError.
 	ErrThrottled = errors.New("too many failed sign-in attempts")

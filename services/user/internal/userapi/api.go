@@ -33,7 +33,8 @@ type Server struct {
 // New returns a Server over svc. keys are the verification keys
 // GetPublicKeys publishes (the signing key's first). trustedProxies are the
 // peers whose x-forwarded-for metadata is believed when working out a
-// client's address for sign-in throttling (see ClientAddr).
+// client's address for sign-in throttling (see ClientAddr;
+// ParseTrustedProxies reads them from a configuration).
 func New(log *slog.Logger, svc *user.Service, keys []auth.PublicKey, trustedProxies []netip.Prefix) *Server {
 	return &Server{log: log, svc: svc, keys: keys, proxies: trustedProxies}
 }
