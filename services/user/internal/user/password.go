@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -42,10 +43,17 @@ type Params struct {
 	KeyLen  uint32
 }
 
-// DefaultParams returns the parameters new hashes use: OWASP's minimum
-// (m=19456 KiB, t=2, p=1) with a 16-byte salt and a 32-byte key.
-func DefaultParams() Params {
-	return Params{Memory: OWASPMemoryKiB, Time: OWASPTime, Threads: OWASPThreads, SaltLen: 16, KeyLen: 32}
+// Salt and key lengths of new hashes, in bytes.
+const (
+	SaltLen = 16
+	KeyLen  = 32
+)
+
+// NewParams returns the parameters of new hashes with the given costs (see
+// the OWASP constants for the least acceptable ones), a SaltLen-byte salt and
+// a KeyLen-byte key.
+func NewParams(memoryKiB, time uint32, threads uint8) Params {
+	return Params{Memory: memoryKiB, Time: time, Threads: threads, SaltLen: SaltLen, KeyLen: KeyLen}
 }
 
 // weakerThan reports whether hashes made with p are cheaper to attack than
@@ -75,16 +83,13 @@ type Hasher struct {
 }
 
 // NewHasher returns a Hasher making new hashes with p and running at most
-// concurrency hashes at once (at least 1).
+// concurrency hashes at once; 0 (or less) means one per CPU.
 func NewHasher(p Params, concurrency int) *Hasher {
 	if concurrency < 1 {
-		concurrency = 1
+		concurrency = runtime.NumCPU()
 	}
 	return &Hasher{params: p, sem: make(chan struct{}, concurrency)}
 }
-
-// Params returns the parameters of new hashes.
-func (h *Hasher) Params() Params { return h.params }
 
 // acquire waits for a hashing slot or for ctx to end.
 func (h *Hasher) acquire(ctx context.Context) error {
@@ -114,8 +119,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 
 // Verify reports whether password matches the stored hash encoded and, when
 // it does, whether encoded should be replaced by a new Hash because its
-// parameters are weaker than the Hasher's (or it is a legacy bcrypt hash, as
-// the spec's original application stored). The comparison takes constant
+// parameters are weaker than the Hasher's (or it is a legacy bcrypt hash, the
+// format of accounts imported from the application this service replaces). The comparison takes constant
 // time. An error means encoded is not a hash Verify understands, or ctx ended
 // while waiting for a hashing slot.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (match, rehash bool, err error) {
@@ -197,14 +202,15 @@ func DecodePHC(s string) (Params, []byte, []byte, error) {
 }
 
 // ValidatePassword checks the length rule (MinPasswordLen to MaxPasswordLen
-// characters); field names the request field for the error.
-func ValidatePassword(field, password string) error {
+// characters, counted as Unicode code points) and returns a *PasswordError
+// saying what is wrong, or nil.
+func ValidatePassword(password string) error {
 	if !utf8.ValidString(password) {
-		return invalid(field, "must be valid UTF-8")
+		return &PasswordError{Reason: "must be valid UTF-8"}
 	}
 	n := utf8.RuneCountInString(password)
 	if n < MinPasswordLen || n > MaxPasswordLen {
-		return invalid(field, "must be %d to %d characters long, not %d", MinPasswordLen, MaxPasswordLen, n)
+		return &PasswordError{Reason: fmt.Sprintf("must be %d to %d characters long, not %d", MinPasswordLen, MaxPasswordLen, n)}
 	}
 	return nil
 }

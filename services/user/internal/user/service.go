@@ -16,18 +16,17 @@ import (
 	"github.com/todo-platform/todo/pkg/pagetoken"
 )
 
-// Defaults of Config.
+// Page sizes of ListUsers.
 const (
-	DefaultRefreshTTL            = 720 * time.Hour
-	DefaultThrottleWindow        = time.Hour
-	DefaultMaxFailuresPerAccount = 100
-	DefaultMaxFailuresPerAddress = 1000
-	DefaultPageSize              = 50
-	MaxPageSize                  = 1000
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
 )
 
-// Config holds the business rules' tunables. Zero fields take the Default
-// values.
+// CleanupInterval is how often a server runs Cleanup (see RunCleanup).
+const CleanupInterval = 15 * time.Minute
+
+// Config holds the business rules' tunables; every field must be positive.
+// The binary reads them from its configuration, where their defaults are.
 type Config struct {
 	// RefreshTTL is how long a refresh token is accepted.
 	RefreshTTL time.Duration
@@ -43,20 +42,19 @@ type Config struct {
 	MaxFailuresPerAddress int
 }
 
-func (c Config) withDefaults() Config {
-	if c.RefreshTTL <= 0 {
-		c.RefreshTTL = DefaultRefreshTTL
+// validate returns an error naming the first field that is not positive.
+func (c Config) validate() error {
+	switch {
+	case c.RefreshTTL <= 0:
+		return errors.New("user.Config: RefreshTTL must be positive")
+	case c.ThrottleWindow <= 0:
+		return errors.New("user.Config: ThrottleWindow must be positive")
+	case c.MaxFailuresPerAccount <= 0:
+		return errors.New("user.Config: MaxFailuresPerAccount must be positive")
+	case c.MaxFailuresPerAddress <= 0:
+		return errors.New("user.Config: MaxFailuresPerAddress must be positive")
 	}
-	if c.ThrottleWindow <= 0 {
-		c.ThrottleWindow = DefaultThrottleWindow
-	}
-	if c.MaxFailuresPerAccount <= 0 {
-		c.MaxFailuresPerAccount = DefaultMaxFailuresPerAccount
-	}
-	if c.MaxFailuresPerAddress <= 0 {
-		c.MaxFailuresPerAddress = DefaultMaxFailuresPerAddress
-	}
-	return c
+	return nil
 }
 
 // Service is the user service's business logic. It is safe for concurrent use.
@@ -70,11 +68,14 @@ type Service struct {
 	now       func() time.Time
 }
 
-// NewService returns a Service. signer may be nil for tools that issue no
-// tokens (admin create). It hashes a random password once, so that a
-// sign-in for an unknown account can verify against a hash of the same cost
-// as a real one.
+// NewService returns a Service, or an error when cfg is not valid. signer
+// may be nil for tools that issue no tokens (admin create). It hashes a
+// random password once, so that a sign-in for an unknown account can verify
+// against a hash of the same cost as a real one.
 func NewService(ctx context.Context, log *slog.Logger, store Store, hasher *Hasher, signer *auth.Signer, cfg Config) (*Service, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	var pw [24]byte
 	if _, err := rand.Read(pw[:]); err != nil {
 		return nil, fmt.Errorf("dummy password: %w", err)
@@ -88,7 +89,7 @@ func NewService(ctx context.Context, log *slog.Logger, store Store, hasher *Hash
 		store:     store,
 		hasher:    hasher,
 		signer:    signer,
-		cfg:       cfg.withDefaults(),
+		cfg:       cfg,
 		dummyHash: dummy,
 		now:       time.Now,
 	}, nil
@@ -115,36 +116,42 @@ func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
-func validateEmail(field, email string) error {
+// validateEmail returns ErrInvalidEmail unless email (normalised) looks
+// like an email address.
+func validateEmail(email string) error {
 	at := strings.IndexByte(email, '@')
 	if email == "" || len(email) > 254 || at <= 0 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n") {
-		return invalid(field, "must be an email address")
+		return ErrInvalidEmail
 	}
 	return nil
 }
 
-func validateUsername(field, username string) error {
+// validateUsername returns ErrInvalidUsername unless username is 3 to 32
+// characters of a-z, 0-9, '_', '.' and '-'.
+func validateUsername(username string) error {
 	ok := len(username) >= 3 && len(username) <= 32
 	for _, r := range username {
 		ok = ok && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-')
 	}
 	if !ok {
-		return invalid(field, "must be 3 to 32 characters of a-z, 0-9, '_', '.' and '-'")
+		return ErrInvalidUsername
 	}
 	return nil
 }
 
-// CreateUser signs up a new, active, non-admin user. The email is stored
-// normalised; a duplicate gives ErrEmailTaken or ErrUsernameTaken.
+// CreateUser signs up a new, active, non-admin user; anyone may. The email
+// is stored normalised. An unacceptable email, username or password gives
+// ErrInvalidEmail, ErrInvalidUsername or a *PasswordError; a duplicate
+// gives ErrEmailTaken or ErrUsernameTaken.
 func (s *Service) CreateUser(ctx context.Context, in SignUp) (User, error) {
 	in.Email = NormalizeEmail(in.Email)
-	if err := validateEmail("email", in.Email); err != nil {
+	if err := validateEmail(in.Email); err != nil {
 		return User{}, err
 	}
-	if err := validateUsername("username", in.Username); err != nil {
+	if err := validateUsername(in.Username); err != nil {
 		return User{}, err
 	}
-	if err := ValidatePassword("password", in.Password); err != nil {
+	if err := ValidatePassword(in.Password); err != nil {
 		return User{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
@@ -361,17 +368,40 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	return nil
 }
 
-// User returns the user with id, or ErrNotFound.
-func (s *Service) User(ctx context.Context, id int64) (User, error) {
+// User returns what c may see of the user with id (see Caller.Sees): the
+// whole user with Whole, its PublicProfile with Public. A user c may not see
+// at all is ErrNotFound, as a missing one is.
+func (s *Service) User(ctx context.Context, c Caller, id int64) (User, Visibility, error) {
 	u, err := s.store.User(ctx, id)
 	if err != nil {
-		return User{}, fmt.Errorf("get user %d: %w", id, err)
+		return User{}, Hidden, fmt.Errorf("get user %d: %w", id, err)
+	}
+	switch v := c.Sees(u); v {
+	case Whole:
+		return u, v, nil
+	case Public:
+		return u.PublicProfile(), v, nil
+	default:
+		return User{}, Hidden, fmt.Errorf("get user %d: %w", id, ErrNotFound)
+	}
+}
+
+// CurrentUser returns the whole user c is, also when it has been
+// deactivated since its access token was issued.
+func (s *Service) CurrentUser(ctx context.Context, c Caller) (User, error) {
+	u, err := s.store.User(ctx, c.UserID)
+	if err != nil {
+		return User{}, fmt.Errorf("get current user %d: %w", c.UserID, err)
 	}
 	return u, nil
 }
 
-// Summaries says which of ids exist and whether each is active.
-func (s *Service) Summaries(ctx context.Context, ids []int64) ([]Summary, error) {
+// Summaries says which of ids exist and whether each is active; any
+// signed-in caller may ask (ActionLookUp).
+func (s *Service) Summaries(ctx context.Context, c Caller, ids []int64) ([]Summary, error) {
+	if err := Authorize(c, ActionLookUp, 0); err != nil {
+		return nil, fmt.Errorf("batch get users: %w", err)
+	}
 	out, err := s.store.Summaries(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("batch get users: %w", err)
@@ -402,26 +432,30 @@ func decodePageToken(s string, active *bool) (Cursor, error) {
 	}
 	r, err := pageTokens.Decode(s, filterBinding(active))
 	if err != nil {
-		return Cursor{}, invalid("page_token", "is not a page token of ListUsers with this is_active filter")
+		return Cursor{}, ErrInvalidPageToken
 	}
 	c := Cursor{CreatedAt: r.Time(), ID: r.Int64()}
 	if r.Done() != nil || c.ID <= 0 {
-		return Cursor{}, invalid("page_token", "is not a page token of ListUsers with this is_active filter")
+		return Cursor{}, ErrInvalidPageToken
 	}
 	return c, nil
 }
 
-// ListUsers returns one page of users, oldest first (by created_at, then
-// id), keeping only those whose IsActive equals *active when active is not
-// nil. pageSize 0 means DefaultPageSize. pageToken continues from the
-// previous page and must come from a call with the same filter. The next
-// token is empty on the last page.
-func (s *Service) ListUsers(ctx context.Context, active *bool, pageSize int, pageToken string) ([]User, string, error) {
+// ListUsers returns one page of users to an admin (ActionAdminister),
+// oldest first (by created_at, then id), keeping only those whose IsActive
+// equals *active when active is not nil. pageSize 0 means DefaultPageSize;
+// outside 0 to MaxPageSize it is ErrInvalidPageSize. pageToken continues
+// from the previous page and must come from a call with the same filter
+// (ErrInvalidPageToken otherwise). The next token is empty on the last page.
+func (s *Service) ListUsers(ctx context.Context, c Caller, active *bool, pageSize int, pageToken string) ([]User, string, error) {
+	if err := Authorize(c, ActionAdminister, 0); err != nil {
+		return nil, "", fmt.Errorf("list users: %w", err)
+	}
 	switch {
 	case pageSize == 0:
 		pageSize = DefaultPageSize
 	case pageSize < 0 || pageSize > MaxPageSize:
-		return nil, "", invalid("page_size", "must be 0 to %d", MaxPageSize)
+		return nil, "", ErrInvalidPageSize
 	}
 	after, err := decodePageToken(pageToken, active)
 	if err != nil {
@@ -439,45 +473,82 @@ func (s *Service) ListUsers(ctx context.Context, active *bool, pageSize int, pag
 	return users, encodePageToken(Cursor{CreatedAt: last.CreatedAt, ID: last.ID}, active), nil
 }
 
-// UpdateUser applies u to the user with id. Username and email, when given,
-// must not be empty; the email is normalised, and a changed email is no
-// longer verified. Field paths in errors are relative to the request
-// ("user.email").
-func (s *Service) UpdateUser(ctx context.Context, id int64, u Update) (User, error) {
-	if u.Username != nil {
-		if err := validateUsername("user.username", *u.Username); err != nil {
-			return User{}, err
-		}
+// UpdateUser applies ch to the user with id when c may (ActionUpdate: the
+// user or an admin) and returns the user as it is then. The checks run in
+// this order, so that a caller who may not update the user learns nothing
+// more: the permission, the names in ch.Fields (an *UnknownFieldError for
+// the first that is not a changeable field), then the values of the named
+// fields: username and email must be valid (ErrInvalidUsername,
+// ErrInvalidEmail), the full name at most MaxFullNameLen bytes
+// (ErrFullNameTooLong). The email is normalised, and a changed email is no
+// longer verified. A change that names no field returns the user as it is.
+func (s *Service) UpdateUser(ctx context.Context, c Caller, id int64, ch Change) (User, error) {
+	if err := Authorize(c, ActionUpdate, id); err != nil {
+		return User{}, fmt.Errorf("update user %d: %w", id, err)
 	}
-	if u.Email != nil {
-		e := NormalizeEmail(*u.Email)
-		if err := validateEmail("user.email", e); err != nil {
-			return User{}, err
-		}
-		u.Email = &e
+	u, err := ch.update()
+	if err != nil {
+		return User{}, err
 	}
-	if u.FullName != nil && len(*u.FullName) > 800 {
-		return User{}, invalid("user.full_name", "is too long")
-	}
+	var out User
 	if u == (Update{}) {
-		return s.User(ctx, id)
+		out, err = s.store.User(ctx, id)
+	} else {
+		out, err = s.store.UpdateUser(ctx, id, u)
 	}
-	out, err := s.store.UpdateUser(ctx, id, u)
 	if err != nil {
 		return User{}, fmt.Errorf("update user %d: %w", id, err)
 	}
 	return out, nil
 }
 
-// ChangePassword replaces the password of user id after checking current,
-// and revokes every refresh session of the user (the request carries no
-// refresh token, so the caller's own session cannot be told apart and is
-// revoked too; the caller's access token stays valid until it expires). A
-// wrong current password counts as a failed sign-in for the account and
-// the address, and is throttled like Login. An inactive user gets
-// ErrPermissionDenied.
-func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, addr string) error {
-	if err := ValidatePassword("new_password", next); err != nil {
+// update validates ch and returns it as an Update.
+func (ch Change) update() (Update, error) {
+	var u Update
+	for _, f := range ch.Fields {
+		switch f {
+		case FieldFullName:
+			u.FullName = &ch.FullName
+		case FieldUsername:
+			u.Username = &ch.Username
+		case FieldEmail:
+			u.Email = &ch.Email
+		default:
+			return Update{}, &UnknownFieldError{Name: f}
+		}
+	}
+	if u.Username != nil {
+		if err := validateUsername(*u.Username); err != nil {
+			return Update{}, err
+		}
+	}
+	if u.Email != nil {
+		e := NormalizeEmail(*u.Email)
+		if err := validateEmail(e); err != nil {
+			return Update{}, err
+		}
+		u.Email = &e
+	}
+	if u.FullName != nil && len(*u.FullName) > MaxFullNameLen {
+		return Update{}, ErrFullNameTooLong
+	}
+	return u, nil
+}
+
+// ChangePassword replaces the password of user id, when c is that user
+// (ActionChangePassword), after checking current; addr is the client
+// address, as for Login. It revokes every refresh session of the user (the
+// request carries no refresh token, so the caller's own session cannot be
+// told apart and is revoked too; the caller's access token stays valid
+// until it expires). An unacceptable next is a *PasswordError. A wrong
+// current password is ErrWrongCurrentPassword and counts as a failed
+// sign-in for the account and the address, and is throttled like Login. An
+// inactive user gets ErrPermissionDenied.
+func (s *Service) ChangePassword(ctx context.Context, c Caller, id int64, current, next, addr string) error {
+	if err := Authorize(c, ActionChangePassword, id); err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if err := ValidatePassword(next); err != nil {
 		return err
 	}
 	st, err := s.store.LoginState(ctx, Lookup{ID: id}, addr, s.cfg.ThrottleWindow)
@@ -498,7 +569,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, a
 		if err := s.recordFailure(ctx, failureKeys(st, "", addr)); err != nil {
 			return err
 		}
-		return invalid("current_password", "does not match the current password")
+		return ErrWrongCurrentPassword
 	}
 	if !st.Account.IsActive {
 		return ErrPermissionDenied
@@ -513,10 +584,14 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, a
 	return nil
 }
 
-// SetActive activates or deactivates the user with id. Deactivation revokes
-// every refresh session of the user: they can neither sign in nor refresh
-// (access tokens already issued stay valid until they expire).
-func (s *Service) SetActive(ctx context.Context, id int64, active bool) (User, error) {
+// SetActive activates or deactivates the user with id, when c is an admin
+// (ActionAdminister). Deactivation revokes every refresh session of the
+// user: they can neither sign in nor refresh (access tokens already issued
+// stay valid until they expire).
+func (s *Service) SetActive(ctx context.Context, c Caller, id int64, active bool) (User, error) {
+	if err := Authorize(c, ActionAdminister, id); err != nil {
+		return User{}, fmt.Errorf("set user %d active=%t: %w", id, active, err)
+	}
 	u, err := s.store.SetActive(ctx, id, active)
 	if err != nil {
 		return User{}, fmt.Errorf("set user %d active=%t: %w", id, active, err)
@@ -525,25 +600,28 @@ func (s *Service) SetActive(ctx context.Context, id int64, active bool) (User, e
 }
 
 // EnsureAdmin makes sure an active admin with the given email and username
-// exists, for `user-service admin create`. It is idempotent:
+// exists, for `user-service admin create`, which runs with the database's
+// authority and no Caller. The email, the username and a non-empty
+// password must be acceptable (ErrInvalidEmail, ErrInvalidUsername, a
+// *PasswordError). It is idempotent:
 //   - when no user has the email or the username, it creates one (password
-//     required) and reports created;
+//     required: ErrPasswordRequired) and reports created;
 //   - when one user has the email or the username (or both), it makes that
 //     user an admin and active, leaving its email and username as they are;
 //     when password is given and does not already match, it replaces the
 //     password and revokes the user's refresh sessions;
 //   - when the email and the username belong to two different users, it
-//     fails and changes nothing.
+//     fails with a *ConflictingUsersError and changes nothing.
 func (s *Service) EnsureAdmin(ctx context.Context, email, username, password string) (User, bool, error) {
 	email = NormalizeEmail(email)
-	if err := validateEmail("ADMIN_EMAIL", email); err != nil {
+	if err := validateEmail(email); err != nil {
 		return User{}, false, err
 	}
-	if err := validateUsername("ADMIN_USERNAME", username); err != nil {
+	if err := validateUsername(username); err != nil {
 		return User{}, false, err
 	}
 	if password != "" {
-		if err := ValidatePassword("ADMIN_PASSWORD", password); err != nil {
+		if err := ValidatePassword(password); err != nil {
 			return User{}, false, err
 		}
 	}
@@ -557,7 +635,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, username, password str
 		switch len(accts) {
 		case 0:
 			if password == "" {
-				return User{}, false, invalid("ADMIN_PASSWORD", "is required to create the admin user")
+				return User{}, false, ErrPasswordRequired
 			}
 			hash, err := s.hasher.Hash(ctx, password)
 			if err != nil {
@@ -594,8 +672,10 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, username, password str
 			}
 			return u, false, nil
 		default:
-			return User{}, false, fmt.Errorf("admin create: ADMIN_EMAIL %q belongs to user %d and ADMIN_USERNAME %q to user %d; refusing to choose",
-				email, emailOwner(accts, email), username, usernameOwner(accts, username))
+			return User{}, false, &ConflictingUsersError{
+				Email: email, EmailOwner: emailOwner(accts, email),
+				Username: username, UsernameOwner: usernameOwner(accts, username),
+			}
 		}
 	}
 }
@@ -618,8 +698,9 @@ func usernameOwner(accts []Account, username string) int64 {
 	return 0
 }
 
-// Cleanup deletes expired refresh sessions and closed failure counters. The
-// server runs it periodically; it is safe to run on several replicas.
+// Cleanup deletes expired refresh sessions and closed failure counters and
+// returns how many rows it deleted. It is safe to run on several replicas
+// at once.
 func (s *Service) Cleanup(ctx context.Context) (int64, error) {
 	now := s.now()
 	n, err := s.store.DeleteExpired(ctx, now, now.Add(-s.cfg.ThrottleWindow))
@@ -627,4 +708,26 @@ func (s *Service) Cleanup(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("clean up: %w", err)
 	}
 	return n, nil
+}
+
+// RunCleanup runs Cleanup every interval until ctx ends, then returns. A
+// failed run is logged and the next one tried at the next tick.
+func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.Cleanup(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.WarnContext(ctx, "cleanup failed", slog.Any("error", err))
+				}
+				continue
+			}
+			s.log.DebugContext(ctx, "cleanup done", slog.Int64("deleted", n))
+		}
+	}
 }

@@ -1,13 +1,13 @@
 // Package user is the user service's business layer: accounts, password
 // hashing, sign-in with throttling, access and refresh tokens, profiles and
-// administration. It knows nothing of gRPC or SQL; its Store is implemented
-// by package userstore and its Service is called by package userapi.
+// administration, and who may do what (authz.go). It knows nothing of gRPC
+// or SQL: its errors (errors.go) name no request field, its Store is
+// implemented by package userstore, and its Service is called by package
+// userapi.
 package user
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 )
 
@@ -23,6 +23,12 @@ type User struct {
 	IsAdmin    bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// PublicProfile returns the part of u that any signed-in user may see of an
+// active user: ID, Username and FullName.
+func (u User) PublicProfile() User {
+	return User{ID: u.ID, Username: u.Username, FullName: u.FullName}
 }
 
 // Account is a User with its stored password hash, for the code that checks
@@ -48,8 +54,33 @@ type NewUser struct {
 	IsAdmin      bool
 }
 
+// The names of the fields of a user that a Change may name.
+const (
+	FieldFullName = "full_name"
+	FieldUsername = "username"
+	FieldEmail    = "email"
+)
+
+// ChangeableFields returns the names of the fields a Change may name, in
+// the order they are listed in messages.
+func ChangeableFields() []string { return []string{FieldFullName, FieldUsername, FieldEmail} }
+
+// MaxFullNameLen is the longest full name accepted, in bytes.
+const MaxFullNameLen = 800
+
+// Change is a change of a user's profile as asked for: Fields names the
+// fields to change (FieldFullName, FieldUsername, FieldEmail), and the
+// values of those fields are the new ones; a field Fields does not name is
+// left as it is, whatever its value here.
+type Change struct {
+	Fields   []string
+	FullName string
+	Username string
+	Email    string
+}
+
 // Update names the fields to change; nil fields are left as they are. A
-// changed Email resets IsVerified.
+// changed Email resets IsVerified. It is a validated Change, for the Store.
 type Update struct {
 	FullName *string
 	Username *string
@@ -196,51 +227,4 @@ type Store interface {
 	// DeleteExpired deletes sessions that expired before sessionsBefore and
 	// failure counters whose window started before throttleBefore.
 	DeleteExpired(ctx context.Context, sessionsBefore, throttleBefore time.Time) (int64, error)
-}
-
-// Sentinel errors of the business layer; userapi maps each to a status code.
-var (
-	// ErrNotFound means the user does not exist (or is not visible).
-	ErrNotFound = errors.New("user not found")
-	// ErrEmailTaken means another user has the email (in any case).
-	ErrEmailTaken = errors.New("email already registered")
-	// ErrUsernameTaken means another user has the username.
-	ErrUsernameTaken = errors.New("username already taken")
-	// ErrInvalidCredentials means a sign-in failed: unknown account, wrong
-	// password or inactive account, deliberately not told apart.
-	ErrInvalidCredentials = errors.New("invalid credentials")
-	// ErrInvalidRefreshToken means a refresh token is unknown, expired,
-	// revoked, already spent, or belongs to an inactive user.
-	ErrInvalidRefreshToken = errors.New("invalid refresh token")
-	// ErrPermissionDenied means the caller may not do this.
-	ErrPermissionDenied = errors.New("permission denied")
-	// ErrThrottled is wrapped by *ThrottledError.
-	ErrThrottled = errors.New("too many failed sign-in attempts")
-)
-
-// ThrottledError says that sign-ins are refused for now, and for how long.
-type ThrottledError struct {
-	RetryAfter time.Duration
-}
-
-// Error implements error.
-func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("%v; retry after %s", ErrThrottled, e.RetryAfter.Round(time.Second))
-}
-
-// Unwrap returns ErrThrottled.
-func (e *ThrottledError) Unwrap() error { return ErrThrottled }
-
-// InvalidArgumentError says that a request field is not acceptable; Field is
-// its path in the request ("user.email", "update_mask").
-type InvalidArgumentError struct {
-	Field       string
-	Description string
-}
-
-// Error implements error.
-func (e *InvalidArgumentError) Error() string { return e.Field + ": " + e.Description }
-
-func invalid(field, format string, args ...any) error {
-	return &InvalidArgumentError{Field: field, Description: fmt.Sprintf(format, args...)}
 }

@@ -9,13 +9,14 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 func TestAdminMethods_NonAdminsArePermissionDenied(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	alice, token := b.signedIn(t, "alice")
-	ctx := as(ctxT(t), token)
+	ctx := as(testkit.Context(t), token)
 	_, err := b.client.ListUsers(ctx, &userv1.ListUsersRequest{})
 	wantCode(t, err, codes.PermissionDenied)
 	_, err = b.client.DeactivateUser(ctx, &userv1.DeactivateUserRequest{Id: alice.GetId()})
@@ -31,7 +32,7 @@ func TestDeactivateUser_StopsSignInAndRefreshUntilActivated(t *testing.T) {
 	alice := b.signUp(t, "alice@example.com", "alice", pw)
 	pair := b.login(t, "alice", pw).GetTokens()
 	_, rootToken := b.admin(t, "root")
-	admin := as(ctxT(t), rootToken)
+	admin := as(testkit.Context(t), rootToken)
 
 	resp, err := b.client.DeactivateUser(admin, &userv1.DeactivateUserRequest{Id: alice.GetId()})
 	if err != nil || resp.GetUser().GetIsActive() {
@@ -39,7 +40,7 @@ func TestDeactivateUser_StopsSignInAndRefreshUntilActivated(t *testing.T) {
 	}
 	_, err = refresh(t, b, pair.GetRefreshToken())
 	wantCode(t, err, codes.Unauthenticated)
-	_, err = b.client.Login(ctxT(t), &userv1.LoginRequest{Login: "alice", Password: pw})
+	_, err = b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: "alice", Password: pw})
 	wantCode(t, err, codes.Unauthenticated)
 
 	resp2, err := b.client.ActivateUser(admin, &userv1.ActivateUserRequest{Id: alice.GetId()})
@@ -59,11 +60,11 @@ func TestListUsers_PagesOldestFirstWithFilterBoundTokens(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, rootToken := b.admin(t, "root")
-	ctx := as(ctxT(t), rootToken)
+	ctx := as(testkit.Context(t), rootToken)
 	// Seven more users, some sharing created_at (ties are ordered by id), two inactive.
 	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, name := range []string{"u1", "u2", "u3", "u4", "u5", "u6", "u7"} {
-		_, err := b.db.Owner.Exec(ctxT(t), `INSERT INTO "user" (email, username, password_hash, is_active, created_at) VALUES ($1, $2, 'x', $3, $4)`,
+		_, err := b.db.Owner.Exec(testkit.Context(t), `INSERT INTO "user" (email, username, password_hash, is_active, created_at) VALUES ($1, $2, 'x', $3, $4)`,
 			name+"@example.com", "user"+name, i%3 != 1, base.Add(time.Duration(i/2)*time.Second))
 		if err != nil {
 			t.Fatal(err)

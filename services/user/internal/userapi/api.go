@@ -1,7 +1,10 @@
 // Package userapi is the gRPC transport of the user service: it implements
 // todo.user.v1.UserService on top of package user, converting between proto
-// and domain types (convert.go), deciding who may call what (self or admin),
-// and turning domain errors into gRPC status in one place (errors.go).
+// and domain types (convert.go) and turning domain errors into gRPC status
+// and the request's field paths in one place (errors.go). Who may call what
+// is the domain's rule (user.Authorize): the handlers only pass the caller
+// on. ClientAddr (clientaddr.go) works out the client address sign-ins are
+// throttled by.
 package userapi
 
 import (
@@ -30,7 +33,8 @@ type Server struct {
 // New returns a Server over svc. keys are the verification keys
 // GetPublicKeys publishes (the signing key's first). trustedProxies are the
 // peers whose x-forwarded-for metadata is believed when working out a
-// client's address for sign-in throttling (see ClientAddr).
+// client's address for sign-in throttling (see ClientAddr;
+// ParseTrustedProxies reads them from a configuration).
 func New(log *slog.Logger, svc *user.Service, keys []auth.PublicKey, trustedProxies []netip.Prefix) *Server {
 	return &Server{log: log, svc: svc, keys: keys, proxies: trustedProxies}
 }
@@ -52,14 +56,14 @@ func PublicMethods() []string {
 	}
 }
 
-// caller returns the authenticated principal; the auth interceptor puts one
-// in the context of every non-public method.
-func caller(ctx context.Context) (auth.Principal, error) {
+// caller returns the authenticated caller; the auth interceptor puts a
+// principal in the context of every non-public method.
+func caller(ctx context.Context) (user.Caller, error) {
 	p, ok := auth.FromContext(ctx)
 	if !ok {
-		return auth.Principal{}, unauthenticated()
+		return user.Caller{}, unauthenticated()
 	}
-	return p, nil
+	return user.Caller{UserID: p.UserID, Admin: p.Admin}, nil
 }
 
 // CreateUser signs up a new account.
@@ -71,7 +75,7 @@ func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) 
 		Password: req.GetPassword(),
 	})
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, s.status(ctx, err, fieldPaths{Email: "email", Username: "username", Password: "password"})
 	}
 	return &userv1.CreateUserResponse{User: toProtoUser(u)}, nil
 }
@@ -80,7 +84,7 @@ func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) 
 func (s *Server) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.LoginResponse, error) {
 	tokens, u, err := s.svc.Login(ctx, req.GetLogin(), req.GetPassword(), s.ClientAddr(ctx))
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	return &userv1.LoginResponse{Tokens: toProtoTokens(tokens), User: toProtoUser(u)}, nil
 }
@@ -89,7 +93,7 @@ func (s *Server) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.L
 func (s *Server) RefreshToken(ctx context.Context, req *userv1.RefreshTokenRequest) (*userv1.RefreshTokenResponse, error) {
 	tokens, err := s.svc.Refresh(ctx, req.GetRefreshToken())
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	return &userv1.RefreshTokenResponse{Tokens: toProtoTokens(tokens)}, nil
 }
@@ -97,7 +101,7 @@ func (s *Server) RefreshToken(ctx context.Context, req *userv1.RefreshTokenReque
 // Logout revokes a refresh token's family.
 func (s *Server) Logout(ctx context.Context, req *userv1.LogoutRequest) (*userv1.LogoutResponse, error) {
 	if err := s.svc.Logout(ctx, req.GetRefreshToken()); err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	return &userv1.LogoutResponse{}, nil
 }
@@ -114,49 +118,47 @@ func (s *Server) GetPublicKeys(context.Context, *userv1.GetPublicKeysRequest) (*
 // GetUser returns a whole user to the user and admins, and the public
 // profile of an active user to anyone else signed in.
 func (s *Server) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*userv1.GetUserResponse, error) {
-	p, err := caller(ctx)
+	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.svc.User(ctx, req.GetId())
+	u, v, err := s.svc.User(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, s.status(ctx, err, fieldPaths{})
 	}
-	if p.Admin || p.UserID == u.ID {
-		return &userv1.GetUserResponse{User: toProtoUser(u)}, nil
+	if v == user.Public {
+		return &userv1.GetUserResponse{User: toPublicProfile(u)}, nil
 	}
-	if !u.IsActive {
-		return nil, s.status(ctx, user.ErrNotFound, "")
-	}
-	return &userv1.GetUserResponse{User: toPublicProfile(u)}, nil
+	return &userv1.GetUserResponse{User: toProtoUser(u)}, nil
 }
 
 // GetCurrentUser returns the caller.
 func (s *Server) GetCurrentUser(ctx context.Context, _ *userv1.GetCurrentUserRequest) (*userv1.GetCurrentUserResponse, error) {
-	p, err := caller(ctx)
+	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.svc.User(ctx, p.UserID)
+	u, err := s.svc.CurrentUser(ctx, c)
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	return &userv1.GetCurrentUserResponse{User: toProtoUser(u)}, nil
 }
 
 // ListUsers pages through users; admins only.
 func (s *Server) ListUsers(ctx context.Context, req *userv1.ListUsersRequest) (*userv1.ListUsersResponse, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return nil, s.status(ctx, err, "")
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var active *bool
 	if req.IsActive != nil {
 		v := req.GetIsActive()
 		active = &v
 	}
-	users, next, err := s.svc.ListUsers(ctx, active, int(req.GetPageSize()), req.GetPageToken())
+	users, next, err := s.svc.ListUsers(ctx, c, active, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, s.status(ctx, err, fieldPaths{PageSize: "page_size", PageToken: "page_token"})
 	}
 	out := make([]*userv1.User, len(users))
 	for i, u := range users {
@@ -167,63 +169,58 @@ func (s *Server) ListUsers(ctx context.Context, req *userv1.ListUsersRequest) (*
 
 // UpdateUser changes the masked fields of a user; the user and admins only.
 func (s *Server) UpdateUser(ctx context.Context, req *userv1.UpdateUserRequest) (*userv1.UpdateUserResponse, error) {
-	p, err := caller(ctx)
+	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	id := req.GetUser().GetId()
 	if id <= 0 {
-		return nil, s.status(ctx, &user.InvalidArgumentError{Field: "user.id", Description: "must name the user to update"}, "")
+		return nil, invalid("user.id", "must name the user to update")
 	}
-	if !p.Admin && p.UserID != id {
-		return nil, s.status(ctx, user.ErrPermissionDenied, "")
-	}
-	upd, err := toUpdate(req.GetUser(), req.GetUpdateMask())
+	u, err := s.svc.UpdateUser(ctx, c, id, toChange(req.GetUser(), req.GetUpdateMask()))
 	if err != nil {
-		return nil, s.status(ctx, err, "")
-	}
-	u, err := s.svc.UpdateUser(ctx, id, upd)
-	if err != nil {
-		return nil, s.status(ctx, err, "user.")
+		return nil, s.status(ctx, err, fieldPaths{
+			Email: "user.email", Username: "user.username", FullName: "user.full_name", Change: "update_mask",
+		})
 	}
 	return &userv1.UpdateUserResponse{User: toProtoUser(u)}, nil
 }
 
 // ChangePassword replaces the caller's own password.
 func (s *Server) ChangePassword(ctx context.Context, req *userv1.ChangePasswordRequest) (*userv1.ChangePasswordResponse, error) {
-	p, err := caller(ctx)
+	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if p.UserID != req.GetId() {
-		return nil, s.status(ctx, user.ErrPermissionDenied, "")
-	}
-	if err := s.svc.ChangePassword(ctx, req.GetId(), req.GetCurrentPassword(), req.GetNewPassword(), s.ClientAddr(ctx)); err != nil {
-		return nil, s.status(ctx, err, "")
+	err = s.svc.ChangePassword(ctx, c, req.GetId(), req.GetCurrentPassword(), req.GetNewPassword(), s.ClientAddr(ctx))
+	if err != nil {
+		return nil, s.status(ctx, err, fieldPaths{Password: "new_password", CurrentPassword: "current_password"})
 	}
 	return &userv1.ChangePasswordResponse{}, nil
 }
 
 // DeactivateUser deactivates a user; admins only.
 func (s *Server) DeactivateUser(ctx context.Context, req *userv1.DeactivateUserRequest) (*userv1.DeactivateUserResponse, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return nil, s.status(ctx, err, "")
-	}
-	u, err := s.svc.SetActive(ctx, req.GetId(), false)
+	c, err := caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, err
+	}
+	u, err := s.svc.SetActive(ctx, c, req.GetId(), false)
+	if err != nil {
+		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	return &userv1.DeactivateUserResponse{User: toProtoUser(u)}, nil
 }
 
 // ActivateUser activates a user; admins only.
 func (s *Server) ActivateUser(ctx context.Context, req *userv1.ActivateUserRequest) (*userv1.ActivateUserResponse, error) {
-	if err := requireAdmin(ctx); err != nil {
-		return nil, s.status(ctx, err, "")
-	}
-	u, err := s.svc.SetActive(ctx, req.GetId(), true)
+	c, err := caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, err
+	}
+	u, err := s.svc.SetActive(ctx, c, req.GetId(), true)
+	if err != nil {
+		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	return &userv1.ActivateUserResponse{User: toProtoUser(u)}, nil
 }
@@ -231,12 +228,13 @@ func (s *Server) ActivateUser(ctx context.Context, req *userv1.ActivateUserReque
 // BatchGetUsers says which of the ids exist and are active; any signed-in
 // caller (in practice, other services).
 func (s *Server) BatchGetUsers(ctx context.Context, req *userv1.BatchGetUsersRequest) (*userv1.BatchGetUsersResponse, error) {
-	if _, err := caller(ctx); err != nil {
+	c, err := caller(ctx)
+	if err != nil {
 		return nil, err
 	}
-	sums, err := s.svc.Summaries(ctx, req.GetIds())
+	sums, err := s.svc.Summaries(ctx, c, req.GetIds())
 	if err != nil {
-		return nil, s.status(ctx, err, "")
+		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	out := make([]*userv1.UserSummary, len(sums))
 	for i, su := range sums {
@@ -245,59 +243,29 @@ func (s *Server) BatchGetUsers(ctx context.Context, req *userv1.BatchGetUsersReq
 	return &userv1.BatchGetUsersResponse{Users: out}, nil
 }
 
-func requireAdmin(ctx context.Context) error {
-	p, err := caller(ctx)
-	if err != nil {
-		return err
-	}
-	if !p.Admin {
-		return user.ErrPermissionDenied
-	}
-	return nil
-}
-
-// maskable are the update_mask paths UpdateUser accepts.
-func maskable() []string { return []string{"full_name", "username", "email"} }
-
-// toUpdate turns the request user and mask into a domain Update. An absent
-// or empty mask means the fields given with a non-empty value (so nothing is
-// cleared by omission; clear full_name with an explicit mask). "*" means all
-// three fields. Any other path is InvalidArgument naming update_mask.
-func toUpdate(u *userv1.User, mask *fieldmaskpb.FieldMask) (user.Update, error) {
+// toChange turns the request user and mask into a domain Change: the mask's
+// paths are the domain's field names, checked by the domain. An absent or
+// empty mask means the fields given with a non-empty value (so nothing is
+// cleared by omission; clear full_name with an explicit mask). "*" means
+// every changeable field.
+func toChange(u *userv1.User, mask *fieldmaskpb.FieldMask) user.Change {
+	ch := user.Change{FullName: u.GetFullName(), Username: u.GetUsername(), Email: u.GetEmail()}
 	paths := mask.GetPaths()
-	set := map[string]bool{}
 	if len(paths) == 0 {
-		set["full_name"] = u.GetFullName() != ""
-		set["username"] = u.GetUsername() != ""
-		set["email"] = u.GetEmail() != ""
-	}
-	for _, p := range paths {
-		switch p {
-		case "full_name", "username", "email":
-			set[p] = true
-		case "*":
-			for _, f := range maskable() {
-				set[f] = true
-			}
-		default:
-			return user.Update{}, &user.InvalidArgumentError{
-				Field:       "update_mask",
-				Description: "unknown path " + quote(p) + "; allowed: full_name, username, email",
+		given := map[string]bool{user.FieldFullName: ch.FullName != "", user.FieldUsername: ch.Username != "", user.FieldEmail: ch.Email != ""}
+		for _, f := range user.ChangeableFields() {
+			if given[f] {
+				ch.Fields = append(ch.Fields, f)
 			}
 		}
+		return ch
 	}
-	var upd user.Update
-	if set["full_name"] {
-		v := u.GetFullName()
-		upd.FullName = &v
+	for _, p := range paths {
+		if p == "*" {
+			ch.Fields = append(ch.Fields, user.ChangeableFields()...)
+			continue
+		}
+		ch.Fields = append(ch.Fields, p)
 	}
-	if set["username"] {
-		v := u.GetUsername()
-		upd.Username = &v
-	}
-	if set["email"] {
-		v := u.GetEmail()
-		upd.Email = &v
-	}
-	return upd, nil
+	return ch
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/metadata"
@@ -47,5 +48,30 @@ func TestClientAddr(t *testing.T) {
 	}
 	if got := s.ClientAddr(context.Background()); got != "" {
 		t.Errorf("no peer: %q, want empty", got)
+	}
+}
+
+func TestParseTrustedProxies_PrefixesAndBareAddresses(t *testing.T) {
+	t.Parallel()
+	got, err := ParseTrustedProxies([]string{" 127.0.0.0/8", "10.1.2.3/8", "", "::1", "192.0.2.7 "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"),
+		netip.MustParsePrefix("10.0.0.0/8"), // masked
+		netip.MustParsePrefix("::1/128"),
+		netip.MustParsePrefix("192.0.2.7/32"),
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ParseTrustedProxies = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("entry %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+	if _, err := ParseTrustedProxies([]string{"127.0.0.1", "not-an-address"}); err == nil || !strings.Contains(err.Error(), `"not-an-address"`) {
+		t.Errorf("bad entry: %v, want an error naming it", err)
 	}
 }

@@ -1,8 +1,6 @@
 package userapi
 
 import (
-	"strconv"
-
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
@@ -32,6 +30,7 @@ func toPublicProfile(u user.User) *userv1.User {
 	return &userv1.User{Id: u.ID, Username: u.Username, FullName: u.FullName}
 }
 
+// toProtoTokens converts a token pair; access tokens are bearer tokens.
 func toProtoTokens(t user.Tokens) *userv1.TokenPair {
 	return &userv1.TokenPair{
 		AccessToken:            t.AccessToken,
@@ -41,8 +40,6 @@ func toProtoTokens(t user.Tokens) *userv1.TokenPair {
 		RefreshTokenExpireTime: timestamppb.New(t.RefreshExpires),
 	}
 }
-
-func quote(s string) string { return strconv.Quote(s) }
 
 // toProtoKey returns k as the JWK GetPublicKeys publishes.
 func toProtoKey(k auth.PublicKey) *userv1.PublicKey {

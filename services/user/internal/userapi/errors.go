@@ -3,6 +3,8 @@ package userapi
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -20,29 +22,42 @@ const (
 	msgNotFound            = "user not found"
 	msgPermissionDenied    = "permission denied"
 	msgThrottled           = "too many failed sign-in attempts; retry later"
+	msgEmailTaken          = "email already registered"
+	msgUsernameTaken       = "username already taken"
 )
 
-// unauthenticated is returned when a non-public method runs without a
-// principal, which the auth interceptor should have prevented.
-func unauthenticated() error {
-	return status.Error(codes.Unauthenticated, grpcauth.UnauthenticatedMessage)
+// fieldPaths is one RPC's table from the things the domain's errors are
+// about to the paths of the request fields that carry them, so that status
+// can name the field: CreateUser's email is "email", UpdateUser's is
+// "user.email". A path an RPC leaves empty is one it has no field for; a
+// domain error about it is unexpected in that RPC and answered as such.
+type fieldPaths struct {
+	Email, Username, FullName string
+	// Password is the new password; CurrentPassword the one it replaces.
+	Password, CurrentPassword string
+	// Change is the field naming the fields to change (an update mask).
+	Change string
+	// PageSize and PageToken are the paging fields of a listing.
+	PageSize, PageToken string
 }
 
 // status turns an error of the business layer into the gRPC status the
-// client gets. fieldPrefix is prepended to the field named by a duplicate
-// email or username ("user." in UpdateUser). Anything unexpected is logged
-// by grpcerr.Fallback (Internal "internal error" unless it is a deadline or
-// an unavailable database): no SQL, hash or stack ever reaches the client.
-func (s *Server) status(ctx context.Context, err error, fieldPrefix string) error {
+// client gets: the one place where that happens. Errors about a field name
+// it by its path in the request, taken from paths. What no rule of the
+// domain explains (deadlines, an unavailable database, anything unexpected)
+// is grpcerr.Fallback's, which logs it: no SQL, hash or stack ever reaches
+// the client.
+func (s *Server) status(ctx context.Context, err error, paths fieldPaths) error {
 	var (
-		inv       *user.InvalidArgumentError
 		throttled *user.ThrottledError
+		password  *user.PasswordError
+		unknown   *user.UnknownFieldError
 	)
 	switch {
 	case errors.Is(err, user.ErrEmailTaken):
-		return alreadyExists("email already registered", fieldPrefix+"email")
+		return s.alreadyExists(ctx, err, msgEmailTaken, paths.Email)
 	case errors.Is(err, user.ErrUsernameTaken):
-		return alreadyExists("username already taken", fieldPrefix+"username")
+		return s.alreadyExists(ctx, err, msgUsernameTaken, paths.Username)
 	case errors.Is(err, user.ErrNotFound):
 		return status.Error(codes.NotFound, msgNotFound)
 	case errors.Is(err, user.ErrInvalidCredentials):
@@ -53,25 +68,63 @@ func (s *Server) status(ctx context.Context, err error, fieldPrefix string) erro
 		return status.Error(codes.PermissionDenied, msgPermissionDenied)
 	case errors.As(err, &throttled):
 		return grpcerr.ResourceExhausted(msgThrottled, throttled.RetryAfter)
-	case errors.As(err, &inv):
-		fv := grpcerr.FieldViolation{Field: inv.Field, Description: inv.Description}
-		return grpcerr.InvalidArgument(grpcerr.Message(fv), fv)
+	case errors.Is(err, user.ErrInvalidEmail):
+		return s.invalid(ctx, err, paths.Email, "must be an email address")
+	case errors.Is(err, user.ErrInvalidUsername):
+		return s.invalid(ctx, err, paths.Username, "must be 3 to 32 characters of a-z, 0-9, '_', '.' and '-'")
+	case errors.Is(err, user.ErrFullNameTooLong):
+		return s.invalid(ctx, err, paths.FullName, "is too long")
+	case errors.As(err, &password):
+		return s.invalid(ctx, err, paths.Password, password.Reason)
+	case errors.Is(err, user.ErrWrongCurrentPassword):
+		return s.invalid(ctx, err, paths.CurrentPassword, "does not match the current password")
+	case errors.As(err, &unknown):
+		return s.invalid(ctx, err, paths.Change,
+			"unknown path "+strconv.Quote(unknown.Name)+"; allowed: "+strings.Join(user.ChangeableFields(), ", "))
+	case errors.Is(err, user.ErrInvalidPageSize):
+		return s.invalid(ctx, err, paths.PageSize, "must be 0 to "+strconv.Itoa(user.MaxPageSize))
+	case errors.Is(err, user.ErrInvalidPageToken):
+		return s.invalid(ctx, err, paths.PageToken, "is not a page token of ListUsers with this is_active filter")
 	default:
-		if _, ok := status.FromError(err); ok {
-			return err // already a status (from caller)
-		}
 		return grpcerr.Fallback(ctx, s.log, err)
 	}
 }
 
-// alreadyExists is AlreadyExists with a google.rpc.BadRequest naming field.
-func alreadyExists(msg, field string) error {
+// invalid is InvalidArgument naming the field at path, or, when the RPC has
+// no such field (path is empty), grpcerr.Fallback's answer to err.
+func (s *Server) invalid(ctx context.Context, err error, path, description string) error {
+	if path == "" {
+		return grpcerr.Fallback(ctx, s.log, err)
+	}
+	return invalid(path, description)
+}
+
+// alreadyExists is AlreadyExists with message msg and a google.rpc.BadRequest
+// naming the field at path, or, when the RPC has no such field (path is
+// empty), grpcerr.Fallback's answer to err.
+func (s *Server) alreadyExists(ctx context.Context, err error, msg, path string) error {
+	if path == "" {
+		return grpcerr.Fallback(ctx, s.log, err)
+	}
 	st := status.New(codes.AlreadyExists, msg)
-	ds, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-		{Field: field, Description: msg},
+	ds, werr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: path, Description: msg},
 	}})
-	if err != nil {
+	if werr != nil {
 		return st.Err()
 	}
 	return ds.Err()
+}
+
+// invalid is InvalidArgument with one field violation, its message
+// "path: description".
+func invalid(path, description string) error {
+	fv := grpcerr.FieldViolation{Field: path, Description: description}
+	return grpcerr.InvalidArgument(grpcerr.Message(fv), fv)
+}
+
+// unauthenticated is returned when a non-public method runs without a
+// principal, which the auth interceptor prevents.
+func unauthenticated() error {
+	return status.Error(codes.Unauthenticated, grpcauth.UnauthenticatedMessage)
 }

@@ -7,12 +7,13 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 func TestGetPublicKeys_PublishesTheSigningKeyWithoutAToken(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	resp, err := b.client.GetPublicKeys(ctxT(t), &userv1.GetPublicKeysRequest{})
+	resp, err := b.client.GetPublicKeys(testkit.Context(t), &userv1.GetPublicKeysRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,10 +38,10 @@ func TestBatchGetUsers_SaysWhichExistAndAreActive(t *testing.T) {
 	b := setup(t)
 	alice, token := b.signedIn(t, "alice")
 	bob := b.signUp(t, "bob@example.com", "bob", "correct horse battery")
-	if _, err := b.db.Owner.Exec(ctxT(t), `UPDATE "user" SET is_active = false WHERE id = $1`, bob.GetId()); err != nil {
+	if _, err := b.db.Owner.Exec(testkit.Context(t), `UPDATE "user" SET is_active = false WHERE id = $1`, bob.GetId()); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := b.client.BatchGetUsers(as(ctxT(t), token), &userv1.BatchGetUsersRequest{Ids: []int64{alice.GetId(), bob.GetId(), 999999}})
+	resp, err := b.client.BatchGetUsers(as(testkit.Context(t), token), &userv1.BatchGetUsersRequest{Ids: []int64{alice.GetId(), bob.GetId(), 999999}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,6 @@ func TestBatchGetUsers_SaysWhichExistAndAreActive(t *testing.T) {
 		t.Errorf("bob = %v", u)
 	}
 
-	_, err = b.client.BatchGetUsers(ctxT(t), &userv1.BatchGetUsersRequest{Ids: []int64{alice.GetId()}})
+	_, err = b.client.BatchGetUsers(testkit.Context(t), &userv1.BatchGetUsersRequest{Ids: []int64{alice.GetId()}})
 	wantCode(t, err, codes.Unauthenticated)
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )
 
@@ -25,7 +26,7 @@ func TestLogin_UnknownWrongAndInactiveAreIndistinguishable(t *testing.T) {
 	const pw = "correct horse battery"
 	b.signUp(t, "alice@example.com", "alice", pw)
 	inactive := b.signUp(t, "ivan@example.com", "ivan", pw)
-	if _, err := b.db.Owner.Exec(ctxT(t), `UPDATE "user" SET is_active = false WHERE id = $1`, inactive.GetId()); err != nil {
+	if _, err := b.db.Owner.Exec(testkit.Context(t), `UPDATE "user" SET is_active = false WHERE id = $1`, inactive.GetId()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -36,7 +37,7 @@ func TestLogin_UnknownWrongAndInactiveAreIndistinguishable(t *testing.T) {
 		{Login: "alice@example.com", Password: pw + "x"}, // wrong password
 		{Login: "ivan@example.com", Password: pw},        // inactive, right password
 	} {
-		_, err := b.client.Login(ctxT(t), req)
+		_, err := b.client.Login(testkit.Context(t), req)
 		statuses = append(statuses, wantCode(t, err, codes.Unauthenticated))
 	}
 	for i, st := range statuses[1:] {
@@ -71,20 +72,20 @@ func TestLogin_101stFailureForOneAccountIsThrottledOthersAreNot(t *testing.T) {
 	b.signUp(t, "alice@example.com", "alice", pw)
 	b.signUp(t, "bob@example.com", "bob", pw)
 
-	for i := 1; i <= user.DefaultMaxFailuresPerAccount; i++ {
+	for i := 1; i <= b.cfg.MaxFailuresPerAccount; i++ {
 		// Alternate email and username: both name the same account.
 		login := "alice"
 		if i%2 == 0 {
 			login = "Alice@Example.com"
 		}
-		_, err := b.client.Login(ctxT(t), &userv1.LoginRequest{Login: login, Password: fmt.Sprintf("wrong password %d", i)})
+		_, err := b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: login, Password: fmt.Sprintf("wrong password %d", i)})
 		if status.Code(err) != codes.Unauthenticated {
 			t.Fatalf("failure %d: %v, want Unauthenticated", i, err)
 		}
 	}
 	// The 101st attempt is refused before the password is looked at: even the
 	// right password does not get through.
-	_, err := b.client.Login(ctxT(t), &userv1.LoginRequest{Login: "alice", Password: pw})
+	_, err := b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: "alice", Password: pw})
 	if d := retryDelay(t, err); d <= 0 || d > time.Hour {
 		t.Errorf("retry delay %v, want within (0, 1h]", d)
 	}
@@ -92,7 +93,7 @@ func TestLogin_101stFailureForOneAccountIsThrottledOthersAreNot(t *testing.T) {
 	b.login(t, "bob", pw)
 
 	// Never permanent: once the window has passed, alice signs in again.
-	if _, err := b.db.Owner.Exec(ctxT(t), `UPDATE login_throttle SET window_start = window_start - interval '61 minutes'`); err != nil {
+	if _, err := b.db.Owner.Exec(testkit.Context(t), `UPDATE login_throttle SET window_start = window_start - interval '61 minutes'`); err != nil {
 		t.Fatal(err)
 	}
 	b.login(t, "alice", pw)
@@ -103,10 +104,10 @@ func TestLogin_UnknownAccountsAreThrottledLikeKnownOnes(t *testing.T) {
 	b := setup(t, cheapHashing, func(o *options) { o.cfg.MaxFailuresPerAccount = 3 })
 	for _, login := range []string{"ghost@example.com", "ghost"} {
 		for i := 0; i < 3; i++ {
-			_, err := b.client.Login(ctxT(t), &userv1.LoginRequest{Login: login, Password: "whatever it is"})
+			_, err := b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: login, Password: "whatever it is"})
 			wantCode(t, err, codes.Unauthenticated)
 		}
-		_, err := b.client.Login(ctxT(t), &userv1.LoginRequest{Login: login, Password: "whatever it is"})
+		_, err := b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: login, Password: "whatever it is"})
 		retryDelay(t, err)
 	}
 }
@@ -126,22 +127,22 @@ func TestLogin_ThrottlesPerClientAddressFromTrustedProxy(t *testing.T) {
 	}
 	attacker := "203.0.113.7"
 	for i, name := range []string{"usr1", "usr2", "usr3", "usr4"} {
-		_, err := b.client.Login(withForwardedFor(ctxT(t), attacker), &userv1.LoginRequest{Login: name, Password: "not the password"})
+		_, err := b.client.Login(withForwardedFor(testkit.Context(t), attacker), &userv1.LoginRequest{Login: name, Password: "not the password"})
 		if status.Code(err) != codes.Unauthenticated {
 			t.Fatalf("failure %d: %v", i+1, err)
 		}
 	}
-	_, err := b.client.Login(withForwardedFor(ctxT(t), attacker), &userv1.LoginRequest{Login: "usr5", Password: pw})
+	_, err := b.client.Login(withForwardedFor(testkit.Context(t), attacker), &userv1.LoginRequest{Login: "usr5", Password: pw})
 	retryDelay(t, err)
 
 	// Another client behind the same proxy is not affected, nor are the
 	// accounts (each has one failure only).
-	if _, err := b.client.Login(withForwardedFor(ctxT(t), "198.51.100.1"), &userv1.LoginRequest{Login: "usr1", Password: pw}); err != nil {
+	if _, err := b.client.Login(withForwardedFor(testkit.Context(t), "198.51.100.1"), &userv1.LoginRequest{Login: "usr1", Password: pw}); err != nil {
 		t.Fatalf("other client: %v", err)
 	}
 	// A client-chosen x-forwarded-for before the proxy's own entry does not
 	// help: the rightmost untrusted entry is the client.
-	_, err = b.client.Login(withForwardedFor(ctxT(t), "198.51.100.99, "+attacker), &userv1.LoginRequest{Login: "usr5", Password: pw})
+	_, err = b.client.Login(withForwardedFor(testkit.Context(t), "198.51.100.99, "+attacker), &userv1.LoginRequest{Login: "usr5", Password: pw})
 	retryDelay(t, err)
 }
 
@@ -154,20 +155,20 @@ func TestLogin_ForwardedForFromAnUntrustedPeerIsIgnored(t *testing.T) {
 	const pw = "correct horse battery"
 	b.signUp(t, "usr1@example.com", "usr1", pw)
 	for i, fwd := range []string{"192.0.2.1", "192.0.2.2"} {
-		_, err := b.client.Login(withForwardedFor(ctxT(t), fwd), &userv1.LoginRequest{Login: "usr1", Password: "not the password"})
+		_, err := b.client.Login(withForwardedFor(testkit.Context(t), fwd), &userv1.LoginRequest{Login: "usr1", Password: "not the password"})
 		if status.Code(err) != codes.Unauthenticated {
 			t.Fatalf("failure %d: %v", i+1, err)
 		}
 	}
 	// Both failures counted against the real peer, 127.0.0.1.
-	_, err := b.client.Login(withForwardedFor(ctxT(t), "192.0.2.3"), &userv1.LoginRequest{Login: "usr1", Password: pw})
+	_, err := b.client.Login(withForwardedFor(testkit.Context(t), "192.0.2.3"), &userv1.LoginRequest{Login: "usr1", Password: pw})
 	retryDelay(t, err)
 }
 
 func TestLogin_UpgradesWeakerAndLegacyHashes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	weak, err := user.NewHasher(user.Params{Memory: 8192, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1).Hash(ctxT(t), "correct horse battery")
+	weak, err := user.NewHasher(user.Params{Memory: 8192, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1).Hash(testkit.Context(t), "correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,14 +178,14 @@ func TestLogin_UpgradesWeakerAndLegacyHashes(t *testing.T) {
 	}
 	for _, tc := range []struct{ username, hash string }{{"weak", weak}, {"legacy", string(legacy)}} {
 		var id int64
-		err := b.db.Owner.QueryRow(ctxT(t), `INSERT INTO "user" (email, username, password_hash) VALUES ($1, $2, $3) RETURNING id`,
+		err := b.db.Owner.QueryRow(testkit.Context(t), `INSERT INTO "user" (email, username, password_hash) VALUES ($1, $2, $3) RETURNING id`,
 			tc.username+"@example.com", tc.username, tc.hash).Scan(&id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b.login(t, tc.username, "correct horse battery")
 		var stored string
-		if err := b.db.Owner.QueryRow(ctxT(t), `SELECT password_hash FROM "user" WHERE id = $1`, id).Scan(&stored); err != nil {
+		if err := b.db.Owner.QueryRow(testkit.Context(t), `SELECT password_hash FROM "user" WHERE id = $1`, id).Scan(&stored); err != nil {
 			t.Fatal(err)
 		}
 		p, _, _, err := user.DecodePHC(stored)

@@ -8,6 +8,7 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testing.T) {
@@ -16,17 +17,17 @@ func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testin
 	alice, aliceToken := b.signedIn(t, "alice")
 	bob, bobToken := b.signedIn(t, "bob")
 	_, rootToken := b.admin(t, "root")
-	if _, err := b.client.UpdateUser(as(ctxT(t), bobToken), &userv1.UpdateUserRequest{
+	if _, err := b.client.UpdateUser(as(testkit.Context(t), bobToken), &userv1.UpdateUserRequest{
 		User: &userv1.User{Id: bob.GetId(), FullName: "Bob B"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"full_name"}},
 	}); err != nil {
 		t.Fatal(err)
 	}
 
-	self, err := b.client.GetUser(as(ctxT(t), aliceToken), &userv1.GetUserRequest{Id: alice.GetId()})
+	self, err := b.client.GetUser(as(testkit.Context(t), aliceToken), &userv1.GetUserRequest{Id: alice.GetId()})
 	if err != nil || self.GetUser().GetEmail() != "alice@example.com" || self.GetUser().GetCreatedAt() == nil {
 		t.Errorf("self: %v, %v", self, err)
 	}
-	public, err := b.client.GetUser(as(ctxT(t), aliceToken), &userv1.GetUserRequest{Id: bob.GetId()})
+	public, err := b.client.GetUser(as(testkit.Context(t), aliceToken), &userv1.GetUserRequest{Id: bob.GetId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,20 +35,20 @@ func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testin
 	if got := public.GetUser(); got.String() != want.String() {
 		t.Errorf("public profile = %v, want only %v", got, want)
 	}
-	me, err := b.client.GetCurrentUser(as(ctxT(t), aliceToken), &userv1.GetCurrentUserRequest{})
+	me, err := b.client.GetCurrentUser(as(testkit.Context(t), aliceToken), &userv1.GetCurrentUserRequest{})
 	if err != nil || me.GetUser().GetId() != alice.GetId() || me.GetUser().GetEmail() == "" {
 		t.Errorf("GetCurrentUser: %v, %v", me, err)
 	}
 
 	// Inactive: NotFound to others, whole to admins.
-	if _, err := b.client.DeactivateUser(as(ctxT(t), rootToken), &userv1.DeactivateUserRequest{Id: bob.GetId()}); err != nil {
+	if _, err := b.client.DeactivateUser(as(testkit.Context(t), rootToken), &userv1.DeactivateUserRequest{Id: bob.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.client.GetUser(as(ctxT(t), aliceToken), &userv1.GetUserRequest{Id: bob.GetId()})
+	_, err = b.client.GetUser(as(testkit.Context(t), aliceToken), &userv1.GetUserRequest{Id: bob.GetId()})
 	wantCode(t, err, codes.NotFound)
-	_, err = b.client.GetUser(as(ctxT(t), aliceToken), &userv1.GetUserRequest{Id: 987654})
+	_, err = b.client.GetUser(as(testkit.Context(t), aliceToken), &userv1.GetUserRequest{Id: 987654})
 	wantCode(t, err, codes.NotFound)
-	byAdmin, err := b.client.GetUser(as(ctxT(t), rootToken), &userv1.GetUserRequest{Id: bob.GetId()})
+	byAdmin, err := b.client.GetUser(as(testkit.Context(t), rootToken), &userv1.GetUserRequest{Id: bob.GetId()})
 	if err != nil || byAdmin.GetUser().GetEmail() != "bob@example.com" || byAdmin.GetUser().GetIsActive() {
 		t.Errorf("admin sees inactive bob: %v, %v", byAdmin, err)
 	}
@@ -57,7 +58,7 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	alice, token := b.signedIn(t, "alice")
-	ctx := as(ctxT(t), token)
+	ctx := as(testkit.Context(t), token)
 
 	resp, err := b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
 		User:       &userv1.User{Id: alice.GetId(), FullName: "Alice A", Username: "zed", Email: "zed@example.com"},
@@ -88,7 +89,7 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 	}
 
 	// A changed email is stored in lower case and is no longer verified.
-	if _, err := b.db.Owner.Exec(ctxT(t), `UPDATE "user" SET is_verified = true WHERE id = $1`, alice.GetId()); err != nil {
+	if _, err := b.db.Owner.Exec(testkit.Context(t), `UPDATE "user" SET is_verified = true WHERE id = $1`, alice.GetId()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
@@ -98,7 +99,7 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 		t.Errorf("email change: %v, %v", resp, err)
 	}
 	// The same email again keeps the (re-)verified state.
-	if _, err := b.db.Owner.Exec(ctxT(t), `UPDATE "user" SET is_verified = true WHERE id = $1`, alice.GetId()); err != nil {
+	if _, err := b.db.Owner.Exec(testkit.Context(t), `UPDATE "user" SET is_verified = true WHERE id = $1`, alice.GetId()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
@@ -115,7 +116,7 @@ func TestUpdateUser_BadMaskDuplicatesAndOthersAreRefused(t *testing.T) {
 	alice, token := b.signedIn(t, "alice")
 	bob, _ := b.signedIn(t, "bob")
 	_, rootToken := b.admin(t, "root")
-	ctx := as(ctxT(t), token)
+	ctx := as(testkit.Context(t), token)
 
 	for _, path := range []string{"password_hash", "is_admin", "id"} {
 		_, err := b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
@@ -148,7 +149,7 @@ func TestUpdateUser_BadMaskDuplicatesAndOthersAreRefused(t *testing.T) {
 	// Someone else's profile: PermissionDenied; an admin may.
 	_, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{User: &userv1.User{Id: bob.GetId(), FullName: "Not Bob"}})
 	wantCode(t, err, codes.PermissionDenied)
-	resp, err := b.client.UpdateUser(as(ctxT(t), rootToken), &userv1.UpdateUserRequest{User: &userv1.User{Id: bob.GetId(), FullName: "Bob B"}})
+	resp, err := b.client.UpdateUser(as(testkit.Context(t), rootToken), &userv1.UpdateUserRequest{User: &userv1.User{Id: bob.GetId(), FullName: "Bob B"}})
 	if err != nil || resp.GetUser().GetFullName() != "Bob B" {
 		t.Errorf("admin update: %v, %v", resp, err)
 	}
@@ -163,7 +164,7 @@ func TestChangePassword_ChecksTheCurrentOneAndRevokesSessions(t *testing.T) {
 	alice := b.signUp(t, "alice@example.com", "alice", pw)
 	bob, _ := b.signedIn(t, "bob")
 	pair := b.login(t, "alice", pw).GetTokens()
-	ctx := as(ctxT(t), pair.GetAccessToken())
+	ctx := as(testkit.Context(t), pair.GetAccessToken())
 
 	_, err := b.client.ChangePassword(ctx, &userv1.ChangePasswordRequest{Id: alice.GetId(), CurrentPassword: "wrong password!", NewPassword: next})
 	wantCode(t, err, codes.InvalidArgument)
@@ -180,7 +181,7 @@ func TestChangePassword_ChecksTheCurrentOneAndRevokesSessions(t *testing.T) {
 	}
 	_, err = refresh(t, b, pair.GetRefreshToken())
 	wantCode(t, err, codes.Unauthenticated)
-	_, err = b.client.Login(ctxT(t), &userv1.LoginRequest{Login: "alice", Password: pw})
+	_, err = b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: "alice", Password: pw})
 	wantCode(t, err, codes.Unauthenticated)
 	b.login(t, "alice", next)
 }

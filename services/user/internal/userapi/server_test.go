@@ -11,12 +11,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 func TestServer_ReflectionListsUserServiceAndHealth(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	stream, err := reflectionpb.NewServerReflectionClient(b.conn).ServerReflectionInfo(ctxT(t))
+	stream, err := reflectionpb.NewServerReflectionClient(b.conn).ServerReflectionInfo(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestServer_ReflectionListsUserServiceAndHealth(t *testing.T) {
 	}
 	_ = stream.CloseSend()
 
-	h, err := healthpb.NewHealthClient(b.conn).Check(ctxT(t), &healthpb.HealthCheckRequest{Service: "todo.user.v1.UserService"})
+	h, err := healthpb.NewHealthClient(b.conn).Check(testkit.Context(t), &healthpb.HealthCheckRequest{Service: "todo.user.v1.UserService"})
 	if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health check without a token: %v, %v", h, err)
 	}
@@ -51,15 +52,15 @@ func TestResponses_NeverCarryPasswordOrHash(t *testing.T) {
 	b := setup(t)
 	const pw = "correct horse battery"
 	var responses []proto.Message
-	created, err := b.client.CreateUser(ctxT(t), &userv1.CreateUserRequest{Email: "alice@example.com", Username: "alice", Password: pw})
+	created, err := b.client.CreateUser(testkit.Context(t), &userv1.CreateUserRequest{Email: "alice@example.com", Username: "alice", Password: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
-	login, err := b.client.Login(ctxT(t), &userv1.LoginRequest{Login: "alice", Password: pw})
+	login, err := b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: "alice", Password: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
-	me, err := b.client.GetCurrentUser(as(ctxT(t), login.GetTokens().GetAccessToken()), &userv1.GetCurrentUserRequest{})
+	me, err := b.client.GetCurrentUser(as(testkit.Context(t), login.GetTokens().GetAccessToken()), &userv1.GetCurrentUserRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func TestResponses_NeverCarryPasswordOrHash(t *testing.T) {
 		}
 	}
 	// A bad request names the field, not SQL.
-	_, err = b.client.GetUser(as(ctxT(t), login.GetTokens().GetAccessToken()), &userv1.GetUserRequest{Id: 0})
+	_, err = b.client.GetUser(as(testkit.Context(t), login.GetTokens().GetAccessToken()), &userv1.GetUserRequest{Id: 0})
 	st := wantCode(t, err, codes.InvalidArgument)
 	if strings.Contains(strings.ToLower(st.Message()), "select") {
 		t.Errorf("message leaks SQL: %q", st.Message())

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,7 +23,9 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/user/internal/user"
 	"github.com/todo-platform/todo/services/user/internal/userapi"
 	"github.com/todo-platform/todo/services/user/internal/userstore"
@@ -32,17 +35,33 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // bundle is one test's running user service.
 type bundle struct {
-	db     *pgtest.DB
-	client userv1.UserServiceClient
-	conn   *grpc.ClientConn
-	signer *auth.Signer
-	key    ed25519.PrivateKey
+	db *pgtest.DB
+	// cluster is the test's own PostgreSQL cluster, with options.private.
+	cluster *pgtest.Cluster
+	cfg     user.Config
+	svc     *user.Service
+	client  userv1.UserServiceClient
+	conn    *grpc.ClientConn
+	signer  *auth.Signer
+	key     ed25519.PrivateKey
 }
 
 type options struct {
 	cfg     user.Config
 	params  user.Params
 	proxies []netip.Prefix
+	// statementTimeout, when set, is the runtime pool's statement_timeout,
+	// given in its DSN as operators do.
+	statementTimeout time.Duration
+	// private puts the database on a cluster of the test's own, which the
+	// test may stop (bundle.cluster).
+	private bool
+}
+
+// defaultConfig is the service configuration tests start from: the limits
+// an operator gets without setting any variable.
+func defaultConfig() user.Config {
+	return user.Config{RefreshTTL: 720 * time.Hour, ThrottleWindow: time.Hour, MaxFailuresPerAccount: 100, MaxFailuresPerAddress: 1000}
 }
 
 // cheapHashing makes password hashing cheap, for tests of behaviour that does
@@ -55,11 +74,27 @@ func cheapHashing(o *options) {
 // a fresh signing key, on a loopback listener, and returns a client for it.
 func setup(t *testing.T, opts ...func(*options)) *bundle {
 	t.Helper()
-	o := options{params: user.DefaultParams(), proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	o := options{
+		cfg:     defaultConfig(),
+		params:  user.NewParams(user.OWASPMemoryKiB, user.OWASPTime, user.OWASPThreads),
+		proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	}
 	for _, f := range opts {
 		f(&o)
 	}
-	db := pgtest.New(t)
+	var (
+		db      *pgtest.DB
+		cluster *pgtest.Cluster
+	)
+	if o.private {
+		db, cluster = pgtest.NewPrivate(t)
+	} else {
+		db = pgtest.New(t)
+	}
+	app := db.App
+	if o.statementTimeout > 0 {
+		app = openWithStatementTimeout(t, db.AppURL, o.statementTimeout)
+	}
 
 	keyPath := filepath.Join(t.TempDir(), "key.pem")
 	if err := keyfile.WritePrivate(keyPath); err != nil {
@@ -76,7 +111,7 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := user.NewService(ctx, log, userstore.New(db.App), user.NewHasher(o.params, 2), signer, o.cfg)
+	svc, err := user.NewService(ctx, log, userstore.New(app), user.NewHasher(o.params, 2), signer, o.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,13 +137,30 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &bundle{db: db, client: userv1.NewUserServiceClient(conn), conn: conn, signer: signer, key: key}
+	return &bundle{db: db, cluster: cluster, cfg: o.cfg, svc: svc, client: userv1.NewUserServiceClient(conn), conn: conn, signer: signer, key: key}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+// openWithStatementTimeout opens a runtime pool on dsn with
+// statement_timeout=timeout added to the DSN, and closes it when the test
+// ends.
+func openWithStatementTimeout(t *testing.T, dsn string, timeout time.Duration) *pgdb.DB {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("statement_timeout", timeout.String())
+	u.RawQuery = q.Encode()
+	db, err := pgdb.OpenRuntime(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if db.StatementTimeout != timeout {
+		t.Fatalf("statement_timeout from the DSN: %v, want %v", db.StatementTimeout, timeout)
+	}
+	return db
 }
 
 // as returns ctx carrying token as its bearer token.
@@ -119,7 +171,7 @@ func as(ctx context.Context, token string) context.Context {
 // signUp creates a user through the API and fails the test on error.
 func (b *bundle) signUp(t *testing.T, email, username, password string) *userv1.User {
 	t.Helper()
-	resp, err := b.client.CreateUser(ctxT(t), &userv1.CreateUserRequest{Email: email, Username: username, Password: password})
+	resp, err := b.client.CreateUser(testkit.Context(t), &userv1.CreateUserRequest{Email: email, Username: username, Password: password})
 	if err != nil {
 		t.Fatalf("CreateUser(%s, %s): %v", email, username, err)
 	}
@@ -129,7 +181,7 @@ func (b *bundle) signUp(t *testing.T, email, username, password string) *userv1.
 // login signs in and fails the test on error.
 func (b *bundle) login(t *testing.T, login, password string) *userv1.LoginResponse {
 	t.Helper()
-	resp, err := b.client.Login(ctxT(t), &userv1.LoginRequest{Login: login, Password: password})
+	resp, err := b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: login, Password: password})
 	if err != nil {
 		t.Fatalf("Login(%s): %v", login, err)
 	}
@@ -150,7 +202,7 @@ func (b *bundle) admin(t *testing.T, username string) (*userv1.User, string) {
 	t.Helper()
 	const pw = "correct horse battery"
 	u := b.signUp(t, username+"@example.com", username, pw)
-	if _, err := b.db.Owner.Exec(ctxT(t), `UPDATE "user" SET is_admin = true WHERE id = $1`, u.GetId()); err != nil {
+	if _, err := b.db.Owner.Exec(testkit.Context(t), `UPDATE "user" SET is_admin = true WHERE id = $1`, u.GetId()); err != nil {
 		t.Fatal(err)
 	}
 	return u, b.login(t, username, pw).GetTokens().GetAccessToken()

@@ -10,6 +10,7 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
+	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )
 
@@ -24,7 +25,7 @@ func TestCreateUser_PasswordLengthIsCheckedInCharactersAndNothingIsTruncated(t *
 		{"129 characters", strings.Repeat("a", 129)},
 		{"11 emoji", strings.Repeat("😀", 11)},
 	} {
-		_, err := b.client.CreateUser(ctxT(t), &userv1.CreateUserRequest{Email: "short@example.com", Username: "short", Password: tc.password})
+		_, err := b.client.CreateUser(testkit.Context(t), &userv1.CreateUserRequest{Email: "short@example.com", Username: "short", Password: tc.password})
 		wantCode(t, err, codes.InvalidArgument)
 		if got := grpcerr.Fields(err); len(got) != 1 || got[0] != "password" {
 			t.Errorf("%s: field violations %v, want [password]", tc.name, got)
@@ -47,13 +48,13 @@ func TestCreateUser_PasswordLengthIsCheckedInCharactersAndNothingIsTruncated(t *
 		if got := b.login(t, username, tc.password).GetUser().GetId(); got != u.GetId() {
 			t.Errorf("%s: login returned user %d, want %d", tc.name, got, u.GetId())
 		}
-		_, err := b.client.Login(ctxT(t), &userv1.LoginRequest{Login: username, Password: tc.wrong})
+		_, err := b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: username, Password: tc.wrong})
 		if status.Code(err) != codes.Unauthenticated {
 			t.Errorf("%s: login with the last character changed: %v, want Unauthenticated (truncated?)", tc.name, err)
 		}
 
 		var hash string
-		if err := b.db.Owner.QueryRow(ctxT(t), `SELECT password_hash FROM "user" WHERE id = $1`, u.GetId()).Scan(&hash); err != nil {
+		if err := b.db.Owner.QueryRow(testkit.Context(t), `SELECT password_hash FROM "user" WHERE id = $1`, u.GetId()).Scan(&hash); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.HasPrefix(hash, "$argon2id$v=19$") {
@@ -77,13 +78,13 @@ func TestCreateUser_DuplicateEmailInAnyCaseOrUsernameIsAlreadyExists(t *testing.
 	b := setup(t)
 	u := b.signUp(t, "alice@example.com", "alice", "correct horse battery")
 
-	_, err := b.client.CreateUser(ctxT(t), &userv1.CreateUserRequest{Email: "Alice@Example.com", Username: "alice2", Password: "correct horse battery"})
+	_, err := b.client.CreateUser(testkit.Context(t), &userv1.CreateUserRequest{Email: "Alice@Example.com", Username: "alice2", Password: "correct horse battery"})
 	st := wantCode(t, err, codes.AlreadyExists)
 	if got := badRequestFields(st); len(got) != 1 || got[0] != "email" {
 		t.Errorf("duplicate email: field violations %v, want [email]", got)
 	}
 
-	_, err = b.client.CreateUser(ctxT(t), &userv1.CreateUserRequest{Email: "other@example.com", Username: "alice", Password: "correct horse battery"})
+	_, err = b.client.CreateUser(testkit.Context(t), &userv1.CreateUserRequest{Email: "other@example.com", Username: "alice", Password: "correct horse battery"})
 	st = wantCode(t, err, codes.AlreadyExists)
 	if got := badRequestFields(st); len(got) != 1 || got[0] != "username" {
 		t.Errorf("duplicate username: field violations %v, want [username]", got)

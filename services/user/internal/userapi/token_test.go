@@ -18,6 +18,7 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 // unsignedJWT builds header.claims.signature by hand, signing the input with
@@ -85,7 +86,7 @@ func TestAccessTokens_BadTokensAreUnauthenticated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, token := range []string{pair.GetAccessToken(), goodToken} {
-		if _, err := b.client.GetCurrentUser(as(ctxT(t), token), &userv1.GetCurrentUserRequest{}); err != nil {
+		if _, err := b.client.GetCurrentUser(as(testkit.Context(t), token), &userv1.GetCurrentUserRequest{}); err != nil {
 			t.Fatalf("valid token refused: %v", err)
 		}
 	}
@@ -99,12 +100,12 @@ func TestAccessTokens_BadTokensAreUnauthenticated(t *testing.T) {
 		{"refresh token as access token", pair.GetRefreshToken()},
 		{"garbage", "not.a.token"},
 	} {
-		_, err := b.client.GetCurrentUser(as(ctxT(t), tc.token), &userv1.GetCurrentUserRequest{})
+		_, err := b.client.GetCurrentUser(as(testkit.Context(t), tc.token), &userv1.GetCurrentUserRequest{})
 		if status.Code(err) != codes.Unauthenticated {
 			t.Errorf("%s: %v, want Unauthenticated", tc.name, err)
 		}
 	}
-	_, err = b.client.GetCurrentUser(ctxT(t), &userv1.GetCurrentUserRequest{})
+	_, err = b.client.GetCurrentUser(testkit.Context(t), &userv1.GetCurrentUserRequest{})
 	wantCode(t, err, codes.Unauthenticated)
 }
 
@@ -114,18 +115,18 @@ func TestAccessToken_CarriesAdminOnlyForAdmins(t *testing.T) {
 	alice, aliceToken := b.signedIn(t, "alice")
 	_, rootToken := b.admin(t, "root")
 	v := auth.NewVerifier(auth.StaticKeys{b.signer.KeyID(): b.signer.PublicKey().Key}, auth.DefaultIssuer, auth.DefaultAudience)
-	p, err := v.Verify(ctxT(t), aliceToken)
+	p, err := v.Verify(testkit.Context(t), aliceToken)
 	if err != nil || p.UserID != alice.GetId() || p.Admin {
 		t.Errorf("alice's token: %+v, %v", p, err)
 	}
-	if p, err := v.Verify(ctxT(t), rootToken); err != nil || !p.Admin {
+	if p, err := v.Verify(testkit.Context(t), rootToken); err != nil || !p.Admin {
 		t.Errorf("admin's token: %+v, %v", p, err)
 	}
 }
 
 func refresh(t *testing.T, b *bundle, token string) (*userv1.TokenPair, error) {
 	t.Helper()
-	resp, err := b.client.RefreshToken(ctxT(t), &userv1.RefreshTokenRequest{RefreshToken: token})
+	resp, err := b.client.RefreshToken(testkit.Context(t), &userv1.RefreshTokenRequest{RefreshToken: token})
 	return resp.GetTokens(), err
 }
 
@@ -140,7 +141,7 @@ func TestRefreshToken_RotatesAndReplayRevokesTheFamily(t *testing.T) {
 	// Stored only as SHA-256.
 	sum := sha256.Sum256([]byte(first.GetRefreshToken()))
 	var n int
-	if err := b.db.Owner.QueryRow(ctxT(t), `SELECT count(*) FROM user_session WHERE token_hash = $1 AND user_id = $2`, sum[:], u.GetId()).Scan(&n); err != nil {
+	if err := b.db.Owner.QueryRow(testkit.Context(t), `SELECT count(*) FROM user_session WHERE token_hash = $1 AND user_id = $2`, sum[:], u.GetId()).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 {
@@ -157,7 +158,7 @@ func TestRefreshToken_RotatesAndReplayRevokesTheFamily(t *testing.T) {
 	if second.GetRefreshToken() == first.GetRefreshToken() || second.GetAccessToken() == "" {
 		t.Fatalf("refresh did not rotate: %v", second)
 	}
-	if _, err := b.client.GetCurrentUser(as(ctxT(t), second.GetAccessToken()), &userv1.GetCurrentUserRequest{}); err != nil {
+	if _, err := b.client.GetCurrentUser(as(testkit.Context(t), second.GetAccessToken()), &userv1.GetCurrentUserRequest{}); err != nil {
 		t.Fatalf("refreshed access token: %v", err)
 	}
 	third, err := refresh(t, b, second.GetRefreshToken())
@@ -222,13 +223,13 @@ func TestLogout_RevokesAndIsSafeToRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		if _, err := b.client.Logout(ctxT(t), &userv1.LogoutRequest{RefreshToken: second.GetRefreshToken()}); err != nil {
+		if _, err := b.client.Logout(testkit.Context(t), &userv1.LogoutRequest{RefreshToken: second.GetRefreshToken()}); err != nil {
 			t.Fatalf("logout #%d: %v", i+1, err)
 		}
 	}
 	_, err = refresh(t, b, second.GetRefreshToken())
 	wantCode(t, err, codes.Unauthenticated)
-	if _, err := b.client.Logout(ctxT(t), &userv1.LogoutRequest{RefreshToken: "never-issued"}); err != nil {
+	if _, err := b.client.Logout(testkit.Context(t), &userv1.LogoutRequest{RefreshToken: "never-issued"}); err != nil {
 		t.Fatalf("logout of an unknown token: %v", err)
 	}
 }
@@ -239,7 +240,7 @@ func TestRefreshToken_ExpiredIsRefused(t *testing.T) {
 	const pw = "correct horse battery"
 	b.signUp(t, "alice@example.com", "alice", pw)
 	tok := b.login(t, "alice", pw).GetTokens().GetRefreshToken()
-	if _, err := b.db.Owner.Exec(ctxT(t), `UPDATE user_session SET expires_at = now() - interval '1 second'`); err != nil {
+	if _, err := b.db.Owner.Exec(testkit.Context(t), `UPDATE user_session SET expires_at = now() - interval '1 second'`); err != nil {
 		t.Fatal(err)
 	}
 	_, err := refresh(t, b, tok)
