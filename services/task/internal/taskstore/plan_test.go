@@ -161,8 +161,8 @@ RETURNING id`)
 		}
 	}
 
-	// GetTaskStats: the counts come from idx_tasks_composite (the spec's
-	// (created_by, status, priority)) and the overdue count from the partial
+	// GetTaskStats: the counts come from idx_tasks_composite
+	// (created_by, status, priority) and the overdue count from the partial
 	// idx_tasks_open_created_by_due (migration 00003). The row-level security
 	// policy also tests assigned_to, which idx_tasks_composite lacks, so the
 	// counts read table rows; the new index includes assigned_to, so the
