@@ -17,16 +17,18 @@ import (
 // Unavailable with a retry hint, ErrStatementTimeout to DeadlineExceeded,
 // ErrSerialization to Aborted.
 var (
-	// ErrUnavailable means that the database could not be reached, or the connection
-	// failed and the statements could not be (or were not) sent again.
+	// ErrUnavailable means that the database could not be reached, or that
+	// the connection failed and the statements could not be (or were not)
+	// sent again.
 	ErrUnavailable = errors.New("database unavailable")
-	// ErrStatementTimeout means that the server cancelled a statement that ran longer
-	// than the transaction's statement_timeout (SQLSTATE 57014, which an
-	// administrator's pg_cancel_backend raises too) while the caller's
-	// context was still live.
+	// ErrStatementTimeout means that the server cancelled a statement that
+	// ran longer than the transaction's statement_timeout (SQLSTATE 57014,
+	// which an administrator's pg_cancel_backend raises too) while the
+	// caller's context was still live.
 	ErrStatementTimeout = errors.New("statement timeout")
-	// ErrSerialization means that the transaction lost a serialization or deadlock
-	// conflict (SQLSTATE 40001, 40P01) and may be retried as a whole.
+	// ErrSerialization means that the transaction lost a serialization or
+	// deadlock conflict (SQLSTATE 40001, 40P01) and may be retried as a
+	// whole.
 	ErrSerialization = errors.New("serialization failure")
 )
 
