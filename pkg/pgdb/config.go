@@ -24,7 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The spec's pool defaults, used where the DSN does not say otherwise.
+// The pool defaults, used where the DSN does not say otherwise.
 const (
 	DefaultMinConns         = 2
 	DefaultMaxConns         = 10
@@ -42,7 +42,7 @@ type Config struct {
 }
 
 // ParseConfig parses a libpq/pgx DSN, in URL (postgres://…) or keyword/value
-// form, and applies the spec's defaults where the DSN (or the PG* environment
+// form, and applies the defaults where the DSN (or the PG* environment
 // pgx reads) does not set them: pool_min_conns 2, pool_max_conns 10,
 // connect_timeout 30 s, pool_max_conn_idle_time 300 s and statement_timeout
 // 60 s. A connect_timeout of 0 counts as unset.
@@ -50,7 +50,7 @@ type Config struct {
 // statement_timeout in the DSN is a Go duration ("5s"), a number of
 // milliseconds ("5000") or a PostgreSQL time value ("5min"). It is removed
 // from the startup parameters, because poolers such as Neon's reject unknown
-// ones, and set per transaction by [DB.NewBatch] and [DB.InTx] instead.
+// ones, and set per transaction by [DB.Send] and [DB.InTx] instead.
 func ParseConfig(dsn string) (*Config, error) {
 	// pgx leaves unknown keys, including pgxpool's, in RuntimeParams: parse
 	// once without pgxpool to see which keys the DSN sets.

@@ -7,7 +7,7 @@ import (
 	"github.com/todo-platform/todo/pkg/pgdb"
 )
 
-func TestParseConfig_BareDSNHasSpecDefaults(t *testing.T) {
+func TestParseConfig_BareDSNHasTheDefaults(t *testing.T) {
 	t.Setenv("PGCONNECT_TIMEOUT", "")
 	for _, dsn := range []string{
 		"postgres://app@db.example.com:5432/todo",

@@ -17,21 +17,26 @@ import (
 // Unavailable with a retry hint, ErrStatementTimeout to DeadlineExceeded,
 // ErrSerialization to Aborted.
 var (
-	// ErrUnavailable: the database could not be reached, or the connection
-	// failed and the statements could not be (or were not) sent again.
+	// ErrUnavailable means that the database could not be reached, or that
+	// the connection failed and the statements could not be (or were not)
+	// sent again.
 	ErrUnavailable = errors.New("database unavailable")
-	// ErrStatementTimeout: the server cancelled a statement that ran longer
-	// than the transaction's statement_timeout (SQLSTATE 57014).
+	// ErrStatementTimeout means that the server cancelled a statement that
+	// ran longer than the transaction's statement_timeout (SQLSTATE 57014,
+	// which an administrator's pg_cancel_backend raises too) while the
+	// caller's context was still live.
 	ErrStatementTimeout = errors.New("statement timeout")
-	// ErrSerialization: the transaction lost a serialization or deadlock
-	// conflict (SQLSTATE 40001, 40P01) and may be retried as a whole.
+	// ErrSerialization means that the transaction lost a serialization or
+	// deadlock conflict (SQLSTATE 40001, 40P01) and may be retried as a
+	// whole.
 	ErrSerialization = errors.New("serialization failure")
 )
 
 // ConstraintViolation describes a failed integrity constraint: its kind, as
 // a SQLSTATE (pgerrcode.UniqueViolation, ForeignKeyViolation,
-// CheckViolation, NotNullViolation), and the name of the constraint or
-// unique index.
+// CheckViolation, NotNullViolation, ExclusionViolation), and the name of the
+// constraint or unique index (empty when the server names none, as for most
+// NOT NULL violations).
 type ConstraintViolation struct {
 	Code       string
 	Constraint string
@@ -73,12 +78,13 @@ func isViolation(err error, code, name string) bool {
 // isConnectionFailure reports whether err says the connection, not the
 // statement, failed: the server could not be reached or refused new
 // connections, it terminated the session (administrator command, crash,
-// shutdown), or the connection broke.
+// shutdown, idle-session timeout), or the connection broke.
 func isConnectionFailure(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
-		case pgerrcode.AdminShutdown, pgerrcode.CrashShutdown, pgerrcode.CannotConnectNow, pgerrcode.TooManyConnections:
+		case pgerrcode.AdminShutdown, pgerrcode.CrashShutdown, pgerrcode.CannotConnectNow,
+			pgerrcode.IdleSessionTimeout, pgerrcode.TooManyConnections:
 			return true
 		}
 		return pgerrcode.IsConnectionException(pgErr.Code)
@@ -93,27 +99,31 @@ func isConnectionFailure(err error) bool {
 
 // translate wraps the errors the services answer alike whatever the
 // statement: connection failures in ErrUnavailable, a statement timeout in
-// ErrStatementTimeout, a serialization failure in ErrSerialization. When ctx
-// is done, the context's own error is what counts: it is returned wrapped,
-// so that the caller's cancellation or deadline is not reported as the
-// database's. Anything else is returned as it is.
+// ErrStatementTimeout, a serialization failure or deadlock in
+// ErrSerialization. When ctx is done, the context's own error is what
+// counts: err is returned wrapped in it (or as it is, when it already is
+// ctx's error), so that the caller's cancellation or deadline is not
+// reported as the database's. Anything else is returned as it is.
 func translate(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(err, cerr) {
+			return err
+		}
 		return fmt.Errorf("%w (%w)", cerr, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch {
-		case pgErr.Code == pgerrcode.QueryCanceled && ctx.Err() == nil:
+		switch pgErr.Code {
+		case pgerrcode.QueryCanceled:
 			return fmt.Errorf("%w: %w", ErrStatementTimeout, err)
-		case pgErr.Code == pgerrcode.SerializationFailure || pgErr.Code == pgerrcode.DeadlockDetected:
+		case pgerrcode.SerializationFailure, pgerrcode.DeadlockDetected:
 			return fmt.Errorf("%w: %w", ErrSerialization, err)
 		}
 	}
-	if ctx.Err() == nil && isConnectionFailure(err) {
+	if isConnectionFailure(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err

@@ -149,8 +149,6 @@ func Status(ctx context.Context, dsn string, s *Set, w io.Writer) error {
 	})
 }
 
-// withProvider opens a database/sql handle on dsn, builds a goose provider for
-// s on it, runs fn and closes both.
 // Run carries out a service's `migrate ACTION` subcommand on s: "up"
 // applies every pending migration, "down" rolls back the latest one, and
 // "status" writes the state of each migration to w. Up and down are logged.
@@ -175,6 +173,8 @@ func Run(ctx context.Context, log *slog.Logger, dsn string, s *Set, action strin
 	}
 }
 
+// withProvider opens a database/sql handle on dsn, builds a goose provider for
+// s on it, runs fn and closes both.
 func withProvider(ctx context.Context, dsn string, s *Set, fn func(*goose.Provider) error) error {
 	cfg, err := pgdb.ParseConfig(dsn)
 	if err != nil {

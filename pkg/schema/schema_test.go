@@ -65,7 +65,7 @@ SELECT i.relname, t.relname, x.indisunique, x.indpred IS NOT NULL, pg_get_indexd
 	return got
 }
 
-func TestSchema_NamedIndexesHaveTheSpecColumns(t *testing.T) {
+func TestSchema_NamedIndexesHaveTheirColumns(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	got := readIndexes(t, db.Owner)
@@ -97,7 +97,8 @@ func TestSchema_NamedIndexesHaveTheSpecColumns(t *testing.T) {
 		}
 	}
 
-	// The additions of DESIGN §3 and issue 2.
+	// The indexes added for case-insensitive emails, the active-user listing
+	// and open tasks by assignee.
 	var lowerEmail, activeUsers, openTasks bool
 	for name, ix := range got {
 		switch {
@@ -122,12 +123,12 @@ func TestSchema_NamedIndexesHaveTheSpecColumns(t *testing.T) {
 	}
 	for _, name := range []string{"idx_users_email", "idx_users_username"} {
 		if !got[name].unique {
-			t.Errorf("index %s is not unique; it enforces the spec's UNIQUE", name)
+			t.Errorf("index %s is not unique; it enforces the UNIQUE constraint of its column", name)
 		}
 	}
 }
 
-func TestSchema_ColumnsAreTheSpecs(t *testing.T) {
+func TestSchema_ColumnsAreAsWritten(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	rows, err := db.Owner.Query(context.Background(), `
@@ -183,7 +184,7 @@ SELECT table_name, column_name, data_type, is_nullable = 'YES', coalesce(column_
 		"user.created_at timestamp with time zone NOT NULL DEFAULT now()",
 		"user.updated_at timestamp with time zone NOT NULL DEFAULT now()",
 	}
-	// Later migrations may add columns; the spec's must be there as written.
+	// Later migrations may add columns; these must be there as written.
 	for _, w := range want {
 		if !slices.Contains(got, w) {
 			t.Errorf("column %q missing; columns are:\n%s", w, strings.Join(got, "\n"))

@@ -1,4 +1,5 @@
--- The task table of the spec (DESIGN §3) with row-level security (DESIGN §4).
+-- The task table, with row-level security: a user sees the tasks it created
+-- or is assigned, an admin every task.
 -- Needs the user set's 00001 ("user", update_updated_at_column(), todo_app).
 --
 -- Constraint names the task store maps to fields:

@@ -2,7 +2,6 @@ package taskstore
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
 
@@ -47,7 +47,7 @@ func seedTasks(t testing.TB, db *pgtest.DB, r *rand.Rand, n int, users []int64) 
 	}
 	// The rows reference existing users: skip the per-row foreign key
 	// triggers (superuser only), which would dominate the load time.
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	err := pgx.BeginFunc(ctx, db.Owner, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
 			return err
@@ -65,7 +65,7 @@ func seedTasks(t testing.TB, db *pgtest.DB, r *rand.Rand, n int, users []int64) 
 // allTasks reads every task through the owner pool (no row-level security).
 func allTasks(t testing.TB, db *pgtest.DB) []task.Task {
 	t.Helper()
-	rows, err := db.Owner.Query(context.Background(), `SELECT `+columns+` FROM task`)
+	rows, err := db.Owner.Query(testkit.Context(t), `SELECT `+columns+` FROM task`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,9 +157,10 @@ func reference(all []task.Task, c task.Caller, f task.Filter, o task.Order) []in
 // it calls between (when not nil) with the page number.
 func walk(t *testing.T, svc *task.Service, c task.Caller, r task.ListRequest, between func(page int)) []int64 {
 	t.Helper()
+	ctx := testkit.Context(t)
 	var ids []int64
 	for page := 0; ; page++ {
-		p, err := svc.List(context.Background(), c, r)
+		p, err := svc.List(ctx, c, r)
 		if err != nil {
 			t.Fatalf("page %d of %+v: %v", page, r, err)
 		}
@@ -222,7 +223,7 @@ func TestList_PaginationWhileInserting(t *testing.T) {
 	seedTasks(t, bn.db, rand.New(rand.NewPCG(3, 4)), 1000, users)
 	all := allTasks(t, bn.db)
 	svc := task.NewService(bn.store, nil)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 
 	for _, ob := range orders {
 		t.Run(ob, func(t *testing.T) {
@@ -365,7 +366,7 @@ func TestList_TokenFromOtherFilterOrOrderIsInvalid(t *testing.T) {
 	bn := setup(t)
 	seedTasks(t, bn.db, rand.New(rand.NewPCG(9, 10)), 30, []int64{bn.a.UserID})
 	svc := task.NewService(bn.store, nil)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	p, err := svc.List(ctx, bn.a, task.ListRequest{Filter: task.Filter{Statuses: []task.Status{task.StatusPending, task.StatusCompleted, task.StatusInProgress}}, PageSize: 5})
 	if err != nil || p.NextPageToken == "" {
 		t.Fatalf("first page: %v, token %q", err, p.NextPageToken)

@@ -1,7 +1,6 @@
 package taskstore
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
 
@@ -22,7 +22,7 @@ import (
 // force_generic_plan), which is what pgx's statement cache ends up running.
 func explain(t *testing.T, db *pgtest.DB, c task.Caller, sql string, args pgx.NamedArgs, generic bool) string {
 	t.Helper()
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	conn, err := db.App.Pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ var sortNode = regexp.MustCompile(`(?m)(^|->  )(Incremental )?Sort  \(`)
 func TestListPlans_100kTasks_UseIndexes(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	var users []int64
 	rows, err := db.Owner.Query(ctx, `
 INSERT INTO "user" (email, username, password_hash)
@@ -161,8 +161,8 @@ RETURNING id`)
 		}
 	}
 
-	// GetTaskStats: the counts come from idx_tasks_composite (the spec's
-	// (created_by, status, priority)) and the overdue count from the partial
+	// GetTaskStats: the counts come from idx_tasks_composite
+	// (created_by, status, priority) and the overdue count from the partial
 	// idx_tasks_open_created_by_due (migration 00003). The row-level security
 	// policy also tests assigned_to, which idx_tasks_composite lacks, so the
 	// counts read table rows; the new index includes assigned_to, so the

@@ -7,7 +7,14 @@
 // transaction), so even a query without a WHERE clause sees only the rows
 // the caller may see. Writes also carry the authorization rule of
 // task.Authorize and the etag condition in their WHERE clause, so a write
-// that must not happen matches no row.
+// that must not happen matches no row. Every value is a named argument
+// (pgx.NamedArgs) of SQL written in constants.
+//
+// Reads, and the create with a request_id (idempotent by construction), are
+// retried after a connection failure (pgdb.RetrySafe); the other writes
+// only when they cannot have taken effect (pgdb.RetryIfNotSent), because
+// each bumps the version: a second run would be a second write, and a
+// conditional one would be refused by its own first run.
 package taskstore
 
 import (
@@ -269,6 +276,7 @@ func (s *Store) Create(ctx context.Context, c task.Caller, n task.NewTask, idem 
 	args["priority"] = string(n.Priority)
 	args["due_date"] = n.DueDate
 	if idem == nil {
+		// A second run would create a second task.
 		t, err := s.one(ctx, c, pgdb.RetryIfNotSent, insertSQL, args)
 		if err != nil {
 			return task.Task{}, fmt.Errorf("taskstore create: %w", err)
@@ -347,6 +355,8 @@ func (s *Store) Update(ctx context.Context, c task.Caller, p task.Patch, a task.
 	args["priority"] = string(p.Priority)
 	args["set_due_date"] = p.Fields.Has(task.FieldDueDate)
 	args["due_date"] = p.DueDate
+	// A second run would bump the version again, or, with an etag, fail
+	// on the version its first run wrote.
 	t, err := s.one(ctx, c, pgdb.RetryIfNotSent, updateSQL, args)
 	if err != nil {
 		return task.Task{}, fmt.Errorf("taskstore update: %w", err)
@@ -360,6 +370,7 @@ func (s *Store) Assign(ctx context.Context, c task.Caller, id, assignee int64, c
 	args := condition(callerArgs(c), cond)
 	args["id"] = id
 	args["assignee"] = assignee
+	// As for Update: a second run would be a second version.
 	t, err := s.one(ctx, c, pgdb.RetryIfNotSent, assignSQL, args)
 	if err != nil {
 		return task.Task{}, fmt.Errorf("taskstore assign: %w", err)
@@ -372,6 +383,7 @@ func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.C
 	args := condition(callerArgs(c), cond)
 	args["id"] = id
 	var tag pgconn.CommandTag
+	// A second run would find nothing to delete and answer ErrNotFound.
 	err := s.db.Send(ctx, pgdb.RetryIfNotSent, settings(c), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
 		var err error
 		tag, err = br.Exec()

@@ -1,7 +1,6 @@
 package taskstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
 
@@ -33,29 +33,16 @@ func setup(t *testing.T) *bundle {
 	return &bundle{
 		db:    db,
 		store: New(db.App),
-		a:     task.Caller{UserID: seedUser(t, db, "a", true, false)},
-		b:     task.Caller{UserID: seedUser(t, db, "b", true, false)},
-		c:     task.Caller{UserID: seedUser(t, db, "c", true, false)},
-		admin: task.Caller{UserID: seedUser(t, db, "admin", true, true), Admin: true},
+		a:     task.Caller{UserID: db.SeedUser(t, pgtest.User{Name: "a", Active: true})},
+		b:     task.Caller{UserID: db.SeedUser(t, pgtest.User{Name: "b", Active: true})},
+		c:     task.Caller{UserID: db.SeedUser(t, pgtest.User{Name: "c", Active: true})},
+		admin: task.Caller{UserID: db.SeedUser(t, pgtest.User{Name: "admin", Active: true, Admin: true}), Admin: true},
 	}
-}
-
-// seedUser inserts a user through the owner pool and returns its id.
-func seedUser(t testing.TB, db *pgtest.DB, name string, active, admin bool) int64 {
-	t.Helper()
-	var id int64
-	err := db.Owner.QueryRow(context.Background(),
-		`INSERT INTO "user" (email, username, password_hash, is_active, is_admin)
-		 VALUES ($1 || '@example.com', $1, 'x', $2, $3) RETURNING id`, name, active, admin).Scan(&id)
-	if err != nil {
-		t.Fatalf("seed user %s: %v", name, err)
-	}
-	return id
 }
 
 func mustCreate(t testing.TB, s *Store, c task.Caller, title string) task.Task {
 	t.Helper()
-	tk, err := s.Create(context.Background(), c, task.NewTask{Title: title, Status: task.StatusPending, Priority: task.PriorityMedium}, nil)
+	tk, err := s.Create(testkit.Context(t), c, task.NewTask{Title: title, Status: task.StatusPending, Priority: task.PriorityMedium}, nil)
 	if err != nil {
 		t.Fatalf("create %q: %v", title, err)
 	}
@@ -65,7 +52,7 @@ func mustCreate(t testing.TB, s *Store, c task.Caller, title string) task.Task {
 func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	for i := range 5 {
 		mustCreate(t, bn.store, bn.a, fmt.Sprintf("a%d", i))
 	}
@@ -116,7 +103,7 @@ func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
 func TestUpdate_ConcurrentSameEtagExactlyOneWins(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	orig := mustCreate(t, bn.store, bn.a, "original")
 
 	const writers = 2
@@ -166,7 +153,7 @@ func TestUpdate_ConcurrentSameEtagExactlyOneWins(t *testing.T) {
 func TestUpdate_MaskedFieldsOnlyAndCompletedAt(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	due := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	orig, err := bn.store.Create(ctx, bn.a, task.NewTask{Title: "t", Description: "d", Status: task.StatusPending, Priority: task.PriorityHigh, DueDate: &due}, nil)
 	if err != nil {
@@ -210,7 +197,7 @@ func TestUpdate_MaskedFieldsOnlyAndCompletedAt(t *testing.T) {
 func TestUpdate_AssigneeOnlyStatusStrangerNothing(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	orig := mustCreate(t, bn.store, bn.a, "t")
 	if _, err := bn.store.Assign(ctx, bn.a, orig.ID, bn.b.UserID, task.Condition{}); err != nil {
 		t.Fatal(err)
@@ -251,7 +238,7 @@ func TestUpdate_AssigneeOnlyStatusStrangerNothing(t *testing.T) {
 func TestCreate_RequestID(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	const rid = "0d3f5c7e-1111-4a2b-8c3d-5e6f7a8b9c0d"
 	idem := func(fp byte) *task.Idempotency {
 		return &task.Idempotency{RequestID: rid, Fingerprint: []byte{fp}, TTL: 24 * time.Hour}
@@ -297,7 +284,7 @@ func TestCreate_RequestID(t *testing.T) {
 func TestStats_CountsOwnTasksOnly(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
-	ctx := context.Background()
+	ctx := testkit.Context(t)
 	past := time.Now().Add(-time.Hour)
 	future := time.Now().Add(time.Hour)
 	for _, n := range []task.NewTask{
@@ -328,5 +315,144 @@ func TestStats_CountsOwnTasksOnly(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}
+
+// TestStore_TranslatesConstraintViolations checks each constraint the store
+// maps, by its exact name, and that the PostgreSQL error stays in the chain.
+func TestStore_TranslatesConstraintViolations(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	ctx := testkit.Context(t)
+	orig := mustCreate(t, bn.store, bn.a, "t")
+	const missingUser = 1 << 40
+	for _, tc := range []struct {
+		name       string
+		write      func() error
+		want       error
+		constraint string
+	}{
+		{"create, unknown status", func() error {
+			_, err := bn.store.Create(ctx, bn.a, task.NewTask{Title: "x", Status: "stalled", Priority: task.PriorityLow}, nil)
+			return err
+		}, task.ErrInvalidStatus, "task_status_check"},
+		{"create, unknown priority", func() error {
+			_, err := bn.store.Create(ctx, bn.a, task.NewTask{Title: "x", Status: task.StatusPending, Priority: "whenever"}, nil)
+			return err
+		}, task.ErrInvalidPriority, "task_priority_check"},
+		{"create with a request id, unknown status", func() error {
+			_, err := bn.store.Create(ctx, bn.a, task.NewTask{Title: "x", Status: "stalled", Priority: task.PriorityLow},
+				&task.Idempotency{RequestID: "5f0c6a52-3d1e-4c59-a1a3-2b7f4c1d9e80", Fingerprint: []byte{1}, TTL: time.Hour})
+			return err
+		}, task.ErrInvalidStatus, "task_status_check"},
+		{"update, unknown status", func() error {
+			_, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: "stalled"}, task.ActionEdit)
+			return err
+		}, task.ErrInvalidStatus, "task_status_check"},
+		{"update, unknown priority", func() error {
+			_, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldPriority), Priority: "whenever"}, task.ActionEdit)
+			return err
+		}, task.ErrInvalidPriority, "task_priority_check"},
+		{"assign, no such user", func() error {
+			_, err := bn.store.Assign(ctx, bn.a, orig.ID, missingUser, task.Condition{})
+			return err
+		}, task.ErrInvalidAssignee, "task_assigned_to_fkey"},
+	} {
+		err := tc.write()
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if v, ok := pgdb.Violation(err); !ok || v.Constraint != tc.constraint {
+			t.Errorf("%s: %v does not keep the violation of %s", tc.name, err, tc.constraint)
+		}
+	}
+	got, err := bn.store.Get(ctx, bn.a, orig.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(orig, got); diff != "" {
+		t.Errorf("the task changed after refused writes (-want +got):\n%s", diff)
+	}
+}
+
+// terminateApp ends every backend of the app role in db's database, as an
+// administrator (or a PostgreSQL restart) would, and returns how many.
+func terminateApp(t *testing.T, db *pgtest.DB) int {
+	t.Helper()
+	var n int
+	err := db.Owner.QueryRow(testkit.Context(t), `
+SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, pgtest.AppRoleName).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestStore_CallsAfterTerminatedBackendsSucceed ends the pool's backends
+// between calls: the reads, and a create with a request id (idempotent by
+// construction), run again on a live connection.
+func TestStore_CallsAfterTerminatedBackendsSucceed(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	ctx := testkit.Context(t)
+	orig := mustCreate(t, bn.store, bn.a, "t")
+	idem := &task.Idempotency{RequestID: "9a7c2e41-6b0d-4f3a-8e5c-1d2b3a4c5d6e", Fingerprint: []byte{7}, TTL: time.Hour}
+	var created int64
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Get", func() error {
+			got, err := bn.store.Get(ctx, bn.a, orig.ID)
+			if err == nil && got.ID != orig.ID {
+				t.Errorf("Get(%d) = task %d", orig.ID, got.ID)
+			}
+			return err
+		}},
+		{"List", func() error {
+			got, err := bn.store.List(ctx, bn.a, task.Query{Limit: 10})
+			if err == nil && len(got) != 1 {
+				t.Errorf("List = %d tasks, want 1", len(got))
+			}
+			return err
+		}},
+		{"Stats", func() error {
+			st, err := bn.store.Stats(ctx, bn.a)
+			if err == nil && st.Total != 1 {
+				t.Errorf("Stats total = %d, want 1", st.Total)
+			}
+			return err
+		}},
+		{"Create with a request id", func() error {
+			tk, err := bn.store.Create(ctx, bn.a, task.NewTask{Title: "once", Status: task.StatusPending, Priority: task.PriorityLow}, idem)
+			created = tk.ID
+			return err
+		}},
+		{"Create with the same request id again", func() error {
+			tk, err := bn.store.Create(ctx, bn.a, task.NewTask{Title: "once", Status: task.StatusPending, Priority: task.PriorityLow}, idem)
+			if err == nil && tk.ID != created {
+				t.Errorf("repeated create = task %d, want %d", tk.ID, created)
+			}
+			return err
+		}},
+	}
+	for _, c := range calls {
+		// Warm several connections of the pool, then end them all.
+		for range 3 {
+			if _, err := bn.store.Get(ctx, bn.a, orig.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := terminateApp(t, bn.db); n == 0 {
+			t.Fatalf("%s: no backend to terminate", c.name)
+		}
+		if err := c.call(); err != nil {
+			t.Errorf("%s after the backends were terminated: %v, want success", c.name, err)
+		}
+	}
+	var n int
+	if err := bn.db.Owner.QueryRow(ctx, `SELECT count(*) FROM task WHERE title = 'once'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("tasks titled once = %d, %v; want 1", n, err)
 	}
 }

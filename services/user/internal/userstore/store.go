@@ -1,9 +1,18 @@
 // Package userstore is the PostgreSQL store of the user service: the only
 // code that speaks SQL to the "user", user_session and login_throttle tables.
-// It translates "no row" into user.ErrNotFound and unique violations into
+// It translates "no row" into user.ErrNotFound and the unique violations of
+// idx_users_email, idx_users_email_lower and idx_users_username into
 // user.ErrEmailTaken / user.ErrUsernameTaken at its boundary. Every call is
-// one round trip (a pgx batch carrying the statement timeout), except the
-// refresh-token rotation, which is one explicit transaction.
+// one round trip (pgdb.DB.Send: a pgx batch carrying the statement timeout),
+// except the refresh-token rotation, which is one explicit transaction
+// (pgdb.DB.InTx). Every value is a named argument (pgx.NamedArgs) of SQL
+// written in constants.
+//
+// Reads, and writes that leave the same rows whatever the number of times
+// they run (they set columns to given values, or revoke or delete what
+// matches), are retried after a connection failure (pgdb.RetrySafe); the
+// other writes only when they cannot have taken effect
+// (pgdb.RetryIfNotSent).
 package userstore
 
 import (
@@ -69,12 +78,13 @@ func scanAccount(row scanner) (user.Account, error) {
 	return a, nil
 }
 
-// translate maps pgx and PostgreSQL errors to the domain's sentinel errors.
+// translate maps pgx and PostgreSQL errors to the domain's sentinel errors,
+// keeping the PostgreSQL error in the chain; other errors are returned as
+// they are.
 func translate(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return user.ErrNotFound
-	}
 	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return user.ErrNotFound
 	case pgdb.IsUniqueViolation(err, "idx_users_email"), pgdb.IsUniqueViolation(err, "idx_users_email_lower"):
 		return fmt.Errorf("%w (%w)", user.ErrEmailTaken, err)
 	case pgdb.IsUniqueViolation(err, "idx_users_username"):
@@ -84,16 +94,20 @@ func translate(err error) error {
 }
 
 // send runs the statements queue adds in one round trip (see pgdb.DB.Send)
-// and calls read for their results, returning the error translated.
-func (s *Store) send(ctx context.Context, retry pgdb.Retry, queue func(b *pgx.Batch), read func(br pgx.BatchResults) error) error {
-	return translate(s.db.Send(ctx, retry, nil, queue, read))
+// and calls read for their results; the error is translated and wrapped in
+// op.
+func (s *Store) send(ctx context.Context, op string, retry pgdb.Retry, queue func(b *pgx.Batch), read func(br pgx.BatchResults) error) error {
+	if err := translate(s.db.Send(ctx, retry, nil, queue, read)); err != nil {
+		return fmt.Errorf("userstore %s: %w", op, err)
+	}
+	return nil
 }
 
 // queryUser runs one statement returning one user row.
-func (s *Store) queryUser(ctx context.Context, retry pgdb.Retry, sql string, args ...any) (user.User, error) {
+func (s *Store) queryUser(ctx context.Context, op string, retry pgdb.Retry, sql string, args pgx.NamedArgs) (user.User, error) {
 	var u user.User
-	err := s.send(ctx, retry, func(b *pgx.Batch) {
-		b.Queue(sql, args...)
+	err := s.send(ctx, op, retry, func(b *pgx.Batch) {
+		b.Queue(sql, args)
 	}, func(br pgx.BatchResults) error {
 		var err error
 		u, err = scanUser(br.QueryRow())
@@ -104,28 +118,35 @@ func (s *Store) queryUser(ctx context.Context, retry pgdb.Retry, sql string, arg
 
 const createUserSQL = `
 INSERT INTO "user" AS u (email, username, password_hash, full_name, is_admin)
-VALUES ($1, $2, $3, nullif($4, ''), $5)
+VALUES (@email, @username, @password_hash, nullif(@full_name, ''), @is_admin)
 RETURNING ` + userColumns
 
-// CreateUser inserts u.
+// CreateUser inserts u. A second run would find the first one's row and
+// fail with ErrEmailTaken, so it is retried only when it cannot have run.
 func (s *Store) CreateUser(ctx context.Context, u user.NewUser) (user.User, error) {
-	return s.queryUser(ctx, pgdb.RetryIfNotSent, createUserSQL, u.Email, u.Username, u.PasswordHash, u.FullName, u.IsAdmin)
+	return s.queryUser(ctx, "create user", pgdb.RetryIfNotSent, createUserSQL, pgx.NamedArgs{
+		"email":         u.Email,
+		"username":      u.Username,
+		"password_hash": u.PasswordHash,
+		"full_name":     u.FullName,
+		"is_admin":      u.IsAdmin,
+	})
 }
 
-const userByIDSQL = `SELECT ` + userColumns + ` FROM "user" u WHERE u.id = $1`
+const userByIDSQL = `SELECT ` + userColumns + ` FROM "user" u WHERE u.id = @id`
 
 // User returns the user with id.
 func (s *Store) User(ctx context.Context, id int64) (user.User, error) {
-	return s.queryUser(ctx, pgdb.RetrySafe, userByIDSQL, id)
+	return s.queryUser(ctx, "get user", pgdb.RetrySafe, userByIDSQL, pgx.NamedArgs{"id": id})
 }
 
-const summariesSQL = `SELECT id, username, is_active FROM "user" WHERE id = ANY($1)`
+const summariesSQL = `SELECT id, username, is_active FROM "user" WHERE id = ANY(@ids)`
 
 // Summaries returns the users among ids that exist.
 func (s *Store) Summaries(ctx context.Context, ids []int64) ([]user.Summary, error) {
 	var out []user.Summary
-	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		b.Queue(summariesSQL, ids)
+	err := s.send(ctx, "user summaries", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(summariesSQL, pgx.NamedArgs{"ids": ids})
 	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
@@ -142,19 +163,19 @@ func (s *Store) Summaries(ctx context.Context, ids []int64) ([]user.Summary, err
 }
 
 // The listing queries: keyset over (created_at, id). The explicit
-// created_at >= $1 lets the planner use the created_at indexes for the row
-// comparison.
+// created_at >= @after_time lets the planner use the created_at indexes for
+// the row comparison.
 const (
 	listUsersSQL = `
 SELECT ` + userColumns + ` FROM "user" u
-WHERE u.created_at >= $1 AND (u.created_at, u.id) > ($1, $2)
+WHERE u.created_at >= @after_time AND (u.created_at, u.id) > (@after_time, @after_id)
 ORDER BY u.created_at, u.id
-LIMIT $3`
+LIMIT @limit`
 	listUsersByActiveSQL = `
 SELECT ` + userColumns + ` FROM "user" u
-WHERE u.is_active = $4 AND u.created_at >= $1 AND (u.created_at, u.id) > ($1, $2)
+WHERE u.is_active = @active AND u.created_at >= @after_time AND (u.created_at, u.id) > (@after_time, @after_id)
 ORDER BY u.created_at, u.id
-LIMIT $3`
+LIMIT @limit`
 )
 
 // ListUsers returns up to q.Limit users after q.After.
@@ -163,13 +184,15 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 	if q.After == (user.Cursor{}) {
 		after = pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
 	}
+	args := pgx.NamedArgs{"after_time": after, "after_id": q.After.ID, "limit": q.Limit}
+	sql := listUsersSQL
+	if q.Active != nil {
+		sql = listUsersByActiveSQL
+		args["active"] = *q.Active
+	}
 	var out []user.User
-	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		if q.Active == nil {
-			b.Queue(listUsersSQL, after, q.After.ID, q.Limit)
-		} else {
-			b.Queue(listUsersByActiveSQL, after, q.After.ID, q.Limit, *q.Active)
-		}
+	err := s.send(ctx, "list users", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(sql, args)
 	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
@@ -181,18 +204,21 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 	return out, err
 }
 
-// updateUserSQL changes the fields whose flag is true; is_verified is reset
-// when the email changes. SET expressions see the old row.
+// updateUserSQL changes the fields whose set_* flag is true; is_verified is
+// reset when the email changes. SET expressions see the old row.
 const updateUserSQL = `
 UPDATE "user" AS u SET
-    full_name   = CASE WHEN $2::boolean THEN nullif($3::text, '') ELSE u.full_name END,
-    username    = CASE WHEN $4::boolean THEN $5::text ELSE u.username END,
-    email       = CASE WHEN $6::boolean THEN $7::text ELSE u.email END,
-    is_verified = CASE WHEN $6::boolean AND $7::text IS DISTINCT FROM u.email THEN false ELSE u.is_verified END
-WHERE u.id = $1
+    full_name   = CASE WHEN @set_full_name::boolean THEN nullif(@full_name::text, '') ELSE u.full_name END,
+    username    = CASE WHEN @set_username::boolean THEN @username::text ELSE u.username END,
+    email       = CASE WHEN @set_email::boolean THEN @email::text ELSE u.email END,
+    is_verified = CASE WHEN @set_email::boolean AND @email::text IS DISTINCT FROM u.email THEN false ELSE u.is_verified END
+WHERE u.id = @id
 RETURNING ` + userColumns
 
-// UpdateUser applies upd to the user with id.
+// UpdateUser applies upd to the user with id. It sets columns to the given
+// values, so a second run leaves the row as the first did (the email is
+// then unchanged, and is_verified already reset): it is retried after any
+// connection failure.
 func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update) (user.User, error) {
 	val := func(p *string) (bool, string) {
 		if p == nil {
@@ -203,22 +229,32 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update) (user
 	setName, name := val(upd.FullName)
 	setUsername, username := val(upd.Username)
 	setEmail, email := val(upd.Email)
-	return s.queryUser(ctx, pgdb.RetrySafe, updateUserSQL, id, setName, name, setUsername, username, setEmail, email)
+	args := pgx.NamedArgs{
+		"id":            id,
+		"set_full_name": setName,
+		"full_name":     name,
+		"set_username":  setUsername,
+		"username":      username,
+		"set_email":     setEmail,
+		"email":         email,
+	}
+	return s.queryUser(ctx, "update user", pgdb.RetrySafe, updateUserSQL, args)
 }
 
 const (
-	setActiveSQL = `UPDATE "user" AS u SET is_active = $2 WHERE u.id = $1 RETURNING ` + userColumns
-	// revokeUserSessionsSQL revokes the live sessions of user $1 when $2 is true.
-	revokeUserSessionsSQL = `UPDATE user_session SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL AND $2::boolean`
+	setActiveSQL = `UPDATE "user" AS u SET is_active = @active WHERE u.id = @id RETURNING ` + userColumns
+	// revokeUserSessionsSQL revokes the live sessions of user @id when
+	// @revoke is true.
+	revokeUserSessionsSQL = `UPDATE user_session SET revoked_at = now() WHERE user_id = @id AND revoked_at IS NULL AND @revoke::boolean`
 )
 
 // SetActive sets is_active; deactivation revokes the user's sessions in the
-// same transaction.
+// same transaction. Both statements give the same rows when run twice.
 func (s *Store) SetActive(ctx context.Context, id int64, active bool) (user.User, error) {
 	var u user.User
-	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		b.Queue(setActiveSQL, id, active)
-		b.Queue(revokeUserSessionsSQL, id, !active)
+	err := s.send(ctx, "set active", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(setActiveSQL, pgx.NamedArgs{"id": id, "active": active})
+		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": !active})
 	}, func(br pgx.BatchResults) error {
 		var err error
 		if u, err = scanUser(br.QueryRow()); err != nil {
@@ -230,21 +266,21 @@ func (s *Store) SetActive(ctx context.Context, id int64, active bool) (user.User
 	return u, err
 }
 
-const promoteAdminSQL = `UPDATE "user" AS u SET is_admin = true, is_active = true WHERE u.id = $1 RETURNING ` + userColumns
+const promoteAdminSQL = `UPDATE "user" AS u SET is_admin = true, is_active = true WHERE u.id = @id RETURNING ` + userColumns
 
 // PromoteAdmin makes the user an active admin.
 func (s *Store) PromoteAdmin(ctx context.Context, id int64) (user.User, error) {
-	return s.queryUser(ctx, pgdb.RetrySafe, promoteAdminSQL, id)
+	return s.queryUser(ctx, "promote admin", pgdb.RetrySafe, promoteAdminSQL, pgx.NamedArgs{"id": id})
 }
 
 const accountsByEmailOrUsernameSQL = `
-SELECT ` + accountColumns + ` FROM "user" u WHERE lower(u.email) = $1 OR u.username = $2 ORDER BY u.id`
+SELECT ` + accountColumns + ` FROM "user" u WHERE lower(u.email) = @email OR u.username = @username ORDER BY u.id`
 
 // AccountsByEmailOrUsername returns the accounts with the email or the username.
 func (s *Store) AccountsByEmailOrUsername(ctx context.Context, email, username string) ([]user.Account, error) {
 	var out []user.Account
-	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		b.Queue(accountsByEmailOrUsernameSQL, email, username)
+	err := s.send(ctx, "accounts by email or username", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(accountsByEmailOrUsernameSQL, pgx.NamedArgs{"email": email, "username": username})
 	}, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
@@ -256,13 +292,13 @@ func (s *Store) AccountsByEmailOrUsername(ctx context.Context, email, username s
 	return out, err
 }
 
-const accountByIDSQL = `SELECT ` + accountColumns + ` FROM "user" u WHERE u.id = $1`
+const accountByIDSQL = `SELECT ` + accountColumns + ` FROM "user" u WHERE u.id = @id`
 
 // Account returns the user with id and its password hash.
 func (s *Store) Account(ctx context.Context, id int64) (user.Account, error) {
 	var a user.Account
-	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		b.Queue(accountByIDSQL, id)
+	err := s.send(ctx, "get account", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(accountByIDSQL, pgx.NamedArgs{"id": id})
 	}, func(br pgx.BatchResults) error {
 		var err error
 		a, err = scanAccount(br.QueryRow())
@@ -271,14 +307,15 @@ func (s *Store) Account(ctx context.Context, id int64) (user.Account, error) {
 	return a, err
 }
 
-const setPasswordHashSQL = `UPDATE "user" SET password_hash = $2 WHERE id = $1`
+const setPasswordHashSQL = `UPDATE "user" SET password_hash = @password_hash WHERE id = @id`
 
 // SetPasswordHash replaces the password hash and optionally revokes the
-// user's sessions, in one transaction.
+// user's sessions, in one transaction. Both statements give the same rows
+// when run twice.
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool) error {
-	return s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		b.Queue(setPasswordHashSQL, id, hash)
-		b.Queue(revokeUserSessionsSQL, id, revokeSessions)
+	return s.send(ctx, "set password hash", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(setPasswordHashSQL, pgx.NamedArgs{"id": id, "password_hash": hash})
+		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": revokeSessions})
 	}, func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err != nil {
@@ -293,28 +330,28 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 }
 
 // The account lookups of a sign-in, each with the account's open failure
-// counter ($2: the window in seconds).
+// counter (@window_seconds: the window's length).
 const (
 	loginStateAccountSelect = `
 SELECT ` + accountColumns + `, coalesce(t.failures, 0),
-       coalesce(extract(epoch FROM t.window_start + $2::float8 * interval '1 second' - now()), 0)::float8
+       coalesce(extract(epoch FROM t.window_start + @window_seconds::float8 * interval '1 second' - now()), 0)::float8
 FROM "user" u
 LEFT JOIN login_throttle t
        ON t.scope = 'user' AND t.subject = u.id::text
-      AND t.window_start > now() - $2::float8 * interval '1 second'
+      AND t.window_start > now() - @window_seconds::float8 * interval '1 second'
 `
-	loginStateByIDSQL       = loginStateAccountSelect + `WHERE u.id = $1`
-	loginStateByEmailSQL    = loginStateAccountSelect + `WHERE lower(u.email) = $1`
-	loginStateByUsernameSQL = loginStateAccountSelect + `WHERE u.username = $1`
+	loginStateByIDSQL       = loginStateAccountSelect + `WHERE u.id = @id`
+	loginStateByEmailSQL    = loginStateAccountSelect + `WHERE lower(u.email) = @email`
+	loginStateByUsernameSQL = loginStateAccountSelect + `WHERE u.username = @username`
 
 	// loginStateCountersSQL reads the open counters of the client address
-	// ($1) and of the identifier ($2) as an unknown login.
+	// (@addr) and of the identifier as an unknown login (@login).
 	loginStateCountersSQL = `
 SELECT scope, subject, failures,
-       extract(epoch FROM window_start + $3::float8 * interval '1 second' - now())::float8
+       extract(epoch FROM window_start + @window_seconds::float8 * interval '1 second' - now())::float8
 FROM login_throttle
-WHERE window_start > now() - $3::float8 * interval '1 second'
-  AND ((scope = 'addr' AND subject = $1) OR (scope = 'login' AND subject = $2))`
+WHERE window_start > now() - @window_seconds::float8 * interval '1 second'
+  AND ((scope = 'addr' AND subject = @addr) OR (scope = 'login' AND subject = @login))`
 )
 
 func seconds(f float64) time.Duration {
@@ -324,21 +361,25 @@ func seconds(f float64) time.Duration {
 // LoginState returns the account l names and the open failure counters, in
 // one round trip.
 func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, window time.Duration) (user.LoginState, error) {
-	w := window.Seconds()
+	args := pgx.NamedArgs{"window_seconds": window.Seconds(), "addr": addr}
+	account := loginStateByUsernameSQL
+	switch {
+	case l.ID != 0:
+		account = loginStateByIDSQL
+		args["id"] = l.ID
+		args["login"] = ""
+	case l.Email != "":
+		account = loginStateByEmailSQL
+		args["email"] = l.Email
+		args["login"] = l.Email
+	default:
+		args["username"] = l.Username
+		args["login"] = l.Username
+	}
 	var st user.LoginState
-	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		var ident string
-		switch {
-		case l.ID != 0:
-			b.Queue(loginStateByIDSQL, l.ID, w)
-		case l.Email != "":
-			ident = l.Email
-			b.Queue(loginStateByEmailSQL, l.Email, w)
-		default:
-			ident = l.Username
-			b.Queue(loginStateByUsernameSQL, l.Username, w)
-		}
-		b.Queue(loginStateCountersSQL, addr, ident, w)
+	err := s.send(ctx, "login state", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(account, args)
+		b.Queue(loginStateCountersSQL, args)
 	}, func(br pgx.BatchResults) error {
 		st = user.LoginState{}
 		var (
@@ -394,34 +435,38 @@ func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, wind
 // the old row.
 const recordFailuresSQL = `
 INSERT INTO login_throttle AS t (scope, subject, window_start, failures)
-SELECT k.scope, k.subject, now(), 1 FROM unnest($1::text[], $2::text[]) AS k(scope, subject)
+SELECT k.scope, k.subject, now(), 1 FROM unnest(@scopes::text[], @subjects::text[]) AS k(scope, subject)
 ON CONFLICT (scope, subject) DO UPDATE SET
-    failures     = CASE WHEN t.window_start > now() - $3::float8 * interval '1 second' THEN t.failures + 1 ELSE 1 END,
-    window_start = CASE WHEN t.window_start > now() - $3::float8 * interval '1 second' THEN t.window_start ELSE now() END`
+    failures     = CASE WHEN t.window_start > now() - @window_seconds::float8 * interval '1 second' THEN t.failures + 1 ELSE 1 END,
+    window_start = CASE WHEN t.window_start > now() - @window_seconds::float8 * interval '1 second' THEN t.window_start ELSE now() END`
 
-// RecordFailures adds one failure to each counter in keys.
+// RecordFailures adds one failure to each counter in keys. A second run
+// would count the failure twice, so it is retried only when it cannot have
+// run.
 func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, window time.Duration) error {
 	scopes := make([]string, len(keys))
 	subjects := make([]string, len(keys))
 	for i, k := range keys {
 		scopes[i], subjects[i] = string(k.Scope), k.Subject
 	}
-	return s.send(ctx, pgdb.RetryIfNotSent, func(b *pgx.Batch) {
-		b.Queue(recordFailuresSQL, scopes, subjects, window.Seconds())
+	return s.send(ctx, "record failures", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(recordFailuresSQL, pgx.NamedArgs{"scopes": scopes, "subjects": subjects, "window_seconds": window.Seconds()})
 	}, func(br pgx.BatchResults) error {
 		_, err := br.Exec()
 		return err
 	})
 }
 
-const insertSessionSQL = `INSERT INTO user_session (user_id, token_hash, expires_at) VALUES ($1, $2, $3)`
+const insertSessionSQL = `INSERT INTO user_session (user_id, token_hash, expires_at) VALUES (@user_id, @token_hash, @expires_at)`
 
-// StartSession stores a new session family and optionally a new password hash.
+// StartSession stores a new session family and optionally a new password
+// hash. A second run would insert the token hash again and fail on its
+// uniqueness, so it is retried only when it cannot have run.
 func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash string) error {
-	return s.send(ctx, pgdb.RetryIfNotSent, func(b *pgx.Batch) {
-		b.Queue(insertSessionSQL, sess.UserID, sess.TokenHash, sess.ExpiresAt)
+	return s.send(ctx, "start session", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(insertSessionSQL, pgx.NamedArgs{"user_id": sess.UserID, "token_hash": sess.TokenHash, "expires_at": sess.ExpiresAt})
 		if rehash != "" {
-			b.Queue(setPasswordHashSQL, sess.UserID, rehash)
+			b.Queue(setPasswordHashSQL, pgx.NamedArgs{"id": sess.UserID, "password_hash": rehash})
 		}
 	}, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
@@ -441,19 +486,23 @@ const (
 SELECT s.id, s.user_id, s.family_id, s.expires_at, s.revoked_at IS NOT NULL, s.replaced_by IS NOT NULL, ` + userColumns + `
 FROM user_session s
 JOIN "user" u ON u.id = s.user_id
-WHERE s.token_hash = $1
+WHERE s.token_hash = @token_hash
 FOR UPDATE OF s`
 	rotateSessionSQL = `
 WITH next AS (
     INSERT INTO user_session (family_id, user_id, token_hash, expires_at)
-    VALUES ($1, $2, $3, $4)
+    VALUES (@family_id, @user_id, @token_hash, @expires_at)
     RETURNING id
 )
-UPDATE user_session SET revoked_at = now(), replaced_by = (SELECT id FROM next) WHERE id = $5`
-	revokeFamilyByIDSQL = `UPDATE user_session SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`
+UPDATE user_session SET revoked_at = now(), replaced_by = (SELECT id FROM next) WHERE id = @id`
+	revokeFamilyByIDSQL = `UPDATE user_session SET revoked_at = now() WHERE family_id = @family_id AND revoked_at IS NULL`
 )
 
-// RotateSession locks the session with tokenHash and applies decide's Rotation.
+// RotateSession locks the session with tokenHash and applies decide's
+// Rotation, in one transaction. A transaction whose connection failed
+// before its COMMIT is run again, decide included; a failure of the COMMIT
+// itself is not retried (pgdb.RetryIfNotSent): had the rotation committed,
+// the second run would find the session spent and revoke its family.
 func (s *Store) RotateSession(ctx context.Context, tokenHash []byte, decide func(user.RefreshSession) (user.Rotation, error)) error {
 	err := s.db.InTx(ctx, pgdb.RetryIfNotSent, nil, func(tx pgx.Tx) error {
 		var (
@@ -461,7 +510,7 @@ func (s *Store) RotateSession(ctx context.Context, tokenHash []byte, decide func
 			family pgtype.UUID
 		)
 		fields := append([]any{&cur.ID, &cur.UserID, &family, &cur.ExpiresAt, &cur.Revoked, &cur.Replaced}, userFields(&cur.User)...)
-		if err := tx.QueryRow(ctx, lockSessionSQL, tokenHash).Scan(fields...); err != nil {
+		if err := tx.QueryRow(ctx, lockSessionSQL, pgx.NamedArgs{"token_hash": tokenHash}).Scan(fields...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return user.ErrInvalidRefreshToken
 			}
@@ -475,27 +524,37 @@ func (s *Store) RotateSession(ctx context.Context, tokenHash []byte, decide func
 		}
 		switch {
 		case r.Next != nil:
-			if _, err := tx.Exec(ctx, rotateSessionSQL, family, r.Next.UserID, r.Next.TokenHash, r.Next.ExpiresAt, cur.ID); err != nil {
+			if _, err := tx.Exec(ctx, rotateSessionSQL, pgx.NamedArgs{
+				"family_id":  family,
+				"user_id":    r.Next.UserID,
+				"token_hash": r.Next.TokenHash,
+				"expires_at": r.Next.ExpiresAt,
+				"id":         cur.ID,
+			}); err != nil {
 				return fmt.Errorf("rotate session: %w", err)
 			}
 		case r.RevokeFamily:
-			if _, err := tx.Exec(ctx, revokeFamilyByIDSQL, family); err != nil {
+			if _, err := tx.Exec(ctx, revokeFamilyByIDSQL, pgx.NamedArgs{"family_id": family}); err != nil {
 				return fmt.Errorf("revoke session family: %w", err)
 			}
 		}
 		return nil
 	})
-	return translate(err)
+	if err := translate(err); err != nil {
+		return fmt.Errorf("userstore rotate session: %w", err)
+	}
+	return nil
 }
 
 const revokeFamilySQL = `
 UPDATE user_session SET revoked_at = now()
-WHERE family_id = (SELECT family_id FROM user_session WHERE token_hash = $1) AND revoked_at IS NULL`
+WHERE family_id = (SELECT family_id FROM user_session WHERE token_hash = @token_hash) AND revoked_at IS NULL`
 
-// RevokeFamily revokes the family of the session with tokenHash.
+// RevokeFamily revokes the family of the session with tokenHash; a second
+// run finds nothing left to revoke.
 func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte) error {
-	return s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		b.Queue(revokeFamilySQL, tokenHash)
+	return s.send(ctx, "revoke session family", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(revokeFamilySQL, pgx.NamedArgs{"token_hash": tokenHash})
 	}, func(br pgx.BatchResults) error {
 		_, err := br.Exec()
 		return err
@@ -503,18 +562,20 @@ func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte) error {
 }
 
 const (
-	deleteExpiredSessionsSQL = `DELETE FROM user_session WHERE expires_at < $1`
-	deleteClosedCountersSQL  = `DELETE FROM login_throttle WHERE window_start < $1`
+	deleteExpiredSessionsSQL = `DELETE FROM user_session WHERE expires_at < @before`
+	deleteClosedCountersSQL  = `DELETE FROM login_throttle WHERE window_start < @before`
 )
 
 // DeleteExpired deletes expired sessions and closed counters and returns how
-// many rows it deleted.
+// many rows it deleted. A second run finds nothing left to delete of what
+// the first deleted; after a retry the count is the second run's.
 func (s *Store) DeleteExpired(ctx context.Context, sessionsBefore, throttleBefore time.Time) (int64, error) {
 	var n int64
-	err := s.send(ctx, pgdb.RetrySafe, func(b *pgx.Batch) {
-		b.Queue(deleteExpiredSessionsSQL, sessionsBefore)
-		b.Queue(deleteClosedCountersSQL, throttleBefore)
+	err := s.send(ctx, "delete expired", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(deleteExpiredSessionsSQL, pgx.NamedArgs{"before": sessionsBefore})
+		b.Queue(deleteClosedCountersSQL, pgx.NamedArgs{"before": throttleBefore})
 	}, func(br pgx.BatchResults) error {
+		n = 0
 		for range 2 {
 			tag, err := br.Exec()
 			if err != nil {

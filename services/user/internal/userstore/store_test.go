@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgerrcode"
+
+	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/user/internal/user"
 	"github.com/todo-platform/todo/services/user/internal/userstore"
 )
@@ -16,29 +20,74 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func setup(t *testing.T) (*userstore.Store, *pgtest.DB, context.Context) {
+	t.Helper()
 	db := pgtest.New(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return userstore.New(db.App), db, ctx
+	return userstore.New(db.App), db, testkit.Context(t)
 }
 
+// TestCreateUser_TranslatesUniqueViolations checks each unique index the
+// store maps, by its exact name, for both writes that can violate it.
 func TestCreateUser_TranslatesUniqueViolations(t *testing.T) {
 	t.Parallel()
 	s, _, ctx := setup(t)
 	if _, err := s.CreateUser(ctx, user.NewUser{Email: "a@example.com", Username: "alice", PasswordHash: "h"}); err != nil {
 		t.Fatal(err)
 	}
+	bob, err := s.CreateUser(ctx, user.NewUser{Email: "b@example.com", Username: "bob", PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptr := func(s string) *string { return &s }
 	for _, tc := range []struct {
-		u    user.NewUser
-		want error
+		name       string
+		write      func() error
+		want       error
+		constraint string
 	}{
-		{user.NewUser{Email: "A@example.com", Username: "other", PasswordHash: "h"}, user.ErrEmailTaken},
-		{user.NewUser{Email: "b@example.com", Username: "alice", PasswordHash: "h"}, user.ErrUsernameTaken},
+		{"create, same email", func() error {
+			_, err := s.CreateUser(ctx, user.NewUser{Email: "a@example.com", Username: "other", PasswordHash: "h"})
+			return err
+		}, user.ErrEmailTaken, "idx_users_email"},
+		{"create, email in another case", func() error {
+			_, err := s.CreateUser(ctx, user.NewUser{Email: "A@example.com", Username: "other", PasswordHash: "h"})
+			return err
+		}, user.ErrEmailTaken, "idx_users_email_lower"},
+		{"create, same username", func() error {
+			_, err := s.CreateUser(ctx, user.NewUser{Email: "c@example.com", Username: "alice", PasswordHash: "h"})
+			return err
+		}, user.ErrUsernameTaken, "idx_users_username"},
+		{"update, same email", func() error {
+			_, err := s.UpdateUser(ctx, bob.ID, user.Update{Email: ptr("a@example.com")})
+			return err
+		}, user.ErrEmailTaken, "idx_users_email"},
+		{"update, email in another case", func() error {
+			_, err := s.UpdateUser(ctx, bob.ID, user.Update{Email: ptr("A@Example.com")})
+			return err
+		}, user.ErrEmailTaken, "idx_users_email_lower"},
+		{"update, same username", func() error {
+			_, err := s.UpdateUser(ctx, bob.ID, user.Update{Username: ptr("alice")})
+			return err
+		}, user.ErrUsernameTaken, "idx_users_username"},
 	} {
-		if _, err := s.CreateUser(ctx, tc.u); !errors.Is(err, tc.want) {
-			t.Errorf("CreateUser(%+v) = %v, want %v", tc.u, err, tc.want)
+		err := tc.write()
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if v, ok := pgdb.Violation(err); !ok || v.Code != pgerrcode.UniqueViolation || v.Constraint != tc.constraint {
+			t.Errorf("%s: %v does not keep the unique violation of %s", tc.name, err, tc.constraint)
 		}
 	}
+
+	// Another unique constraint is none of the two sentinels.
+	sess := user.NewSession{UserID: bob.ID, TokenHash: user.HashRefreshToken("same"), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := s.StartSession(ctx, sess, ""); err != nil {
+		t.Fatal(err)
+	}
+	err = s.StartSession(ctx, sess, "")
+	if errors.Is(err, user.ErrEmailTaken) || errors.Is(err, user.ErrUsernameTaken) || !pgdb.IsUniqueViolation(err, "user_session_token_hash_key") {
+		t.Errorf("second session with the same token hash: %v, want the unique violation of user_session_token_hash_key, untranslated", err)
+	}
+
 	if _, err := s.User(ctx, 12345); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("User(missing) = %v, want ErrNotFound", err)
 	}
@@ -129,5 +178,87 @@ func TestDeleteExpired_RemovesOnlyExpiredSessions(t *testing.T) {
 	var left int
 	if err := db.Owner.QueryRow(ctx, `SELECT count(*) FROM user_session WHERE expires_at > now()`).Scan(&left); err != nil || left != 1 {
 		t.Errorf("%d live sessions left (%v), want 1", left, err)
+	}
+}
+
+// terminateApp ends every backend of the app role in db's database, as an
+// administrator (or a PostgreSQL restart) would, and returns how many.
+func terminateApp(t *testing.T, db *pgtest.DB) int {
+	t.Helper()
+	var n int
+	err := db.Owner.QueryRow(testkit.Context(t), `
+SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, pgtest.AppRoleName).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestStore_CallsAfterTerminatedBackendsSucceed ends the pool's backends
+// between calls: the reads, and the refresh-token rotation (a transaction
+// whose BEGIN meets the dead connection), run again on a live connection.
+func TestStore_CallsAfterTerminatedBackendsSucceed(t *testing.T) {
+	t.Parallel()
+	s, db, ctx := setup(t)
+	u, err := s.CreateUser(ctx, user.NewUser{Email: "a@example.com", Username: "alice", PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := user.HashRefreshToken("first")
+	if err := s.StartSession(ctx, user.NewSession{UserID: u.ID, TokenHash: token, ExpiresAt: time.Now().Add(time.Hour)}, ""); err != nil {
+		t.Fatal(err)
+	}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"User", func() error {
+			got, err := s.User(ctx, u.ID)
+			if err == nil && got.ID != u.ID {
+				t.Errorf("User(%d) = user %d", u.ID, got.ID)
+			}
+			return err
+		}},
+		{"ListUsers", func() error {
+			got, err := s.ListUsers(ctx, user.ListQuery{Limit: 10})
+			if err == nil && len(got) != 1 {
+				t.Errorf("ListUsers = %d users, want 1", len(got))
+			}
+			return err
+		}},
+		{"AccountsByEmailOrUsername", func() error {
+			_, err := s.AccountsByEmailOrUsername(ctx, "a@example.com", "alice")
+			return err
+		}},
+		{"LoginState", func() error {
+			_, err := s.LoginState(ctx, user.Lookup{Username: "alice"}, "192.0.2.1", time.Hour)
+			return err
+		}},
+		{"RotateSession", func() error {
+			next := user.HashRefreshToken("next")
+			err := s.RotateSession(ctx, token, func(cur user.RefreshSession) (user.Rotation, error) {
+				if cur.Replaced || cur.Revoked {
+					t.Errorf("RotateSession saw session %+v, want it live", cur)
+				}
+				return user.Rotation{Next: &user.NewSession{UserID: u.ID, TokenHash: next, ExpiresAt: time.Now().Add(time.Hour)}}, nil
+			})
+			token = next
+			return err
+		}},
+	}
+	for _, c := range calls {
+		// Warm several connections of the pool, then end them all.
+		for range 3 {
+			if _, err := s.User(ctx, u.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := terminateApp(t, db); n == 0 {
+			t.Fatalf("%s: no backend to terminate", c.name)
+		}
+		if err := c.call(); err != nil {
+			t.Errorf("%s after the backends were terminated: %v, want success", c.name, err)
+		}
 	}
 }
