@@ -43,3 +43,5 @@ require (
 )
 
 replace github.com/todo-platform/todo/api => ../../api
+
+tool github.com/todo-platform/todo/services/user
