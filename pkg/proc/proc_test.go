@@ -187,7 +187,7 @@ func TestServer_StartFailsWithTheOutputWhenTheChildExits(t *testing.T) {
 
 func TestServer_StartFailsWhenNeverServing(t *testing.T) {
 	s := spec(t, "grpc-never")
-	s.ReadyTimeout = 300 * time.Millisecond
+	s.ReadyTimeout = 2 * time.Second // long enough for the child to start serving on a loaded machine
 	srv := newServer(t, s)
 	_, err := srv.Start(testkit.Context(t))
 	if err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
