@@ -16,7 +16,8 @@ TOOLS := github.com/bufbuild/buf/cmd/buf \
 	google.golang.org/protobuf/cmd/protoc-gen-go \
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
-	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
+	github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 \
+	honnef.co/go/tools/cmd/staticcheck
 BUF := PATH="$(TOOLS_DIR):$$PATH" $(TOOLS_DIR)/buf
 
 # Third-party protos, copied from pinned Go modules (never edited here).
@@ -64,11 +65,19 @@ breaking: tools third-party-protos ## Check proto/ for breaking changes against 
 	$(BUF) breaking --against '.git#branch=main'
 
 .PHONY: lint
-lint: tools third-party-protos ## gofmt, go vet, buf lint and buf format over everything.
+lint: tools third-party-protos ## gofmt, go vet, staticcheck, buf lint and buf format over everything.
 	@out=$$(gofmt -l $(MODULE_DIRS)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet $(PKGS)
+	$(TOOLS_DIR)/staticcheck $(PKGS)
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
+
+.PHONY: check-modules
+check-modules: ## Build and vet each module on its own (GOWORK=off): its go.mod must require all it uses.
+	@for m in $(MODULE_DIRS); do \
+		echo "== $$m"; \
+		(cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...) || exit 1; \
+	done
 
 .PHONY: build
 build: ## Build bin/user-service, bin/task-service and bin/gateway.

@@ -20,7 +20,7 @@ import (
 	"github.com/todo-platform/todo/bench/internal/profile"
 	"github.com/todo-platform/todo/bench/internal/report"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
-	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/pgcluster"
 )
 
 // password is every seeded user's password.
@@ -47,7 +47,7 @@ type bench struct {
 	keyFile string
 	hash    string
 	pgbin   string
-	cluster *pgtest.Cluster
+	cluster *pgcluster.Cluster
 	machine report.Machine
 }
 
@@ -68,7 +68,7 @@ func newBench(ctx context.Context, cfg config) (_ *bench, err error) {
 			return nil, fmt.Errorf("binary %s: %w (build with make bench, or set BENCH_BIN)", p, err)
 		}
 	}
-	if b.pgbin, err = pgtest.BinDir(); err != nil {
+	if b.pgbin, err = pgcluster.BinDir(); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(b.pgbin, "pgbench")); err != nil {
@@ -85,7 +85,7 @@ func newBench(ctx context.Context, cfg config) (_ *bench, err error) {
 		return nil, err
 	}
 	say("starting PostgreSQL (shared_buffers=%s, fsync off)", cfg.SharedBuffers)
-	b.cluster, err = pgtest.StartClusterWith(ctx,
+	b.cluster, err = pgcluster.Start(ctx,
 		"shared_buffers="+cfg.SharedBuffers,
 		"max_wal_size=8GB",
 		"checkpoint_timeout=30min",
@@ -246,9 +246,9 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 	for _, p := range svc.procs {
 		rss, err := p.PeakRSS()
 		if err != nil {
-			return size, fmt.Errorf("%s: %w", p.Name, err)
+			return size, err
 		}
-		size.PeakRSS[p.Name] = rss
+		size.PeakRSS[p.Name()] = rss
 	}
 	if err := svc.stop(); err != nil {
 		return size, err

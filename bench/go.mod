@@ -14,7 +14,17 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
-require github.com/jackc/pgerrcode v0.0.0-20250907135507-afb5586c32a6 // indirect
+require (
+	buf.build/go/protovalidate v1.4.0 // indirect
+	cel.dev/cel-go v0.32.0 // indirect
+	cel.dev/expr v0.25.3 // indirect
+	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
+	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4 // indirect
+	github.com/jackc/pgerrcode v0.0.0-20250907135507-afb5586c32a6 // indirect
+	github.com/rs/cors v1.11.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	golang.org/x/exp v0.0.0-20261109185158-a52e3aef5920 // indirect
+)
 
 require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.2 // indirect
@@ -27,6 +37,9 @@ require (
 	github.com/pressly/goose/v3 v3.30.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/todo-platform/todo/api v0.0.0
+	github.com/todo-platform/todo/services/gateway v0.0.0 // indirect
+	github.com/todo-platform/todo/services/task v0.0.0 // indirect
+	github.com/todo-platform/todo/services/user v0.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
@@ -36,3 +49,15 @@ require (
 )
 
 replace github.com/todo-platform/todo/api => ../api
+
+replace github.com/todo-platform/todo/services/user => ../services/user
+
+replace github.com/todo-platform/todo/services/task => ../services/task
+
+replace github.com/todo-platform/todo/services/gateway => ../services/gateway
+
+tool (
+	github.com/todo-platform/todo/services/gateway
+	github.com/todo-platform/todo/services/task
+	github.com/todo-platform/todo/services/user
+)

@@ -41,3 +41,5 @@ require (
 )
 
 replace github.com/todo-platform/todo/api => ../api
+
+tool github.com/todo-platform/todo/pkg/pgtest/cmd/withpg

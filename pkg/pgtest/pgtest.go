@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/todo-platform/todo/pkg/pgcluster"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
 )
@@ -51,6 +52,14 @@ const appRolePassword = "todo_test_app"
 // templates and the app role are created.
 const templateLockID = 0x746f646f_74706c
 
+// Cluster is a throwaway PostgreSQL cluster (see pgcluster), as NewPrivate
+// returns it.
+type Cluster = pgcluster.Cluster
+
+// BinDir returns the directory of the PostgreSQL server binaries (see
+// pgcluster.BinDir), for tests that run pg_dump or pgbench.
+func BinDir() (string, error) { return pgcluster.BinDir() }
+
 // Main runs the tests of m against the cluster named by TODO_TEST_PG_URL, or,
 // when that is unset, against a cluster it starts before and stops after the
 // tests. It returns the exit code for os.Exit.
@@ -59,7 +68,7 @@ func Main(m *testing.M) int {
 		return m.Run()
 	}
 	ctx := context.Background()
-	c, err := StartCluster(ctx)
+	c, err := pgcluster.Start(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: start PostgreSQL: %v\n", err)
 		return 1
@@ -113,7 +122,7 @@ func NewPrivate(t testing.TB) (*DB, *Cluster) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := StartCluster(ctx)
+	c, err := pgcluster.Start(ctx)
 	if err != nil {
 		t.Fatalf("pgtest: start private cluster: %v", err)
 	}

@@ -15,6 +15,7 @@ require (
 require (
 	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/jackc/pgerrcode v0.0.0-20250907135507-afb5586c32a6 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
 )
 
 require (
@@ -33,6 +34,7 @@ require (
 	github.com/pressly/goose/v3 v3.30.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/todo-platform/todo/api v0.0.0
+	github.com/todo-platform/todo/services/user v0.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/exp v0.0.0-20261109185158-a52e3aef5920 // indirect
@@ -45,3 +47,10 @@ require (
 )
 
 replace github.com/todo-platform/todo/api => ../../api
+
+replace github.com/todo-platform/todo/services/user => ../user
+
+tool (
+	github.com/todo-platform/todo/services/task
+	github.com/todo-platform/todo/services/user
+)

@@ -5,7 +5,6 @@ go 1.26.0
 replace github.com/todo-platform/todo/pkg => ../../pkg
 
 require (
-	github.com/caarlos0/env/v11 v11.4.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/todo-platform/todo/pkg v0.0.0
@@ -15,7 +14,10 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
-require github.com/jackc/pgerrcode v0.0.0-20250907135507-afb5586c32a6 // indirect
+require (
+	github.com/caarlos0/env/v11 v11.4.2 // indirect
+	github.com/jackc/pgerrcode v0.0.0-20250907135507-afb5586c32a6
+)
 
 require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.2 // indirect
@@ -43,3 +45,5 @@ require (
 )
 
 replace github.com/todo-platform/todo/api => ../../api
+
+tool github.com/todo-platform/todo/services/user

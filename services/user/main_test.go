@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +22,9 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/proc"
+	"github.com/todo-platform/todo/pkg/proctest"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -32,11 +32,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // TestBinary builds user-service once and runs it as a process, the way
 // operators and the other services' tests do.
 func TestBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "user-service")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t, "github.com/todo-platform/todo/services/user")
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
 	oldKeyFile := filepath.Join(t.TempDir(), "old-key.pem")
 	for _, f := range []string{keyFile, oldKeyFile} {
@@ -47,7 +43,7 @@ func TestBinary(t *testing.T) {
 
 	t.Run("SuperuserIsRefused", func(t *testing.T) {
 		db := pgtest.New(t)
-		cmd := command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL, "GRPC_ADDR=127.0.0.1:0", "TOKEN_PRIVATE_KEY_FILE=" + keyFile}, "serve")
+		cmd := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL, "GRPC_ADDR=127.0.0.1:0", "TOKEN_PRIVATE_KEY_FILE=" + keyFile}, "serve")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
@@ -64,11 +60,11 @@ func TestBinary(t *testing.T) {
 		db := pgtest.New(t)
 		env := []string{"DATABASE_URL=" + db.OwnerURL}
 		for _, args := range [][]string{{"migrate", "down"}, {"migrate", "up"}} {
-			if out, err := command(t, bin, env, args...).CombinedOutput(); err != nil {
+			if out, err := proctest.Command(t, bin, env, args...).CombinedOutput(); err != nil {
 				t.Fatalf("%v: %v\n%s", args, err, out)
 			}
 		}
-		out, err := command(t, bin, env, "migrate", "status").Output()
+		out, err := proctest.Command(t, bin, env, "migrate", "status").Output()
 		if err != nil {
 			t.Fatalf("migrate status: %v", err)
 		}
@@ -91,7 +87,7 @@ func TestBinary(t *testing.T) {
 			"ADMIN_PASSWORD=a long admin password",
 		}
 		for i := range 2 {
-			if out, err := command(t, bin, adminEnv, "admin", "create").CombinedOutput(); err != nil {
+			if out, err := proctest.Command(t, bin, adminEnv, "admin", "create").CombinedOutput(); err != nil {
 				t.Fatalf("admin create #%d: %v\n%s", i+1, err, out)
 			}
 		}
@@ -101,7 +97,7 @@ func TestBinary(t *testing.T) {
 			admin, active bool
 			email         string
 		)
-		err := db.Owner.QueryRow(ctxT(t), `SELECT count(*) OVER (), id, is_admin, is_active, email FROM "user"`).Scan(&n, &id, &admin, &active, &email)
+		err := db.Owner.QueryRow(testkit.Context(t), `SELECT count(*) OVER (), id, is_admin, is_active, email FROM "user"`).Scan(&n, &id, &admin, &active, &email)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,16 +105,18 @@ func TestBinary(t *testing.T) {
 			t.Fatalf("after admin create twice: %d users, admin=%t active=%t email=%q; want 1 active admin root@example.com", n, admin, active, email)
 		}
 
-		cmd := command(t, bin, []string{
-			"DATABASE_URL=" + db.AppURL,
-			"GRPC_ADDR=127.0.0.1:0",
-			"TOKEN_PRIVATE_KEY_FILE=" + keyFile,
-			"TOKEN_PUBLIC_KEY_FILES=" + oldKeyFile,
-		}, "serve")
-		addr, wait := start(t, cmd)
+		p := proctest.Serve(t, proc.Spec{
+			Name: "user-service", Path: bin, Args: []string{"serve"},
+			Env: []string{
+				"DATABASE_URL=" + db.AppURL,
+				"TOKEN_PRIVATE_KEY_FILE=" + keyFile,
+				"TOKEN_PUBLIC_KEY_FILES=" + oldKeyFile,
+			},
+			AddrEnv: "GRPC_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
+		})
 
 		sent := make(chan struct{})
-		conn, err := grpc.NewClient(addr,
+		conn, err := grpc.NewClient(p.Addr(),
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithStatsHandler(&onRequestSent{method: userv1.UserService_Login_FullMethodName, sent: sent}))
 		if err != nil {
@@ -126,7 +124,7 @@ func TestBinary(t *testing.T) {
 		}
 		defer conn.Close()
 		client := userv1.NewUserServiceClient(conn)
-		keys, err := client.GetPublicKeys(ctxT(t), &userv1.GetPublicKeysRequest{})
+		keys, err := client.GetPublicKeys(testkit.Context(t), &userv1.GetPublicKeysRequest{})
 		if err != nil {
 			t.Fatalf("GetPublicKeys: %v", err)
 		}
@@ -147,7 +145,7 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := client.GetCurrentUser(grpcauth.WithBearer(ctxT(t), oldToken), &userv1.GetCurrentUserRequest{}); err != nil {
+		if _, err := client.GetCurrentUser(grpcauth.WithBearer(testkit.Context(t), oldToken), &userv1.GetCurrentUserRequest{}); err != nil {
 			t.Errorf("token signed by the old key: %v", err)
 		}
 
@@ -159,11 +157,11 @@ func TestBinary(t *testing.T) {
 		}
 		res := make(chan result, 1)
 		go func() {
-			resp, err := client.Login(ctxT(t), &userv1.LoginRequest{Login: "root", Password: "a long admin password"})
+			resp, err := client.Login(testkit.Context(t), &userv1.LoginRequest{Login: "root", Password: "a long admin password"})
 			res <- result{resp, err}
 		}()
 		<-sent
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := p.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		r := <-res
@@ -173,88 +171,10 @@ func TestBinary(t *testing.T) {
 		if !r.resp.GetUser().GetIsAdmin() || r.resp.GetTokens().GetAccessToken() == "" {
 			t.Errorf("Login as the created admin: %v", r.resp)
 		}
-		if err := wait(); err != nil {
+		if err := p.Wait(); err != nil {
 			t.Fatalf("serve after SIGTERM: %v, want exit 0", err)
 		}
 	})
-}
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// command runs the binary with exactly env (plus PATH and HOME).
-func command(t *testing.T, bin string, env []string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctxT(t), bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	return cmd
-}
-
-// start starts cmd and returns the address from its "gRPC server listening"
-// log line, and a function that waits for the process to exit.
-func start(t *testing.T, cmd *exec.Cmd) (string, func() error) {
-	t.Helper()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		logMu sync.Mutex
-		logs  strings.Builder
-	)
-	addrc := make(chan string, 1)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			logMu.Lock()
-			logs.WriteString(line + "\n")
-			logMu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "gRPC server listening" {
-				addrc <- rec.Addr
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	var waitOnce sync.Once
-	var waitErr error
-	wait := func() error {
-		waitOnce.Do(func() {
-			<-copied
-			waitErr = cmd.Wait()
-		})
-		return waitErr
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = wait()
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("user-service log:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	})
-	select {
-	case addr := <-addrc:
-		return addr, wait
-	case <-copied:
-		_ = wait()
-		t.Fatalf("user-service exited before listening")
-	case <-ctxT(t).Done():
-		t.Fatalf("user-service did not start listening")
-	}
-	return "", nil
 }
 
 // onRequestSent is a client stats handler that closes sent once the request

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/todo-platform/todo/bench/internal/dataset"
-	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/pgcluster"
 )
 
 // The creator formula in scripts/creator.inc must agree with
@@ -18,11 +18,11 @@ import (
 // who cannot see their task.
 func TestCheckCreator_AgreesWithLayout(t *testing.T) {
 	ctx := context.Background()
-	bin, err := pgtest.BinDir()
+	bin, err := pgcluster.BinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := pgtest.StartCluster(ctx)
+	c, err := pgcluster.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +62,11 @@ func TestCheckCreator_AgreesWithLayout(t *testing.T) {
 
 func TestRun_ReportsThroughputAndLatencies(t *testing.T) {
 	ctx := context.Background()
-	bin, err := pgtest.BinDir()
+	bin, err := pgcluster.BinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := pgtest.StartCluster(ctx)
+	c, err := pgcluster.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/proctest"
 )
 
 // TestGRPC_ReflectionAndHealth checks what operators rely on with grpcurl:
@@ -24,12 +25,12 @@ func TestGRPC_ReflectionAndHealth(t *testing.T) {
 	services := []struct {
 		name, addr, service string
 	}{
-		{"user", s.user.addr, userv1.UserService_ServiceDesc.ServiceName},
-		{"task", s.task.addr, taskv1.TaskService_ServiceDesc.ServiceName},
+		{"user", s.user.Addr(), userv1.UserService_ServiceDesc.ServiceName},
+		{"task", s.task.Addr(), taskv1.TaskService_ServiceDesc.ServiceName},
 	}
 	for _, svc := range services {
 		t.Run(svc.name, func(t *testing.T) {
-			conn := grpcConn(t, svc.addr)
+			conn := proctest.Dial(t, svc.addr)
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 
@@ -86,8 +87,8 @@ func TestGRPC_ReflectionAndHealth(t *testing.T) {
 	// The README's grpcurl steps, with the generated clients.
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	users := userv1.NewUserServiceClient(grpcConn(t, s.user.addr))
-	tasks := taskv1.NewTaskServiceClient(grpcConn(t, s.task.addr))
+	users := userv1.NewUserServiceClient(proctest.Dial(t, s.user.Addr()))
+	tasks := taskv1.NewTaskServiceClient(proctest.Dial(t, s.task.Addr()))
 	if _, err := users.CreateUser(ctx, &userv1.CreateUserRequest{Email: "dan@example.com", Username: "dan", Password: "correct horse battery"}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}

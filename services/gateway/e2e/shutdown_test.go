@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"syscall"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/proctest"
 )
 
 // TestSIGTERM_InFlightRequestCompletesAndExitZero sends SIGTERM to each
@@ -23,7 +23,7 @@ import (
 // A request is held in flight without timing guesses: a superuser
 // transaction locks the table the request reads, the test waits until
 // PostgreSQL shows the service's query waiting for that lock, sends
-// SIGTERM, waits until the process stops accepting connections (it has
+// SIGTERM, waits until the process has closed its listening socket (it has
 // begun to shut down), and only then releases the lock.
 func TestSIGTERM_InFlightRequestCompletesAndExitZero(t *testing.T) {
 	s := startStack(t)
@@ -60,7 +60,7 @@ func TestSIGTERM_InFlightRequestCompletesAndExitZero(t *testing.T) {
 		})
 	})
 	t.Run("task-service", func(t *testing.T) {
-		tasks := taskv1.NewTaskServiceClient(grpcConn(t, s.task.addr))
+		tasks := taskv1.NewTaskServiceClient(proctest.Dial(t, s.task.Addr()))
 		s.inFlightAcrossSIGTERM(t, s.task, "task", func() error {
 			resp, err := tasks.ListTasks(authed, &taskv1.ListTasksRequest{})
 			if err != nil {
@@ -73,7 +73,7 @@ func TestSIGTERM_InFlightRequestCompletesAndExitZero(t *testing.T) {
 		})
 	})
 	t.Run("user-service", func(t *testing.T) {
-		users := userv1.NewUserServiceClient(grpcConn(t, s.user.addr))
+		users := userv1.NewUserServiceClient(proctest.Dial(t, s.user.Addr()))
 		s.inFlightAcrossSIGTERM(t, s.user, "user", func() error {
 			resp, err := users.GetCurrentUser(authed, &userv1.GetCurrentUserRequest{})
 			if err != nil {
@@ -91,9 +91,10 @@ func TestSIGTERM_InFlightRequestCompletesAndExitZero(t *testing.T) {
 // to p once the request waits on the lock, releases the lock once p has
 // stopped listening, and requires the request to succeed and p to exit 0
 // within 10 s of the signal.
-func (s *stack) inFlightAcrossSIGTERM(t *testing.T, p *proc, table string, request func() error) {
+func (s *stack) inFlightAcrossSIGTERM(t *testing.T, srv *proctest.Server, table string, request func() error) {
 	t.Helper()
 	ctx := t.Context()
+	p := srv.Process()
 	tx, err := s.db.Owner.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -122,17 +123,18 @@ func (s *stack) inFlightAcrossSIGTERM(t *testing.T, p *proc, table string, reque
 	})
 
 	signalled := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	// Shutting down: the listener is closed.
-	waitFor(t, 10*time.Second, p.name+" to stop accepting connections", func() bool {
-		c, err := net.DialTimeout("tcp", p.addr, time.Second)
+	// Shutting down: the process has closed its listener. (The socket stays
+	// open in this process, which keeps it for restarts, so a dial would
+	// still connect.)
+	waitFor(t, 10*time.Second, p.Name()+" to close its listener", func() bool {
+		listening, err := p.Listening()
 		if err != nil {
-			return true
+			t.Fatal(err)
 		}
-		c.Close()
-		return false
+		return !listening
 	})
 	select {
 	case err := <-result:
@@ -150,12 +152,12 @@ func (s *stack) inFlightAcrossSIGTERM(t *testing.T, p *proc, table string, reque
 		t.Fatal("the in-flight request did not finish")
 	}
 	select {
-	case <-p.done:
-		if code := exitCode(p.err); code != 0 {
-			t.Errorf("%s exited with %v, want status 0", p.name, p.err)
+	case <-p.Done():
+		if err := p.Wait(); err != nil {
+			t.Errorf("%v, want exit status 0", err)
 		}
 	case <-time.After(10*time.Second - time.Since(signalled)):
-		t.Errorf("%s still running 10s after SIGTERM", p.name)
+		t.Errorf("%s still running 10s after SIGTERM", p.Name())
 	}
 }
 

@@ -2,7 +2,7 @@
 //
 //	withpg -- go test ./pkg/...
 //
-// It starts a cluster (see pgtest.StartCluster), runs the command with
+// It starts a cluster (see pgcluster.Start), runs the command with
 // TODO_TEST_PG_URL set to the cluster's superuser URL, stops the cluster and
 // exits with the command's exit status. SIGINT and SIGTERM are passed on to
 // the command; the cluster is stopped after the command ends.
@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/todo-platform/todo/pkg/pgcluster"
 	"github.com/todo-platform/todo/pkg/pgtest"
 )
 
@@ -47,7 +48,7 @@ func run(args []string) int {
 		case <-ctx.Done():
 		}
 	}()
-	c, err := pgtest.StartCluster(ctx)
+	c, err := pgcluster.Start(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "withpg: start PostgreSQL: %v\n", err)
 		return 1

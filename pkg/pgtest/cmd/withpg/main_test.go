@@ -37,8 +37,8 @@ func TestRun_PassesURLAndExitStatus(t *testing.T) {
 	if code != 3 {
 		t.Errorf("exit code = %d, want the command's 3 (9: could not query the cluster)", code)
 	}
-	if !strings.HasPrefix(url, "postgres://postgres@127.0.0.1:") {
-		t.Errorf("TODO_TEST_PG_URL = %q, want a superuser URL on 127.0.0.1", url)
+	if !strings.HasPrefix(url, "postgres://postgres@/postgres?host=") {
+		t.Errorf("TODO_TEST_PG_URL = %q, want a superuser URL naming the cluster's socket directory", url)
 	}
 	assertStopped(t, url)
 }

@@ -1,10 +1,18 @@
-package pgtest
+// Package pgcluster starts and stops throwaway PostgreSQL clusters, for the
+// test harness (pkg/pgtest) and for programs such as the benchmark that need
+// a server of their own. It does not import "testing".
+//
+// A cluster listens only on a Unix socket in its own temporary directory, not
+// on TCP: PostgreSQL cannot be handed a socket its parent bound, and a TCP
+// port chosen before the server binds it can be taken by another process in
+// between. A socket path inside a directory the cluster owns cannot collide
+// with anything, so starting a cluster never races and never retries.
+package pgcluster
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,11 +28,18 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// port is the server's port number. With no TCP listener it only names the
+// socket file (.s.PGSQL.5432) in the cluster's directory.
+const port = 5432
+
+// maxSocketPath is the longest Unix socket path Linux accepts (sun_path is
+// 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
 // Cluster is a throwaway PostgreSQL cluster: its data directory and socket
 // directory live under one temporary directory that Stop removes.
 type Cluster struct {
 	dir    string
-	port   int
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the postmaster has exited
 	err    error         // the postmaster's exit status, valid after exited is closed
@@ -33,14 +48,20 @@ type Cluster struct {
 	stopErr  error
 }
 
-// URL returns a superuser URL to the cluster's "postgres" database.
+// URL returns a superuser URL to the cluster's "postgres" database. It names
+// the cluster's socket directory in its host parameter
+// (postgres://postgres@/postgres?host=/tmp/pgcluster-…), which libpq, pgx
+// and the services' DATABASE_URL all accept.
 func (c *Cluster) URL() string {
 	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.User("postgres"),
-		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
-		Path:     "/postgres",
-		RawQuery: "sslmode=disable",
+		Scheme: "postgres",
+		User:   url.User("postgres"),
+		Path:   "/postgres",
+		RawQuery: url.Values{
+			"host":    {c.dir},
+			"port":    {strconv.Itoa(port)},
+			"sslmode": {"disable"},
+		}.Encode(),
 	}
 	return u.String()
 }
@@ -69,19 +90,13 @@ func BinDir() (string, error) {
 	return best, nil
 }
 
-// StartCluster initialises and starts a throwaway PostgreSQL cluster tuned
-// for tests (no fsync, listening on 127.0.0.1 only, trust authentication).
-// When running as root, initdb and postgres run as the postgres OS user.
-// The caller must call Stop.
-func StartCluster(ctx context.Context) (*Cluster, error) {
-	return StartClusterWith(ctx)
-}
-
-// StartClusterWith is StartCluster with extra server settings, each a
-// "name=value" string passed to postgres as -c after the test defaults, so
-// that it overrides them (e.g. "shared_buffers=1GB" for a benchmark). The
-// caller must call Stop.
-func StartClusterWith(ctx context.Context, settings ...string) (*Cluster, error) {
+// Start initialises and starts a throwaway PostgreSQL cluster tuned for
+// tests (no fsync, trust authentication, a Unix socket only; see URL). When
+// running as root, initdb and postgres run as the postgres OS user. Extra
+// server settings, each a "name=value" string, are passed to postgres as -c
+// after the defaults, so that they override them (e.g. "shared_buffers=1GB"
+// for a benchmark). The caller must call Stop.
+func Start(ctx context.Context, settings ...string) (*Cluster, error) {
 	for _, s := range settings {
 		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {
 			return nil, fmt.Errorf("server setting %q: want name=value", s)
@@ -102,9 +117,13 @@ func StartClusterWith(ctx context.Context, settings ...string) (*Cluster, error)
 		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
 
-	dir, err := os.MkdirTemp("", "pgtest-")
+	dir, err := os.MkdirTemp("", "pgcluster-")
 	if err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
+	}
+	if sock := socketPath(dir); len(sock) > maxSocketPath {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("socket path %s is longer than %d bytes: set TMPDIR to a shorter directory", sock, maxSocketPath)
 	}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
@@ -117,18 +136,17 @@ func StartClusterWith(ctx context.Context, settings ...string) (*Cluster, error)
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	// The port is picked free but may be taken before postgres binds it (other
-	// test binaries start clusters at the same time): retry with another.
-	for attempt := 1; ; attempt++ {
-		c, err := startPostgres(ctx, bin, dir, cred, settings)
-		if err == nil {
-			return c, nil
-		}
-		if attempt == 5 || ctx.Err() != nil {
-			os.RemoveAll(dir)
-			return nil, err
-		}
+	c, err := startPostgres(ctx, bin, dir, cred, settings)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
+	return c, nil
+}
+
+// socketPath is the path of the socket file of a cluster in dir.
+func socketPath(dir string) string {
+	return filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(port))
 }
 
 func initdb(ctx context.Context, bin, data string, cred *syscall.Credential) error {
@@ -150,20 +168,7 @@ func initdb(ctx context.Context, bin, data string, cred *syscall.Credential) err
 	return errors.Join(errs...)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credential, settings []string) (*Cluster, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	logPath := filepath.Join(dir, "postgres.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -171,11 +176,11 @@ func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credentia
 	}
 	defer logFile.Close()
 
-	c := &Cluster{dir: dir, port: port, exited: make(chan struct{})}
+	c := &Cluster{dir: dir, exited: make(chan struct{})}
 	args := []string{
 		"-D", filepath.Join(dir, "data"),
 		"-c", "port=" + strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1",
+		"-c", "listen_addresses=",
 		"-c", "unix_socket_directories=" + dir,
 		"-c", "max_connections=300",
 		"-c", "fsync=off",
@@ -218,14 +223,14 @@ func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credentia
 		select {
 		case <-c.exited:
 			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("postgres on port %d exited during start (%v):\n%s", port, c.err, log)
+			return nil, fmt.Errorf("postgres in %s exited during start (%v):\n%s", dir, c.err, log)
 		default:
 		}
 		if err := ping(ctx, c.URL()); err == nil {
 			return c, nil
 		} else if time.Now().After(deadline) || ctx.Err() != nil {
 			c.kill()
-			return nil, fmt.Errorf("postgres on port %d did not accept connections: %w", port, err)
+			return nil, fmt.Errorf("postgres in %s did not accept connections: %w", dir, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
