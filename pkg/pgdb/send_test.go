@@ -15,20 +15,6 @@ import (
 	"github.com/todo-platform/todo/pkg/testkit"
 )
 
-// terminateApp ends every backend of the app role in db's database, as an
-// administrator (or a PostgreSQL restart) would.
-func terminateApp(t *testing.T, db *pgtest.DB) int {
-	t.Helper()
-	var n int
-	err := db.Owner.QueryRow(t.Context(), `
-SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
-FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, pgtest.AppRoleName).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func selectOne(ctx context.Context, db *pgdb.DB, retry pgdb.Retry) (int, error) {
 	var n int
 	err := db.Send(ctx, retry, nil, func(b *pgx.Batch) { b.Queue(`SELECT 1`) },
@@ -47,7 +33,7 @@ func TestSend_ReadAfterTerminatedBackendsSucceeds(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := terminateApp(t, db); n == 0 {
+		if n := db.TerminateApp(t); n == 0 {
 			t.Fatalf("round %d: no backend to terminate", round)
 		}
 		n, err := selectOne(ctx, db.App, pgdb.RetrySafe)
@@ -64,7 +50,7 @@ func TestSend_WriteAfterTerminatedBackendsIsUnavailableOrDone(t *testing.T) {
 	if _, err := selectOne(ctx, db.App, pgdb.RetrySafe); err != nil {
 		t.Fatal(err)
 	}
-	terminateApp(t, db)
+	db.TerminateApp(t)
 	_, err := selectOne(ctx, db.App, pgdb.RetryIfNotSent)
 	if err != nil && !errors.Is(err, pgdb.ErrUnavailable) {
 		t.Errorf("write after terminate = %v, want success or ErrUnavailable", err)
@@ -167,7 +153,7 @@ func TestInTx_AfterTerminatedBackendsSucceedsForWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := terminateApp(t, db); n == 0 {
+		if n := db.TerminateApp(t); n == 0 {
 			t.Fatalf("round %d: no backend to terminate", round)
 		}
 		// BEGIN meets the dead connection: nothing of the transaction ran,

@@ -353,3 +353,21 @@ func (db *DB) SeedUser(t testing.TB, u User) int64 {
 	}
 	return id
 }
+
+// TerminateApp ends every backend of the app role (AppRoleName) in db's
+// database, as an administrator or a PostgreSQL restart would, and returns
+// how many it ended. The pools of that role find their connections dead on
+// their next use.
+func (db *DB) TerminateApp(t testing.TB) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var n int
+	err := db.Owner.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, AppRoleName).Scan(&n)
+	if err != nil {
+		t.Fatalf("pgtest: terminate the app role's backends: %v", err)
+	}
+	return n
+}

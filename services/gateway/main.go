@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/todo-platform/todo/pkg/cli"
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcclient"
 	"github.com/todo-platform/todo/pkg/httpserver"
@@ -57,20 +55,14 @@ func (c config) Validate() error {
 	return p.Err()
 }
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, log)
-	stop()
-	if err != nil {
-		log.Error("gateway failed", slog.Any("error", err))
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("gateway", run) }
 
 // run serves until ctx ends, then shuts the HTTP server down, letting
 // in-flight requests finish within the shutdown timeout.
-func run(ctx context.Context, log *slog.Logger) error {
+func run(ctx context.Context, log *slog.Logger, args []string) error {
+	if len(args) != 0 {
+		return fmt.Errorf("gateway takes no arguments (got %q); it is configured from the environment", args)
+	}
 	cfg, err := envcfg.Load[config]()
 	if err != nil {
 		return err

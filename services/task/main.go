@@ -20,13 +20,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
+	"github.com/todo-platform/todo/pkg/cli"
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
@@ -37,25 +36,13 @@ import (
 	"github.com/todo-platform/todo/services/task/internal/userclient"
 )
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, log, os.Args[1:])
-	stop()
-	if err != nil {
-		log.Error("task-service failed", slog.Any("error", err))
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("task-service", run) }
 
 const usage = `usage: task-service [serve | migrate up|down|status]`
 
 // run dispatches the subcommand named by args (serve when empty).
 func run(ctx context.Context, log *slog.Logger, args []string) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
+	cmd, args := cli.Subcommand(args, "serve")
 	cfg, err := envcfg.Load[config]()
 	if err != nil {
 		return err

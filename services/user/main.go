@@ -20,13 +20,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
+	"github.com/todo-platform/todo/pkg/cli"
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
@@ -36,25 +35,13 @@ import (
 	"github.com/todo-platform/todo/services/user/internal/userstore"
 )
 
-func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, log, os.Args[1:])
-	stop()
-	if err != nil {
-		log.Error("user-service failed", slog.Any("error", err))
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("user-service", run) }
 
 const usage = `usage: user-service [serve | migrate up|down|status | admin create]`
 
 // run dispatches the subcommand named by args (serve when empty).
 func run(ctx context.Context, log *slog.Logger, args []string) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
+	cmd, args := cli.Subcommand(args, "serve")
 	cfg, err := envcfg.Load[config]()
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -27,6 +25,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
 )
 
 const ttl = 15 * time.Minute
@@ -120,25 +119,7 @@ func serve(t *testing.T, v *auth.Verifier, srv userv1.UserServiceServer) *grpc.C
 	s := grpcserver.New(slog.New(slog.DiscardHandler), grpcserver.Config{},
 		grpcauth.UnaryServerInterceptor(v, userv1.UserService_GetPublicKeys_FullMethodName))
 	userv1.RegisterUserServiceServer(s.GRPC(), srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return conn
+	return grpcservertest.Serve(t, s)
 }
 
 func TestInterceptor_RefusesBadTokens(t *testing.T) {

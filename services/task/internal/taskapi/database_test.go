@@ -13,7 +13,6 @@ import (
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	"github.com/todo-platform/todo/pkg/pgtest"
-	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 // TestStatementTimeout_IsDeadlineExceeded holds a row lock from a superuser
@@ -53,21 +52,6 @@ func TestStatementTimeout_IsDeadlineExceeded(t *testing.T) {
 	if err != nil || got.GetTask().GetTitle() != "before" {
 		t.Errorf("task after the timeout: %v, %v; want title %q", got.GetTask(), err, "before")
 	}
-}
-
-// terminateService ends every backend of the service's role (the app role)
-// in db's database, as an administrator or a PostgreSQL restart would, and
-// returns how many there were.
-func terminateService(t *testing.T, db *pgtest.DB) int {
-	t.Helper()
-	var n int
-	err := db.Owner.QueryRow(testkit.Context(t), `
-SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
-FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, pgtest.AppRoleName).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // TestTerminatedBackends_NextCallsAreServed terminates all of the service
@@ -127,7 +111,7 @@ func TestTerminatedBackends_NextCallsAreServed(t *testing.T) {
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
-			if n := terminateService(t, bn.db); n == 0 {
+			if n := bn.db.TerminateApp(t); n == 0 {
 				t.Fatal("no backend of the service to terminate")
 			}
 			err := c.do(bn.asA(t))

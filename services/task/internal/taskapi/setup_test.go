@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
@@ -23,6 +21,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/testkit"
@@ -203,26 +202,10 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	srv := grpcserver.New(log, grpcserver.Config{}, grpcauth.UnaryServerInterceptor(auth.NewVerifier(keys, auth.DefaultIssuer, auth.DefaultAudience)))
 	taskapi.New(log, svc).Register(srv.GRPC())
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	// Before the server stops, so that it need not wait for hanging checks.
+	// Registered after the server, so it runs before the server stops: the
+	// server need not wait for hanging checks.
+	bn.conn = grpcservertest.Serve(t, srv)
 	t.Cleanup(bn.users.release)
-	bn.conn, err = grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bn.conn.Close() })
 	bn.client = taskv1.NewTaskServiceClient(bn.conn)
 	return bn
 }

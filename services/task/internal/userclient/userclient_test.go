@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
-	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
 	"github.com/todo-platform/todo/services/task/internal/userclient"
 )
 
@@ -40,35 +39,16 @@ func (s *keyServer) GetPublicKeys(context.Context, *userv1.GetPublicKeysRequest)
 // serve runs srv on a loopback gRPC server (pkg/grpcserver) and returns a
 // userclient connection to it and a function that stops the server; both
 // are closed when the test ends.
-func serve(t *testing.T, srv userv1.UserServiceServer) (conn *grpc.ClientConn, stop func()) {
+func serve(t *testing.T, srv userv1.UserServiceServer) (*grpc.ClientConn, func()) {
 	t.Helper()
 	s := grpcserver.New(slog.New(slog.DiscardHandler), grpcserver.Config{ShutdownTimeout: time.Second})
 	userv1.RegisterUserServiceServer(s.GRPC(), srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop := grpcservertest.Start(t, s)
+	conn, err := userclient.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, lis) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		})
-	}
-	conn, err = userclient.Dial(lis.Addr().String())
-	if err != nil {
-		stop()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		stop()
-	})
+	t.Cleanup(func() { _ = conn.Close() })
 	return conn, stop
 }
 

@@ -14,7 +14,6 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
-	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/testkit"
 )
 
@@ -92,21 +91,6 @@ func TestStatementTimeout_IsDeadlineExceeded(t *testing.T) {
 	}
 }
 
-// terminateApp ends every backend of the app role in b's database, as an
-// administrator (or a PostgreSQL restart) would, and returns how many it
-// ended.
-func (b *bundle) terminateApp(t *testing.T) int {
-	t.Helper()
-	var n int
-	err := b.db.Owner.QueryRow(testkit.Context(t), `
-SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
-FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, pgtest.AppRoleName).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestTerminatedBackends_NextReadSucceedsAndNothingIsInternal ends all the
 // service pool's backends between calls, several times: the next read must
 // succeed (a connection that failed before any statement ran is retried on
@@ -130,7 +114,7 @@ func TestTerminatedBackends_NextReadSucceedsAndNothingIsInternal(t *testing.T) {
 	wg.Wait()
 
 	for round := range 3 {
-		if n := b.terminateApp(t); n == 0 {
+		if n := b.db.TerminateApp(t); n == 0 {
 			t.Fatalf("round %d: no backend of the service to terminate", round)
 		}
 		me, err := b.client.GetCurrentUser(ctx(), &userv1.GetCurrentUserRequest{})
@@ -138,7 +122,7 @@ func TestTerminatedBackends_NextReadSucceedsAndNothingIsInternal(t *testing.T) {
 			t.Fatalf("round %d: GetCurrentUser after pg_terminate_backend: %v, %v", round, me, err)
 		}
 
-		b.terminateApp(t)
+		b.db.TerminateApp(t)
 		other, err := b.client.GetUser(ctx(), &userv1.GetUserRequest{Id: bob.GetId()})
 		if err != nil || other.GetUser().GetUsername() != "bob" {
 			t.Fatalf("round %d: GetUser after pg_terminate_backend: %v, %v", round, other, err)
@@ -146,14 +130,14 @@ func TestTerminatedBackends_NextReadSucceedsAndNothingIsInternal(t *testing.T) {
 
 		// A write and a sign-in may be refused as Unavailable (when a
 		// statement may have reached the server), never Internal.
-		b.terminateApp(t)
+		b.db.TerminateApp(t)
 		_, err = b.client.UpdateUser(ctx(), &userv1.UpdateUserRequest{
 			User: &userv1.User{Id: alice.GetId(), FullName: "Alice"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"full_name"}},
 		})
 		if c := status.Code(err); c != codes.OK && c != codes.Unavailable {
 			t.Errorf("round %d: UpdateUser after pg_terminate_backend: %v, want OK or Unavailable", round, err)
 		}
-		b.terminateApp(t)
+		b.db.TerminateApp(t)
 		_, err = b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: "bob", Password: "correct horse battery"})
 		if c := status.Code(err); c != codes.OK && c != codes.Unavailable {
 			t.Errorf("round %d: Login after pg_terminate_backend: %v, want OK or Unavailable", round, err)

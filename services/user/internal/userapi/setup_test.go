@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -15,7 +14,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
@@ -23,6 +21,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/testkit"
@@ -110,8 +109,7 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 		log = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := user.NewService(ctx, log, userstore.New(app), user.NewHasher(o.params, 2), signer, o.cfg)
+	svc, err := user.NewService(testkit.Context(t), log, userstore.New(app), user.NewHasher(o.params, 2), signer, o.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,23 +118,7 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	srv := grpcserver.New(log, grpcserver.Config{}, grpcauth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...))
 	userapi.New(log, svc, []auth.PublicKey{pub}, o.proxies).Register(srv.GRPC())
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := grpcservertest.Serve(t, srv)
 	return &bundle{db: db, cluster: cluster, cfg: o.cfg, svc: svc, client: userv1.NewUserServiceClient(conn), conn: conn, signer: signer, key: key}
 }
 

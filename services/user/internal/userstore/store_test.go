@@ -181,20 +181,6 @@ func TestDeleteExpired_RemovesOnlyExpiredSessions(t *testing.T) {
 	}
 }
 
-// terminateApp ends every backend of the app role in db's database, as an
-// administrator (or a PostgreSQL restart) would, and returns how many.
-func terminateApp(t *testing.T, db *pgtest.DB) int {
-	t.Helper()
-	var n int
-	err := db.Owner.QueryRow(testkit.Context(t), `
-SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
-FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, pgtest.AppRoleName).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestStore_CallsAfterTerminatedBackendsSucceed ends the pool's backends
 // between calls: the reads, and the refresh-token rotation (a transaction
 // whose BEGIN meets the dead connection), run again on a live connection.
@@ -254,7 +240,7 @@ func TestStore_CallsAfterTerminatedBackendsSucceed(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := terminateApp(t, db); n == 0 {
+		if n := db.TerminateApp(t); n == 0 {
 			t.Fatalf("%s: no backend to terminate", c.name)
 		}
 		if err := c.call(); err != nil {
