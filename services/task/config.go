@@ -1,0 +1,35 @@
+package main
+
+import (
+	"time"
+
+	"github.com/todo-platform/todo/pkg/envcfg"
+)
+
+// config is the service's configuration, from the environment (see
+// envcfg.Load): the envDefault tags are the defaults.
+type config struct {
+	// DatabaseURL is the libpq/pgx DSN. serve uses it as the runtime role;
+	// migrate runs as whoever it names.
+	DatabaseURL string `env:"DATABASE_URL,required,notEmpty" log:"dsn"`
+	// GRPCAddr is the listen address of serve: a TCP address or "fd:N".
+	GRPCAddr string `env:"GRPC_ADDR" envDefault:":50052"`
+	envcfg.Shutdown
+	// UserServiceAddr is the user service's gRPC address (plaintext), asked
+	// for the token verification keys and for assignees.
+	UserServiceAddr string `env:"USER_SERVICE_ADDR" envDefault:"localhost:50051"`
+	envcfg.Tokens
+	// TokenKeysMinRefresh is the least time between two fetches of the
+	// verification keys prompted by tokens naming an unknown key id.
+	TokenKeysMinRefresh time.Duration `env:"TOKEN_KEYS_MIN_REFRESH" envDefault:"30s"`
+}
+
+// Validate names each variable whose value cannot work.
+func (c config) Validate() error {
+	var p envcfg.Problems
+	p.Add(c.Shutdown.Validate())
+	p.Check(c.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
+	p.Add(c.Tokens.Validate())
+	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
+	return p.Err()
+}
