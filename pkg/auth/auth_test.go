@@ -1,8 +1,6 @@
 package auth_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -10,32 +8,14 @@ import (
 	"time"
 
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/authtest"
 )
 
-const ttl = 15 * time.Minute
-
-func newKey(t testing.TB) ed25519.PrivateKey {
-	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-// keysOf is a StaticKeys holding the public halves of the signers' keys.
-func keysOf(signers ...*auth.Signer) auth.StaticKeys {
-	m := auth.StaticKeys{}
-	for _, s := range signers {
-		pk := s.PublicKey()
-		m[pk.KeyID] = pk.Key
-	}
-	return m
-}
+const ttl = authtest.TTL
 
 func TestSignVerify_RoundTrip(t *testing.T) {
-	signer := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
-	v := auth.NewVerifier(keysOf(signer), auth.DefaultIssuer, auth.DefaultAudience)
+	signer := auth.NewSigner(authtest.NewKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
+	v := auth.NewVerifier(authtest.Keys(signer), auth.DefaultIssuer, auth.DefaultAudience)
 	now := time.Now()
 	for _, want := range []auth.Principal{{UserID: 42}, {UserID: 1 << 40, Admin: true}} {
 		token, exp, err := signer.Sign(want, now)
@@ -56,7 +36,7 @@ func TestSignVerify_RoundTrip(t *testing.T) {
 }
 
 func TestSign_TokenHeaderAndClaims(t *testing.T) {
-	signer := auth.NewSigner(newKey(t), "iss-x", "aud-y", ttl)
+	signer := auth.NewSigner(authtest.NewKey(t), "iss-x", "aud-y", ttl)
 	token, exp, err := signer.Sign(auth.Principal{UserID: 7, Admin: true}, time.Unix(1_700_000_000, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +73,7 @@ func TestSign_TokenHeaderAndClaims(t *testing.T) {
 }
 
 func TestPublicKey_JWKRoundTrip(t *testing.T) {
-	signer := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
+	signer := auth.NewSigner(authtest.NewKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
 	pk := signer.PublicKey()
 	j := pk.JWK()
 	if j.Kty != "OKP" || j.Crv != "Ed25519" || j.Alg != "EdDSA" || j.Use != "sig" || j.Kid != signer.KeyID() {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/authtest"
 )
 
 // BenchmarkVerify measures verifying one access token, with static keys and
@@ -13,7 +14,7 @@ import (
 // cache disabled (the full check, signature included, every time) and Warm
 // for a token the Verifier has already accepted (a cache hit).
 func BenchmarkVerify(b *testing.B) {
-	signer := auth.NewSigner(newKey(b), auth.DefaultIssuer, auth.DefaultAudience, ttl)
+	signer := auth.NewSigner(authtest.NewKey(b), auth.DefaultIssuer, auth.DefaultAudience, ttl)
 	token, _, err := signer.Sign(auth.Principal{UserID: 42}, time.Now())
 	if err != nil {
 		b.Fatal(err)
@@ -25,7 +26,7 @@ func BenchmarkVerify(b *testing.B) {
 		name string
 		keys auth.KeySource
 	}{
-		{"StaticKeys", keysOf(signer)},
+		{"StaticKeys", authtest.Keys(signer)},
 		{"RemoteKeys", remote},
 	} {
 		for _, c := range []struct {
@@ -54,7 +55,7 @@ func BenchmarkVerify(b *testing.B) {
 
 // BenchmarkSign measures issuing one access token.
 func BenchmarkSign(b *testing.B) {
-	signer := auth.NewSigner(newKey(b), auth.DefaultIssuer, auth.DefaultAudience, ttl)
+	signer := auth.NewSigner(authtest.NewKey(b), auth.DefaultIssuer, auth.DefaultAudience, ttl)
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -33,3 +33,12 @@ func (t Tokens) Validate() error {
 	p.Check(t.TokenAudience != "", "TOKEN_AUDIENCE must not be empty")
 	return p.Err()
 }
+
+// Database is the services' database variable; embed it in a configuration.
+type Database struct {
+	// DatabaseURL is the libpq/pgx DSN (URL or keyword/value form) of the
+	// database. The serving commands connect as the runtime role it names
+	// (see pgdb.OpenRuntime); migrate runs as whoever it names. Logged with
+	// its password masked.
+	DatabaseURL string `env:"DATABASE_URL,required,notEmpty" log:"dsn"`
+}

@@ -9,9 +9,7 @@ import (
 // config is the service's configuration, from the environment (see
 // envcfg.Load): the envDefault tags are the defaults.
 type config struct {
-	// DatabaseURL is the libpq/pgx DSN. serve uses it as the runtime role;
-	// migrate runs as whoever it names.
-	DatabaseURL string `env:"DATABASE_URL,required,notEmpty" log:"dsn"`
+	envcfg.Database
 	// GRPCAddr is the listen address of serve: a TCP address or "fd:N".
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:":50052"`
 	envcfg.Shutdown

@@ -3,7 +3,6 @@ package grpcauth_test
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -23,31 +22,13 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/authtest"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
 )
 
-const ttl = 15 * time.Minute
-
-func newKey(t testing.TB) ed25519.PrivateKey {
-	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-// keysOf is a StaticKeys holding the public halves of the signers' keys.
-func keysOf(signers ...*auth.Signer) auth.StaticKeys {
-	m := auth.StaticKeys{}
-	for _, s := range signers {
-		pk := s.PublicKey()
-		m[pk.KeyID] = pk.Key
-	}
-	return m
-}
+const ttl = authtest.TTL
 
 // mint signs claims with an arbitrary method and header, for forged tokens.
 func mint(t *testing.T, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
@@ -123,10 +104,10 @@ func serve(t *testing.T, v *auth.Verifier, srv userv1.UserServiceServer) *grpc.C
 }
 
 func TestInterceptor_RefusesBadTokens(t *testing.T) {
-	key := newKey(t)
+	key := authtest.NewKey(t)
 	pub := key.Public().(ed25519.PublicKey)
 	signer := auth.NewSigner(key, auth.DefaultIssuer, auth.DefaultAudience, ttl)
-	v := auth.NewVerifier(keysOf(signer), auth.DefaultIssuer, auth.DefaultAudience)
+	v := auth.NewVerifier(authtest.Keys(signer), auth.DefaultIssuer, auth.DefaultAudience)
 	client := userv1.NewUserServiceClient(serve(t, v, principalServer{}))
 
 	now := time.Now()
@@ -159,8 +140,8 @@ func TestInterceptor_RefusesBadTokens(t *testing.T) {
 		{name: "issued in the future", token: sign(signer, now.Add(time.Hour))},
 		{name: "wrong audience", token: sign(auth.NewSigner(key, auth.DefaultIssuer, "other", ttl), now)},
 		{name: "wrong issuer", token: sign(auth.NewSigner(key, "evil", auth.DefaultAudience, ttl), now)},
-		{name: "unknown kid", token: sign(auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl), now)},
-		{name: "known kid, other key", token: mint(t, jwt.SigningMethodEdDSA, newKey(t), hdr, goodClaims(now))},
+		{name: "unknown kid", token: sign(auth.NewSigner(authtest.NewKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl), now)},
+		{name: "known kid, other key", token: mint(t, jwt.SigningMethodEdDSA, authtest.NewKey(t), hdr, goodClaims(now))},
 		{name: "alg none", token: mint(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, hdr, goodClaims(now))},
 		{name: "HS256 with the public key as secret", token: mint(t, jwt.SigningMethodHS256, []byte(pub), hdr, goodClaims(now))},
 		{name: "HS256 with the public key PEM as secret", token: mint(t, jwt.SigningMethodHS256, pubPEM, hdr, goodClaims(now))},
@@ -226,8 +207,8 @@ func jsonInt(n int64) string {
 }
 
 func TestInterceptor_PublicMethodsPassWithoutToken(t *testing.T) {
-	signer := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
-	v := auth.NewVerifier(keysOf(signer), auth.DefaultIssuer, auth.DefaultAudience)
+	signer := auth.NewSigner(authtest.NewKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
+	v := auth.NewVerifier(authtest.Keys(signer), auth.DefaultIssuer, auth.DefaultAudience)
 	conn := serve(t, v, principalServer{})
 	client := userv1.NewUserServiceClient(conn)
 
@@ -259,7 +240,7 @@ func TestInterceptor_PublicMethodsPassWithoutToken(t *testing.T) {
 }
 
 func TestInterceptor_UnavailableKeysAreNotUnauthenticated(t *testing.T) {
-	signer := auth.NewSigner(newKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
+	signer := auth.NewSigner(authtest.NewKey(t), auth.DefaultIssuer, auth.DefaultAudience, ttl)
 	down := auth.NewRemoteKeys(func(context.Context) ([]auth.PublicKey, error) {
 		return nil, errors.New("connection refused")
 	}, time.Minute)

@@ -2,8 +2,6 @@ package taskapi_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,6 +16,7 @@ import (
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/authtest"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/pkg/grpcserver"
@@ -159,11 +158,7 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 	if db == nil {
 		db = pgtest.New(t)
 	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bn := &bundle{db: db, users: newDirectory(), signer: auth.NewSigner(key, auth.DefaultIssuer, auth.DefaultAudience, 15*time.Minute)}
+	bn := &bundle{db: db, users: newDirectory(), signer: authtest.NewSigner(t)}
 	bn.a = db.SeedUser(t, pgtest.User{Name: "a", Active: true})
 	bn.b = db.SeedUser(t, pgtest.User{Name: "b", Active: true})
 	bn.c = db.SeedUser(t, pgtest.User{Name: "c", Active: true})

@@ -2,8 +2,6 @@ package userclient_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"sync/atomic"
@@ -14,6 +12,7 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/auth/authtest"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
 	"github.com/todo-platform/todo/services/task/internal/userclient"
@@ -52,17 +51,8 @@ func serve(t *testing.T, srv userv1.UserServiceServer) (*grpc.ClientConn, func()
 	return conn, stop
 }
 
-func newSigner(t *testing.T) *auth.Signer {
-	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return auth.NewSigner(key, auth.DefaultIssuer, auth.DefaultAudience, 15*time.Minute)
-}
-
 func TestFetchKeys_FollowsKeyRotation(t *testing.T) {
-	oldSigner, newSigner := newSigner(t), newSigner(t)
+	oldSigner, newSigner := authtest.NewSigner(t), authtest.NewSigner(t)
 	ks := &keyServer{}
 	ks.keys.Store(&[]auth.PublicKey{oldSigner.PublicKey()})
 	conn, _ := serve(t, ks)
