@@ -4,9 +4,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -33,11 +35,42 @@ func main(name string, run Run, args []string, stderr *os.File) int {
 	return 0
 }
 
-// Subcommand splits args into the subcommand it names, def when args is
-// empty, and the subcommand's own arguments.
-func Subcommand(args []string, def string) (string, []string) {
-	if len(args) == 0 {
-		return def, nil
+// Parse matches args, the command line without the program name, against
+// a binary's subcommands and returns the one matched and the values of its
+// placeholders, in order. Each pattern is words separated by spaces; a word
+// in upper case stands for any one argument ("migrate ACTION"). The first
+// pattern is the default when args is empty. Arguments that match no
+// pattern give an error naming them, followed by usage, so a binary can
+// refuse a mistyped command before it reads its configuration.
+func Parse(args []string, usage string, patterns ...string) (string, []string, error) {
+	if len(args) == 0 && len(patterns) > 0 {
+		return patterns[0], nil, nil
 	}
-	return args[0], args[1:]
+	known := false
+	for _, p := range patterns {
+		words := strings.Fields(p)
+		if words[0] == args[0] {
+			known = true
+		}
+		if len(words) != len(args) {
+			continue
+		}
+		var values []string
+		ok := true
+		for i, w := range words {
+			switch {
+			case strings.ToUpper(w) == w:
+				values = append(values, args[i])
+			case w != args[i]:
+				ok = false
+			}
+		}
+		if ok {
+			return p, values, nil
+		}
+	}
+	if known {
+		return "", nil, fmt.Errorf("wrong arguments %q; %s", args, usage)
+	}
+	return "", nil, fmt.Errorf("unknown command %q; %s", args[0], usage)
 }

@@ -65,11 +65,32 @@ func TestMain_SIGTERMEndsTheContext(t *testing.T) {
 	}
 }
 
-func TestSubcommand_DefaultsWhenEmpty(t *testing.T) {
-	if cmd, rest := Subcommand(nil, "serve"); cmd != "serve" || len(rest) != 0 {
-		t.Errorf("Subcommand(nil) = %q, %q", cmd, rest)
-	}
-	if cmd, rest := Subcommand([]string{"migrate", "up"}, "serve"); cmd != "migrate" || strings.Join(rest, " ") != "up" {
-		t.Errorf("Subcommand(migrate up) = %q, %q", cmd, rest)
+func TestParse_MatchesPatternsBeforeAnythingRuns(t *testing.T) {
+	const usage = "usage: thing [serve | migrate up|down|status | admin create]"
+	patterns := []string{"serve", "migrate ACTION", "admin create"}
+	for _, tt := range []struct {
+		args    []string
+		pattern string
+		values  string
+		err     string
+	}{
+		{args: nil, pattern: "serve"},
+		{args: []string{"serve"}, pattern: "serve"},
+		{args: []string{"migrate", "up"}, pattern: "migrate ACTION", values: "up"},
+		{args: []string{"admin", "create"}, pattern: "admin create"},
+		{args: []string{"serve", "now"}, err: `wrong arguments ["serve" "now"]; ` + usage},
+		{args: []string{"migrate"}, err: `wrong arguments ["migrate"]; ` + usage},
+		{args: []string{"admin", "delete"}, err: `wrong arguments ["admin" "delete"]; ` + usage},
+		{args: []string{"--help"}, err: `unknown command "--help"; ` + usage},
+	} {
+		p, v, err := Parse(tt.args, usage, patterns...)
+		switch {
+		case tt.err != "":
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("Parse(%q) error = %v, want %q", tt.args, err, tt.err)
+			}
+		case err != nil || p != tt.pattern || strings.Join(v, " ") != tt.values:
+			t.Errorf("Parse(%q) = %q, %q, %v; want %q, %q", tt.args, p, v, err, tt.pattern, tt.values)
+		}
 	}
 }

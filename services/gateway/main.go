@@ -60,8 +60,8 @@ func main() { cli.Main("gateway", run) }
 // run serves until ctx ends, then shuts the HTTP server down, letting
 // in-flight requests finish within the shutdown timeout.
 func run(ctx context.Context, log *slog.Logger, args []string) error {
-	if len(args) != 0 {
-		return fmt.Errorf("gateway takes no arguments (got %q); it is configured from the environment", args)
+	if _, _, err := cli.Parse(args, "usage: gateway [serve] (configured from the environment)", "serve"); err != nil {
+		return err
 	}
 	cfg, err := envcfg.Load[config]()
 	if err != nil {

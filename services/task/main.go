@@ -16,7 +16,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -42,29 +41,22 @@ const usage = `usage: task-service [serve | migrate up|down|status]`
 
 // run dispatches the subcommand named by args (serve when empty).
 func run(ctx context.Context, log *slog.Logger, args []string) error {
-	cmd, args := cli.Subcommand(args, "serve")
+	cmd, values, err := cli.Parse(args, usage, "serve", "migrate ACTION")
+	if err != nil {
+		return err
+	}
 	cfg, err := envcfg.Load[config]()
 	if err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "task-service", slog.String("command", cmd), slog.Any("config", envcfg.LogValue(cfg)))
-	switch cmd {
-	case "serve":
-		if len(args) != 0 {
-			return errors.New(usage)
-		}
-		return serve(ctx, log, cfg)
-	case "migrate":
-		if len(args) != 1 {
-			return errors.New(usage)
-		}
-		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.Task(), args[0], os.Stdout); err != nil {
-			return fmt.Errorf("migrate %s: %w", args[0], err)
+	if cmd == "migrate ACTION" {
+		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.Task(), values[0], os.Stdout); err != nil {
+			return fmt.Errorf("migrate %s: %w", values[0], err)
 		}
 		return nil
-	default:
-		return fmt.Errorf("unknown command %q; %s", cmd, usage)
 	}
+	return serve(ctx, log, cfg)
 }
 
 // keyWarmupTimeout bounds the fetch of the verification keys at start.

@@ -41,26 +41,25 @@ const usage = `usage: user-service [serve | migrate up|down|status | admin creat
 
 // run dispatches the subcommand named by args (serve when empty).
 func run(ctx context.Context, log *slog.Logger, args []string) error {
-	cmd, args := cli.Subcommand(args, "serve")
+	cmd, values, err := cli.Parse(args, usage, "serve", "migrate ACTION", "admin create")
+	if err != nil {
+		return err
+	}
 	cfg, err := envcfg.Load[config]()
 	if err != nil {
 		return err
 	}
 	log.InfoContext(ctx, "user-service", slog.String("command", cmd), slog.Any("config", envcfg.LogValue(cfg)))
-	switch {
-	case cmd == "serve" && len(args) == 0:
-		return serve(ctx, log, cfg)
-	case cmd == "migrate" && len(args) == 1:
-		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.User(), args[0], os.Stdout); err != nil {
-			return fmt.Errorf("migrate %s: %w", args[0], err)
+	switch cmd {
+	case "migrate ACTION":
+		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.User(), values[0], os.Stdout); err != nil {
+			return fmt.Errorf("migrate %s: %w", values[0], err)
 		}
 		return nil
-	case cmd == "admin" && len(args) == 1 && args[0] == "create":
+	case "admin create":
 		return adminCreate(ctx, log, cfg)
-	case cmd == "serve" || cmd == "migrate" || cmd == "admin":
-		return errors.New(usage)
 	default:
-		return fmt.Errorf("unknown command %q; %s", cmd, usage)
+		return serve(ctx, log, cfg)
 	}
 }
 
