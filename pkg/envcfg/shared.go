@@ -3,7 +3,8 @@ package envcfg
 import "time"
 
 // Shutdown is the variable every binary reads for its graceful stop; embed it
-// in a configuration.
+// in a configuration. Its default is grpcserver.DefaultShutdownTimeout (a
+// test keeps them equal).
 type Shutdown struct {
 	// ShutdownTimeout bounds how long a binary waits for in-flight requests
 	// after SIGINT or SIGTERM before it cancels them.

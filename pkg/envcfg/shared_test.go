@@ -5,9 +5,10 @@ import (
 
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/envcfg"
+	"github.com/todo-platform/todo/pkg/grpcserver"
 )
 
-func TestTokens_DefaultsAreAuthDefaults(t *testing.T) {
+func TestShared_DefaultsAreTheLibraries(t *testing.T) {
 	cfg, err := envcfg.Load[envcfg.Tokens]()
 	if err != nil {
 		t.Fatal(err)
@@ -17,6 +18,13 @@ func TestTokens_DefaultsAreAuthDefaults(t *testing.T) {
 	}
 	if err := (envcfg.Tokens{}).Validate(); err == nil {
 		t.Error("empty Tokens validated")
+	}
+	sh, err := envcfg.Load[envcfg.Shutdown]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh.ShutdownTimeout != grpcserver.DefaultShutdownTimeout {
+		t.Errorf("SHUTDOWN_TIMEOUT default %v, want grpcserver's %v", sh.ShutdownTimeout, grpcserver.DefaultShutdownTimeout)
 	}
 	if err := (envcfg.Shutdown{}).Validate(); err == nil {
 		t.Error("zero SHUTDOWN_TIMEOUT validated")
