@@ -26,10 +26,13 @@ type Validator interface {
 }
 
 // Load reads a T from the environment and, when T is a Validator,
-// validates it. Errors start with "configuration:".
+// validates it. The shared variable structs embedded in T (Shutdown, Tokens)
+// get their defaults first; a variable that is set replaces them. Errors start with "configuration:".
 func Load[T any]() (T, error) {
-	cfg, err := env.ParseAs[T]()
-	if err != nil {
+	var holder struct{ Cfg T } // setDefaults looks at fields: T is one
+	setDefaults(reflect.ValueOf(&holder).Elem())
+	cfg := holder.Cfg
+	if err := env.Parse(&cfg); err != nil {
 		var zero T
 		return zero, fmt.Errorf("configuration: %w", err)
 	}
@@ -127,11 +130,68 @@ func MaskDSN(dsn string) string {
 		}
 		return u.Redacted()
 	}
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
-			fields[i] = "password=xxxxx"
+	return maskKeywordDSN(dsn)
+}
+
+// maskKeywordDSN masks the password of a keyword/value DSN as libpq parses
+// it: pairs separated by white space, white space allowed around "=", a
+// value either single-quoted (backslash escapes a quote or a backslash) or a
+// run of non-space characters (backslash escapes one character). A DSN it
+// cannot parse is not logged at all.
+func maskKeywordDSN(dsn string) string {
+	var out strings.Builder
+	i, n := 0, len(dsn)
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+	for {
+		for i < n && isSpace(dsn[i]) {
+			i++
+		}
+		if i == n {
+			return out.String()
+		}
+		start := i
+		for i < n && dsn[i] != '=' && !isSpace(dsn[i]) {
+			i++
+		}
+		key := dsn[start:i]
+		for i < n && isSpace(dsn[i]) {
+			i++
+		}
+		if key == "" || i == n || dsn[i] != '=' {
+			return "(unparsable DSN)"
+		}
+		i++
+		for i < n && isSpace(dsn[i]) {
+			i++
+		}
+		if i < n && dsn[i] == '\'' {
+			i++
+			for i < n && dsn[i] != '\'' {
+				if dsn[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			if i >= n {
+				return "(unparsable DSN)"
+			}
+			i++ // the closing quote
+		} else {
+			for i < n && !isSpace(dsn[i]) {
+				if dsn[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i = min(i, n)
+		}
+		if out.Len() > 0 {
+			out.WriteByte(' ')
+		}
+		if key == "password" {
+			out.WriteString("password=" + Masked)
+		} else {
+			out.WriteString(dsn[start:i])
 		}
 	}
-	return strings.Join(fields, " ")
 }

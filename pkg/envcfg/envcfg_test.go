@@ -104,3 +104,21 @@ func TestProblems_JoinsEveryProblem(t *testing.T) {
 		t.Errorf("Err = %q, want %q", got, want)
 	}
 }
+
+func TestMaskDSN_KeywordFormAsLibpqParsesIt(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"host=db user=app password=s3cr3t dbname=todo": "host=db user=app password=xxxxx dbname=todo",
+		"host=db password = s3cr3t dbname=todo":        "host=db password=xxxxx dbname=todo",
+		"host=db password='se cr3t' user=app":          "host=db password=xxxxx user=app",
+		`host=db password='it\'s s3cr3t' user=app`:     "host=db password=xxxxx user=app",
+		`host=db password=s3\ cr3t user=app`:           "host=db password=xxxxx user=app",
+		"application_name='a b' password=s3cr3t":       "application_name='a b' password=xxxxx",
+		"host=db password='s3cr3t":                     "(unparsable DSN)",
+		"host=db s3cr3t":                               "(unparsable DSN)",
+		"  host=db\tpassword=s3cr3t  ":                 "host=db password=xxxxx",
+	} {
+		if got := envcfg.MaskDSN(dsn); got != want {
+			t.Errorf("MaskDSN(%q) = %q, want %q", dsn, got, want)
+		}
+	}
+}

@@ -1,23 +1,51 @@
 package envcfg
 
-import "time"
+import (
+	"reflect"
+	"time"
+
+	"github.com/todo-platform/todo/pkg/auth"
+)
+
+// DefaultShutdownTimeout is SHUTDOWN_TIMEOUT's default, and the grace
+// period of a grpcserver.Server configured without one.
+const DefaultShutdownTimeout = 8 * time.Second
+
+// The shared variables below take their defaults from Go constants rather
+// than envDefault tags, so that each default is written once, where the code
+// that depends on it lives: Load sets them before it reads the environment.
 
 // Shutdown is the variable every binary reads for its graceful stop; embed it
-// in a configuration. Its default is grpcserver.DefaultShutdownTimeout (a
-// test keeps them equal).
+// in a configuration.
 type Shutdown struct {
 	// ShutdownTimeout bounds how long a binary waits for in-flight requests
-	// after SIGINT or SIGTERM before it cancels them.
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"8s"`
+	// after SIGINT or SIGTERM before it cancels them (default
+	// DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT"`
 }
+
+func (s *Shutdown) setDefaults() { s.ShutdownTimeout = DefaultShutdownTimeout }
 
 // Tokens are the claims access tokens carry and the services check; the user
 // service signs with them, the task service verifies them. Embed it in a
 // configuration. The defaults are auth.DefaultIssuer and
-// auth.DefaultAudience (a test keeps them equal).
+// auth.DefaultAudience.
 type Tokens struct {
-	TokenIssuer   string `env:"TOKEN_ISSUER" envDefault:"todo-user-service"`
-	TokenAudience string `env:"TOKEN_AUDIENCE" envDefault:"todo"`
+	TokenIssuer   string `env:"TOKEN_ISSUER"`
+	TokenAudience string `env:"TOKEN_AUDIENCE"`
+}
+
+func (t *Tokens) setDefaults() {
+	t.TokenIssuer, t.TokenAudience = auth.DefaultIssuer, auth.DefaultAudience
+}
+
+// Database is the services' database variable; embed it in a configuration.
+type Database struct {
+	// DatabaseURL is the libpq/pgx DSN (URL or keyword/value form) of the
+	// database. The serving commands connect as the runtime role it names
+	// (see pgdb.OpenRuntime); migrate runs as whoever it names. Logged with
+	// its password masked.
+	DatabaseURL string `env:"DATABASE_URL,required,notEmpty" log:"dsn"`
 }
 
 // Validate names what is wrong with s.
@@ -35,11 +63,21 @@ func (t Tokens) Validate() error {
 	return p.Err()
 }
 
-// Database is the services' database variable; embed it in a configuration.
-type Database struct {
-	// DatabaseURL is the libpq/pgx DSN (URL or keyword/value form) of the
-	// database. The serving commands connect as the runtime role it names
-	// (see pgdb.OpenRuntime); migrate runs as whoever it names. Logged with
-	// its password masked.
-	DatabaseURL string `env:"DATABASE_URL,required,notEmpty" log:"dsn"`
+// setDefaults sets the defaults of every Shutdown and Tokens within v (a
+// struct), however deeply embedded or nested.
+func setDefaults(v reflect.Value) {
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if !v.Type().Field(i).IsExported() || f.Kind() != reflect.Struct {
+			continue
+		}
+		switch p := f.Addr().Interface().(type) {
+		case *Shutdown:
+			p.setDefaults()
+		case *Tokens:
+			p.setDefaults()
+		default:
+			setDefaults(f)
+		}
+	}
 }

@@ -2,10 +2,10 @@ package envcfg_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/envcfg"
-	"github.com/todo-platform/todo/pkg/grpcserver"
 )
 
 func TestShared_DefaultsAreTheLibraries(t *testing.T) {
@@ -23,8 +23,21 @@ func TestShared_DefaultsAreTheLibraries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sh.ShutdownTimeout != grpcserver.DefaultShutdownTimeout {
-		t.Errorf("SHUTDOWN_TIMEOUT default %v, want grpcserver's %v", sh.ShutdownTimeout, grpcserver.DefaultShutdownTimeout)
+	if sh.ShutdownTimeout != envcfg.DefaultShutdownTimeout {
+		t.Errorf("SHUTDOWN_TIMEOUT default %v, want %v", sh.ShutdownTimeout, envcfg.DefaultShutdownTimeout)
+	}
+	t.Setenv("SHUTDOWN_TIMEOUT", "3s")
+	t.Setenv("TOKEN_ISSUER", "other")
+	type both struct {
+		envcfg.Shutdown
+		Inner struct{ envcfg.Tokens }
+	}
+	got, err := envcfg.Load[both]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ShutdownTimeout != 3*time.Second || got.Inner.TokenIssuer != "other" || got.Inner.TokenAudience != auth.DefaultAudience {
+		t.Errorf("set variables and nested defaults: %+v", got)
 	}
 	if err := (envcfg.Shutdown{}).Validate(); err == nil {
 		t.Error("zero SHUTDOWN_TIMEOUT validated")

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/dberr"
 )
 
 // RetryAfterUnavailable is the retry delay Fallback advises when the
@@ -40,14 +40,14 @@ const (
 // (Internal, see Internal). Causes are logged, never sent.
 func Fallback(ctx context.Context, log *slog.Logger, err error) error {
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, pgdb.ErrStatementTimeout):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, dberr.ErrStatementTimeout):
 		return status.Error(codes.DeadlineExceeded, msgDeadline)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, msgCanceled)
-	case errors.Is(err, pgdb.ErrUnavailable):
+	case errors.Is(err, dberr.ErrUnavailable):
 		log.WarnContext(ctx, "database unavailable", slog.Any("error", err))
 		return Unavailable(msgUnavailable, RetryAfterUnavailable)
-	case errors.Is(err, pgdb.ErrSerialization):
+	case errors.Is(err, dberr.ErrSerialization):
 		return status.Error(codes.Aborted, msgAborted)
 	default:
 		return Internal(ctx, log, err)

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/todo-platform/todo/api/apidesc"
+	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/pkg/listen"
 )
@@ -34,7 +35,7 @@ import (
 const (
 	DefaultMaxConcurrentStreams = 1000
 	DefaultMaxRecvMsgBytes      = 4 << 20
-	DefaultShutdownTimeout      = 8 * time.Second
+	DefaultShutdownTimeout      = envcfg.DefaultShutdownTimeout
 	DefaultKeepaliveMinTime     = 10 * time.Second
 	DefaultKeepaliveTime        = 1 * time.Minute
 	DefaultKeepaliveTimeout     = 20 * time.Second

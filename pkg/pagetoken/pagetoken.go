@@ -57,7 +57,7 @@ func (c Codec) Encode(binding, position Fields) string {
 // is malformed, of another version, altered, or issued for another binding
 // or codec.
 func (c Codec) Decode(token string, binding Fields) (*Reader, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) < 1+checkLen || b[0] != Version {
 		return nil, ErrInvalid
 	}

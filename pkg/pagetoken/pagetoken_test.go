@@ -85,3 +85,29 @@ func TestReader_ShortOrLongPositionIsInvalid(t *testing.T) {
 		t.Errorf("bool byte 2: Done = %v, want ErrInvalid", err)
 	}
 }
+
+// TestCodec_RefusesEveryAlteredCharacter alters the token text itself: the
+// last character of a token whose length is not a multiple of 3 bytes has
+// unused bits, which a lenient base64 decoder would ignore.
+func TestCodec_RefusesEveryAlteredCharacter(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	c := pagetoken.New("test.List")
+	for _, pos := range []pagetoken.Fields{
+		pagetoken.Fields{}.Int64(5).Int64(6),         // 25-byte token
+		pagetoken.Fields{}.Byte(1).Int64(5).Int64(6), // 26 bytes
+		pagetoken.Fields{}.Byte(1).Bool(true).Int64(5).Int64(6),
+	} {
+		tok := c.Encode(nil, pos)
+		for i := range len(tok) {
+			for _, ch := range alphabet {
+				if byte(ch) == tok[i] {
+					continue
+				}
+				bad := tok[:i] + string(ch) + tok[i+1:]
+				if _, err := c.Decode(bad, nil); !errors.Is(err, pagetoken.ErrInvalid) {
+					t.Errorf("token %q with character %d changed to %q: Decode = %v, want ErrInvalid", tok, i, ch, err)
+				}
+			}
+		}
+	}
+}

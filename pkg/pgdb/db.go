@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,8 @@ const AppRole = "todo_app"
 type DB struct {
 	Pool             *pgxpool.Pool
 	StatementTimeout time.Duration
+
+	sweeping atomic.Bool // a dropDeadIdle is running
 }
 
 // Open creates the pool described by cfg and checks that the database answers.

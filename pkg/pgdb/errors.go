@@ -9,27 +9,30 @@ import (
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/todo-platform/todo/pkg/dberr"
 )
 
 // Errors that Send and InTx return (wrapped, with the PostgreSQL error still
-// in the chain) for failures that are not the statements' fault. Each
-// service's API layer maps them to a status code: ErrUnavailable to
-// Unavailable with a retry hint, ErrStatementTimeout to DeadlineExceeded,
-// ErrSerialization to Aborted.
+// in the chain) for failures that are not the statements' fault; they are
+// package dberr's, so that code above the stores can test for them without
+// importing the driver. Each service's API layer maps them to a status code
+// (grpcerr.Fallback): ErrUnavailable to Unavailable with a retry hint,
+// ErrStatementTimeout to DeadlineExceeded, ErrSerialization to Aborted.
 var (
 	// ErrUnavailable means that the database could not be reached, or that
 	// the connection failed and the statements could not be (or were not)
 	// sent again.
-	ErrUnavailable = errors.New("database unavailable")
+	ErrUnavailable = dberr.ErrUnavailable
 	// ErrStatementTimeout means that the server cancelled a statement that
 	// ran longer than the transaction's statement_timeout (SQLSTATE 57014,
 	// which an administrator's pg_cancel_backend raises too) while the
 	// caller's context was still live.
-	ErrStatementTimeout = errors.New("statement timeout")
+	ErrStatementTimeout = dberr.ErrStatementTimeout
 	// ErrSerialization means that the transaction lost a serialization or
 	// deadlock conflict (SQLSTATE 40001, 40P01) and may be retried as a
 	// whole.
-	ErrSerialization = errors.New("serialization failure")
+	ErrSerialization = dberr.ErrSerialization
 )
 
 // ConstraintViolation describes a failed integrity constraint: its kind, as

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -204,8 +205,13 @@ func (db *DB) liveConn(ctx context.Context) (*pgxpool.Conn, error) {
 }
 
 // dropDeadIdle pings every idle connection of the pool, all at once, and
-// drops those that do not answer.
+// drops those that do not answer. While one sweep runs, other callers do not
+// start another (they would find no idle connection to ping anyway).
 func (db *DB) dropDeadIdle(ctx context.Context) {
+	if !db.sweeping.CompareAndSwap(false, true) {
+		return
+	}
+	defer db.sweeping.Store(false)
 	var wg sync.WaitGroup
 	for _, conn := range db.Pool.AcquireAllIdle(ctx) {
 		wg.Go(func() {
@@ -216,13 +222,22 @@ func (db *DB) dropDeadIdle(ctx context.Context) {
 	wg.Wait()
 }
 
+// pingTimeout bounds one ping of the reconnection, so that a connection
+// whose packets a network drops silently holds a call no longer than this
+// (a woken-up serverless database answers well within it).
+const pingTimeout = 5 * time.Second
+
 // ping pings conn. A connection that fails to answer is closed, so that
 // releasing it drops it from the pool, unless the failure is ctx's own:
 // a live connection is not closed because the caller gave up.
 func ping(ctx context.Context, conn *pgxpool.Conn) error {
-	err := conn.Ping(ctx)
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	err := conn.Ping(pctx)
 	if err != nil && ctx.Err() == nil {
-		_ = conn.Conn().Close(ctx)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Conn().Close(cctx)
 	}
 	return err
 }

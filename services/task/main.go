@@ -49,7 +49,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "task-service", slog.String("command", cmd), slog.Any("config", envcfg.LogValue(cfg)))
+	log.InfoContext(ctx, "task-service", slog.String("command", cmd), slog.Any("args", values), slog.Any("config", envcfg.LogValue(cfg)))
 	if cmd == "migrate ACTION" {
 		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.Task(), values[0], os.Stdout); err != nil {
 			return fmt.Errorf("migrate %s: %w", values[0], err)

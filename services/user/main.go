@@ -49,7 +49,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "user-service", slog.String("command", cmd), slog.Any("config", envcfg.LogValue(cfg)))
+	log.InfoContext(ctx, "user-service", slog.String("command", cmd), slog.Any("args", values), slog.Any("config", envcfg.LogValue(cfg)))
 	switch cmd {
 	case "migrate ACTION":
 		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.User(), values[0], os.Stdout); err != nil {

@@ -1,4 +1,4 @@
-// Package cases holds the benchmark's requests: each API call the issue
+// Package cases holds the benchmark's requests: each API call the benchmark
 // names, over gRPC (the generated clients, straight to the service) and over
 // REST (net/http through the gateway), with the signed-in users and task ids
 // they act on.

@@ -17,9 +17,9 @@ var (
 	// ErrConflict: a write found the task changed by a concurrent write
 	// between its check and its change; the caller may retry.
 	ErrConflict = errors.New("the task changed concurrently; retry")
-	// ErrRequestIDReused: a create repeated a request_id of the last 24
-	// hours with a different task.
-	ErrRequestIDReused = errors.New("request_id was already used with a different task")
+	// ErrRequestIDReused: a create repeated the request id of one of the
+	// last 24 hours with a different task.
+	ErrRequestIDReused = errors.New("request id already used with a different task")
 	// ErrInvalidAssignee: the assignee does not exist or is not active.
 	ErrInvalidAssignee = errors.New("assignee does not exist or is not active")
 	// ErrUserServiceUnavailable: the user service could not be asked.
@@ -32,9 +32,10 @@ var (
 	ErrInvalidPriority = errors.New("invalid priority")
 	// ErrNothingToUpdate: an update names no field to change.
 	ErrNothingToUpdate = errors.New("no field to update")
-	// ErrInvalidOrderBy: an order_by that is not one of the supported ones.
-	ErrInvalidOrderBy = errors.New(`order_by must be one of created_at, updated_at, due_date, priority, optionally followed by " asc" or " desc"`)
+	// ErrInvalidOrder: an order that is not one of the supported ones (see
+	// ParseOrder).
+	ErrInvalidOrder = errors.New("unsupported order")
 	// ErrInvalidPageToken: a page token that is malformed, was altered, or
 	// was issued for other filters or another order.
-	ErrInvalidPageToken = errors.New("page_token is invalid or was issued for other filters or another order_by")
+	ErrInvalidPageToken = errors.New("page token invalid, or issued for other filters or another order")
 )

@@ -79,14 +79,14 @@ var DefaultOrder = Order{Key: SortCreatedAt, Desc: true}
 // ParseOrder parses an order_by: one of created_at, updated_at, due_date,
 // priority, optionally followed by " asc" or " desc" (ascending when
 // omitted). The empty string is DefaultOrder. Anything else is
-// ErrInvalidOrderBy.
+// ErrInvalidOrder.
 func ParseOrder(s string) (Order, error) {
 	parts := strings.Fields(s)
 	if len(parts) == 0 {
 		return DefaultOrder, nil
 	}
 	if len(parts) > 2 {
-		return Order{}, ErrInvalidOrderBy
+		return Order{}, ErrInvalidOrder
 	}
 	var o Order
 	switch parts[0] {
@@ -99,7 +99,7 @@ func ParseOrder(s string) (Order, error) {
 	case "priority":
 		o.Key = SortPriority
 	default:
-		return Order{}, ErrInvalidOrderBy
+		return Order{}, ErrInvalidOrder
 	}
 	if len(parts) == 2 {
 		switch strings.ToLower(parts[1]) {
@@ -107,7 +107,7 @@ func ParseOrder(s string) (Order, error) {
 		case "desc":
 			o.Desc = true
 		default:
-			return Order{}, ErrInvalidOrderBy
+			return Order{}, ErrInvalidOrder
 		}
 	}
 	return o, nil

@@ -29,8 +29,8 @@ func TestParseOrder(t *testing.T) {
 		if (err != nil) != tc.err || got != tc.want {
 			t.Errorf("ParseOrder(%q) = %+v, %v; want %+v, error %v", tc.in, got, err, tc.want, tc.err)
 		}
-		if err != nil && !errors.Is(err, ErrInvalidOrderBy) {
-			t.Errorf("ParseOrder(%q) error %v is not ErrInvalidOrderBy", tc.in, err)
+		if err != nil && !errors.Is(err, ErrInvalidOrder) {
+			t.Errorf("ParseOrder(%q) error %v is not ErrInvalidOrder", tc.in, err)
 		}
 	}
 }

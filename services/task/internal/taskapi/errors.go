@@ -46,8 +46,8 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return invalid("task.priority", "unknown priority")
 	case errors.Is(err, task.ErrNothingToUpdate):
 		return invalid("update_mask", "names no field to update, and the task sets none")
-	case errors.Is(err, task.ErrInvalidOrderBy):
-		return invalid("order_by", task.ErrInvalidOrderBy.Error())
+	case errors.Is(err, task.ErrInvalidOrder):
+		return invalid("order_by", `must be one of created_at, updated_at, due_date, priority, optionally followed by " asc" or " desc"`)
 	case errors.Is(err, task.ErrInvalidPageToken):
 		return invalid("page_token", "invalid, or issued for other filters or another order_by")
 	case errors.Is(err, task.ErrRequestIDReused):

@@ -28,7 +28,7 @@ const (
 // Authorize returns nil when c may do a to the user with id (ignored by
 // ActionLookUp and ActionAdminister), and ErrPermissionDenied otherwise. A
 // Caller without a user may do nothing.
-func Authorize(c Caller, a Action, id int64) error {
+func Authorize(c Caller, id int64, a Action) error {
 	var ok bool
 	switch a {
 	case ActionLookUp:

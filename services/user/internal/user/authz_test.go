@@ -33,7 +33,7 @@ func TestAuthorize_SelfAdminAndOthers(t *testing.T) {
 		{"administer: admin", admin, user.ActionAdminister, true},
 		{"administer: the user", self, user.ActionAdminister, false},
 	} {
-		err := user.Authorize(tc.caller, tc.action, alice)
+		err := user.Authorize(tc.caller, alice, tc.action)
 		if got := err == nil; got != tc.want {
 			t.Errorf("%s: Authorize = %v, want allowed=%t", tc.name, err, tc.want)
 		}
@@ -41,7 +41,7 @@ func TestAuthorize_SelfAdminAndOthers(t *testing.T) {
 			t.Errorf("%s: %v, want ErrPermissionDenied", tc.name, err)
 		}
 	}
-	if err := user.Authorize(user.Caller{}, user.ActionUpdate, 0); err == nil {
+	if err := user.Authorize(user.Caller{}, 0, user.ActionUpdate); err == nil {
 		t.Error("a Caller without a user may update the user with id 0")
 	}
 }

@@ -399,7 +399,7 @@ func (s *Service) CurrentUser(ctx context.Context, c Caller) (User, error) {
 // Summaries says which of ids exist and whether each is active; any
 // signed-in caller may ask (ActionLookUp).
 func (s *Service) Summaries(ctx context.Context, c Caller, ids []int64) ([]Summary, error) {
-	if err := Authorize(c, ActionLookUp, 0); err != nil {
+	if err := Authorize(c, 0, ActionLookUp); err != nil {
 		return nil, fmt.Errorf("batch get users: %w", err)
 	}
 	out, err := s.store.Summaries(ctx, ids)
@@ -448,7 +448,7 @@ func decodePageToken(s string, active *bool) (Cursor, error) {
 // from the previous page and must come from a call with the same filter
 // (ErrInvalidPageToken otherwise). The next token is empty on the last page.
 func (s *Service) ListUsers(ctx context.Context, c Caller, active *bool, pageSize int, pageToken string) ([]User, string, error) {
-	if err := Authorize(c, ActionAdminister, 0); err != nil {
+	if err := Authorize(c, 0, ActionAdminister); err != nil {
 		return nil, "", fmt.Errorf("list users: %w", err)
 	}
 	switch {
@@ -483,7 +483,7 @@ func (s *Service) ListUsers(ctx context.Context, c Caller, active *bool, pageSiz
 // (ErrFullNameTooLong). The email is normalised, and a changed email is no
 // longer verified. A change that names no field returns the user as it is.
 func (s *Service) UpdateUser(ctx context.Context, c Caller, id int64, ch Change) (User, error) {
-	if err := Authorize(c, ActionUpdate, id); err != nil {
+	if err := Authorize(c, id, ActionUpdate); err != nil {
 		return User{}, fmt.Errorf("update user %d: %w", id, err)
 	}
 	u, err := ch.update()
@@ -545,7 +545,7 @@ func (ch Change) update() (Update, error) {
 // sign-in for the account and the address, and is throttled like Login. An
 // inactive user gets ErrPermissionDenied.
 func (s *Service) ChangePassword(ctx context.Context, c Caller, id int64, current, next, addr string) error {
-	if err := Authorize(c, ActionChangePassword, id); err != nil {
+	if err := Authorize(c, id, ActionChangePassword); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
 	if err := ValidatePassword(next); err != nil {
@@ -589,7 +589,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, id int64, curren
 // user: they can neither sign in nor refresh (access tokens already issued
 // stay valid until they expire).
 func (s *Service) SetActive(ctx context.Context, c Caller, id int64, active bool) (User, error) {
-	if err := Authorize(c, ActionAdminister, id); err != nil {
+	if err := Authorize(c, id, ActionAdminister); err != nil {
 		return User{}, fmt.Errorf("set user %d active=%t: %w", id, active, err)
 	}
 	u, err := s.store.SetActive(ctx, id, active)

@@ -8,11 +8,13 @@
 // (pgdb.DB.InTx). Every value is a named argument (pgx.NamedArgs) of SQL
 // written in constants.
 //
-// Reads, and writes that leave the same rows whatever the number of times
-// they run (they set columns to given values, or revoke or delete what
-// matches), are retried after a connection failure (pgdb.RetrySafe); the
-// other writes only when they cannot have taken effect
-// (pgdb.RetryIfNotSent).
+// Reads, and the two writes whose second run cannot undo anything a
+// concurrent writer did (revoking a session family, deleting expired rows),
+// are retried after a connection failure (pgdb.RetrySafe). Every other write
+// is retried only when it cannot have taken effect (pgdb.RetryIfNotSent):
+// even one that sets columns to given values would, run again after its
+// first run committed, overwrite what another writer changed in between (a
+// user reactivated after an admin deactivated it, say).
 package userstore
 
 import (
@@ -238,7 +240,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update) (user
 		"set_email":     setEmail,
 		"email":         email,
 	}
-	return s.queryUser(ctx, "update user", pgdb.RetrySafe, updateUserSQL, args)
+	return s.queryUser(ctx, "update user", pgdb.RetryIfNotSent, updateUserSQL, args)
 }
 
 const (
@@ -249,10 +251,10 @@ const (
 )
 
 // SetActive sets is_active; deactivation revokes the user's sessions in the
-// same transaction. Both statements give the same rows when run twice.
+// same transaction.
 func (s *Store) SetActive(ctx context.Context, id int64, active bool) (user.User, error) {
 	var u user.User
-	err := s.send(ctx, "set active", pgdb.RetrySafe, func(b *pgx.Batch) {
+	err := s.send(ctx, "set active", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(setActiveSQL, pgx.NamedArgs{"id": id, "active": active})
 		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": !active})
 	}, func(br pgx.BatchResults) error {
@@ -270,7 +272,7 @@ const promoteAdminSQL = `UPDATE "user" AS u SET is_admin = true, is_active = tru
 
 // PromoteAdmin makes the user an active admin.
 func (s *Store) PromoteAdmin(ctx context.Context, id int64) (user.User, error) {
-	return s.queryUser(ctx, "promote admin", pgdb.RetrySafe, promoteAdminSQL, pgx.NamedArgs{"id": id})
+	return s.queryUser(ctx, "promote admin", pgdb.RetryIfNotSent, promoteAdminSQL, pgx.NamedArgs{"id": id})
 }
 
 const accountsByEmailOrUsernameSQL = `
@@ -310,10 +312,9 @@ func (s *Store) Account(ctx context.Context, id int64) (user.Account, error) {
 const setPasswordHashSQL = `UPDATE "user" SET password_hash = @password_hash WHERE id = @id`
 
 // SetPasswordHash replaces the password hash and optionally revokes the
-// user's sessions, in one transaction. Both statements give the same rows
-// when run twice.
+// user's sessions, in one transaction.
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool) error {
-	return s.send(ctx, "set password hash", pgdb.RetrySafe, func(b *pgx.Batch) {
+	return s.send(ctx, "set password hash", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(setPasswordHashSQL, pgx.NamedArgs{"id": id, "password_hash": hash})
 		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": revokeSessions})
 	}, func(br pgx.BatchResults) error {

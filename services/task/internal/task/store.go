@@ -1,0 +1,43 @@
+package task
+
+import "context"
+
+// Store keeps tasks. Every method runs as c: with row-level security set up
+// for c, so that it sees and changes only the rows c may see. The write
+// methods also apply Authorize's rule to the row they change in the same
+// statement; when no row matched (missing, invisible, not permitted, or a
+// failed Condition) they return an error wrapping ErrNotFound and change
+// nothing.
+type Store interface {
+	// Create inserts n (normalized) as a task created by c. With idem it
+	// returns the task of an earlier create of the same request within its
+	// TTL instead of inserting, also when such creates race; a different
+	// fingerprint is ErrRequestIDReused.
+	Create(ctx context.Context, c Caller, n NewTask, idem *Idempotency) (Task, error)
+	// Get returns the task with id, or ErrNotFound.
+	Get(ctx context.Context, c Caller, id int64) (Task, error)
+	// List returns the page q describes, within the tasks c may see.
+	List(ctx context.Context, c Caller, q Query) ([]Task, error)
+	// Update writes the fields of p when c may do a (ActionFor(p.Fields))
+	// and p.If holds. A move to completed sets completed_at to the time of
+	// the write; a move away from completed clears it.
+	Update(ctx context.Context, c Caller, p Patch, a Action) (Task, error)
+	// Assign sets the task's assignee (0: nobody) when c is its creator or
+	// an admin and cond holds.
+	Assign(ctx context.Context, c Caller, id, assignee int64, cond Condition) (Task, error)
+	// Delete deletes the task when c is its creator or an admin and cond
+	// holds.
+	Delete(ctx context.Context, c Caller, id int64, cond Condition) error
+	// Stats summarises the tasks c created.
+	Stats(ctx context.Context, c Caller) (Stats, error)
+}
+
+// UserDirectory answers questions about users, which the task service does
+// not own.
+type UserDirectory interface {
+	// CheckAssignee returns nil when user id exists and is active, an error
+	// wrapping ErrInvalidAssignee when it does not exist or is inactive, and
+	// one wrapping ErrUserServiceUnavailable when the directory could not be
+	// asked. It runs within ctx's deadline and on behalf of ctx's caller.
+	CheckAssignee(ctx context.Context, id int64) error
+}
