@@ -22,20 +22,26 @@ func selectOne(ctx context.Context, db *pgdb.DB, retry pgdb.Retry) (int, error) 
 	return n, err
 }
 
+// warmThenTerminate uses db's app pool (its minimum connections are open), then ends
+// every backend of the app role, as a PostgreSQL restart would.
+func warmThenTerminate(t *testing.T, db *pgtest.DB) {
+	t.Helper()
+	for range 4 {
+		if _, err := selectOne(t.Context(), db.App, pgdb.RetrySafe); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := db.TerminateApp(t); n == 0 {
+		t.Fatal("no backend to terminate")
+	}
+}
+
 func TestSend_ReadAfterTerminatedBackendsSucceeds(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := t.Context()
 	for round := range 3 {
-		// Warm every connection of the pool, then kill them all.
-		for range 4 {
-			if _, err := selectOne(ctx, db.App, pgdb.RetrySafe); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if n := db.TerminateApp(t); n == 0 {
-			t.Fatalf("round %d: no backend to terminate", round)
-		}
+		warmThenTerminate(t, db)
 		n, err := selectOne(ctx, db.App, pgdb.RetrySafe)
 		if err != nil || n != 1 {
 			t.Fatalf("round %d: read after terminate = %d, %v; want 1, nil", round, n, err)
@@ -148,14 +154,7 @@ func TestInTx_AfterTerminatedBackendsSucceedsForWrites(t *testing.T) {
 	createAttempts(t, db)
 	ctx := t.Context()
 	for round := range 3 {
-		for range 4 {
-			if _, err := selectOne(ctx, db.App, pgdb.RetrySafe); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if n := db.TerminateApp(t); n == 0 {
-			t.Fatalf("round %d: no backend to terminate", round)
-		}
+		warmThenTerminate(t, db)
 		// BEGIN meets the dead connection: nothing of the transaction ran,
 		// so even a write that must not run twice is retried.
 		err := db.App.InTx(ctx, pgdb.RetryIfNotSent, nil, func(tx pgx.Tx) error {
