@@ -117,12 +117,12 @@ func (s *userServer) GetPublicKeys(ctx context.Context, _ *userv1.GetPublicKeysR
 	return &userv1.GetPublicKeysResponse{Keys: []*userv1.PublicKey{{Kid: "k1"}}}, nil
 }
 
-func (s *userServer) GetUser(context.Context, *userv1.GetUserRequest) (*userv1.GetUserResponse, error) {
+func (s *userServer) GetUser(context.Context, *userv1.GetUserRequest) (*userv1.User, error) {
 	panic("boom: secret detail")
 }
 
-func (s *userServer) CreateUser(_ context.Context, req *userv1.CreateUserRequest) (*userv1.CreateUserResponse, error) {
-	return &userv1.CreateUserResponse{User: &userv1.User{Id: 1, Email: req.GetEmail(), Username: req.GetUsername()}}, nil
+func (s *userServer) CreateUser(_ context.Context, req *userv1.CreateUserRequest) (*userv1.User, error) {
+	return &userv1.User{Id: 1, Email: new(req.GetEmail()), Username: req.GetUsername()}, nil
 }
 
 func (s *userServer) ChangePassword(context.Context, *userv1.ChangePasswordRequest) (*userv1.ChangePasswordResponse, error) {

@@ -22,12 +22,12 @@ type taskServer struct {
 	taskv1.UnimplementedTaskServiceServer
 }
 
-func (taskServer) CreateTask(_ context.Context, req *taskv1.CreateTaskRequest) (*taskv1.CreateTaskResponse, error) {
-	return &taskv1.CreateTaskResponse{Task: req.GetTask()}, nil
+func (taskServer) CreateTask(_ context.Context, req *taskv1.CreateTaskRequest) (*taskv1.Task, error) {
+	return req.GetTask(), nil
 }
 
-func (taskServer) UpdateTask(_ context.Context, req *taskv1.UpdateTaskRequest) (*taskv1.UpdateTaskResponse, error) {
-	return &taskv1.UpdateTaskResponse{Task: req.GetTask()}, nil
+func (taskServer) UpdateTask(_ context.Context, req *taskv1.UpdateTaskRequest) (*taskv1.Task, error) {
+	return req.GetTask(), nil
 }
 
 func (taskServer) ListTasks(context.Context, *taskv1.ListTasksRequest) (*taskv1.ListTasksResponse, error) {

@@ -119,7 +119,7 @@ func TestBinary(t *testing.T) {
 		for deadline := time.Now().Add(20 * time.Second); ; {
 			resp, err := tasks.CreateTask(ctx, &taskv1.CreateTaskRequest{Task: &taskv1.Task{Title: "first"}})
 			if err == nil {
-				created = resp.GetTask()
+				created = resp
 				break
 			}
 			if status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
@@ -131,7 +131,7 @@ func TestBinary(t *testing.T) {
 			t.Errorf("created_by %d, want the signed-in user %d", created.GetCreatedBy(), login.GetUser().GetId())
 		}
 		assigned, err := tasks.AssignTask(ctx, &taskv1.AssignTaskRequest{Id: created.GetId(), AssigneeId: login.GetUser().GetId()})
-		if err != nil || assigned.GetTask().GetAssignedTo() != login.GetUser().GetId() {
+		if err != nil || assigned.GetAssignedTo() != login.GetUser().GetId() {
 			t.Errorf("AssignTask to oneself: %v, %v", assigned, err)
 		}
 

@@ -77,8 +77,8 @@ func All(t Targets, p *Pool) []Case {
 			if err != nil {
 				return err
 			}
-			if resp.GetTask().GetId() != pr.TaskID {
-				return fmt.Errorf("GetTask(%d) returned task %d", pr.TaskID, resp.GetTask().GetId())
+			if resp.GetId() != pr.TaskID {
+				return fmt.Errorf("GetTask(%d) returned task %d", pr.TaskID, resp.GetId())
 			}
 			return nil
 		},

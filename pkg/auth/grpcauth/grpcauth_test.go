@@ -77,12 +77,12 @@ type principalServer struct {
 	userv1.UnimplementedUserServiceServer
 }
 
-func (principalServer) GetCurrentUser(ctx context.Context, _ *userv1.GetCurrentUserRequest) (*userv1.GetCurrentUserResponse, error) {
+func (principalServer) GetCurrentUser(ctx context.Context, _ *userv1.GetCurrentUserRequest) (*userv1.User, error) {
 	p, ok := auth.FromContext(ctx)
 	if !ok {
 		return nil, status.Error(codes.FailedPrecondition, "handler ran without a principal")
 	}
-	return &userv1.GetCurrentUserResponse{User: &userv1.User{Id: p.UserID, IsAdmin: p.Admin}}, nil
+	return &userv1.User{Id: p.UserID, IsAdmin: new(p.Admin)}, nil
 }
 
 func (principalServer) GetPublicKeys(ctx context.Context, _ *userv1.GetPublicKeysRequest) (*userv1.GetPublicKeysResponse, error) {
@@ -189,7 +189,7 @@ func TestInterceptor_RefusesBadTokens(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetCurrentUser: %v", err)
 		}
-		if got := resp.GetUser().GetId(); got != 42 {
+		if got := resp.GetId(); got != 42 {
 			t.Errorf("principal user id = %d, want 42", got)
 		}
 	})

@@ -17,7 +17,7 @@ func TestBadInput_IsA4xxWithJSONError(t *testing.T) {
 	const pw = "correct horse battery"
 	signUp(t, anon, "ann", pw)
 	ann := anon.as(logIn(t, anon, "ann", pw))
-	taskID := str(t, ann.ok("POST", "/v1/tasks", obj{"title": "a task"}), "task.id")
+	taskID := str(t, ann.ok("POST", "/v1/tasks", obj{"title": "a task"}), "id")
 
 	twoMiB := append(append([]byte(`{"title":"`), bytes.Repeat([]byte("a"), 2<<20)...), '"', '}')
 	tests := []struct {

@@ -108,7 +108,7 @@ func TestGRPC_ReflectionAndHealth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListTasks: %v", err)
 	}
-	if len(listed.GetTasks()) != 1 || listed.GetTasks()[0].GetId() != created.GetTask().GetId() {
+	if len(listed.GetTasks()) != 1 || listed.GetTasks()[0].GetId() != created.GetId() {
 		t.Errorf("ListTasks = %v, want the created task", listed.GetTasks())
 	}
 }

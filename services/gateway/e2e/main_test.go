@@ -241,7 +241,7 @@ func signUp(t *testing.T, c *client, username, password string) string {
 	body := c.ok("POST", "/v1/users", obj{
 		"email": username + "@example.com", "username": username, "password": password, "full_name": strings.ToUpper(username[:1]) + username[1:],
 	})
-	return str(t, body, "user.id")
+	return str(t, body, "id")
 }
 
 // logIn returns an access token.

@@ -29,10 +29,10 @@ func TestQuickstart(t *testing.T) {
 
 	// GET /v1/users/me reaches GetCurrentUser (not GetUser with id "me").
 	me := ann.ok("GET", "/v1/users/me", nil)
-	if got := str(t, me, "user.id"); got != annID {
+	if got := str(t, me, "id"); got != annID {
 		t.Fatalf("/v1/users/me id = %s, want Ann's %s", got, annID)
 	}
-	if got := str(t, me, "user.email"); got != "ann@example.com" {
+	if got := str(t, me, "email"); got != "ann@example.com" {
 		t.Errorf("/v1/users/me email = %q", got)
 	}
 
@@ -40,15 +40,15 @@ func TestQuickstart(t *testing.T) {
 	report := ann.ok("POST", "/v1/tasks", obj{
 		"title": "Write the report", "description": "Q3 numbers",
 		"priority": "TASK_PRIORITY_HIGH", "due_date": "2030-01-15T17:00:00Z",
-	})["task"].(obj)
-	milk := ann.ok("POST", "/v1/tasks", obj{"title": "Buy milk", "priority": "TASK_PRIORITY_LOW"})["task"].(obj)
+	})
+	milk := ann.ok("POST", "/v1/tasks", obj{"title": "Buy milk", "priority": "TASK_PRIORITY_LOW"})
 	const rid = "0b9f4d7e-4c1a-4f7b-9a59-2d0c6f3b8e11"
 	flights := ann.ok("POST", "/v1/tasks?request_id="+rid, obj{
 		"title": "Book flights", "priority": "TASK_PRIORITY_URGENT", "status": "TASK_STATUS_IN_PROGRESS",
-	})["task"].(obj)
+	})
 	again := ann.ok("POST", "/v1/tasks?request_id="+rid, obj{
 		"title": "Book flights", "priority": "TASK_PRIORITY_URGENT", "status": "TASK_STATUS_IN_PROGRESS",
-	})["task"].(obj)
+	})
 	if str(t, again, "id") != str(t, flights, "id") {
 		t.Errorf("a retry with the same request_id made task %s, want the first one %s", str(t, again, "id"), str(t, flights, "id"))
 	}
@@ -95,7 +95,7 @@ func TestQuickstart(t *testing.T) {
 
 	// 4. Patch with a mask and the etag; a stale etag is refused.
 	etag := str(t, report, "etag")
-	patched := ann.ok("PATCH", "/v1/tasks/"+reportID+"?update_mask=title", obj{"title": "Write the Q3 report", "etag": etag})["task"].(obj)
+	patched := ann.ok("PATCH", "/v1/tasks/"+reportID+"?update_mask=title", obj{"title": "Write the Q3 report", "etag": etag})
 	if got := str(t, patched, "title"); got != "Write the Q3 report" {
 		t.Errorf("title = %q", got)
 	}
@@ -110,7 +110,7 @@ func TestQuickstart(t *testing.T) {
 
 	// Without update_mask the fields in the body are the mask: the title
 	// survives a description-only patch.
-	patched = ann.ok("PATCH", "/v1/tasks/"+reportID, obj{"description": "Q3 and Q4 numbers"})["task"].(obj)
+	patched = ann.ok("PATCH", "/v1/tasks/"+reportID, obj{"description": "Q3 and Q4 numbers"})
 	if got := str(t, patched, "title"); got != "Write the Q3 report" {
 		t.Errorf("title = %q after a description-only patch", got)
 	}
@@ -119,12 +119,12 @@ func TestQuickstart(t *testing.T) {
 	}
 
 	// 5. Assign to Bob; Bob sees it and completes it.
-	assigned := ann.ok("POST", "/v1/tasks/"+reportID+":assign", obj{"assignee_id": bobID})["task"].(obj)
+	assigned := ann.ok("POST", "/v1/tasks/"+reportID+":assign", obj{"assignee_id": bobID})
 	if got := str(t, assigned, "assigned_to"); got != bobID {
 		t.Fatalf("assigned_to = %s, want Bob %s", got, bobID)
 	}
 	sameSet("Bob's tasks", ids(t, list(t, bob.ok("GET", "/v1/tasks", nil), "tasks")), reportID)
-	done := bob.ok("PATCH", "/v1/tasks/"+reportID, obj{"status": "TASK_STATUS_COMPLETED"})["task"].(obj)
+	done := bob.ok("PATCH", "/v1/tasks/"+reportID, obj{"status": "TASK_STATUS_COMPLETED"})
 	if got := str(t, done, "status"); got != "TASK_STATUS_COMPLETED" {
 		t.Errorf("status = %s", got)
 	}

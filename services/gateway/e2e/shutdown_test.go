@@ -79,7 +79,7 @@ func TestSIGTERM_InFlightRequestCompletesAndExitZero(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if got := resp.GetUser().GetUsername(); got != "ann" {
+			if got := resp.GetUsername(); got != "ann" {
 				return fmt.Errorf("GetCurrentUser = %q, want ann", got)
 			}
 			return nil

@@ -91,7 +91,10 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
-				MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+				// Scalars are always written (false, 0, ""), but an unset
+				// message (a timestamp) or proto3 optional field (assigned_to)
+				// is left out: absent means absent, never null or 0.
+				MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 			},
 		}),

@@ -77,19 +77,19 @@ type fakeUser struct {
 	rec *recorder
 }
 
-func (f *fakeUser) GetCurrentUser(ctx context.Context, req *userv1.GetCurrentUserRequest) (*userv1.GetCurrentUserResponse, error) {
+func (f *fakeUser) GetCurrentUser(ctx context.Context, req *userv1.GetCurrentUserRequest) (*userv1.User, error) {
 	f.rec.add(ctx, "GetCurrentUser", req)
-	return &userv1.GetCurrentUserResponse{User: &userv1.User{Id: 7, Username: "me"}}, nil
+	return &userv1.User{Id: 7, Username: "me"}, nil
 }
 
-func (f *fakeUser) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*userv1.GetUserResponse, error) {
+func (f *fakeUser) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*userv1.User, error) {
 	f.rec.add(ctx, "GetUser", req)
-	return &userv1.GetUserResponse{User: &userv1.User{Id: req.GetId(), Username: "other"}}, nil
+	return &userv1.User{Id: req.GetId(), Username: "other"}, nil
 }
 
-func (f *fakeUser) UpdateUser(ctx context.Context, req *userv1.UpdateUserRequest) (*userv1.UpdateUserResponse, error) {
+func (f *fakeUser) UpdateUser(ctx context.Context, req *userv1.UpdateUserRequest) (*userv1.User, error) {
 	f.rec.add(ctx, "UpdateUser", req)
-	return &userv1.UpdateUserResponse{User: req.GetUser()}, nil
+	return req.GetUser(), nil
 }
 
 // fakeTask returns whatever error the test asks for, else echoes.
@@ -99,22 +99,22 @@ type fakeTask struct {
 	err error
 }
 
-func (f *fakeTask) GetTask(ctx context.Context, req *taskv1.GetTaskRequest) (*taskv1.GetTaskResponse, error) {
+func (f *fakeTask) GetTask(ctx context.Context, req *taskv1.GetTaskRequest) (*taskv1.Task, error) {
 	f.rec.add(ctx, "GetTask", req)
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &taskv1.GetTaskResponse{Task: &taskv1.Task{Id: req.GetId(), Title: "t"}}, nil
+	return &taskv1.Task{Id: req.GetId(), Title: "t"}, nil
 }
 
-func (f *fakeTask) CreateTask(ctx context.Context, req *taskv1.CreateTaskRequest) (*taskv1.CreateTaskResponse, error) {
+func (f *fakeTask) CreateTask(ctx context.Context, req *taskv1.CreateTaskRequest) (*taskv1.Task, error) {
 	f.rec.add(ctx, "CreateTask", req)
-	return &taskv1.CreateTaskResponse{Task: req.GetTask()}, nil
+	return req.GetTask(), nil
 }
 
-func (f *fakeTask) UpdateTask(ctx context.Context, req *taskv1.UpdateTaskRequest) (*taskv1.UpdateTaskResponse, error) {
+func (f *fakeTask) UpdateTask(ctx context.Context, req *taskv1.UpdateTaskRequest) (*taskv1.Task, error) {
 	f.rec.add(ctx, "UpdateTask", req)
-	return &taskv1.UpdateTaskResponse{Task: req.GetTask()}, nil
+	return req.GetTask(), nil
 }
 
 func (f *fakeTask) ListTasks(ctx context.Context, req *taskv1.ListTasksRequest) (*taskv1.ListTasksResponse, error) {
@@ -242,7 +242,7 @@ func TestGetUsersMe_ReachesGetCurrentUser(t *testing.T) {
 	if got, want := b.rec.last(t).method, "GetCurrentUser"; got != want {
 		t.Errorf("method = %s, want %s", got, want)
 	}
-	user := r.json(t)["user"].(map[string]any)
+	user := r.json(t)
 	if got, want := user["id"], "7"; got != want {
 		t.Errorf("user.id = %v, want %q", got, want)
 	}
@@ -253,16 +253,23 @@ func TestGetUsersMe_ReachesGetCurrentUser(t *testing.T) {
 	}
 }
 
-func TestJSON_ProtoNamesAndEveryField(t *testing.T) {
+func TestJSON_ProtoNamesDefaultsAndAbsence(t *testing.T) {
 	b := setup(t, defaultConfig())
 	r := do(t, http.MethodGet, b.url+"/v1/tasks/3", nil, nil)
 	if r.status != http.StatusOK {
 		t.Fatalf("status = %d: %s", r.status, r.body)
 	}
-	task := r.json(t)["task"].(map[string]any)
-	for _, k := range []string{"id", "title", "description", "status", "priority", "due_date", "created_by", "assigned_to", "created_at", "updated_at", "completed_at", "etag"} {
+	task := r.json(t)
+	// Scalars are written even when zero; unset timestamps and the unset
+	// optional assigned_to are absent, never null or "0".
+	for _, k := range []string{"id", "title", "description", "status", "priority", "created_by", "etag"} {
 		if _, ok := task[k]; !ok {
 			t.Errorf("field %q missing from %s", k, r.body)
+		}
+	}
+	for _, k := range []string{"due_date", "assigned_to", "created_at", "updated_at", "completed_at"} {
+		if v, ok := task[k]; ok {
+			t.Errorf("unset field %q present as %#v in %s", k, v, r.body)
 		}
 	}
 	if got, want := task["id"], "3"; got != want {

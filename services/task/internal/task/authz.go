@@ -27,10 +27,13 @@ const (
 // change its status, nothing else.
 func (a Action) AssigneeMay() bool { return a == ActionRead || a == ActionSetStatus }
 
-// ActionFor returns the action an update of fields is: ActionSetStatus when
-// only the status changes, ActionEdit otherwise.
-func ActionFor(fields Fields) Action {
-	if fields == Fields(FieldStatus) {
+// ActionFor returns the action an update that changes fields is:
+// ActionSetStatus when it changes the status and nothing else, ActionEdit
+// when it changes anything else. Fields a patch sends with the values they
+// already have are not changes (see Patch.Changes): an assignee may send
+// back the title it read while it changes the status.
+func ActionFor(changes Fields) Action {
+	if changes&^Fields(FieldStatus) == 0 {
 		return ActionSetStatus
 	}
 	return ActionEdit

@@ -112,10 +112,9 @@ func (s *Service) Update(ctx context.Context, c Caller, p Patch) (Task, error) {
 	if err != nil {
 		return Task{}, err
 	}
-	a := ActionFor(p.Fields)
-	t, err := s.store.Update(ctx, c, p, a)
+	t, err := s.store.Update(ctx, c, p)
 	if errors.Is(err, ErrNotFound) {
-		err = s.whyNot(ctx, c, p.ID, a, p.If)
+		err = s.whyNotUpdate(ctx, c, p)
 	}
 	if err != nil {
 		return Task{}, fmt.Errorf("update task %d: %w", p.ID, err)
@@ -184,6 +183,21 @@ func (s *Service) whyNot(ctx context.Context, c Caller, id int64, a Action, cond
 	if err != nil {
 		return err
 	}
+	return explain(c, t, a, cond)
+}
+
+// whyNotUpdate is whyNot for an update, whose action depends on what it
+// would change in the task as it is now.
+func (s *Service) whyNotUpdate(ctx context.Context, c Caller, p Patch) error {
+	t, err := s.store.Get(ctx, c, p.ID)
+	if err != nil {
+		return err
+	}
+	return explain(c, t, ActionFor(p.Changes(t)), p.If)
+}
+
+// explain returns why doing a to t under cond failed although t exists.
+func explain(c Caller, t Task, a Action, cond Condition) error {
 	if err := Authorize(c, t, a); err != nil {
 		return err
 	}

@@ -18,10 +18,12 @@ type Store interface {
 	Get(ctx context.Context, c Caller, id int64) (Task, error)
 	// List returns the page q describes, within the tasks c may see.
 	List(ctx context.Context, c Caller, q Query) ([]Task, error)
-	// Update writes the fields of p when c may do a (ActionFor(p.Fields))
-	// and p.If holds. A move to completed sets completed_at to the time of
-	// the write; a move away from completed clears it.
-	Update(ctx context.Context, c Caller, p Patch, a Action) (Task, error)
+	// Update writes the fields of p when c may (Authorize with
+	// ActionFor(p.Changes(t)) for the task t as it is at the write) and p.If
+	// holds; otherwise it is ErrNotFound. A move to completed sets
+	// completed_at to the time of the write; a move away from completed
+	// clears it.
+	Update(ctx context.Context, c Caller, p Patch) (Task, error)
 	// Assign sets the task's assignee (0: nobody) when c is its creator or
 	// an admin and cond holds.
 	Assign(ctx context.Context, c Caller, id, assignee int64, cond Condition) (Task, error)

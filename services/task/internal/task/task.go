@@ -238,6 +238,38 @@ type Patch struct {
 	If          Condition
 }
 
+// Changes returns the fields of p whose values differ from t's: the fields
+// that writing p to t really changes. The store's conditional UPDATE applies
+// the same rule in SQL, so that authorization and write are one statement.
+func (p Patch) Changes(t Task) Fields {
+	var f Fields
+	if p.Fields.Has(FieldTitle) && p.Title != t.Title {
+		f = f.With(FieldTitle)
+	}
+	if p.Fields.Has(FieldDescription) && p.Description != t.Description {
+		f = f.With(FieldDescription)
+	}
+	if p.Fields.Has(FieldStatus) && p.Status != t.Status {
+		f = f.With(FieldStatus)
+	}
+	if p.Fields.Has(FieldPriority) && p.Priority != t.Priority {
+		f = f.With(FieldPriority)
+	}
+	if p.Fields.Has(FieldDueDate) && !sameTime(p.DueDate, t.DueDate) {
+		f = f.With(FieldDueDate)
+	}
+	return f
+}
+
+// sameTime reports whether a and b are both unset or the same instant at
+// the database's precision (microseconds).
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Round(time.Microsecond).Equal(b.Round(time.Microsecond))
+}
+
 // normalize checks the values of the fields the patch writes.
 func (p Patch) normalize() (Patch, error) {
 	if p.Fields == 0 {

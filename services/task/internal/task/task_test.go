@@ -94,6 +94,37 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
+func TestPatchChanges(t *testing.T) {
+	due := time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC)
+	later := due.Add(time.Hour)
+	tk := Task{Title: "t", Description: "d", Status: StatusPending, Priority: PriorityHigh, DueDate: &due}
+	all := Fields(FieldTitle).With(FieldDescription).With(FieldStatus).With(FieldPriority).With(FieldDueDate)
+	same := Patch{Fields: all, Title: "t", Description: "d", Status: StatusPending, Priority: PriorityHigh, DueDate: new(due.Add(400 * time.Nanosecond))}
+	if got := same.Changes(tk); got != 0 {
+		t.Errorf("the task's own values: changes %b, want none", got)
+	}
+	statusOnly := same
+	statusOnly.Status = StatusCompleted
+	if got := statusOnly.Changes(tk); got != Fields(FieldStatus) || ActionFor(got) != ActionSetStatus {
+		t.Errorf("new status with the rest unchanged: changes %b", got)
+	}
+	for name, p := range map[string]Patch{
+		"title":       {Fields: Fields(FieldTitle), Title: "u"},
+		"description": {Fields: Fields(FieldDescription)},
+		"priority":    {Fields: Fields(FieldPriority), Priority: PriorityLow},
+		"due date":    {Fields: Fields(FieldDueDate), DueDate: &later},
+		"no due date": {Fields: Fields(FieldDueDate)},
+	} {
+		if got := p.Changes(tk); got != p.Fields || ActionFor(got) != ActionEdit {
+			t.Errorf("%s: changes %b, want %b (an edit)", name, got, p.Fields)
+		}
+	}
+	// A value outside the mask is not a change, whatever it is.
+	if got := (Patch{Fields: Fields(FieldStatus), Status: StatusPending, Title: "other"}).Changes(tk); got != 0 {
+		t.Errorf("unmasked title: changes %b", got)
+	}
+}
+
 func TestNewTaskNormalize(t *testing.T) {
 	n, err := NewTask{Title: "x"}.normalize()
 	if err != nil || n.Status != StatusPending || n.Priority != PriorityMedium {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	"github.com/todo-platform/todo/pkg/auth"
@@ -45,7 +46,7 @@ func caller(ctx context.Context) (task.Caller, error) {
 }
 
 // CreateTask creates a task owned by the caller.
-func (s *Server) CreateTask(ctx context.Context, req *taskv1.CreateTaskRequest) (*taskv1.CreateTaskResponse, error) {
+func (s *Server) CreateTask(ctx context.Context, req *taskv1.CreateTaskRequest) (*taskv1.Task, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -58,11 +59,11 @@ func (s *Server) CreateTask(ctx context.Context, req *taskv1.CreateTaskRequest) 
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &taskv1.CreateTaskResponse{Task: toProto(t)}, nil
+	return toProto(t), nil
 }
 
 // GetTask returns a task the caller can see.
-func (s *Server) GetTask(ctx context.Context, req *taskv1.GetTaskRequest) (*taskv1.GetTaskResponse, error) {
+func (s *Server) GetTask(ctx context.Context, req *taskv1.GetTaskRequest) (*taskv1.Task, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func (s *Server) GetTask(ctx context.Context, req *taskv1.GetTaskRequest) (*task
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &taskv1.GetTaskResponse{Task: toProto(t)}, nil
+	return toProto(t), nil
 }
 
 // ListTasks returns a page of the tasks the caller can see.
@@ -96,7 +97,7 @@ func (s *Server) ListTasks(ctx context.Context, req *taskv1.ListTasksRequest) (*
 }
 
 // UpdateTask changes the fields of the update mask.
-func (s *Server) UpdateTask(ctx context.Context, req *taskv1.UpdateTaskRequest) (*taskv1.UpdateTaskResponse, error) {
+func (s *Server) UpdateTask(ctx context.Context, req *taskv1.UpdateTaskRequest) (*taskv1.Task, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -109,11 +110,11 @@ func (s *Server) UpdateTask(ctx context.Context, req *taskv1.UpdateTaskRequest) 
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &taskv1.UpdateTaskResponse{Task: toProto(t)}, nil
+	return toProto(t), nil
 }
 
 // DeleteTask deletes a task.
-func (s *Server) DeleteTask(ctx context.Context, req *taskv1.DeleteTaskRequest) (*taskv1.DeleteTaskResponse, error) {
+func (s *Server) DeleteTask(ctx context.Context, req *taskv1.DeleteTaskRequest) (*emptypb.Empty, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -121,11 +122,11 @@ func (s *Server) DeleteTask(ctx context.Context, req *taskv1.DeleteTaskRequest) 
 	if err := s.svc.Delete(ctx, c, req.GetId(), task.IfEtag(req.GetEtag())); err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &taskv1.DeleteTaskResponse{}, nil
+	return &emptypb.Empty{}, nil
 }
 
 // AssignTask assigns a task to an active user, or to nobody.
-func (s *Server) AssignTask(ctx context.Context, req *taskv1.AssignTaskRequest) (*taskv1.AssignTaskResponse, error) {
+func (s *Server) AssignTask(ctx context.Context, req *taskv1.AssignTaskRequest) (*taskv1.Task, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -134,7 +135,7 @@ func (s *Server) AssignTask(ctx context.Context, req *taskv1.AssignTaskRequest) 
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &taskv1.AssignTaskResponse{Task: toProto(t)}, nil
+	return toProto(t), nil
 }
 
 // GetTaskStats counts the caller's tasks for a dashboard.

@@ -23,11 +23,11 @@ import (
 func TestCreateTask_DefaultsAndCompletion(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)
-	got := bn.create(t, bn.asA(t), &taskv1.Task{Title: "defaults", Id: 99, CreatedBy: 12345, AssignedTo: 12345})
+	got := bn.create(t, bn.asA(t), &taskv1.Task{Title: "defaults", Id: 99, CreatedBy: 12345, AssignedTo: new(int64(12345))})
 	if got.GetStatus() != taskv1.TaskStatus_TASK_STATUS_PENDING || got.GetPriority() != taskv1.TaskPriority_TASK_PRIORITY_MEDIUM {
 		t.Errorf("UNSPECIFIED became %v / %v, want PENDING / MEDIUM", got.GetStatus(), got.GetPriority())
 	}
-	if got.GetCreatedBy() != bn.a || got.GetAssignedTo() != 0 || got.GetId() == 99 || got.GetCompletedAt() != nil || got.GetEtag() == "" {
+	if got.GetCreatedBy() != bn.a || got.AssignedTo != nil || got.GetId() == 99 || got.GetCompletedAt() != nil || got.GetEtag() == "" {
 		t.Errorf("output-only fields taken from the request or missing: %v", got)
 	}
 	due := timestamppb.New(time.Date(2031, 2, 3, 4, 5, 6, 789000000, time.UTC))
@@ -78,7 +78,7 @@ func TestCreateTask_ConcurrentSameRequestIDGiveOneTask(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			resp, err := bn.client.CreateTask(ctxs[i], req)
-			answers[i], errs[i] = resp.GetTask(), err
+			answers[i], errs[i] = resp, err
 		})
 	}
 	close(start)
@@ -102,7 +102,7 @@ func TestCreateTask_ConcurrentSameRequestIDGiveOneTask(t *testing.T) {
 	_, err := bn.client.CreateTask(bn.asA(t), other)
 	wantStatus(t, err, codes.FailedPrecondition, "request_id")
 	// Another user's request_ids are separate.
-	if resp, err := bn.client.CreateTask(bn.asB(t), other); err != nil || resp.GetTask().GetId() == answers[0].GetId() {
+	if resp, err := bn.client.CreateTask(bn.asB(t), other); err != nil || resp.GetId() == answers[0].GetId() {
 		t.Errorf("B with A's request_id: %v, %v", resp, err)
 	}
 }
@@ -120,7 +120,7 @@ func TestUpdateTask_MaskEtagAndCompletion(t *testing.T) {
 		if err != nil {
 			t.Fatalf("UpdateTask(%v, %v): %v", tk, m, err)
 		}
-		return resp.GetTask()
+		return resp
 	}
 
 	// Only the masked field changes, even when others are sent.
@@ -152,18 +152,32 @@ func TestUpdateTask_MaskEtagAndCompletion(t *testing.T) {
 	_, err = cl.UpdateTask(bn.asA(t), &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId(), Title: "junk", Etag: "junk"}, UpdateMask: mask("title")})
 	wantStatus(t, err, codes.Aborted)
 	resp, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: orig.GetId()})
-	if err != nil || !proto.Equal(resp.GetTask(), got) {
-		t.Errorf("after refused updates: %v, %v; want %v", resp.GetTask(), err, got)
+	if err != nil || !proto.Equal(resp, got) {
+		t.Errorf("after refused updates: %v, %v; want %v", resp, err, got)
 	}
 	// The current etag works.
 	update(t, &taskv1.Task{Id: orig.GetId(), Title: "fresh", Etag: got.GetEtag()}, mask("title"))
+
+	// The etag and output-only fields in a mask are ignored; "*" is every
+	// field an update may change.
+	got = update(t, &taskv1.Task{Id: orig.GetId(), Title: "ignored paths", CreatedBy: 999, AssignedTo: new(int64(999))},
+		mask("title", "etag", "id", "created_by", "assigned_to", "created_at", "updated_at", "completed_at"))
+	if got.GetTitle() != "ignored paths" || got.GetCreatedBy() != orig.GetCreatedBy() || got.AssignedTo != nil {
+		t.Errorf("mask with output-only paths: %v", got)
+	}
+	got = update(t, &taskv1.Task{Id: orig.GetId(), Title: "star", Status: taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS, Priority: taskv1.TaskPriority_TASK_PRIORITY_HIGH}, mask("*"))
+	if got.GetTitle() != "star" || got.GetDescription() != "" || got.GetDueDate() != nil || got.GetPriority() != taskv1.TaskPriority_TASK_PRIORITY_HIGH || got.GetStatus() != taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS {
+		t.Errorf(`mask "*": %v`, got)
+	}
 
 	for _, tc := range []struct {
 		name  string
 		req   *taskv1.UpdateTaskRequest
 		field string
 	}{
-		{"unknown path", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId(), Title: "x"}, UpdateMask: mask("title", "created_by")}, "update_mask"},
+		{"unknown path", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId(), Title: "x"}, UpdateMask: mask("title", "owner")}, "update_mask"},
+		{"sub-path", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId(), Title: "x"}, UpdateMask: mask("due_date.seconds")}, "update_mask"},
+		{"only ignored paths", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId(), Title: "x"}, UpdateMask: mask("etag", "created_by")}, "update_mask"},
 		{"masked empty title", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId()}, UpdateMask: mask("title")}, "task.title"},
 		{"masked unspecified status", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId()}, UpdateMask: mask("status")}, "task.status"},
 		{"nothing to update", &taskv1.UpdateTaskRequest{Task: &taskv1.Task{Id: orig.GetId()}}, "update_mask"},
@@ -211,8 +225,8 @@ func TestUpdateTask_ConcurrentSameEtagOneWins(t *testing.T) {
 		t.Fatal("no writer won")
 	}
 	resp, err := bn.client.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: orig.GetId()})
-	if err != nil || resp.GetTask().GetTitle() != fmt.Sprintf("writer %d", winner) {
-		t.Errorf("row after the race: %v, %v; want writer %d's title", resp.GetTask(), err, winner)
+	if err != nil || resp.GetTitle() != fmt.Sprintf("writer %d", winner) {
+		t.Errorf("row after the race: %v, %v; want writer %d's title", resp, err, winner)
 	}
 }
 
@@ -229,7 +243,7 @@ func TestDeleteTask_Etag(t *testing.T) {
 	if err != nil {
 		t.Fatalf("task gone after a refused delete: %v", err)
 	}
-	if _, err := bn.client.DeleteTask(bn.asA(t), &taskv1.DeleteTaskRequest{Id: tk.GetId(), Etag: cur.GetTask().GetEtag()}); err != nil {
+	if _, err := bn.client.DeleteTask(bn.asA(t), &taskv1.DeleteTaskRequest{Id: tk.GetId(), Etag: cur.GetEtag()}); err != nil {
 		t.Errorf("delete with the current etag: %v", err)
 	}
 	_, err = bn.client.DeleteTask(bn.asA(t), &taskv1.DeleteTaskRequest{Id: tk.GetId()})
@@ -243,10 +257,10 @@ func TestAssignTask_ChecksAssigneeWithDirectory(t *testing.T) {
 	tk := bn.create(t, bn.asA(t), &taskv1.Task{Title: "t"})
 
 	resp, err := cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.b})
-	if err != nil || resp.GetTask().GetAssignedTo() != bn.b || resp.GetTask().GetEtag() == tk.GetEtag() {
-		t.Fatalf("assign to B: %v, %v", resp.GetTask(), err)
+	if err != nil || resp.GetAssignedTo() != bn.b || resp.GetEtag() == tk.GetEtag() {
+		t.Fatalf("assign to B: %v, %v", resp, err)
 	}
-	assigned := resp.GetTask()
+	assigned := resp
 	for name, id := range map[string]int64{"inactive": bn.inactive, "unknown": bn.inactive + 1000} {
 		t.Run(name, func(t *testing.T) {
 			_, err := cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: id})
@@ -255,8 +269,8 @@ func TestAssignTask_ChecksAssigneeWithDirectory(t *testing.T) {
 	}
 	_, err = cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.c, Etag: tk.GetEtag()})
 	wantStatus(t, err, codes.Aborted)
-	if got, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()}); err != nil || !proto.Equal(got.GetTask(), assigned) {
-		t.Errorf("task after refused assignments: %v, %v; want %v", got.GetTask(), err, assigned)
+	if got, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()}); err != nil || !proto.Equal(got, assigned) {
+		t.Errorf("task after refused assignments: %v, %v; want %v", got, err, assigned)
 	}
 
 	// With the directory unavailable: Unavailable, nothing changes; taking
@@ -264,13 +278,13 @@ func TestAssignTask_ChecksAssigneeWithDirectory(t *testing.T) {
 	bn.users.setUnavailable(true)
 	_, err = cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: bn.c})
 	wantStatus(t, err, codes.Unavailable)
-	if got, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()}); err != nil || !proto.Equal(got.GetTask(), assigned) {
-		t.Errorf("task after Unavailable: %v, %v; want %v", got.GetTask(), err, assigned)
+	if got, err := cl.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()}); err != nil || !proto.Equal(got, assigned) {
+		t.Errorf("task after Unavailable: %v, %v; want %v", got, err, assigned)
 	}
 	checks := len(bn.users.seen())
 	resp, err = cl.AssignTask(bn.asA(t), &taskv1.AssignTaskRequest{Id: tk.GetId(), AssigneeId: 0})
-	if err != nil || resp.GetTask().GetAssignedTo() != 0 {
-		t.Errorf("unassign with the directory unavailable: %v, %v", resp.GetTask(), err)
+	if err != nil || resp.GetAssignedTo() != 0 {
+		t.Errorf("unassign with the directory unavailable: %v, %v", resp, err)
 	}
 	if got := len(bn.users.seen()); got != checks {
 		t.Errorf("unassigning asked the directory %d times, want 0", got-checks)
@@ -335,8 +349,8 @@ func TestAssignTask_HangingDirectoryEndsWithTheCaller(t *testing.T) {
 		t.Errorf("hanging check returned %v, want the end of its context", err)
 	}
 	got, err := bn.client.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()})
-	if err != nil || !proto.Equal(got.GetTask(), tk) {
-		t.Errorf("task after the timed-out assignment: %v, %v; want %v", got.GetTask(), err, tk)
+	if err != nil || !proto.Equal(got, tk) {
+		t.Errorf("task after the timed-out assignment: %v, %v; want %v", got, err, tk)
 	}
 }
 

@@ -34,7 +34,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.GetTask()
+		return resp
 	}
 	unchanged := func(t *testing.T, before *taskv1.Task) {
 		t.Helper()
@@ -108,8 +108,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			resp, err := cl.UpdateTask(ctx(t), status(taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS))
 			if err != nil {
 				t.Errorf("%s changes the status: %v", name, err)
-			} else if resp.GetTask().GetStatus() != taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS {
-				t.Errorf("%s changes the status: got %v", name, resp.GetTask().GetStatus())
+			} else if resp.GetStatus() != taskv1.TaskStatus_TASK_STATUS_IN_PROGRESS {
+				t.Errorf("%s changes the status: got %v", name, resp.GetStatus())
 			}
 		}
 		for name, ctx := range map[string]func(*testing.T) context.Context{"creator": bn.asA, "admin": bn.asAdmin} {

@@ -106,12 +106,20 @@ func toProto(t task.Task) *taskv1.Task {
 		Priority:    priorityToProto(t.Priority),
 		DueDate:     timeToProto(t.DueDate),
 		CreatedBy:   t.CreatedBy,
-		AssignedTo:  t.AssignedTo,
+		AssignedTo:  assigneeToProto(t.AssignedTo),
 		CreatedAt:   timestamppb.New(t.CreatedAt),
 		UpdatedAt:   timestamppb.New(t.UpdatedAt),
 		CompletedAt: timeToProto(t.CompletedAt),
 		Etag:        t.Etag(),
 	}
+}
+
+// assigneeToProto is the optional assigned_to: unset for nobody (0).
+func assigneeToProto(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
 }
 
 // newTaskFromProto reads the fields of a CreateTask's task.
@@ -133,8 +141,11 @@ func newTaskFromProto(p *taskv1.Task) (task.NewTask, error) {
 
 // patchFromProto reads an UpdateTask. An empty or absent mask means the
 // fields of p that are set (non-empty strings, specified enums, a due
-// date); a mask path outside title, description, status, priority and
-// due_date is an InvalidArgument naming update_mask.
+// date); "*" means every field an update may change. Mask paths naming the
+// etag or an output-only field are ignored (AIP-134/203: a client may send
+// back the whole task it read, and the REST gateway derives the mask from
+// the body's keys); any other path outside title, description, status,
+// priority and due_date is an InvalidArgument naming update_mask.
 func patchFromProto(p *taskv1.Task, mask *fieldmaskpb.FieldMask) (task.Patch, error) {
 	if p.GetId() <= 0 {
 		return task.Patch{}, invalid("task.id", "must be the id of the task to update")
@@ -158,6 +169,13 @@ func patchFromProto(p *taskv1.Task, mask *fieldmaskpb.FieldMask) (task.Patch, er
 		}
 	}
 	for _, path := range mask.GetPaths() {
+		if path == "*" {
+			fields = allFields
+			continue
+		}
+		if ignoredPath(path) {
+			continue
+		}
 		f, ok := task.FieldByPath(path)
 		if !ok {
 			return task.Patch{}, invalid("update_mask", fmt.Sprintf("unknown path %q; the paths are title, description, status, priority and due_date", path))
@@ -192,6 +210,20 @@ func patchFromProto(p *taskv1.Task, mask *fieldmaskpb.FieldMask) (task.Patch, er
 		DueDate:     due,
 		If:          task.IfEtag(p.GetEtag()),
 	}, nil
+}
+
+// allFields is what the "*" mask path names.
+const allFields = task.Fields(task.FieldTitle | task.FieldDescription | task.FieldStatus | task.FieldPriority | task.FieldDueDate)
+
+// ignoredPath reports whether path names a Task field an update mask may
+// name without effect: the etag (a condition, not a value) or an
+// output-only field.
+func ignoredPath(path string) bool {
+	switch path {
+	case "id", "etag", "created_by", "assigned_to", "created_at", "updated_at", "completed_at":
+		return true
+	}
+	return false
 }
 
 // listRequestFromProto reads a ListTasks request.

@@ -49,8 +49,8 @@ func TestStatementTimeout_IsDeadlineExceeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := bn.client.GetTask(bn.asA(t), &taskv1.GetTaskRequest{Id: tk.GetId()})
-	if err != nil || got.GetTask().GetTitle() != "before" {
-		t.Errorf("task after the timeout: %v, %v; want title %q", got.GetTask(), err, "before")
+	if err != nil || got.GetTitle() != "before" {
+		t.Errorf("task after the timeout: %v, %v; want title %q", got, err, "before")
 	}
 }
 

@@ -242,7 +242,7 @@ func (bn *bundle) create(t *testing.T, ctx context.Context, tk *taskv1.Task) *ta
 	if err != nil {
 		t.Fatalf("CreateTask(%v): %v", tk, err)
 	}
-	return resp.GetTask()
+	return resp
 }
 
 // wantStatus fails the test unless err has code want and, when fields are

@@ -222,7 +222,15 @@ UPDATE task SET
     version      = version + 1
 WHERE id = @id::bigint
   AND (@any_version::boolean OR version = @version::bigint)
-  AND (@assignee_may::boolean OR @admin::boolean OR created_by = @uid::bigint)
+  -- Who may write (task.Authorize with ActionFor(Patch.Changes)): admins
+  -- and the creator anything; any other caller who sees the row under RLS
+  -- is its assignee, who may change the status only: every other field the
+  -- patch sets must already have the value it sends.
+  AND (@admin::boolean OR created_by = @uid::bigint OR (
+        (NOT @set_title::boolean OR title = @title::text)
+    AND (NOT @set_description::boolean OR description IS NOT DISTINCT FROM nullif(@description::text, ''))
+    AND (NOT @set_priority::boolean OR priority = @priority::text)
+    AND (NOT @set_due_date::boolean OR due_date IS NOT DISTINCT FROM @due_date::timestamptz)))
 RETURNING ` + columns
 
 	assignSQL = `
@@ -341,10 +349,9 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 }
 
 // Update writes p's fields when c may do a and p.If holds.
-func (s *Store) Update(ctx context.Context, c task.Caller, p task.Patch, a task.Action) (task.Task, error) {
+func (s *Store) Update(ctx context.Context, c task.Caller, p task.Patch) (task.Task, error) {
 	args := condition(callerArgs(c), p.If)
 	args["id"] = p.ID
-	args["assignee_may"] = a.AssigneeMay()
 	args["set_title"] = p.Fields.Has(task.FieldTitle)
 	args["title"] = p.Title
 	args["set_description"] = p.Fields.Has(task.FieldDescription)

@@ -117,7 +117,7 @@ func TestUpdate_ConcurrentSameEtagExactlyOneWins(t *testing.T) {
 			results[i], errs[i] = bn.store.Update(ctx, bn.a, task.Patch{
 				ID: orig.ID, Fields: task.Fields(task.FieldTitle), Title: fmt.Sprintf("writer %d", i),
 				If: task.IfEtag(orig.Etag()),
-			}, task.ActionEdit)
+			})
 		})
 	}
 	close(start)
@@ -160,7 +160,7 @@ func TestUpdate_MaskedFieldsOnlyAndCompletedAt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	done, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: task.StatusCompleted, Title: "ignored"}, task.ActionSetStatus)
+	done, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: task.StatusCompleted, Title: "ignored"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestUpdate_MaskedFieldsOnlyAndCompletedAt(t *testing.T) {
 	}
 
 	// Completed again keeps the first completion time.
-	again, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: task.StatusCompleted}, task.ActionSetStatus)
+	again, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: task.StatusCompleted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestUpdate_MaskedFieldsOnlyAndCompletedAt(t *testing.T) {
 	reopened, err := bn.store.Update(ctx, bn.a, task.Patch{
 		ID: orig.ID, Fields: task.Fields(task.FieldStatus).With(task.FieldDueDate).With(task.FieldDescription),
 		Status: task.StatusInProgress,
-	}, task.ActionEdit)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,18 +202,30 @@ func TestUpdate_AssigneeOnlyStatusStrangerNothing(t *testing.T) {
 	if _, err := bn.store.Assign(ctx, bn.a, orig.ID, bn.b.UserID, task.Condition{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bn.store.Update(ctx, bn.b, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: task.StatusInProgress}, task.ActionSetStatus); err != nil {
+	if _, err := bn.store.Update(ctx, bn.b, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: task.StatusInProgress}); err != nil {
 		t.Errorf("assignee changing status: %v", err)
+	}
+	// The assignee may send back the values it read with a new status: only
+	// changes count.
+	unchanged := task.Patch{
+		ID: orig.ID, Fields: task.Fields(task.FieldStatus).With(task.FieldTitle).With(task.FieldDescription).With(task.FieldPriority).With(task.FieldDueDate),
+		Title: orig.Title, Description: orig.Description, Priority: orig.Priority, DueDate: orig.DueDate, Status: task.StatusCompleted,
+	}
+	if got, err := bn.store.Update(ctx, bn.b, unchanged); err != nil || got.Status != task.StatusCompleted {
+		t.Errorf("assignee sending unchanged fields with a new status: %+v, %v", got, err)
 	}
 	for _, tc := range []struct {
 		name string
 		c    task.Caller
-		a    task.Action
+		p    task.Patch
 	}{
-		{"assignee edits title", bn.b, task.ActionEdit},
-		{"stranger edits status", bn.c, task.ActionSetStatus},
+		{"assignee edits title", bn.b, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldTitle), Title: "x"}},
+		{"assignee edits title with a status", bn.b, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldTitle).With(task.FieldStatus), Title: "x", Status: task.StatusPending}},
+		{"assignee sets a due date", bn.b, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldDueDate), DueDate: &orig.CreatedAt}},
+		{"stranger edits status", bn.c, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: task.StatusPending}},
+		{"stranger sends unchanged fields", bn.c, unchanged},
 	} {
-		_, err := bn.store.Update(ctx, tc.c, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldTitle), Title: "x"}, tc.a)
+		_, err := bn.store.Update(ctx, tc.c, tc.p)
 		if !errors.Is(err, task.ErrNotFound) {
 			t.Errorf("%s: %v, want ErrNotFound", tc.name, err)
 		}
@@ -230,7 +242,7 @@ func TestUpdate_AssigneeOnlyStatusStrangerNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Title != "t" || got.AssignedTo != bn.b.UserID || got.Status != task.StatusInProgress {
+	if got.Title != "t" || got.AssignedTo != bn.b.UserID || got.Status != task.StatusCompleted || got.DueDate != nil {
 		t.Errorf("task after refused writes: %+v", got)
 	}
 }
@@ -346,11 +358,11 @@ func TestStore_TranslatesConstraintViolations(t *testing.T) {
 			return err
 		}, task.ErrInvalidStatus, "task_status_check"},
 		{"update, unknown status", func() error {
-			_, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: "stalled"}, task.ActionEdit)
+			_, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldStatus), Status: "stalled"})
 			return err
 		}, task.ErrInvalidStatus, "task_status_check"},
 		{"update, unknown priority", func() error {
-			_, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldPriority), Priority: "whenever"}, task.ActionEdit)
+			_, err := bn.store.Update(ctx, bn.a, task.Patch{ID: orig.ID, Fields: task.Fields(task.FieldPriority), Priority: "whenever"})
 			return err
 		}, task.ErrInvalidPriority, "task_priority_check"},
 		{"assign, no such user", func() error {

@@ -77,8 +77,8 @@ func TestAgainstTheUserServiceBinary(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Verify the login token with the fetched keys: %v", err)
 		}
-		if got.UserID != created.GetUser().GetId() || got.Admin {
-			t.Errorf("Verify = %+v, want user %d, not admin", got, created.GetUser().GetId())
+		if got.UserID != created.GetId() || got.Admin {
+			t.Errorf("Verify = %+v, want user %d, not admin", got, created.GetId())
 		}
 		altered := []byte(token)
 		i := strings.LastIndexByte(token, '.') + 5 // a character inside the signature
@@ -93,7 +93,7 @@ func TestAgainstTheUserServiceBinary(t *testing.T) {
 		// CheckAssignee forwards the bearer token of the call it serves.
 		incoming := metadata.NewIncomingContext(testkit.Context(t), metadata.Pairs("authorization", "Bearer "+token))
 		dir := userclient.NewDirectory(users)
-		if err := dir.CheckAssignee(incoming, created.GetUser().GetId()); err != nil {
+		if err := dir.CheckAssignee(incoming, created.GetId()); err != nil {
 			t.Errorf("CheckAssignee(active user) = %v, want nil", err)
 		}
 		for name, id := range map[string]int64{"inactive": inactive, "unknown": inactive + 1000} {

@@ -35,7 +35,7 @@ func TestDeactivateUser_StopsSignInAndRefreshUntilActivated(t *testing.T) {
 	admin := as(testkit.Context(t), rootToken)
 
 	resp, err := b.client.DeactivateUser(admin, &userv1.DeactivateUserRequest{Id: alice.GetId()})
-	if err != nil || resp.GetUser().GetIsActive() {
+	if err != nil || resp.GetIsActive() {
 		t.Fatalf("DeactivateUser: %v, %v", resp, err)
 	}
 	_, err = refresh(t, b, pair.GetRefreshToken())
@@ -44,7 +44,7 @@ func TestDeactivateUser_StopsSignInAndRefreshUntilActivated(t *testing.T) {
 	wantCode(t, err, codes.Unauthenticated)
 
 	resp2, err := b.client.ActivateUser(admin, &userv1.ActivateUserRequest{Id: alice.GetId()})
-	if err != nil || !resp2.GetUser().GetIsActive() {
+	if err != nil || !resp2.GetIsActive() {
 		t.Fatalf("ActivateUser: %v, %v", resp2, err)
 	}
 	b.login(t, "alice", pw)

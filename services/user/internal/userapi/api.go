@@ -67,7 +67,7 @@ func caller(ctx context.Context) (user.Caller, error) {
 }
 
 // CreateUser signs up a new account.
-func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) (*userv1.CreateUserResponse, error) {
+func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) (*userv1.User, error) {
 	u, err := s.svc.CreateUser(ctx, user.SignUp{
 		Email:    req.GetEmail(),
 		Username: req.GetUsername(),
@@ -77,7 +77,7 @@ func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) 
 	if err != nil {
 		return nil, s.status(ctx, err, fieldPaths{Email: "email", Username: "username", Password: "password"})
 	}
-	return &userv1.CreateUserResponse{User: toProtoUser(u)}, nil
+	return toProtoUser(u), nil
 }
 
 // Login exchanges credentials for tokens.
@@ -117,7 +117,7 @@ func (s *Server) GetPublicKeys(context.Context, *userv1.GetPublicKeysRequest) (*
 
 // GetUser returns a whole user to the user and admins, and the public
 // profile of an active user to anyone else signed in.
-func (s *Server) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*userv1.GetUserResponse, error) {
+func (s *Server) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*userv1.User, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -127,13 +127,13 @@ func (s *Server) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*user
 		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	if v == user.Public {
-		return &userv1.GetUserResponse{User: toPublicProfile(u)}, nil
+		return toPublicProfile(u), nil
 	}
-	return &userv1.GetUserResponse{User: toProtoUser(u)}, nil
+	return toProtoUser(u), nil
 }
 
 // GetCurrentUser returns the caller.
-func (s *Server) GetCurrentUser(ctx context.Context, _ *userv1.GetCurrentUserRequest) (*userv1.GetCurrentUserResponse, error) {
+func (s *Server) GetCurrentUser(ctx context.Context, _ *userv1.GetCurrentUserRequest) (*userv1.User, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -142,7 +142,7 @@ func (s *Server) GetCurrentUser(ctx context.Context, _ *userv1.GetCurrentUserReq
 	if err != nil {
 		return nil, s.status(ctx, err, fieldPaths{})
 	}
-	return &userv1.GetCurrentUserResponse{User: toProtoUser(u)}, nil
+	return toProtoUser(u), nil
 }
 
 // ListUsers pages through users; admins only.
@@ -168,7 +168,7 @@ func (s *Server) ListUsers(ctx context.Context, req *userv1.ListUsersRequest) (*
 }
 
 // UpdateUser changes the masked fields of a user; the user and admins only.
-func (s *Server) UpdateUser(ctx context.Context, req *userv1.UpdateUserRequest) (*userv1.UpdateUserResponse, error) {
+func (s *Server) UpdateUser(ctx context.Context, req *userv1.UpdateUserRequest) (*userv1.User, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -183,7 +183,7 @@ func (s *Server) UpdateUser(ctx context.Context, req *userv1.UpdateUserRequest) 
 			Email: "user.email", Username: "user.username", FullName: "user.full_name", Change: "update_mask",
 		})
 	}
-	return &userv1.UpdateUserResponse{User: toProtoUser(u)}, nil
+	return toProtoUser(u), nil
 }
 
 // ChangePassword replaces the caller's own password.
@@ -200,7 +200,7 @@ func (s *Server) ChangePassword(ctx context.Context, req *userv1.ChangePasswordR
 }
 
 // DeactivateUser deactivates a user; admins only.
-func (s *Server) DeactivateUser(ctx context.Context, req *userv1.DeactivateUserRequest) (*userv1.DeactivateUserResponse, error) {
+func (s *Server) DeactivateUser(ctx context.Context, req *userv1.DeactivateUserRequest) (*userv1.User, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -209,11 +209,11 @@ func (s *Server) DeactivateUser(ctx context.Context, req *userv1.DeactivateUserR
 	if err != nil {
 		return nil, s.status(ctx, err, fieldPaths{})
 	}
-	return &userv1.DeactivateUserResponse{User: toProtoUser(u)}, nil
+	return toProtoUser(u), nil
 }
 
 // ActivateUser activates a user; admins only.
-func (s *Server) ActivateUser(ctx context.Context, req *userv1.ActivateUserRequest) (*userv1.ActivateUserResponse, error) {
+func (s *Server) ActivateUser(ctx context.Context, req *userv1.ActivateUserRequest) (*userv1.User, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -222,7 +222,7 @@ func (s *Server) ActivateUser(ctx context.Context, req *userv1.ActivateUserReque
 	if err != nil {
 		return nil, s.status(ctx, err, fieldPaths{})
 	}
-	return &userv1.ActivateUserResponse{User: toProtoUser(u)}, nil
+	return toProtoUser(u), nil
 }
 
 // BatchGetUsers says which of the ids exist and are active; any signed-in
@@ -247,7 +247,9 @@ func (s *Server) BatchGetUsers(ctx context.Context, req *userv1.BatchGetUsersReq
 // paths are the domain's field names, checked by the domain. An absent or
 // empty mask means the fields given with a non-empty value (so nothing is
 // cleared by omission; clear full_name with an explicit mask). "*" means
-// every changeable field.
+// every changeable field. Paths naming output-only fields are ignored
+// (AIP-203): a client may send back the whole user it read, and the REST
+// gateway derives the mask from the body's keys.
 func toChange(u *userv1.User, mask *fieldmaskpb.FieldMask) user.Change {
 	ch := user.Change{FullName: u.GetFullName(), Username: u.GetUsername(), Email: u.GetEmail()}
 	paths := mask.GetPaths()
@@ -265,7 +267,19 @@ func toChange(u *userv1.User, mask *fieldmaskpb.FieldMask) user.Change {
 			ch.Fields = append(ch.Fields, user.ChangeableFields()...)
 			continue
 		}
+		if outputOnly(p) {
+			continue
+		}
 		ch.Fields = append(ch.Fields, p)
 	}
 	return ch
+}
+
+// outputOnly reports whether path names a User field the server sets.
+func outputOnly(path string) bool {
+	switch path {
+	case "id", "is_active", "is_verified", "is_admin", "created_at", "updated_at":
+		return true
+	}
+	return false
 }

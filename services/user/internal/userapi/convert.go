@@ -13,12 +13,12 @@ import (
 func toProtoUser(u user.User) *userv1.User {
 	return &userv1.User{
 		Id:         u.ID,
-		Email:      u.Email,
+		Email:      &u.Email,
 		Username:   u.Username,
 		FullName:   u.FullName,
-		IsActive:   u.IsActive,
-		IsVerified: u.IsVerified,
-		IsAdmin:    u.IsAdmin,
+		IsActive:   &u.IsActive,
+		IsVerified: &u.IsVerified,
+		IsAdmin:    &u.IsAdmin,
 		CreatedAt:  timestamppb.New(u.CreatedAt),
 		UpdatedAt:  timestamppb.New(u.UpdatedAt),
 	}

@@ -99,8 +99,8 @@ func TestStatementTimeout_IsDeadlineExceeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	me, err := b.client.GetCurrentUser(as(testkit.Context(t), token), &userv1.GetCurrentUserRequest{})
-	if err != nil || me.GetUser().GetFullName() != "" {
-		t.Errorf("user after the timeout: %v, %v; want the full name unchanged (empty)", me.GetUser(), err)
+	if err != nil || me.GetFullName() != "" {
+		t.Errorf("user after the timeout: %v, %v; want the full name unchanged (empty)", me, err)
 	}
 }
 
@@ -131,13 +131,13 @@ func TestTerminatedBackends_NextReadSucceedsAndNothingIsInternal(t *testing.T) {
 			t.Fatalf("round %d: no backend of the service to terminate", round)
 		}
 		me, err := b.client.GetCurrentUser(ctx(), &userv1.GetCurrentUserRequest{})
-		if err != nil || me.GetUser().GetId() != alice.GetId() {
+		if err != nil || me.GetId() != alice.GetId() {
 			t.Fatalf("round %d: GetCurrentUser after pg_terminate_backend: %v, %v", round, me, err)
 		}
 
 		b.db.TerminateApp(t)
 		other, err := b.client.GetUser(ctx(), &userv1.GetUserRequest{Id: bob.GetId()})
-		if err != nil || other.GetUser().GetUsername() != "bob" {
+		if err != nil || other.GetUsername() != "bob" {
 			t.Fatalf("round %d: GetUser after pg_terminate_backend: %v, %v", round, other, err)
 		}
 

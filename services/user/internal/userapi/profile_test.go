@@ -24,7 +24,7 @@ func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testin
 	}
 
 	self, err := b.client.GetUser(as(testkit.Context(t), aliceToken), &userv1.GetUserRequest{Id: alice.GetId()})
-	if err != nil || self.GetUser().GetEmail() != "alice@example.com" || self.GetUser().GetCreatedAt() == nil {
+	if err != nil || self.GetEmail() != "alice@example.com" || self.GetCreatedAt() == nil {
 		t.Errorf("self: %v, %v", self, err)
 	}
 	public, err := b.client.GetUser(as(testkit.Context(t), aliceToken), &userv1.GetUserRequest{Id: bob.GetId()})
@@ -32,11 +32,11 @@ func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testin
 		t.Fatal(err)
 	}
 	want := &userv1.User{Id: bob.GetId(), Username: "bob", FullName: "Bob B"}
-	if got := public.GetUser(); got.String() != want.String() {
+	if got := public; got.String() != want.String() {
 		t.Errorf("public profile = %v, want only %v", got, want)
 	}
 	me, err := b.client.GetCurrentUser(as(testkit.Context(t), aliceToken), &userv1.GetCurrentUserRequest{})
-	if err != nil || me.GetUser().GetId() != alice.GetId() || me.GetUser().GetEmail() == "" {
+	if err != nil || me.GetId() != alice.GetId() || me.GetEmail() == "" {
 		t.Errorf("GetCurrentUser: %v, %v", me, err)
 	}
 
@@ -49,7 +49,7 @@ func TestGetUser_SelfAndAdminSeeAllOthersThePublicProfileOfActiveUsers(t *testin
 	_, err = b.client.GetUser(as(testkit.Context(t), aliceToken), &userv1.GetUserRequest{Id: 987654})
 	wantCode(t, err, codes.NotFound)
 	byAdmin, err := b.client.GetUser(as(testkit.Context(t), rootToken), &userv1.GetUserRequest{Id: bob.GetId()})
-	if err != nil || byAdmin.GetUser().GetEmail() != "bob@example.com" || byAdmin.GetUser().GetIsActive() {
+	if err != nil || byAdmin.GetEmail() != "bob@example.com" || byAdmin.GetIsActive() {
 		t.Errorf("admin sees inactive bob: %v, %v", byAdmin, err)
 	}
 }
@@ -61,13 +61,13 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 	ctx := as(testkit.Context(t), token)
 
 	resp, err := b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
-		User:       &userv1.User{Id: alice.GetId(), FullName: "Alice A", Username: "zed", Email: "zed@example.com"},
+		User:       &userv1.User{Id: alice.GetId(), FullName: "Alice A", Username: "zed", Email: new("zed@example.com")},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"full_name"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := resp.GetUser(); u.GetFullName() != "Alice A" || u.GetUsername() != "alice" || u.GetEmail() != "alice@example.com" {
+	if u := resp; u.GetFullName() != "Alice A" || u.GetUsername() != "alice" || u.GetEmail() != "alice@example.com" {
 		t.Errorf("mask full_name: got %v, want only full_name changed", u)
 	}
 
@@ -76,7 +76,7 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := resp.GetUser(); u.GetFullName() != "Alice A" || u.GetUsername() != "alice2" || u.GetEmail() != "alice@example.com" {
+	if u := resp; u.GetFullName() != "Alice A" || u.GetUsername() != "alice2" || u.GetEmail() != "alice@example.com" {
 		t.Errorf("no mask: got %v", u)
 	}
 
@@ -84,7 +84,7 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 	resp, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
 		User: &userv1.User{Id: alice.GetId()}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"full_name"}},
 	})
-	if err != nil || resp.GetUser().GetFullName() != "" || resp.GetUser().GetUsername() != "alice2" {
+	if err != nil || resp.GetFullName() != "" || resp.GetUsername() != "alice2" {
 		t.Errorf("clear full_name: %v, %v", resp, err)
 	}
 
@@ -93,9 +93,9 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
-		User: &userv1.User{Id: alice.GetId(), Email: "New@Example.com"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}},
+		User: &userv1.User{Id: alice.GetId(), Email: new("New@Example.com")}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}},
 	})
-	if err != nil || resp.GetUser().GetEmail() != "new@example.com" || resp.GetUser().GetIsVerified() {
+	if err != nil || resp.GetEmail() != "new@example.com" || resp.GetIsVerified() {
 		t.Errorf("email change: %v, %v", resp, err)
 	}
 	// The same email again keeps the (re-)verified state.
@@ -103,9 +103,9 @@ func TestUpdateUser_MaskChangesOnlyTheNamedFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
-		User: &userv1.User{Id: alice.GetId(), Email: "new@example.com"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}},
+		User: &userv1.User{Id: alice.GetId(), Email: new("new@example.com")}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}},
 	})
-	if err != nil || !resp.GetUser().GetIsVerified() {
+	if err != nil || !resp.GetIsVerified() {
 		t.Errorf("unchanged email reset is_verified: %v, %v", resp, err)
 	}
 }
@@ -118,7 +118,7 @@ func TestUpdateUser_BadMaskDuplicatesAndOthersAreRefused(t *testing.T) {
 	_, rootToken := b.admin(t, "root")
 	ctx := as(testkit.Context(t), token)
 
-	for _, path := range []string{"password_hash", "is_admin", "id"} {
+	for _, path := range []string{"password_hash", "role", "full_name.first"} {
 		_, err := b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
 			User: &userv1.User{Id: alice.GetId()}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{path}},
 		})
@@ -127,8 +127,17 @@ func TestUpdateUser_BadMaskDuplicatesAndOthersAreRefused(t *testing.T) {
 			t.Errorf("path %q: field violations %v, want [update_mask]", path, got)
 		}
 	}
-	_, err := b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
-		User: &userv1.User{Id: alice.GetId(), Email: "BOB@example.com"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}},
+	// Output-only fields in the mask are ignored (AIP-203): naming is_admin
+	// makes nobody an admin.
+	got, err := b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
+		User:       &userv1.User{Id: alice.GetId(), FullName: "Alice", IsAdmin: new(true), IsActive: new(false)},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"full_name", "is_admin", "is_active", "id", "created_at"}},
+	})
+	if err != nil || got.GetIsAdmin() || !got.GetIsActive() || got.GetFullName() != "Alice" {
+		t.Errorf("mask with output-only paths: %v, %v; want only full_name changed", got, err)
+	}
+	_, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
+		User: &userv1.User{Id: alice.GetId(), Email: new("BOB@example.com")}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}},
 	})
 	st := wantCode(t, err, codes.AlreadyExists)
 	if got := badRequestFields(st); len(got) != 1 || got[0] != "user.email" {
@@ -150,7 +159,7 @@ func TestUpdateUser_BadMaskDuplicatesAndOthersAreRefused(t *testing.T) {
 	_, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{User: &userv1.User{Id: bob.GetId(), FullName: "Not Bob"}})
 	wantCode(t, err, codes.PermissionDenied)
 	resp, err := b.client.UpdateUser(as(testkit.Context(t), rootToken), &userv1.UpdateUserRequest{User: &userv1.User{Id: bob.GetId(), FullName: "Bob B"}})
-	if err != nil || resp.GetUser().GetFullName() != "Bob B" {
+	if err != nil || resp.GetFullName() != "Bob B" {
 		t.Errorf("admin update: %v, %v", resp, err)
 	}
 	_, err = b.client.UpdateUser(ctx, &userv1.UpdateUserRequest{User: &userv1.User{FullName: "x"}})

@@ -157,7 +157,7 @@ func (b *bundle) signUp(t *testing.T, email, username, password string) *userv1.
 	if err != nil {
 		t.Fatalf("CreateUser(%s, %s): %v", email, username, err)
 	}
-	return resp.GetUser()
+	return resp
 }
 
 // login signs in and fails the test on error.

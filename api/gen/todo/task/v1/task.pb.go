@@ -12,6 +12,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -164,9 +165,9 @@ type Task struct {
 	DueDate *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
 	// The id of the user who created the task.
 	CreatedBy int64 `protobuf:"varint,7,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
-	// The id of the user the task is assigned to; 0 when unassigned. Changed
-	// only by AssignTask.
-	AssignedTo int64 `protobuf:"varint,8,opt,name=assigned_to,json=assignedTo,proto3" json:"assigned_to,omitempty"`
+	// The id of the user the task is assigned to; absent when unassigned.
+	// Changed only by AssignTask.
+	AssignedTo *int64 `protobuf:"varint,8,opt,name=assigned_to,json=assignedTo,proto3,oneof" json:"assigned_to,omitempty"`
 	// When the task was created.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// When the task was last changed.
@@ -261,8 +262,8 @@ func (x *Task) GetCreatedBy() int64 {
 }
 
 func (x *Task) GetAssignedTo() int64 {
-	if x != nil {
-		return x.AssignedTo
+	if x != nil && x.AssignedTo != nil {
+		return *x.AssignedTo
 	}
 	return 0
 }
@@ -352,52 +353,6 @@ func (x *CreateTaskRequest) GetRequestId() string {
 	return ""
 }
 
-// CreateTaskResponse carries the created task.
-type CreateTaskResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The created task (or, for a repeated request_id, the first one).
-	Task          *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateTaskResponse) Reset() {
-	*x = CreateTaskResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateTaskResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateTaskResponse) ProtoMessage() {}
-
-func (x *CreateTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateTaskResponse.ProtoReflect.Descriptor instead.
-func (*CreateTaskResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *CreateTaskResponse) GetTask() *Task {
-	if x != nil {
-		return x.Task
-	}
-	return nil
-}
-
 // GetTaskRequest names a task.
 type GetTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -409,7 +364,7 @@ type GetTaskRequest struct {
 
 func (x *GetTaskRequest) Reset() {
 	*x = GetTaskRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[3]
+	mi := &file_todo_task_v1_task_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +376,7 @@ func (x *GetTaskRequest) String() string {
 func (*GetTaskRequest) ProtoMessage() {}
 
 func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[3]
+	mi := &file_todo_task_v1_task_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +389,7 @@ func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{3}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetTaskRequest) GetId() int64 {
@@ -442,52 +397,6 @@ func (x *GetTaskRequest) GetId() int64 {
 		return x.Id
 	}
 	return 0
-}
-
-// GetTaskResponse carries a task.
-type GetTaskResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The task.
-	Task          *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetTaskResponse) Reset() {
-	*x = GetTaskResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetTaskResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetTaskResponse) ProtoMessage() {}
-
-func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetTaskResponse.ProtoReflect.Descriptor instead.
-func (*GetTaskResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *GetTaskResponse) GetTask() *Task {
-	if x != nil {
-		return x.Task
-	}
-	return nil
 }
 
 // ListTasksRequest pages through the caller's visible tasks. Every filter
@@ -524,7 +433,7 @@ type ListTasksRequest struct {
 
 func (x *ListTasksRequest) Reset() {
 	*x = ListTasksRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[5]
+	mi := &file_todo_task_v1_task_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +445,7 @@ func (x *ListTasksRequest) String() string {
 func (*ListTasksRequest) ProtoMessage() {}
 
 func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[5]
+	mi := &file_todo_task_v1_task_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +458,7 @@ func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListTasksRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{5}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListTasksRequest) GetPageSize() int32 {
@@ -635,7 +544,7 @@ type ListTasksResponse struct {
 
 func (x *ListTasksResponse) Reset() {
 	*x = ListTasksResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[6]
+	mi := &file_todo_task_v1_task_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +556,7 @@ func (x *ListTasksResponse) String() string {
 func (*ListTasksResponse) ProtoMessage() {}
 
 func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[6]
+	mi := &file_todo_task_v1_task_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +569,7 @@ func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksResponse.ProtoReflect.Descriptor instead.
 func (*ListTasksResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{6}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListTasksResponse) GetTasks() []*Task {
@@ -693,7 +602,7 @@ type UpdateTaskRequest struct {
 
 func (x *UpdateTaskRequest) Reset() {
 	*x = UpdateTaskRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	mi := &file_todo_task_v1_task_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +614,7 @@ func (x *UpdateTaskRequest) String() string {
 func (*UpdateTaskRequest) ProtoMessage() {}
 
 func (x *UpdateTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	mi := &file_todo_task_v1_task_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +627,7 @@ func (x *UpdateTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTaskRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTaskRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateTaskRequest) GetTask() *Task {
@@ -731,52 +640,6 @@ func (x *UpdateTaskRequest) GetTask() *Task {
 func (x *UpdateTaskRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	if x != nil {
 		return x.UpdateMask
-	}
-	return nil
-}
-
-// UpdateTaskResponse carries the updated task.
-type UpdateTaskResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The task after the update.
-	Task          *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateTaskResponse) Reset() {
-	*x = UpdateTaskResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateTaskResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateTaskResponse) ProtoMessage() {}
-
-func (x *UpdateTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateTaskResponse.ProtoReflect.Descriptor instead.
-func (*UpdateTaskResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *UpdateTaskResponse) GetTask() *Task {
-	if x != nil {
-		return x.Task
 	}
 	return nil
 }
@@ -794,7 +657,7 @@ type DeleteTaskRequest struct {
 
 func (x *DeleteTaskRequest) Reset() {
 	*x = DeleteTaskRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	mi := &file_todo_task_v1_task_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +669,7 @@ func (x *DeleteTaskRequest) String() string {
 func (*DeleteTaskRequest) ProtoMessage() {}
 
 func (x *DeleteTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	mi := &file_todo_task_v1_task_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +682,7 @@ func (x *DeleteTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTaskRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTaskRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{9}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteTaskRequest) GetId() int64 {
@@ -834,43 +697,6 @@ func (x *DeleteTaskRequest) GetEtag() string {
 		return x.Etag
 	}
 	return ""
-}
-
-// DeleteTaskResponse is empty.
-type DeleteTaskResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeleteTaskResponse) Reset() {
-	*x = DeleteTaskResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeleteTaskResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeleteTaskResponse) ProtoMessage() {}
-
-func (x *DeleteTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[10]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DeleteTaskResponse.ProtoReflect.Descriptor instead.
-func (*DeleteTaskResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{10}
 }
 
 // AssignTaskRequest gives a task to a user.
@@ -888,7 +714,7 @@ type AssignTaskRequest struct {
 
 func (x *AssignTaskRequest) Reset() {
 	*x = AssignTaskRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	mi := &file_todo_task_v1_task_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +726,7 @@ func (x *AssignTaskRequest) String() string {
 func (*AssignTaskRequest) ProtoMessage() {}
 
 func (x *AssignTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	mi := &file_todo_task_v1_task_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +739,7 @@ func (x *AssignTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignTaskRequest.ProtoReflect.Descriptor instead.
 func (*AssignTaskRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{11}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AssignTaskRequest) GetId() int64 {
@@ -937,52 +763,6 @@ func (x *AssignTaskRequest) GetEtag() string {
 	return ""
 }
 
-// AssignTaskResponse carries the assigned task.
-type AssignTaskResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The task after the assignment.
-	Task          *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *AssignTaskResponse) Reset() {
-	*x = AssignTaskResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[12]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *AssignTaskResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*AssignTaskResponse) ProtoMessage() {}
-
-func (x *AssignTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[12]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use AssignTaskResponse.ProtoReflect.Descriptor instead.
-func (*AssignTaskResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{12}
-}
-
-func (x *AssignTaskResponse) GetTask() *Task {
-	if x != nil {
-		return x.Task
-	}
-	return nil
-}
-
 // GetTaskStatsRequest is empty: the statistics are the caller's.
 type GetTaskStatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -992,7 +772,7 @@ type GetTaskStatsRequest struct {
 
 func (x *GetTaskStatsRequest) Reset() {
 	*x = GetTaskStatsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	mi := &file_todo_task_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +784,7 @@ func (x *GetTaskStatsRequest) String() string {
 func (*GetTaskStatsRequest) ProtoMessage() {}
 
 func (x *GetTaskStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	mi := &file_todo_task_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +797,7 @@ func (x *GetTaskStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskStatsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{13}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 // GetTaskStatsResponse counts the tasks the caller created.
@@ -1035,7 +815,7 @@ type GetTaskStatsResponse struct {
 
 func (x *GetTaskStatsResponse) Reset() {
 	*x = GetTaskStatsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	mi := &file_todo_task_v1_task_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +827,7 @@ func (x *GetTaskStatsResponse) String() string {
 func (*GetTaskStatsResponse) ProtoMessage() {}
 
 func (x *GetTaskStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	mi := &file_todo_task_v1_task_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +840,7 @@ func (x *GetTaskStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskStatsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{14}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetTaskStatsResponse) GetCounts() []*TaskCount {
@@ -1099,7 +879,7 @@ type TaskCount struct {
 
 func (x *TaskCount) Reset() {
 	*x = TaskCount{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	mi := &file_todo_task_v1_task_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +891,7 @@ func (x *TaskCount) String() string {
 func (*TaskCount) ProtoMessage() {}
 
 func (x *TaskCount) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	mi := &file_todo_task_v1_task_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +904,7 @@ func (x *TaskCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCount.ProtoReflect.Descriptor instead.
 func (*TaskCount) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{15}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TaskCount) GetStatus() TaskStatus {
@@ -1152,7 +932,7 @@ var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xee\x04\n" +
+	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x83\x05\n" +
 	"\x04Task\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12)\n" +
 	"\x05title\x18\x02 \x01(\tB\x13\xe2A\x01\x02\xbaH\f\xd8\x01\x01r\a\x18\xf4\x032\x02\\SR\x05title\x12.\n" +
@@ -1161,27 +941,24 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\bpriority\x18\x05 \x01(\x0e2\x1a.todo.task.v1.TaskPriorityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\bpriority\x12;\n" +
 	"\bdue_date\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\adueDate\x12#\n" +
 	"\n" +
-	"created_by\x18\a \x01(\x03B\x04\xe2A\x01\x03R\tcreatedBy\x12%\n" +
-	"\vassigned_to\x18\b \x01(\x03B\x04\xe2A\x01\x03R\n" +
-	"assignedTo\x12?\n" +
+	"created_by\x18\a \x01(\x03B\x04\xe2A\x01\x03R\tcreatedBy\x12*\n" +
+	"\vassigned_to\x18\b \x01(\x03B\x04\xe2A\x01\x03H\x00R\n" +
+	"assignedTo\x88\x01\x01\x12?\n" +
 	"\n" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tcreatedAt\x12?\n" +
 	"\n" +
 	"updated_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt\x12C\n" +
 	"\fcompleted_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vcompletedAt\x12\x1f\n" +
-	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"w\n" +
+	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etagB\x0e\n" +
+	"\f_assigned_to\"w\n" +
 	"\x11CreateTaskRequest\x122\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x12.\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\x0f\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"<\n" +
-	"\x12CreateTaskResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskR\x04task\"-\n" +
+	"request_id\x18\x02 \x01(\tB\x0f\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"-\n" +
 	"\x0eGetTaskRequest\x12\x1b\n" +
-	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"9\n" +
-	"\x0fGetTaskResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskR\x04task\"\xf6\x04\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xf6\x04\n" +
 	"\x10ListTasksRequest\x12+\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
@@ -1207,20 +984,15 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x12A\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
-	"updateMask\"<\n" +
-	"\x12UpdateTaskResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskR\x04task\"Q\n" +
+	"updateMask\"Q\n" +
 	"\x11DeleteTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12\x1f\n" +
-	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"\x14\n" +
-	"\x12DeleteTaskResponse\"\x7f\n" +
+	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"\x7f\n" +
 	"\x11AssignTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12,\n" +
 	"\vassignee_id\x18\x02 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02(\x00R\n" +
 	"assigneeId\x12\x1f\n" +
-	"\x04etag\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"<\n" +
-	"\x12AssignTaskResponse\x12&\n" +
-	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskR\x04task\"\x15\n" +
+	"\x04etag\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"\x15\n" +
 	"\x13GetTaskStatsRequest\"w\n" +
 	"\x14GetTaskStatsResponse\x12/\n" +
 	"\x06counts\x18\x01 \x03(\v2\x17.todo.task.v1.TaskCountR\x06counts\x12\x14\n" +
@@ -1241,18 +1013,18 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x11TASK_PRIORITY_LOW\x10\x01\x12\x18\n" +
 	"\x14TASK_PRIORITY_MEDIUM\x10\x02\x12\x16\n" +
 	"\x12TASK_PRIORITY_HIGH\x10\x03\x12\x18\n" +
-	"\x14TASK_PRIORITY_URGENT\x10\x042\xf8\x05\n" +
-	"\vTaskService\x12h\n" +
+	"\x14TASK_PRIORITY_URGENT\x10\x042\xb9\x05\n" +
+	"\vTaskService\x12Z\n" +
 	"\n" +
-	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a .todo.task.v1.CreateTaskResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12^\n" +
-	"\aGetTask\x12\x1c.todo.task.v1.GetTaskRequest\x1a\x1d.todo.task.v1.GetTaskResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/tasks/{id}\x12_\n" +
-	"\tListTasks\x12\x1e.todo.task.v1.ListTasksRequest\x1a\x1f.todo.task.v1.ListTasksResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasks\x12r\n" +
+	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
+	"\aGetTask\x12\x1c.todo.task.v1.GetTaskRequest\x1a\x12.todo.task.v1.Task\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/tasks/{id}\x12_\n" +
+	"\tListTasks\x12\x1e.todo.task.v1.ListTasksRequest\x1a\x1f.todo.task.v1.ListTasksResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasks\x12d\n" +
 	"\n" +
-	"UpdateTask\x12\x1f.todo.task.v1.UpdateTaskRequest\x1a .todo.task.v1.UpdateTaskResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x04task2\x13/v1/tasks/{task.id}\x12g\n" +
+	"UpdateTask\x12\x1f.todo.task.v1.UpdateTaskRequest\x1a\x12.todo.task.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04task2\x13/v1/tasks/{task.id}\x12]\n" +
 	"\n" +
-	"DeleteTask\x12\x1f.todo.task.v1.DeleteTaskRequest\x1a .todo.task.v1.DeleteTaskResponse\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/tasks/{id}\x12q\n" +
+	"DeleteTask\x12\x1f.todo.task.v1.DeleteTaskRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/tasks/{id}\x12c\n" +
 	"\n" +
-	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a .todo.task.v1.AssignTaskResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12n\n" +
+	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12n\n" +
 	"\fGetTaskStats\x12!.todo.task.v1.GetTaskStatsRequest\x1a\".todo.task.v1.GetTaskStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:statsB\xb0\x02\x92A\xf1\x01\x12\\\n" +
 	"\x04todo\x12PMulti-user task management: the user and task services through the REST gateway.2\x02v12\x10application/json:\x10application/jsonZ_\n" +
 	"]\n" +
@@ -1274,71 +1046,63 @@ func file_todo_task_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_todo_task_v1_task_proto_goTypes = []any{
 	(TaskStatus)(0),               // 0: todo.task.v1.TaskStatus
 	(TaskPriority)(0),             // 1: todo.task.v1.TaskPriority
 	(*Task)(nil),                  // 2: todo.task.v1.Task
 	(*CreateTaskRequest)(nil),     // 3: todo.task.v1.CreateTaskRequest
-	(*CreateTaskResponse)(nil),    // 4: todo.task.v1.CreateTaskResponse
-	(*GetTaskRequest)(nil),        // 5: todo.task.v1.GetTaskRequest
-	(*GetTaskResponse)(nil),       // 6: todo.task.v1.GetTaskResponse
-	(*ListTasksRequest)(nil),      // 7: todo.task.v1.ListTasksRequest
-	(*ListTasksResponse)(nil),     // 8: todo.task.v1.ListTasksResponse
-	(*UpdateTaskRequest)(nil),     // 9: todo.task.v1.UpdateTaskRequest
-	(*UpdateTaskResponse)(nil),    // 10: todo.task.v1.UpdateTaskResponse
-	(*DeleteTaskRequest)(nil),     // 11: todo.task.v1.DeleteTaskRequest
-	(*DeleteTaskResponse)(nil),    // 12: todo.task.v1.DeleteTaskResponse
-	(*AssignTaskRequest)(nil),     // 13: todo.task.v1.AssignTaskRequest
-	(*AssignTaskResponse)(nil),    // 14: todo.task.v1.AssignTaskResponse
-	(*GetTaskStatsRequest)(nil),   // 15: todo.task.v1.GetTaskStatsRequest
-	(*GetTaskStatsResponse)(nil),  // 16: todo.task.v1.GetTaskStatsResponse
-	(*TaskCount)(nil),             // 17: todo.task.v1.TaskCount
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 19: google.protobuf.FieldMask
+	(*GetTaskRequest)(nil),        // 4: todo.task.v1.GetTaskRequest
+	(*ListTasksRequest)(nil),      // 5: todo.task.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),     // 6: todo.task.v1.ListTasksResponse
+	(*UpdateTaskRequest)(nil),     // 7: todo.task.v1.UpdateTaskRequest
+	(*DeleteTaskRequest)(nil),     // 8: todo.task.v1.DeleteTaskRequest
+	(*AssignTaskRequest)(nil),     // 9: todo.task.v1.AssignTaskRequest
+	(*GetTaskStatsRequest)(nil),   // 10: todo.task.v1.GetTaskStatsRequest
+	(*GetTaskStatsResponse)(nil),  // 11: todo.task.v1.GetTaskStatsResponse
+	(*TaskCount)(nil),             // 12: todo.task.v1.TaskCount
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 14: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),         // 15: google.protobuf.Empty
 }
 var file_todo_task_v1_task_proto_depIdxs = []int32{
 	0,  // 0: todo.task.v1.Task.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 1: todo.task.v1.Task.priority:type_name -> todo.task.v1.TaskPriority
-	18, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
-	18, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
-	18, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
-	18, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
+	13, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
+	13, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	13, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	13, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
 	2,  // 6: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
-	2,  // 7: todo.task.v1.CreateTaskResponse.task:type_name -> todo.task.v1.Task
-	2,  // 8: todo.task.v1.GetTaskResponse.task:type_name -> todo.task.v1.Task
-	0,  // 9: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
-	1,  // 10: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
-	18, // 11: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
-	18, // 12: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
-	18, // 13: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
-	2,  // 14: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
-	2,  // 15: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
-	19, // 16: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 17: todo.task.v1.UpdateTaskResponse.task:type_name -> todo.task.v1.Task
-	2,  // 18: todo.task.v1.AssignTaskResponse.task:type_name -> todo.task.v1.Task
-	17, // 19: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
-	0,  // 20: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
-	1,  // 21: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
-	3,  // 22: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
-	5,  // 23: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
-	7,  // 24: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
-	9,  // 25: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
-	11, // 26: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
-	13, // 27: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
-	15, // 28: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
-	4,  // 29: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.CreateTaskResponse
-	6,  // 30: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.GetTaskResponse
-	8,  // 31: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
-	10, // 32: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.UpdateTaskResponse
-	12, // 33: todo.task.v1.TaskService.DeleteTask:output_type -> todo.task.v1.DeleteTaskResponse
-	14, // 34: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.AssignTaskResponse
-	16, // 35: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	0,  // 7: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
+	1,  // 8: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
+	13, // 9: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
+	13, // 10: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
+	13, // 11: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
+	2,  // 12: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
+	2,  // 13: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
+	14, // 14: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12, // 15: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
+	0,  // 16: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
+	1,  // 17: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
+	3,  // 18: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
+	4,  // 19: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
+	5,  // 20: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
+	7,  // 21: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
+	8,  // 22: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
+	9,  // 23: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
+	10, // 24: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
+	2,  // 25: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
+	2,  // 26: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
+	6,  // 27: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
+	2,  // 28: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
+	15, // 29: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
+	2,  // 30: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
+	11, // 31: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
+	25, // [25:32] is the sub-list for method output_type
+	18, // [18:25] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_todo_task_v1_task_proto_init() }
@@ -1346,14 +1110,15 @@ func file_todo_task_v1_task_proto_init() {
 	if File_todo_task_v1_task_proto != nil {
 		return
 	}
-	file_todo_task_v1_task_proto_msgTypes[5].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[0].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_task_v1_task_proto_rawDesc), len(file_todo_task_v1_task_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,22 +33,25 @@ type User struct {
 	// user to change.
 	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The sign-in email address, stored in lower case. Unique regardless of
-	// case.
-	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// case. Absent from another user's public profile.
+	Email *string `protobuf:"bytes,2,opt,name=email,proto3,oneof" json:"email,omitempty"`
 	// The unique handle: 3 to 32 characters of a-z, 0-9, '_', '.' and '-'.
 	Username string `protobuf:"bytes,3,opt,name=username,proto3" json:"username,omitempty"`
 	// The display name; empty when not given.
 	FullName string `protobuf:"bytes,4,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
 	// Whether the user may sign in. Changed by DeactivateUser and ActivateUser.
-	IsActive bool `protobuf:"varint,5,opt,name=is_active,json=isActive,proto3" json:"is_active,omitempty"`
+	// Absent from another user's public profile.
+	IsActive *bool `protobuf:"varint,5,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
 	// Whether the email address has been verified. Reset when the email
-	// changes.
-	IsVerified bool `protobuf:"varint,6,opt,name=is_verified,json=isVerified,proto3" json:"is_verified,omitempty"`
-	// Whether the user is an administrator.
-	IsAdmin bool `protobuf:"varint,7,opt,name=is_admin,json=isAdmin,proto3" json:"is_admin,omitempty"`
-	// When the user was created.
+	// changes. Absent from another user's public profile.
+	IsVerified *bool `protobuf:"varint,6,opt,name=is_verified,json=isVerified,proto3,oneof" json:"is_verified,omitempty"`
+	// Whether the user is an administrator. Absent from another user's public
+	// profile.
+	IsAdmin *bool `protobuf:"varint,7,opt,name=is_admin,json=isAdmin,proto3,oneof" json:"is_admin,omitempty"`
+	// When the user was created. Absent from another user's public profile.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	// When the user was last changed.
+	// When the user was last changed. Absent from another user's public
+	// profile.
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -92,8 +95,8 @@ func (x *User) GetId() int64 {
 }
 
 func (x *User) GetEmail() string {
-	if x != nil {
-		return x.Email
+	if x != nil && x.Email != nil {
+		return *x.Email
 	}
 	return ""
 }
@@ -113,22 +116,22 @@ func (x *User) GetFullName() string {
 }
 
 func (x *User) GetIsActive() bool {
-	if x != nil {
-		return x.IsActive
+	if x != nil && x.IsActive != nil {
+		return *x.IsActive
 	}
 	return false
 }
 
 func (x *User) GetIsVerified() bool {
-	if x != nil {
-		return x.IsVerified
+	if x != nil && x.IsVerified != nil {
+		return *x.IsVerified
 	}
 	return false
 }
 
 func (x *User) GetIsAdmin() bool {
-	if x != nil {
-		return x.IsAdmin
+	if x != nil && x.IsAdmin != nil {
+		return *x.IsAdmin
 	}
 	return false
 }
@@ -220,52 +223,6 @@ func (x *CreateUserRequest) GetFullName() string {
 	return ""
 }
 
-// CreateUserResponse carries the new account.
-type CreateUserResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The created user.
-	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateUserResponse) Reset() {
-	*x = CreateUserResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateUserResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateUserResponse) ProtoMessage() {}
-
-func (x *CreateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateUserResponse.ProtoReflect.Descriptor instead.
-func (*CreateUserResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *CreateUserResponse) GetUser() *User {
-	if x != nil {
-		return x.User
-	}
-	return nil
-}
-
 // LoginRequest names an account and proves its password.
 type LoginRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -279,7 +236,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[3]
+	mi := &file_todo_user_v1_user_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +248,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[3]
+	mi := &file_todo_user_v1_user_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +261,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{3}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LoginRequest) GetLogin() string {
@@ -334,7 +291,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[4]
+	mi := &file_todo_user_v1_user_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -346,7 +303,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[4]
+	mi := &file_todo_user_v1_user_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -359,7 +316,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{4}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LoginResponse) GetTokens() *TokenPair {
@@ -395,7 +352,7 @@ type TokenPair struct {
 
 func (x *TokenPair) Reset() {
 	*x = TokenPair{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[5]
+	mi := &file_todo_user_v1_user_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +364,7 @@ func (x *TokenPair) String() string {
 func (*TokenPair) ProtoMessage() {}
 
 func (x *TokenPair) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[5]
+	mi := &file_todo_user_v1_user_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +377,7 @@ func (x *TokenPair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenPair.ProtoReflect.Descriptor instead.
 func (*TokenPair) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{5}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TokenPair) GetAccessToken() string {
@@ -469,7 +426,7 @@ type RefreshTokenRequest struct {
 
 func (x *RefreshTokenRequest) Reset() {
 	*x = RefreshTokenRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[6]
+	mi := &file_todo_user_v1_user_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +438,7 @@ func (x *RefreshTokenRequest) String() string {
 func (*RefreshTokenRequest) ProtoMessage() {}
 
 func (x *RefreshTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[6]
+	mi := &file_todo_user_v1_user_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +451,7 @@ func (x *RefreshTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshTokenRequest.ProtoReflect.Descriptor instead.
 func (*RefreshTokenRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{6}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RefreshTokenRequest) GetRefreshToken() string {
@@ -515,7 +472,7 @@ type RefreshTokenResponse struct {
 
 func (x *RefreshTokenResponse) Reset() {
 	*x = RefreshTokenResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[7]
+	mi := &file_todo_user_v1_user_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +484,7 @@ func (x *RefreshTokenResponse) String() string {
 func (*RefreshTokenResponse) ProtoMessage() {}
 
 func (x *RefreshTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[7]
+	mi := &file_todo_user_v1_user_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +497,7 @@ func (x *RefreshTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshTokenResponse.ProtoReflect.Descriptor instead.
 func (*RefreshTokenResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{7}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RefreshTokenResponse) GetTokens() *TokenPair {
@@ -561,7 +518,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[8]
+	mi := &file_todo_user_v1_user_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +530,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[8]
+	mi := &file_todo_user_v1_user_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +543,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{8}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LogoutRequest) GetRefreshToken() string {
@@ -605,7 +562,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	mi := &file_todo_user_v1_user_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +574,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	mi := &file_todo_user_v1_user_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +587,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{9}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{8}
 }
 
 // GetPublicKeysRequest is empty.
@@ -642,7 +599,7 @@ type GetPublicKeysRequest struct {
 
 func (x *GetPublicKeysRequest) Reset() {
 	*x = GetPublicKeysRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	mi := &file_todo_user_v1_user_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +611,7 @@ func (x *GetPublicKeysRequest) String() string {
 func (*GetPublicKeysRequest) ProtoMessage() {}
 
 func (x *GetPublicKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	mi := &file_todo_user_v1_user_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +624,7 @@ func (x *GetPublicKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicKeysRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicKeysRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{10}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{9}
 }
 
 // GetPublicKeysResponse is a JSON Web Key Set (RFC 7517) of the keys that
@@ -682,7 +639,7 @@ type GetPublicKeysResponse struct {
 
 func (x *GetPublicKeysResponse) Reset() {
 	*x = GetPublicKeysResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	mi := &file_todo_user_v1_user_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +651,7 @@ func (x *GetPublicKeysResponse) String() string {
 func (*GetPublicKeysResponse) ProtoMessage() {}
 
 func (x *GetPublicKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	mi := &file_todo_user_v1_user_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +664,7 @@ func (x *GetPublicKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicKeysResponse.ProtoReflect.Descriptor instead.
 func (*GetPublicKeysResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetPublicKeysResponse) GetKeys() []*PublicKey {
@@ -738,7 +695,7 @@ type PublicKey struct {
 
 func (x *PublicKey) Reset() {
 	*x = PublicKey{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	mi := &file_todo_user_v1_user_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +707,7 @@ func (x *PublicKey) String() string {
 func (*PublicKey) ProtoMessage() {}
 
 func (x *PublicKey) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	mi := &file_todo_user_v1_user_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +720,7 @@ func (x *PublicKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKey.ProtoReflect.Descriptor instead.
 func (*PublicKey) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PublicKey) GetKid() string {
@@ -817,7 +774,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	mi := &file_todo_user_v1_user_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +786,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	mi := &file_todo_user_v1_user_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,53 +799,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{13}
-}
-
-// GetCurrentUserResponse carries the caller.
-type GetCurrentUserResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The signed-in user.
-	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetCurrentUserResponse) Reset() {
-	*x = GetCurrentUserResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[14]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetCurrentUserResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetCurrentUserResponse) ProtoMessage() {}
-
-func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[14]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
-func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{14}
-}
-
-func (x *GetCurrentUserResponse) GetUser() *User {
-	if x != nil {
-		return x.User
-	}
-	return nil
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{12}
 }
 
 // GetUserRequest names a user.
@@ -902,7 +813,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	mi := &file_todo_user_v1_user_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +825,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	mi := &file_todo_user_v1_user_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +838,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{15}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetUserRequest) GetId() int64 {
@@ -935,53 +846,6 @@ func (x *GetUserRequest) GetId() int64 {
 		return x.Id
 	}
 	return 0
-}
-
-// GetUserResponse carries a user or their public profile.
-type GetUserResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The user; for callers other than the user and admins, only id, username
-	// and full_name are set.
-	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetUserResponse) Reset() {
-	*x = GetUserResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[16]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetUserResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetUserResponse) ProtoMessage() {}
-
-func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[16]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
-func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{16}
-}
-
-func (x *GetUserResponse) GetUser() *User {
-	if x != nil {
-		return x.User
-	}
-	return nil
 }
 
 // ListUsersRequest pages through users, oldest first.
@@ -999,7 +863,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	mi := &file_todo_user_v1_user_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +875,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	mi := &file_todo_user_v1_user_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +888,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{17}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListUsersRequest) GetPageSize() int32 {
@@ -1061,7 +925,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	mi := &file_todo_user_v1_user_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +937,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	mi := &file_todo_user_v1_user_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +950,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{18}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -1118,7 +982,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	mi := &file_todo_user_v1_user_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +994,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	mi := &file_todo_user_v1_user_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1007,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{19}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -1156,52 +1020,6 @@ func (x *UpdateUserRequest) GetUser() *User {
 func (x *UpdateUserRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	if x != nil {
 		return x.UpdateMask
-	}
-	return nil
-}
-
-// UpdateUserResponse carries the updated user.
-type UpdateUserResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The user after the update.
-	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UpdateUserResponse) Reset() {
-	*x = UpdateUserResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[20]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UpdateUserResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UpdateUserResponse) ProtoMessage() {}
-
-func (x *UpdateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[20]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UpdateUserResponse.ProtoReflect.Descriptor instead.
-func (*UpdateUserResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{20}
-}
-
-func (x *UpdateUserResponse) GetUser() *User {
-	if x != nil {
-		return x.User
 	}
 	return nil
 }
@@ -1221,7 +1039,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	mi := &file_todo_user_v1_user_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1051,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	mi := &file_todo_user_v1_user_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1064,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{21}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChangePasswordRequest) GetId() int64 {
@@ -1279,7 +1097,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	mi := &file_todo_user_v1_user_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1109,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	mi := &file_todo_user_v1_user_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1122,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{22}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{18}
 }
 
 // DeactivateUserRequest names the user to deactivate.
@@ -1318,7 +1136,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[23]
+	mi := &file_todo_user_v1_user_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1148,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[23]
+	mi := &file_todo_user_v1_user_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1161,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{23}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeactivateUserRequest) GetId() int64 {
@@ -1351,52 +1169,6 @@ func (x *DeactivateUserRequest) GetId() int64 {
 		return x.Id
 	}
 	return 0
-}
-
-// DeactivateUserResponse carries the deactivated user.
-type DeactivateUserResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The user, now inactive.
-	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DeactivateUserResponse) Reset() {
-	*x = DeactivateUserResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[24]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DeactivateUserResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DeactivateUserResponse) ProtoMessage() {}
-
-func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[24]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DeactivateUserResponse.ProtoReflect.Descriptor instead.
-func (*DeactivateUserResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{24}
-}
-
-func (x *DeactivateUserResponse) GetUser() *User {
-	if x != nil {
-		return x.User
-	}
-	return nil
 }
 
 // ActivateUserRequest names the user to activate.
@@ -1410,7 +1182,7 @@ type ActivateUserRequest struct {
 
 func (x *ActivateUserRequest) Reset() {
 	*x = ActivateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	mi := &file_todo_user_v1_user_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1194,7 @@ func (x *ActivateUserRequest) String() string {
 func (*ActivateUserRequest) ProtoMessage() {}
 
 func (x *ActivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	mi := &file_todo_user_v1_user_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1207,7 @@ func (x *ActivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateUserRequest.ProtoReflect.Descriptor instead.
 func (*ActivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{25}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ActivateUserRequest) GetId() int64 {
@@ -1443,52 +1215,6 @@ func (x *ActivateUserRequest) GetId() int64 {
 		return x.Id
 	}
 	return 0
-}
-
-// ActivateUserResponse carries the activated user.
-type ActivateUserResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The user, now active.
-	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ActivateUserResponse) Reset() {
-	*x = ActivateUserResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[26]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ActivateUserResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ActivateUserResponse) ProtoMessage() {}
-
-func (x *ActivateUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[26]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ActivateUserResponse.ProtoReflect.Descriptor instead.
-func (*ActivateUserResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{26}
-}
-
-func (x *ActivateUserResponse) GetUser() *User {
-	if x != nil {
-		return x.User
-	}
-	return nil
 }
 
 // BatchGetUsersRequest names the users to look up.
@@ -1502,7 +1228,7 @@ type BatchGetUsersRequest struct {
 
 func (x *BatchGetUsersRequest) Reset() {
 	*x = BatchGetUsersRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[27]
+	mi := &file_todo_user_v1_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1240,7 @@ func (x *BatchGetUsersRequest) String() string {
 func (*BatchGetUsersRequest) ProtoMessage() {}
 
 func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[27]
+	mi := &file_todo_user_v1_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1253,7 @@ func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{27}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BatchGetUsersRequest) GetIds() []int64 {
@@ -1549,7 +1275,7 @@ type BatchGetUsersResponse struct {
 
 func (x *BatchGetUsersResponse) Reset() {
 	*x = BatchGetUsersResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[28]
+	mi := &file_todo_user_v1_user_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1287,7 @@ func (x *BatchGetUsersResponse) String() string {
 func (*BatchGetUsersResponse) ProtoMessage() {}
 
 func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[28]
+	mi := &file_todo_user_v1_user_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1300,7 @@ func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{28}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BatchGetUsersResponse) GetUsers() []*UserSummary {
@@ -1599,7 +1325,7 @@ type UserSummary struct {
 
 func (x *UserSummary) Reset() {
 	*x = UserSummary{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[29]
+	mi := &file_todo_user_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1337,7 @@ func (x *UserSummary) String() string {
 func (*UserSummary) ProtoMessage() {}
 
 func (x *UserSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[29]
+	mi := &file_todo_user_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1350,7 @@ func (x *UserSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSummary.ProtoReflect.Descriptor instead.
 func (*UserSummary) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{29}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UserSummary) GetId() int64 {
@@ -1652,30 +1378,33 @@ var File_todo_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/user/v1/user.proto\x12\ftodo.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x94\x03\n" +
+	"\x17todo/user/v1/user.proto\x12\ftodo.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe5\x03\n" +
 	"\x04User\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12#\n" +
-	"\x05email\x18\x02 \x01(\tB\r\xbaH\n" +
-	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x129\n" +
-	"\busername\x18\x03 \x01(\tB\x1d\xbaH\x1a\xd8\x01\x01r\x152\x13^[a-z0-9_.-]{3,32}$R\busername\x12)\n" +
-	"\tfull_name\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12!\n" +
-	"\tis_active\x18\x05 \x01(\bB\x04\xe2A\x01\x03R\bisActive\x12%\n" +
-	"\vis_verified\x18\x06 \x01(\bB\x04\xe2A\x01\x03R\n" +
-	"isVerified\x12\x1f\n" +
-	"\bis_admin\x18\a \x01(\bB\x04\xe2A\x01\x03R\aisAdmin\x12?\n" +
+	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12,\n" +
+	"\x05email\x18\x02 \x01(\tB\x11\xe2A\x01\x01\xbaH\n" +
+	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01H\x00R\x05email\x88\x01\x01\x12=\n" +
+	"\busername\x18\x03 \x01(\tB!\xe2A\x01\x01\xbaH\x1a\xd8\x01\x01r\x152\x13^[a-z0-9_.-]{3,32}$R\busername\x12)\n" +
+	"\tfull_name\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12&\n" +
+	"\tis_active\x18\x05 \x01(\bB\x04\xe2A\x01\x03H\x01R\bisActive\x88\x01\x01\x12*\n" +
+	"\vis_verified\x18\x06 \x01(\bB\x04\xe2A\x01\x03H\x02R\n" +
+	"isVerified\x88\x01\x01\x12$\n" +
+	"\bis_admin\x18\a \x01(\bB\x04\xe2A\x01\x03H\x03R\aisAdmin\x88\x01\x01\x12?\n" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tcreatedAt\x12?\n" +
 	"\n" +
-	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt\"\xd6\x01\n" +
+	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAtB\b\n" +
+	"\x06_emailB\f\n" +
+	"\n" +
+	"_is_activeB\x0e\n" +
+	"\f_is_verifiedB\v\n" +
+	"\t_is_admin\"\xd6\x01\n" +
 	"\x11CreateUserRequest\x12'\n" +
 	"\x05email\x18\x01 \x01(\tB\x11\xe2A\x01\x02\xbaH\n" +
 	"\xc8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x12=\n" +
 	"\busername\x18\x02 \x01(\tB!\xe2A\x01\x02\xbaH\x1a\xc8\x01\x01r\x152\x13^[a-z0-9_.-]{3,32}$R\busername\x12.\n" +
 	"\bpassword\x18\x03 \x01(\tB\x12\xe2A\x02\x02\x04\xbaH\n" +
 	"\xc8\x01\x01r\x05\x10\f\x18\x80\x01R\bpassword\x12)\n" +
-	"\tfull_name\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\bfullName\"<\n" +
-	"\x12CreateUserResponse\x12&\n" +
-	"\x04user\x18\x01 \x01(\v2\x12.todo.user.v1.UserR\x04user\"c\n" +
+	"\tfull_name\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\bfullName\"c\n" +
 	"\fLoginRequest\x12%\n" +
 	"\x05login\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\xfe\x01R\x05login\x12,\n" +
 	"\bpassword\x18\x02 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\bpassword\"h\n" +
@@ -1706,13 +1435,9 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x01x\x18\x04 \x01(\tR\x01x\x12\x10\n" +
 	"\x03alg\x18\x05 \x01(\tR\x03alg\x12\x10\n" +
 	"\x03use\x18\x06 \x01(\tR\x03use\"\x17\n" +
-	"\x15GetCurrentUserRequest\"@\n" +
-	"\x16GetCurrentUserResponse\x12&\n" +
-	"\x04user\x18\x01 \x01(\v2\x12.todo.user.v1.UserR\x04user\"-\n" +
+	"\x15GetCurrentUserRequest\"-\n" +
 	"\x0eGetUserRequest\x12\x1b\n" +
-	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"9\n" +
-	"\x0fGetUserResponse\x12&\n" +
-	"\x04user\x18\x01 \x01(\v2\x12.todo.user.v1.UserR\x04user\"\xa2\x01\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xa2\x01\n" +
 	"\x10ListUsersRequest\x12+\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
@@ -1727,9 +1452,7 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\v2\x12.todo.user.v1.UserB\n" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04user\x12A\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
-	"updateMask\"<\n" +
-	"\x12UpdateUserResponse\x12&\n" +
-	"\x04user\x18\x01 \x01(\v2\x12.todo.user.v1.UserR\x04user\"\xa8\x01\n" +
+	"updateMask\"\xa8\x01\n" +
 	"\x15ChangePasswordRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12;\n" +
 	"\x10current_password\x18\x02 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\x0fcurrentPassword\x125\n" +
@@ -1737,13 +1460,9 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\xc8\x01\x01r\x05\x10\f\x18\x80\x01R\vnewPassword\"\x18\n" +
 	"\x16ChangePasswordResponse\"4\n" +
 	"\x15DeactivateUserRequest\x12\x1b\n" +
-	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"@\n" +
-	"\x16DeactivateUserResponse\x12&\n" +
-	"\x04user\x18\x01 \x01(\v2\x12.todo.user.v1.UserR\x04user\"2\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"2\n" +
 	"\x13ActivateUserRequest\x12\x1b\n" +
-	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\">\n" +
-	"\x14ActivateUserResponse\x12&\n" +
-	"\x04user\x18\x01 \x01(\v2\x12.todo.user.v1.UserR\x04user\"?\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"?\n" +
 	"\x14BatchGetUsersRequest\x12'\n" +
 	"\x03ids\x18\x01 \x03(\x03B\x15\xe2A\x01\x02\xbaH\x0e\x92\x01\v\b\x01\x10\xe8\a\"\x04\"\x02 \x00R\x03ids\"H\n" +
 	"\x15BatchGetUsersResponse\x12/\n" +
@@ -1751,22 +1470,23 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\vUserSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1b\n" +
-	"\tis_active\x18\x03 \x01(\bR\bisActive2\xa0\v\n" +
-	"\vUserService\x12e\n" +
+	"\tis_active\x18\x03 \x01(\bR\bisActive2\xc4\n" +
 	"\n" +
-	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a .todo.user.v1.CreateUserResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12[\n" +
+	"\vUserService\x12W\n" +
+	"\n" +
+	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12[\n" +
 	"\x05Login\x12\x1a.todo.user.v1.LoginRequest\x1a\x1b.todo.user.v1.LoginResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/auth/login\x12r\n" +
 	"\fRefreshToken\x12!.todo.user.v1.RefreshTokenRequest\x1a\".todo.user.v1.RefreshTokenResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/refresh\x12_\n" +
 	"\x06Logout\x12\x1b.todo.user.v1.LogoutRequest\x1a\x1c.todo.user.v1.LogoutResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12o\n" +
-	"\rGetPublicKeys\x12\".todo.user.v1.GetPublicKeysRequest\x1a#.todo.user.v1.GetPublicKeysResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/keys\x12^\n" +
-	"\aGetUser\x12\x1c.todo.user.v1.GetUserRequest\x1a\x1d.todo.user.v1.GetUserResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/users/{id}\x12q\n" +
-	"\x0eGetCurrentUser\x12#.todo.user.v1.GetCurrentUserRequest\x1a$.todo.user.v1.GetCurrentUserResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/users/me\x12_\n" +
-	"\tListUsers\x12\x1e.todo.user.v1.ListUsersRequest\x1a\x1f.todo.user.v1.ListUsersResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/users\x12r\n" +
+	"\rGetPublicKeys\x12\".todo.user.v1.GetPublicKeysRequest\x1a#.todo.user.v1.GetPublicKeysResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/keys\x12S\n" +
+	"\aGetUser\x12\x1c.todo.user.v1.GetUserRequest\x1a\x12.todo.user.v1.User\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/users/{id}\x12_\n" +
+	"\x0eGetCurrentUser\x12#.todo.user.v1.GetCurrentUserRequest\x1a\x12.todo.user.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/users/me\x12_\n" +
+	"\tListUsers\x12\x1e.todo.user.v1.ListUsersRequest\x1a\x1f.todo.user.v1.ListUsersResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/users\x12d\n" +
 	"\n" +
-	"UpdateUser\x12\x1f.todo.user.v1.UpdateUserRequest\x1a .todo.user.v1.UpdateUserResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x04user2\x13/v1/users/{user.id}\x12\x85\x01\n" +
-	"\x0eChangePassword\x12#.todo.user.v1.ChangePasswordRequest\x1a$.todo.user.v1.ChangePasswordResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/users/{id}:changePassword\x12\x81\x01\n" +
-	"\x0eDeactivateUser\x12#.todo.user.v1.DeactivateUserRequest\x1a$.todo.user.v1.DeactivateUserResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/users/{id}:deactivate\x12y\n" +
-	"\fActivateUser\x12!.todo.user.v1.ActivateUserRequest\x1a\".todo.user.v1.ActivateUserResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/users/{id}:activate\x12X\n" +
+	"UpdateUser\x12\x1f.todo.user.v1.UpdateUserRequest\x1a\x12.todo.user.v1.User\"!\x82\xd3\xe4\x93\x02\x1b:\x04user2\x13/v1/users/{user.id}\x12\x85\x01\n" +
+	"\x0eChangePassword\x12#.todo.user.v1.ChangePasswordRequest\x1a$.todo.user.v1.ChangePasswordResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/users/{id}:changePassword\x12o\n" +
+	"\x0eDeactivateUser\x12#.todo.user.v1.DeactivateUserRequest\x1a\x12.todo.user.v1.User\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/users/{id}:deactivate\x12i\n" +
+	"\fActivateUser\x12!.todo.user.v1.ActivateUserRequest\x1a\x12.todo.user.v1.User\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/users/{id}:activate\x12X\n" +
 	"\rBatchGetUsers\x12\".todo.user.v1.BatchGetUsersRequest\x1a#.todo.user.v1.BatchGetUsersResponseB\xb0\x02\x92A\xf1\x01\x12\\\n" +
 	"\x04todo\x12PMulti-user task management: the user and task services through the REST gateway.2\x02v12\x10application/json:\x10application/jsonZ_\n" +
 	"]\n" +
@@ -1787,91 +1507,79 @@ func file_todo_user_v1_user_proto_rawDescGZIP() []byte {
 	return file_todo_user_v1_user_proto_rawDescData
 }
 
-var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_todo_user_v1_user_proto_goTypes = []any{
 	(*User)(nil),                   // 0: todo.user.v1.User
 	(*CreateUserRequest)(nil),      // 1: todo.user.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),     // 2: todo.user.v1.CreateUserResponse
-	(*LoginRequest)(nil),           // 3: todo.user.v1.LoginRequest
-	(*LoginResponse)(nil),          // 4: todo.user.v1.LoginResponse
-	(*TokenPair)(nil),              // 5: todo.user.v1.TokenPair
-	(*RefreshTokenRequest)(nil),    // 6: todo.user.v1.RefreshTokenRequest
-	(*RefreshTokenResponse)(nil),   // 7: todo.user.v1.RefreshTokenResponse
-	(*LogoutRequest)(nil),          // 8: todo.user.v1.LogoutRequest
-	(*LogoutResponse)(nil),         // 9: todo.user.v1.LogoutResponse
-	(*GetPublicKeysRequest)(nil),   // 10: todo.user.v1.GetPublicKeysRequest
-	(*GetPublicKeysResponse)(nil),  // 11: todo.user.v1.GetPublicKeysResponse
-	(*PublicKey)(nil),              // 12: todo.user.v1.PublicKey
-	(*GetCurrentUserRequest)(nil),  // 13: todo.user.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil), // 14: todo.user.v1.GetCurrentUserResponse
-	(*GetUserRequest)(nil),         // 15: todo.user.v1.GetUserRequest
-	(*GetUserResponse)(nil),        // 16: todo.user.v1.GetUserResponse
-	(*ListUsersRequest)(nil),       // 17: todo.user.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),      // 18: todo.user.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),      // 19: todo.user.v1.UpdateUserRequest
-	(*UpdateUserResponse)(nil),     // 20: todo.user.v1.UpdateUserResponse
-	(*ChangePasswordRequest)(nil),  // 21: todo.user.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil), // 22: todo.user.v1.ChangePasswordResponse
-	(*DeactivateUserRequest)(nil),  // 23: todo.user.v1.DeactivateUserRequest
-	(*DeactivateUserResponse)(nil), // 24: todo.user.v1.DeactivateUserResponse
-	(*ActivateUserRequest)(nil),    // 25: todo.user.v1.ActivateUserRequest
-	(*ActivateUserResponse)(nil),   // 26: todo.user.v1.ActivateUserResponse
-	(*BatchGetUsersRequest)(nil),   // 27: todo.user.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),  // 28: todo.user.v1.BatchGetUsersResponse
-	(*UserSummary)(nil),            // 29: todo.user.v1.UserSummary
-	(*timestamppb.Timestamp)(nil),  // 30: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 31: google.protobuf.FieldMask
+	(*LoginRequest)(nil),           // 2: todo.user.v1.LoginRequest
+	(*LoginResponse)(nil),          // 3: todo.user.v1.LoginResponse
+	(*TokenPair)(nil),              // 4: todo.user.v1.TokenPair
+	(*RefreshTokenRequest)(nil),    // 5: todo.user.v1.RefreshTokenRequest
+	(*RefreshTokenResponse)(nil),   // 6: todo.user.v1.RefreshTokenResponse
+	(*LogoutRequest)(nil),          // 7: todo.user.v1.LogoutRequest
+	(*LogoutResponse)(nil),         // 8: todo.user.v1.LogoutResponse
+	(*GetPublicKeysRequest)(nil),   // 9: todo.user.v1.GetPublicKeysRequest
+	(*GetPublicKeysResponse)(nil),  // 10: todo.user.v1.GetPublicKeysResponse
+	(*PublicKey)(nil),              // 11: todo.user.v1.PublicKey
+	(*GetCurrentUserRequest)(nil),  // 12: todo.user.v1.GetCurrentUserRequest
+	(*GetUserRequest)(nil),         // 13: todo.user.v1.GetUserRequest
+	(*ListUsersRequest)(nil),       // 14: todo.user.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),      // 15: todo.user.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),      // 16: todo.user.v1.UpdateUserRequest
+	(*ChangePasswordRequest)(nil),  // 17: todo.user.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil), // 18: todo.user.v1.ChangePasswordResponse
+	(*DeactivateUserRequest)(nil),  // 19: todo.user.v1.DeactivateUserRequest
+	(*ActivateUserRequest)(nil),    // 20: todo.user.v1.ActivateUserRequest
+	(*BatchGetUsersRequest)(nil),   // 21: todo.user.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),  // 22: todo.user.v1.BatchGetUsersResponse
+	(*UserSummary)(nil),            // 23: todo.user.v1.UserSummary
+	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 25: google.protobuf.FieldMask
 }
 var file_todo_user_v1_user_proto_depIdxs = []int32{
-	30, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	30, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: todo.user.v1.CreateUserResponse.user:type_name -> todo.user.v1.User
-	5,  // 3: todo.user.v1.LoginResponse.tokens:type_name -> todo.user.v1.TokenPair
-	0,  // 4: todo.user.v1.LoginResponse.user:type_name -> todo.user.v1.User
-	30, // 5: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
-	30, // 6: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 7: todo.user.v1.RefreshTokenResponse.tokens:type_name -> todo.user.v1.TokenPair
-	12, // 8: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
-	0,  // 9: todo.user.v1.GetCurrentUserResponse.user:type_name -> todo.user.v1.User
-	0,  // 10: todo.user.v1.GetUserResponse.user:type_name -> todo.user.v1.User
-	0,  // 11: todo.user.v1.ListUsersResponse.users:type_name -> todo.user.v1.User
-	0,  // 12: todo.user.v1.UpdateUserRequest.user:type_name -> todo.user.v1.User
-	31, // 13: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 14: todo.user.v1.UpdateUserResponse.user:type_name -> todo.user.v1.User
-	0,  // 15: todo.user.v1.DeactivateUserResponse.user:type_name -> todo.user.v1.User
-	0,  // 16: todo.user.v1.ActivateUserResponse.user:type_name -> todo.user.v1.User
-	29, // 17: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
-	1,  // 18: todo.user.v1.UserService.CreateUser:input_type -> todo.user.v1.CreateUserRequest
-	3,  // 19: todo.user.v1.UserService.Login:input_type -> todo.user.v1.LoginRequest
-	6,  // 20: todo.user.v1.UserService.RefreshToken:input_type -> todo.user.v1.RefreshTokenRequest
-	8,  // 21: todo.user.v1.UserService.Logout:input_type -> todo.user.v1.LogoutRequest
-	10, // 22: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
-	15, // 23: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
-	13, // 24: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
-	17, // 25: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
-	19, // 26: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
-	21, // 27: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
-	23, // 28: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
-	25, // 29: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
-	27, // 30: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
-	2,  // 31: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.CreateUserResponse
-	4,  // 32: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
-	7,  // 33: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
-	9,  // 34: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
-	11, // 35: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
-	16, // 36: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.GetUserResponse
-	14, // 37: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.GetCurrentUserResponse
-	18, // 38: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
-	20, // 39: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.UpdateUserResponse
-	22, // 40: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
-	24, // 41: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.DeactivateUserResponse
-	26, // 42: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.ActivateUserResponse
-	28, // 43: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
-	31, // [31:44] is the sub-list for method output_type
-	18, // [18:31] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	24, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	24, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 2: todo.user.v1.LoginResponse.tokens:type_name -> todo.user.v1.TokenPair
+	0,  // 3: todo.user.v1.LoginResponse.user:type_name -> todo.user.v1.User
+	24, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
+	24, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
+	4,  // 6: todo.user.v1.RefreshTokenResponse.tokens:type_name -> todo.user.v1.TokenPair
+	11, // 7: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
+	0,  // 8: todo.user.v1.ListUsersResponse.users:type_name -> todo.user.v1.User
+	0,  // 9: todo.user.v1.UpdateUserRequest.user:type_name -> todo.user.v1.User
+	25, // 10: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 11: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
+	1,  // 12: todo.user.v1.UserService.CreateUser:input_type -> todo.user.v1.CreateUserRequest
+	2,  // 13: todo.user.v1.UserService.Login:input_type -> todo.user.v1.LoginRequest
+	5,  // 14: todo.user.v1.UserService.RefreshToken:input_type -> todo.user.v1.RefreshTokenRequest
+	7,  // 15: todo.user.v1.UserService.Logout:input_type -> todo.user.v1.LogoutRequest
+	9,  // 16: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
+	13, // 17: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
+	12, // 18: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
+	14, // 19: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
+	16, // 20: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
+	17, // 21: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
+	19, // 22: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
+	20, // 23: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
+	21, // 24: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
+	0,  // 25: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
+	3,  // 26: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
+	6,  // 27: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
+	8,  // 28: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
+	10, // 29: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
+	0,  // 30: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
+	0,  // 31: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
+	15, // 32: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
+	0,  // 33: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
+	18, // 34: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
+	0,  // 35: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
+	0,  // 36: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
+	22, // 37: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
+	25, // [25:38] is the sub-list for method output_type
+	12, // [12:25] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_todo_user_v1_user_proto_init() }
@@ -1879,14 +1587,15 @@ func file_todo_user_v1_user_proto_init() {
 	if File_todo_user_v1_user_proto != nil {
 		return
 	}
-	file_todo_user_v1_user_proto_msgTypes[17].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[0].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_user_v1_user_proto_rawDesc), len(file_todo_user_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
