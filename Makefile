@@ -61,8 +61,8 @@ check-generated: generate ## Fail when committed generated code differs from a f
 		git status --porcelain -- api/gen api/openapi api/apidesc proto; git --no-pager diff --stat -- api/gen api/openapi api/apidesc proto; exit 1; fi
 
 .PHONY: breaking
-breaking: tools third-party-protos ## Check proto/ for breaking changes against main.
-	$(BUF) breaking --against '.git#branch=main'
+breaking: tools ## buf breaking: each commit of main since api/BREAKING_BASELINE against its parent, and the working tree against HEAD.
+	tools/check-breaking.sh $(TOOLS_DIR)/buf api/BREAKING_BASELINE
 
 .PHONY: lint
 lint: tools third-party-protos ## gofmt, go vet, staticcheck, buf lint and buf format over everything.

@@ -1378,11 +1378,10 @@ var File_todo_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/user/v1/user.proto\x12\ftodo.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe5\x03\n" +
+	"\x17todo/user/v1/user.proto\x12\ftodo.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe2\x03\n" +
 	"\x04User\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12,\n" +
-	"\x05email\x18\x02 \x01(\tB\x11\xe2A\x01\x01\xbaH\n" +
-	"\xd8\x01\x01r\x05\x18\xfe\x01`\x01H\x00R\x05email\x88\x01\x01\x12=\n" +
+	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12)\n" +
+	"\x05email\x18\x02 \x01(\tB\x0e\xe2A\x01\x01\xbaH\ar\x05\x18\xfe\x01`\x01H\x00R\x05email\x88\x01\x01\x12=\n" +
 	"\busername\x18\x03 \x01(\tB!\xe2A\x01\x01\xbaH\x1a\xd8\x01\x01r\x152\x13^[a-z0-9_.-]{3,32}$R\busername\x12)\n" +
 	"\tfull_name\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12&\n" +
 	"\tis_active\x18\x05 \x01(\bB\x04\xe2A\x01\x03H\x01R\bisActive\x88\x01\x01\x12*\n" +
