@@ -45,6 +45,9 @@ third-party-protos: ## Copy googleapis, protovalidate and openapiv2 protos from 
 	 cp $$v/proto/protovalidate/buf/validate/validate.proto $(THIRD_PARTY)/buf/validate/; \
 	 cp $$o/protoc-gen-openapiv2/options/{annotations,openapiv2}.proto $(THIRD_PARTY)/protoc-gen-openapiv2/options/; \
 	 chmod -R u+w $(THIRD_PARTY)
+	@# No module on the proxy ships field_info.proto's source; genproto (pinned
+	@# in tools/go.mod) has it compiled in, and printproto writes it back out.
+	GOWORK=off go -C tools run ./cmd/printproto google/api/field_info.proto > $(THIRD_PARTY)/google/api/field_info.proto
 
 .PHONY: generate
 generate: tools third-party-protos ## Regenerate Go code, the OpenAPI document and the reflection descriptors from proto/.

@@ -932,7 +932,7 @@ var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x83\x05\n" +
+	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x83\x05\n" +
 	"\x04Task\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12)\n" +
 	"\x05title\x18\x02 \x01(\tB\x13\xe2A\x01\x02\xbaH\f\xd8\x01\x01r\a\x18\xf4\x032\x02\\SR\x05title\x12.\n" +
@@ -951,12 +951,12 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt\x12C\n" +
 	"\fcompleted_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vcompletedAt\x12\x1f\n" +
 	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etagB\x0e\n" +
-	"\f_assigned_to\"w\n" +
+	"\f_assigned_to\"\x7f\n" +
 	"\x11CreateTaskRequest\x122\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
-	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x12.\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x126\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\x0f\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"-\n" +
+	"request_id\x18\x02 \x01(\tB\x17\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"-\n" +
 	"\x0eGetTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xf6\x04\n" +
 	"\x10ListTasksRequest\x12+\n" +
