@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 # Every Go module of the workspace (go.work); `go test ./...` does not cross
 # module boundaries, so commands take this list.
-MODULE_DIRS := api pkg services/user services/task services/gateway bench
+MODULE_DIRS := api api/openapigen pkg services/user services/task services/gateway bench
 PKGS = $(foreach m,$(MODULE_DIRS),./$(m)/...)
 
 # Build tools are pinned in tools/go.mod (not part of go.work) and built into
@@ -49,8 +49,10 @@ third-party-protos: ## Copy googleapis, protovalidate and openapiv2 protos from 
 .PHONY: generate
 generate: tools third-party-protos ## Regenerate Go code, the OpenAPI document and the reflection descriptors from proto/.
 	$(BUF) format -w proto
-	rm -rf api/gen api/openapi/*.swagger.json api/apidesc/*.binpb
+	rm -rf api/gen tmp/openapiv2 api/openapi/openapi.json api/apidesc/*.binpb
 	$(BUF) generate
+	@# Swagger 2.0 from protoc-gen-openapiv2 → the served OpenAPI 3 document.
+	go run ./api/openapigen -in tmp/openapiv2/todo.swagger.json -out api/openapi/openapi.json
 	@# Descriptors with comments, for server reflection (grpcurl describe).
 	$(BUF) build --path proto/todo -o api/apidesc/todo.binpb
 
