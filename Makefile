@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 # Every Go module of the workspace (go.work); `go test ./...` does not cross
 # module boundaries, so commands take this list.
-MODULE_DIRS := api pkg services/user services/task services/gateway bench
+MODULE_DIRS := api api/openapigen pkg services/user services/task services/gateway bench
 PKGS = $(foreach m,$(MODULE_DIRS),./$(m)/...)
 
 # Build tools are pinned in tools/go.mod (not part of go.work) and built into
@@ -25,6 +25,11 @@ GOOGLEAPIS_MOD := istio.io/api@v1.32.0
 PROTOVALIDATE_MOD := github.com/bufbuild/protovalidate@v1.2.2
 GATEWAY_MOD := github.com/grpc-ecosystem/grpc-gateway/v2@v2.33.0
 THIRD_PARTY := third_party/proto
+
+# npm packages pinned in tools/npm (package.json + package-lock.json),
+# installed apart from the source tree; make generate vendors what it needs.
+NPM_DIR := tmp/npm
+DOCS_VENDOR := services/gateway/internal/gateway/docs/swagger-ui
 
 .PHONY: help
 help: ## Show this help.
@@ -52,16 +57,26 @@ third-party-protos: ## Copy googleapis, protovalidate and openapiv2 protos from 
 .PHONY: generate
 generate: tools third-party-protos ## Regenerate Go code, the OpenAPI document and the reflection descriptors from proto/.
 	$(BUF) format -w proto
-	rm -rf api/gen api/openapi/*.swagger.json api/apidesc/*.binpb
+	rm -rf api/gen tmp/openapiv2 api/openapi/openapi.json api/apidesc/*.binpb
 	$(BUF) generate
+	@# Swagger 2.0 from protoc-gen-openapiv2 → the served OpenAPI 3 document.
+	go run ./api/openapigen -in tmp/openapiv2/todo.swagger.json -out api/openapi/openapi.json
+	@# The /docs page's renderer, from the pinned swagger-ui-dist.
+	@deploy/ensure-npm.sh
+	rm -rf $(NPM_DIR) $(DOCS_VENDOR) && mkdir -p $(NPM_DIR) $(DOCS_VENDOR)
+	cp tools/npm/package.json tools/npm/package-lock.json $(NPM_DIR)/
+	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cp $(NPM_DIR)/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE} $(DOCS_VENDOR)/
 	@# Descriptors with comments, for server reflection (grpcurl describe).
 	$(BUF) build --path proto/todo -o api/apidesc/todo.binpb
 
+GENERATED := api/gen api/openapi api/apidesc proto $(DOCS_VENDOR)
+
 .PHONY: check-generated
 check-generated: generate ## Fail when committed generated code differs from a fresh `make generate`.
-	@if [ -n "$$(git status --porcelain -- api/gen api/openapi api/apidesc proto)" ]; then \
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "generated code is stale; run 'make generate' and commit:"; \
-		git status --porcelain -- api/gen api/openapi api/apidesc proto; git --no-pager diff --stat -- api/gen api/openapi api/apidesc proto; exit 1; fi
+		git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; fi
 
 .PHONY: breaking
 breaking: tools ## buf breaking: each commit of main since api/BREAKING_BASELINE against its parent, and the working tree against HEAD.
@@ -93,8 +108,12 @@ build: ## Build bin/user-service, bin/task-service and bin/gateway.
 postgres: ## Make sure PostgreSQL server binaries are installed (apt on Debian as root).
 	@deploy/ensure-postgres.sh
 
+.PHONY: chromium
+chromium: ## Make sure headless Chromium is installed, for the /docs test (apt on Debian as root).
+	@deploy/ensure-chromium.sh
+
 .PHONY: test
-test: postgres ## Run every test of every module against a throwaway PostgreSQL.
+test: postgres chromium ## Run every test of every module against a throwaway PostgreSQL.
 	go run ./pkg/pgtest/cmd/withpg -- go test -count=1 -timeout 20m $(PKGS)
 
 .PHONY: migrate

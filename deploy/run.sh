@@ -323,7 +323,7 @@ done
 cat >&2 <<EOF
 
 ${GREEN}todo is running${OFF}
-  REST gateway   http://$HTTP_DIAL   (OpenAPI: http://$HTTP_DIAL/openapi.json, readiness: /readyz)
+  REST gateway   http://$HTTP_DIAL   (OpenAPI: http://$HTTP_DIAL/openapi.json, reference: /docs, readiness: /readyz)
   user service   grpc://$USER_DIAL   (grpcurl -plaintext $USER_DIAL list)
   task service   grpc://$TASK_DIAL   (grpcurl -plaintext $TASK_DIAL list)
   logs           ${LOGS#"$ROOT/"}/{user-service,task-service,gateway}.log

@@ -60,7 +60,7 @@ func TestBadInput_IsA4xxWithJSONError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := tt.c.do(tt.method, tt.path, tt.body)
+			r := tt.c.offContract().do(tt.method, tt.path, tt.body)
 			if r.status >= 500 {
 				t.Fatalf("status %d (5xx): %s", r.status, r.raw)
 			}

@@ -33,7 +33,8 @@ type stack struct {
 	user    *proctest.Server
 	task    *proctest.Server
 	gateway *proctest.Server
-	baseURL string // the gateway, http://127.0.0.1:port
+	baseURL string       // the gateway, http://127.0.0.1:port
+	http    *http.Client // checks every API call against the OpenAPI document
 	userBin string
 }
 
@@ -49,7 +50,7 @@ func startStack(t *testing.T) *stack {
 	if err := keyfile.WritePrivate(key); err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, db: db, userBin: proctest.Build(t, module+"user")}
+	s := &stack{t: t, db: db, userBin: proctest.Build(t, module+"user"), http: newContractClient(t)}
 	// Each listener is bound before its process starts, so the services
 	// that depend on it are given its address.
 	s.user = proctest.NewServer(t, proc.Spec{
@@ -95,13 +96,27 @@ type reply struct {
 // client calls the gateway, as one signed-in user when token is set.
 type client struct {
 	t     *testing.T
+	http  *http.Client
 	base  string
 	token string
+	bad   bool // requests may break the OpenAPI document on purpose
 }
 
-func (s *stack) anon() *client { return &client{t: s.t, base: s.baseURL} }
+func (s *stack) anon() *client { return &client{t: s.t, http: s.http, base: s.baseURL} }
 
-func (c *client) as(token string) *client { return &client{t: c.t, base: c.base, token: token} }
+func (c *client) as(token string) *client {
+	cp := *c
+	cp.token = token
+	return &cp
+}
+
+// offContract returns a client whose requests may break the OpenAPI
+// document on purpose; the server must then refuse them (see contract).
+func (c *client) offContract() *client {
+	cp := *c
+	cp.bad = true
+	return &cp
+}
 
 // do sends a request whose body is body marshalled as JSON (nil: no body;
 // []byte or io.Reader: sent as is).
@@ -121,7 +136,11 @@ func (c *client) do(method, path string, body any, header ...string) reply {
 		}
 		r = bytes.NewReader(j)
 	}
-	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, r)
+	ctx := c.t.Context()
+	if c.bad {
+		ctx = offContract(ctx)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -134,7 +153,7 @@ func (c *client) do(method, path string, body any, header ...string) reply {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -42,7 +42,7 @@ func TestSIGTERM_InFlightRequestCompletesAndExitZero(t *testing.T) {
 				return err
 			}
 			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := s.http.Do(req)
 			if err != nil {
 				return err
 			}

@@ -123,6 +123,8 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 		"/healthz":      healthz,
 		"/readyz":       ready,
 		"/openapi.json": serveOpenAPI,
+		"/docs":         serveDocs,
+		"/docs/{file}":  serveDocs,
 	} {
 		if err := mux.HandlePath(http.MethodGet, path, h); err != nil {
 			return nil, fmt.Errorf("register %s: %w", path, err)

@@ -1378,7 +1378,7 @@ var File_todo_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/user/v1/user.proto\x12\ftodo.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe2\x03\n" +
+	"\x17todo/user/v1/user.proto\x12\ftodo.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xca\x05\n" +
 	"\x04User\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12)\n" +
 	"\x05email\x18\x02 \x01(\tB\x0e\xe2A\x01\x01\xbaH\ar\x05\x18\xfe\x01`\x01H\x00R\x05email\x88\x01\x01\x12=\n" +
@@ -1391,32 +1391,32 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tcreatedAt\x12?\n" +
 	"\n" +
-	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAtB\b\n" +
+	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt:\xe5\x01\x92A\xe1\x012\xde\x01{\"id\": \"7\", \"email\": \"ann@example.com\", \"username\": \"ann\", \"full_name\": \"Ann Example\", \"is_active\": true, \"is_verified\": false, \"is_admin\": false, \"created_at\": \"2030-01-01T08:00:00Z\", \"updated_at\": \"2030-01-01T08:00:00Z\"}B\b\n" +
 	"\x06_emailB\f\n" +
 	"\n" +
 	"_is_activeB\x0e\n" +
 	"\f_is_verifiedB\v\n" +
-	"\t_is_admin\"\xd6\x01\n" +
+	"\t_is_admin\"\xcd\x02\n" +
 	"\x11CreateUserRequest\x12'\n" +
 	"\x05email\x18\x01 \x01(\tB\x11\xe2A\x01\x02\xbaH\n" +
 	"\xc8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x12=\n" +
 	"\busername\x18\x02 \x01(\tB!\xe2A\x01\x02\xbaH\x1a\xc8\x01\x01r\x152\x13^[a-z0-9_.-]{3,32}$R\busername\x12.\n" +
 	"\bpassword\x18\x03 \x01(\tB\x12\xe2A\x02\x02\x04\xbaH\n" +
 	"\xc8\x01\x01r\x05\x10\f\x18\x80\x01R\bpassword\x12)\n" +
-	"\tfull_name\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\bfullName\"c\n" +
+	"\tfull_name\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\bfullName:u\x92Ar2p{\"email\": \"ann@example.com\", \"username\": \"ann\", \"password\": \"correct horse battery\", \"full_name\": \"Ann Example\"}\"\x9f\x01\n" +
 	"\fLoginRequest\x12%\n" +
 	"\x05login\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\xfe\x01R\x05login\x12,\n" +
-	"\bpassword\x18\x02 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\bpassword\"h\n" +
+	"\bpassword\x18\x02 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\bpassword::\x92A725{\"login\": \"ann\", \"password\": \"correct horse battery\"}\"h\n" +
 	"\rLoginResponse\x12/\n" +
 	"\x06tokens\x18\x01 \x01(\v2\x17.todo.user.v1.TokenPairR\x06tokens\x12&\n" +
-	"\x04user\x18\x02 \x01(\v2\x12.todo.user.v1.UserR\x04user\"\x9e\x02\n" +
+	"\x04user\x18\x02 \x01(\v2\x12.todo.user.v1.UserR\x04user\"\xa4\x04\n" +
 	"\tTokenPair\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
 	"\n" +
 	"token_type\x18\x02 \x01(\tR\ttokenType\x12S\n" +
 	"\x18access_token_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x15accessTokenExpireTime\x12#\n" +
 	"\rrefresh_token\x18\x04 \x01(\tR\frefreshToken\x12U\n" +
-	"\x19refresh_token_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x16refreshTokenExpireTime\"K\n" +
+	"\x19refresh_token_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x16refreshTokenExpireTime:\x83\x02\x92A\xff\x012\xfc\x01{\"access_token\": \"eyJhbGciOiJFZERTQSIsImtpZCI6IjEifQ.eyJzdWIiOiI3In0.c2lnbmF0dXJl\", \"token_type\": \"Bearer\", \"access_token_expire_time\": \"2030-01-01T08:15:00Z\", \"refresh_token\": \"rt_5fQk2mZ8yN3xW7vB\", \"refresh_token_expire_time\": \"2030-01-31T08:00:00Z\"}\"K\n" +
 	"\x13RefreshTokenRequest\x124\n" +
 	"\rrefresh_token\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\frefreshToken\"G\n" +
 	"\x14RefreshTokenResponse\x12/\n" +
@@ -1469,20 +1469,29 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\vUserSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1b\n" +
-	"\tis_active\x18\x03 \x01(\bR\bisActive2\xc4\n" +
+	"\tis_active\x18\x03 \x01(\bR\bisActive2\x85\r\n" +
+	"\vUserService\x12\x8a\x01\n" +
 	"\n" +
-	"\vUserService\x12W\n" +
-	"\n" +
-	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12[\n" +
-	"\x05Login\x12\x1a.todo.user.v1.LoginRequest\x1a\x1b.todo.user.v1.LoginResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/auth/login\x12r\n" +
-	"\fRefreshToken\x12!.todo.user.v1.RefreshTokenRequest\x1a\".todo.user.v1.RefreshTokenResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/refresh\x12_\n" +
-	"\x06Logout\x12\x1b.todo.user.v1.LogoutRequest\x1a\x1c.todo.user.v1.LogoutResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12o\n" +
-	"\rGetPublicKeys\x12\".todo.user.v1.GetPublicKeysRequest\x1a#.todo.user.v1.GetPublicKeysResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/keys\x12S\n" +
+	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"G\x92A0J,\n" +
+	"\x03409\x12%\n" +
+	"#The email or the username is taken.b\x00\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12\xe2\x01\n" +
+	"\x05Login\x12\x1a.todo.user.v1.LoginRequest\x1a\x1b.todo.user.v1.LoginResponse\"\x9f\x01\x92A\x82\x01J=\n" +
+	"\x03401\x126\n" +
+	"4Unknown account, wrong password or inactive account.J?\n" +
+	"\x03429\x128\n" +
+	"6Too many failed attempts; retry after the delay given.b\x00\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/v1/auth/login\x12\xba\x01\n" +
+	"\fRefreshToken\x12!.todo.user.v1.RefreshTokenRequest\x1a\".todo.user.v1.RefreshTokenResponse\"c\x92AEJA\n" +
+	"\x03401\x12:\n" +
+	"8The refresh token is unknown, spent, revoked or expired.b\x00\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/refresh\x12d\n" +
+	"\x06Logout\x12\x1b.todo.user.v1.LogoutRequest\x1a\x1c.todo.user.v1.LogoutResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12t\n" +
+	"\rGetPublicKeys\x12\".todo.user.v1.GetPublicKeysRequest\x1a#.todo.user.v1.GetPublicKeysResponse\"\x1a\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/keys\x12S\n" +
 	"\aGetUser\x12\x1c.todo.user.v1.GetUserRequest\x1a\x12.todo.user.v1.User\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/users/{id}\x12_\n" +
 	"\x0eGetCurrentUser\x12#.todo.user.v1.GetCurrentUserRequest\x1a\x12.todo.user.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/users/me\x12_\n" +
-	"\tListUsers\x12\x1e.todo.user.v1.ListUsersRequest\x1a\x1f.todo.user.v1.ListUsersResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/users\x12d\n" +
+	"\tListUsers\x12\x1e.todo.user.v1.ListUsersRequest\x1a\x1f.todo.user.v1.ListUsersResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/users\x12\x95\x01\n" +
 	"\n" +
-	"UpdateUser\x12\x1f.todo.user.v1.UpdateUserRequest\x1a\x12.todo.user.v1.User\"!\x82\xd3\xe4\x93\x02\x1b:\x04user2\x13/v1/users/{user.id}\x12\x85\x01\n" +
+	"UpdateUser\x12\x1f.todo.user.v1.UpdateUserRequest\x1a\x12.todo.user.v1.User\"R\x92A.J,\n" +
+	"\x03409\x12%\n" +
+	"#The new email or username is taken.\x82\xd3\xe4\x93\x02\x1b:\x04user2\x13/v1/users/{user.id}\x12\x85\x01\n" +
 	"\x0eChangePassword\x12#.todo.user.v1.ChangePasswordRequest\x1a$.todo.user.v1.ChangePasswordResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/users/{id}:changePassword\x12o\n" +
 	"\x0eDeactivateUser\x12#.todo.user.v1.DeactivateUserRequest\x1a\x12.todo.user.v1.User\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/users/{id}:deactivate\x12i\n" +
 	"\fActivateUser\x12!.todo.user.v1.ActivateUserRequest\x1a\x12.todo.user.v1.User\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/users/{id}:activate\x12X\n" +

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/todo-platform/todo/api/openapi"
+)
+
+// load returns the embedded document, valid as kin-openapi sees it.
+func load(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(openapi.JSON)
+	if err != nil {
+		t.Fatalf("load api/openapi: %v", err)
+	}
+	if err := doc.Validate(t.Context()); err != nil {
+		t.Fatalf("api/openapi is not valid OpenAPI: %v", err)
+	}
+	if got, want := doc.OpenAPI, "3.0.3"; got != want {
+		t.Errorf("openapi = %q, want %q", got, want)
+	}
+	return doc
+}
+
+// byID returns each operation of the document by its operationId.
+func byID(doc *openapi3.T) map[string]operation {
+	out := map[string]operation{}
+	for _, op := range operations(doc) {
+		out[op.OperationID] = op
+	}
+	return out
+}
+
+func TestDocument_PublicOperationsNeedNoToken(t *testing.T) {
+	public := []string{"UserService_CreateUser", "UserService_Login", "UserService_RefreshToken", "UserService_Logout", "UserService_GetPublicKeys"}
+	doc := load(t)
+	if len(doc.Security) != 1 || doc.Security[0]["bearer"] == nil {
+		t.Errorf("document security = %v, want the bearer scheme", doc.Security)
+	}
+	if s := doc.Components.SecuritySchemes["bearer"].Value; s.Type != "http" || s.Scheme != "bearer" {
+		t.Errorf("bearer scheme = %s %s, want http bearer", s.Type, s.Scheme)
+	}
+	ops := byID(doc)
+	for id, op := range ops {
+		isPublic := slices.Contains(public, id)
+		switch {
+		case isPublic && (op.Security == nil || len(*op.Security) != 0):
+			t.Errorf("%s is public but its security is %v, want []", id, op.Security)
+		case !isPublic && op.Security != nil:
+			t.Errorf("%s needs a token but has its own security %v", id, *op.Security)
+		}
+	}
+	for _, id := range public {
+		if _, ok := ops[id]; !ok {
+			t.Errorf("no operation %s", id)
+		}
+	}
+}
+
+func TestDocument_PatchTakesUpdateMaskAndRequiresNoField(t *testing.T) {
+	ops := byID(load(t))
+	for _, id := range []string{"TaskService_UpdateTask", "UserService_UpdateUser"} {
+		op, ok := ops[id]
+		if !ok || op.method != http.MethodPatch {
+			t.Errorf("%s: no PATCH operation", id)
+			continue
+		}
+		mask := op.Parameters.GetByInAndName(openapi3.ParameterInQuery, "update_mask")
+		if mask == nil || mask.Required {
+			t.Errorf("%s: update_mask is not an optional query parameter: %+v", id, mask)
+		}
+		body := op.RequestBody.Value.Content.Get("application/json").Schema.Value
+		if len(body.Required) != 0 {
+			t.Errorf("%s: the PATCH body requires %v", id, body.Required)
+		}
+		if len(body.Properties) == 0 {
+			t.Errorf("%s: the PATCH body has no properties", id)
+		}
+	}
+	// The create body still requires the title.
+	if req := ops["TaskService_CreateTask"].RequestBody.Value.Content.Get("application/json").Schema.Value.Required; !slices.Contains(req, "title") {
+		t.Errorf("CreateTask body requires %v, want title", req)
+	}
+}
+
+func TestDocument_NoUnspecifiedEnumValue(t *testing.T) {
+	doc := load(t)
+	list := byID(doc)["TaskService_ListTasks"]
+	for _, name := range []string{"status", "priority"} {
+		p := list.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
+		if p == nil {
+			t.Fatalf("ListTasks has no %s filter", name)
+		}
+		enum := p.Schema.Value.Items.Value.Enum
+		if len(enum) < 3 {
+			t.Errorf("%s filter enum = %v", name, enum)
+		}
+		for _, v := range enum {
+			if strings.HasSuffix(v.(string), "_UNSPECIFIED") {
+				t.Errorf("%s filter allows %s, which the server refuses", name, v)
+			}
+		}
+	}
+	for name, s := range doc.Components.Schemas {
+		for _, v := range s.Value.Enum {
+			if str, _ := v.(string); strings.HasSuffix(str, "_UNSPECIFIED") {
+				t.Errorf("schema %s allows %s", name, str)
+			}
+		}
+	}
+}
+
+func TestDocument_ErrorResponsesUseTheErrorSchema(t *testing.T) {
+	ops := byID(load(t))
+	want := map[string][]string{
+		"UserService_CreateUser":    {"400", "409", "413", "415", "503", "default"},
+		"UserService_Login":         {"400", "401", "413", "415", "429", "503", "default"},
+		"UserService_GetPublicKeys": {"400", "503", "default"},
+		"TaskService_GetTask":       {"400", "401", "403", "404", "503", "default"},
+		"TaskService_ListTasks":     {"400", "401", "403", "503", "default"},
+		"TaskService_UpdateTask":    {"400", "401", "403", "404", "409", "413", "415", "503", "default"},
+		"TaskService_DeleteTask":    {"400", "401", "403", "404", "409", "503", "default"},
+	}
+	for id, statuses := range want {
+		op := ops[id]
+		for _, status := range statuses {
+			r := op.Responses.Value(status)
+			if r == nil {
+				t.Errorf("%s: no %s response", id, status)
+				continue
+			}
+			if ref := r.Value.Content.Get("application/json").Schema.Ref; ref != "#/components/schemas/rpcStatus" {
+				t.Errorf("%s %s: schema %q, want the error schema", id, status, ref)
+			}
+			if _, ok := r.Value.Headers["Retry-After"]; ok != (status == "429" || status == "503") {
+				t.Errorf("%s %s: Retry-After documented = %v", id, status, ok)
+			}
+		}
+	}
+	for id, op := range ops {
+		for _, status := range []string{"400", "503", "default"} {
+			if op.Responses.Value(status) == nil {
+				t.Errorf("%s: no %s response", id, status)
+			}
+		}
+		if op.Responses.Value("200") == nil {
+			t.Errorf("%s: no 200 response", id)
+		}
+	}
+	errSchema := load(t).Components.Schemas["rpcStatus"].Value
+	if !slices.Equal(errSchema.Required, []string{"code", "message", "details"}) {
+		t.Errorf("error schema requires %v", errSchema.Required)
+	}
+}
+
+func TestDocument_Int64AsStringsOutputsReadOnly(t *testing.T) {
+	task := load(t).Components.Schemas["v1Task"].Value
+	for _, name := range []string{"id", "created_by", "assigned_to"} {
+		p := task.Properties[name].Value
+		if !p.Type.Is("string") || p.Format != "int64" {
+			t.Errorf("Task.%s is %v/%s, want string/int64", name, p.Type, p.Format)
+		}
+	}
+	for _, name := range []string{"id", "created_by", "created_at", "updated_at", "completed_at"} {
+		if !task.Properties[name].Value.ReadOnly {
+			t.Errorf("Task.%s is not readOnly", name)
+		}
+	}
+	for _, name := range []string{"title", "description", "status", "etag"} {
+		if task.Properties[name].Value.ReadOnly {
+			t.Errorf("Task.%s is readOnly", name)
+		}
+	}
+}
+
+func TestDocument_MainOperationsHaveExamples(t *testing.T) {
+	doc := load(t)
+	ops := byID(doc)
+	for _, id := range []string{"UserService_CreateUser", "UserService_Login", "TaskService_CreateTask", "TaskService_UpdateTask"} {
+		ex, ok := ops[id].RequestBody.Value.Content.Get("application/json").Example.(map[string]any)
+		if !ok || len(ex) == 0 {
+			t.Errorf("%s: no request example", id)
+			continue
+		}
+		for _, out := range []string{"id", "created_at"} {
+			if _, ok := ex[out]; ok {
+				t.Errorf("%s: the request example has the output-only %s", id, out)
+			}
+		}
+	}
+	for _, name := range []string{"v1Task", "v1User", "v1TokenPair", "v1ListTasksResponse"} {
+		if doc.Components.Schemas[name].Value.Example == nil {
+			t.Errorf("schema %s has no example", name)
+		}
+	}
+}
