@@ -44,8 +44,8 @@ type Cluster struct {
 	cred     *syscall.Credential
 	settings []string
 	cmd      *exec.Cmd
-	exited chan struct{} // closed when the postmaster has exited
-	err    error         // the postmaster's exit status, valid after exited is closed
+	exited   chan struct{} // closed when the postmaster has exited
+	err      error         // the postmaster's exit status, valid after exited is closed
 
 	stopOnce sync.Once
 	stopErr  error

@@ -121,7 +121,9 @@ func TestMetrics_AfterJourney(t *testing.T) {
 		labels map[string]string
 		min    float64
 	}
-	grpcOK := func(method string) map[string]string { return map[string]string{"grpc_method": method, "grpc_code": "OK"} }
+	grpcOK := func(method string) map[string]string {
+		return map[string]string{"grpc_method": method, "grpc_code": "OK"}
+	}
 	common := []want{
 		{"go_goroutines", nil, 1},
 		{"process_cpu_seconds_total", nil, 0},
