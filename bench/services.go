@@ -54,7 +54,7 @@ func (b *bench) startServices(ctx context.Context, label, appURL string) (_ *ser
 		addr[name] = lis.Addr().String()
 		spec := proc.Spec{
 			Name: name, Path: filepath.Join(b.cfg.Bin, name), Args: []string{"serve"},
-			AddrEnv: "GRPC_ADDR", Ready: proc.GRPCHealth(""),
+			AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(""),
 			LogPath: filepath.Join(b.work, label+"-"+name+".log"),
 		}
 		switch name {

@@ -14,6 +14,9 @@
 #   HTTP_ADDR       REST gateway address      (default 127.0.0.1:8080)
 #   USER_GRPC_ADDR  user service address      (default 127.0.0.1:50051)
 #   TASK_GRPC_ADDR  task service address      (default 127.0.0.1:50052)
+#   GATEWAY_ADMIN_ADDR / USER_ADMIN_ADDR / TASK_ADMIN_ADDR
+#                   admin ports: /metrics, /healthz, /readyz, pprof
+#                   (default 127.0.0.1:9090 / :9091 / :9092)
 #   PGPORT_LOCAL    local PostgreSQL port     (default 5433)
 #   RUN_LOGS        "tail" (default) prints the services' logs here too;
 #                   "off" keeps them only in .local/logs
@@ -29,6 +32,9 @@ BIN="$ROOT/bin"
 HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:8080}"
 USER_GRPC_ADDR="${USER_GRPC_ADDR:-127.0.0.1:50051}"
 TASK_GRPC_ADDR="${TASK_GRPC_ADDR:-127.0.0.1:50052}"
+GATEWAY_ADMIN_ADDR="${GATEWAY_ADMIN_ADDR:-127.0.0.1:9090}"
+USER_ADMIN_ADDR="${USER_ADMIN_ADDR:-127.0.0.1:9091}"
+TASK_ADMIN_ADDR="${TASK_ADMIN_ADDR:-127.0.0.1:9092}"
 PGPORT_LOCAL="${PGPORT_LOCAL:-5433}"
 RUN_LOGS="${RUN_LOGS:-tail}"
 
@@ -50,9 +56,9 @@ port_of() { local a="$1"; echo "${a##*:}"; }
 dial_of() { local a="$1" h="${1%:*}"; [ -n "$h" ] && [ "$h" != "$a" ] && [ "$h" != "0.0.0.0" ] && [ "$h" != "[::]" ] && echo "$a" || echo "127.0.0.1:$(port_of "$a")"; }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-for a in "$HTTP_ADDR" "$USER_GRPC_ADDR" "$TASK_GRPC_ADDR"; do
+for a in "$HTTP_ADDR" "$USER_GRPC_ADDR" "$TASK_GRPC_ADDR" "$GATEWAY_ADMIN_ADDR" "$USER_ADMIN_ADDR" "$TASK_ADMIN_ADDR"; do
 	if port_busy "$(port_of "$a")"; then
-		die "port $(port_of "$a") is in use (another 'make run'?); stop it or choose other addresses with HTTP_ADDR, USER_GRPC_ADDR, TASK_GRPC_ADDR"
+		die "port $(port_of "$a") is in use (another 'make run'?); stop it or choose other addresses with HTTP_ADDR, USER_GRPC_ADDR, TASK_GRPC_ADDR, *_ADMIN_ADDR"
 	fi
 done
 
@@ -301,11 +307,11 @@ wait_listening() {
 # In dependency order: the task service fetches the token keys from the user
 # service when it starts.
 say "starting user-service, task-service and gateway (logs in ${LOGS#"$ROOT/"}/)"
-start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY"
+start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY"
 wait_listening user-service "$USER_DIAL"
-start task-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" USER_SERVICE_ADDR="$USER_DIAL"
+start task-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" ADMIN_ADDR="$TASK_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL"
 wait_listening task-service "$TASK_DIAL"
-start gateway HTTP_ADDR="$HTTP_ADDR" USER_SERVICE_ADDR="$USER_DIAL" TASK_SERVICE_ADDR="$TASK_DIAL"
+start gateway HTTP_ADDR="$HTTP_ADDR" ADMIN_ADDR="$GATEWAY_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" TASK_SERVICE_ADDR="$TASK_DIAL"
 
 # Wait until the gateway says both services are SERVING.
 for i in $(seq 1 300); do
@@ -326,6 +332,7 @@ ${GREEN}todo is running${OFF}
   REST gateway   http://$HTTP_DIAL   (OpenAPI: http://$HTTP_DIAL/openapi.json, reference: /docs, readiness: /readyz)
   user service   grpc://$USER_DIAL   (grpcurl -plaintext $USER_DIAL list)
   task service   grpc://$TASK_DIAL   (grpcurl -plaintext $TASK_DIAL list)
+  admin ports    http://$(dial_of "$GATEWAY_ADMIN_ADDR") gateway, http://$(dial_of "$USER_ADMIN_ADDR") user, http://$(dial_of "$TASK_ADMIN_ADDR") task   (/metrics, /readyz, /debug/pprof/)
   logs           ${LOGS#"$ROOT/"}/{user-service,task-service,gateway}.log
 EOF
 [ -n "$ADMIN_NOTE" ] && printf '  %s\n' "$ADMIN_NOTE" >&2

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -154,6 +155,8 @@ type Verifier struct {
 	parser *jwt.Parser
 	now    func() time.Time
 	cache  *tokenCache // nil when caching is disabled
+
+	hits, misses atomic.Uint64
 }
 
 // VerifierOption configures a Verifier built by NewVerifier.
@@ -218,18 +221,26 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	d := digest(token)
 	if e, ok := v.cache.get(d, v.now()); ok {
 		if key, err := v.keys.PublicKey(ctx, e.kid); err == nil && key.Equal(e.key) {
+			v.hits.Add(1)
 			return e.principal, nil
 		}
 		// The key is gone or changed: forget the token and verify it in full,
 		// which refuses it or proves it again (with the KeySource's error).
 		v.cache.remove(d)
 	}
+	v.misses.Add(1)
 	e, err := v.verify(ctx, token)
 	if err != nil {
 		return Principal{}, err
 	}
 	v.cache.put(d, e, v.now())
 	return e.principal, nil
+}
+
+// CacheStats returns how many tokens Verify found in its cache (hits) and
+// how many it verified in full with the cache on (misses), since the start.
+func (v *Verifier) CacheStats() (hits, misses uint64) {
+	return v.hits.Load(), v.misses.Load()
 }
 
 // digest returns the SHA-256 of token, copying a token of usual size through

@@ -1,5 +1,6 @@
-// Package cli is the entry point every binary shares: a JSON logger on
-// stderr, a context that ends on SIGINT or SIGTERM, and the exit status.
+// Package cli is the entry point every binary shares: the logger of package
+// logging on stderr (LOG_LEVEL, LOG_FORMAT), a context that ends on SIGINT
+// or SIGTERM, and the exit status.
 package cli
 
 import (
@@ -10,6 +11,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/todo-platform/todo/pkg/logging"
 )
 
 // Run is a binary's body: it serves or runs the subcommand named by args
@@ -17,15 +20,21 @@ import (
 // and returns an error to fail.
 type Run func(ctx context.Context, log *slog.Logger, args []string) error
 
-// Main calls run with the process's arguments, a JSON logger on stderr and a
-// context that ends on SIGINT or SIGTERM, and exits with status 1 after
-// logging "<name> failed" when run returns an error (status 0 otherwise).
+// Main calls run with the process's arguments, the logger of package logging
+// on stderr (JSON unless LOG_FORMAT says text; LOG_LEVEL) and a context that
+// ends on SIGINT or SIGTERM, and exits with status 1 after logging "<name>
+// failed" when run returns an error or the log settings are not valid
+// (status 0 otherwise).
 func Main(name string, run Run) {
 	os.Exit(main(name, run, os.Args[1:], os.Stderr))
 }
 
 func main(name string, run Run, args []string, stderr *os.File) int {
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log, err := logging.FromEnv(stderr, os.Getenv)
+	if err != nil {
+		slog.New(slog.NewJSONHandler(stderr, nil)).Error(name+" failed", slog.Any("error", fmt.Errorf("configuration: %w", err)))
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, log, args); err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -67,6 +68,10 @@ type Config struct {
 	KeepaliveTimeout time.Duration
 	// MaxConnectionIdle is how long a connection without RPCs stays open.
 	MaxConnectionIdle time.Duration
+
+	// Options are added before the standard server options, so their
+	// interceptors run outermost (telemetry: stats handlers, metrics).
+	Options []grpc.ServerOption
 }
 
 func (c Config) withDefaults() Config {
@@ -127,7 +132,7 @@ func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerIntercept
 	unary = append(unary, interceptors...)
 	unary = append(unary, newValidator(log).unary)
 
-	gs := grpc.NewServer(
+	gs := grpc.NewServer(append(slices.Clip(cfg.Options),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             cfg.KeepaliveMinTime,
 			PermitWithoutStream: true,
@@ -144,7 +149,7 @@ func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerIntercept
 			logging.StreamServerInterceptor(lg, logOpts...),
 			recovery.StreamServerInterceptor(recOpts...),
 		),
-	)
+	)...)
 	hs := health.NewServer()
 	// Nothing is SERVING until Serve starts.
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -247,4 +252,19 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	}
 	s.log.InfoContext(ctx, "gRPC server listening", slog.String("addr", lis.Addr().String()))
 	return s.Serve(ctx, lis)
+}
+
+// SetServing marks the server ("") and every registered service SERVING or
+// NOT_SERVING on grpc.health.v1, for a readiness condition such as the
+// database answering. Serve marks them SERVING when it starts; once it has
+// begun to stop, SetServing changes nothing.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	for name := range s.grpc.GetServiceInfo() {
+		s.health.SetServingStatus(name, st)
+	}
 }

@@ -39,10 +39,13 @@ const maxSocketPath = 107
 // Cluster is a throwaway PostgreSQL cluster: its data directory and socket
 // directory live under one temporary directory that Stop removes.
 type Cluster struct {
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the postmaster has exited
-	err    error         // the postmaster's exit status, valid after exited is closed
+	dir      string
+	bin      string
+	cred     *syscall.Credential
+	settings []string
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed when the postmaster has exited
+	err      error         // the postmaster's exit status, valid after exited is closed
 
 	stopOnce sync.Once
 	stopErr  error
@@ -176,7 +179,7 @@ func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credentia
 	}
 	defer logFile.Close()
 
-	c := &Cluster{dir: dir, exited: make(chan struct{})}
+	c := &Cluster{dir: dir, bin: bin, cred: cred, settings: settings, exited: make(chan struct{})}
 	args := []string{
 		"-D", filepath.Join(dir, "data"),
 		"-c", "port=" + strconv.Itoa(port),
@@ -250,6 +253,28 @@ func ping(ctx context.Context, dsn string) error {
 func (c *Cluster) kill() {
 	_ = c.cmd.Process.Signal(syscall.SIGQUIT)
 	<-c.exited
+}
+
+// Restart shuts the server down (fast shutdown: sessions are ended, clients
+// see PostgreSQL go away), calls whileDown, and starts it again on the same
+// data and socket, for tests of what a client does while the database is
+// gone and after it returns. It must not be called after or during Stop.
+func (c *Cluster) Restart(ctx context.Context, whileDown func()) error {
+	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		return fmt.Errorf("restart postgres: %w", err)
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		c.kill()
+	}
+	whileDown()
+	n, err := startPostgres(ctx, c.bin, c.dir, c.cred, c.settings)
+	if err != nil {
+		return fmt.Errorf("restart postgres: %w", err)
+	}
+	c.cmd, c.exited = n.cmd, n.exited
+	return nil
 }
 
 // Stop shuts the cluster down (fast shutdown: sessions are ended) and removes

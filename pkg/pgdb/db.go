@@ -42,11 +42,15 @@ func Open(ctx context.Context, cfg *Config) (*DB, error) {
 // OpenRuntime opens the pool a service runs on: it parses dsn (see
 // ParseConfig), opens the pool, and checks with CheckRuntimeRole that the
 // role it logs in as is fit to run a service, refusing to start otherwise.
-// The errors name DATABASE_URL, where the DSN comes from.
-func OpenRuntime(ctx context.Context, dsn string) (*DB, error) {
+// The errors name DATABASE_URL, where the DSN comes from. opts change the
+// parsed configuration before the pool opens.
+func OpenRuntime(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	cfg, err := ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	db, err := Open(ctx, cfg)
 	if err != nil {
@@ -57,6 +61,23 @@ func OpenRuntime(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("refusing to start: %w", err)
 	}
 	return db, nil
+}
+
+// Option changes a Config before OpenRuntime opens the pool.
+type Option func(*Config)
+
+// WithTracer makes tracer trace every connection's queries (nil: none).
+func WithTracer(tracer pgx.QueryTracer) Option {
+	return func(c *Config) { c.Pool.ConnConfig.Tracer = tracer }
+}
+
+// Ping checks, within ctx, that the database answers on a connection of
+// the pool (a readiness check).
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.Pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	return nil
 }
 
 // Close closes the pool, waiting for acquired connections to be released.

@@ -75,6 +75,10 @@ type Spec struct {
 	// address from (GRPC_ADDR, HTTP_ADDR). It is set to "fd:3", the
 	// listener this process hands over (see pkg/listen).
 	AddrEnv string
+	// AdminAddrEnv, when set, is the variable the server reads its admin
+	// port's address from (ADMIN_ADDR): the Server binds a second loopback
+	// listener for it and hands it over as "fd:4" (see Server.AdminAddr).
+	AdminAddrEnv string
 	// Ready reports whether the server at an address is ready (GRPCHealth,
 	// HTTPOK). Nil means ready as soon as it has started.
 	Ready Ready
@@ -94,7 +98,8 @@ type Spec struct {
 type Server struct {
 	spec  Spec
 	lis   net.Listener
-	inode uint64 // of the listening socket, to find it in /proc/<pid>/fd
+	admin net.Listener // nil without Spec.AdminAddrEnv
+	inode uint64       // of the listening socket, to find it in /proc/<pid>/fd
 
 	mu   sync.Mutex
 	runs []*Process
@@ -110,7 +115,13 @@ func NewServer(lis net.Listener, spec Spec) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proc: %s: %w", spec.Name, err)
 	}
-	return &Server{spec: spec, lis: lis, inode: ino}, nil
+	s := &Server{spec: spec, lis: lis, inode: ino}
+	if spec.AdminAddrEnv != "" {
+		if s.admin, err = Listen(); err != nil {
+			return nil, fmt.Errorf("proc: %s: admin port: %w", spec.Name, err)
+		}
+	}
+	return s, nil
 }
 
 // Name returns Spec.Name.
@@ -118,6 +129,15 @@ func (s *Server) Name() string { return s.spec.Name }
 
 // Addr returns the host:port the server listens on.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// AdminAddr returns the host:port of the admin port (Spec.AdminAddrEnv), or
+// "" without one.
+func (s *Server) AdminAddr() string {
+	if s.admin == nil {
+		return ""
+	}
+	return s.admin.Addr().String()
+}
 
 // Listener returns the listener, for a test that accepts connections on it
 // itself before any process is started.
@@ -154,8 +174,18 @@ func (s *Server) Start(ctx context.Context) (*Process, error) {
 	}
 	defer f.Close() // the child has its own copy once started
 	cmd := exec.Command(s.spec.Path, s.spec.Args...)
-	cmd.Env = Env(append(append([]string(nil), s.spec.Env...), s.spec.AddrEnv+"=fd:"+strconv.Itoa(listenerFD))...)
+	env := append(append([]string(nil), s.spec.Env...), s.spec.AddrEnv+"=fd:"+strconv.Itoa(listenerFD))
 	cmd.ExtraFiles = []*os.File{f}
+	if s.admin != nil {
+		af, err := listen.File(s.admin)
+		if err != nil {
+			return nil, fmt.Errorf("proc: %s: admin port: %w", s.spec.Name, err)
+		}
+		defer af.Close()
+		env = append(env, s.spec.AdminAddrEnv+"=fd:"+strconv.Itoa(listenerFD+1))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, af)
+	}
+	cmd.Env = Env(env...)
 	p, err := start(s.spec.Name, cmd, s.spec.LogPath, s.inode)
 	if err != nil {
 		return nil, err
@@ -178,9 +208,14 @@ func (s *Server) Stop(timeout time.Duration) error {
 	return nil
 }
 
-// Close closes the listener. A process still running keeps serving on its
-// copy of the socket; call Stop first.
-func (s *Server) Close() error { return s.lis.Close() }
+// Close closes the listeners. A process still running keeps serving on its
+// copy of the sockets; call Stop first.
+func (s *Server) Close() error {
+	if s.admin != nil {
+		_ = s.admin.Close()
+	}
+	return s.lis.Close()
+}
 
 // Process is one run of a binary.
 type Process struct {

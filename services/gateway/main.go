@@ -6,22 +6,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/todo-platform/todo/pkg/admin"
 	"github.com/todo-platform/todo/pkg/cli"
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcclient"
 	"github.com/todo-platform/todo/pkg/httpserver"
+	"github.com/todo-platform/todo/pkg/telemetry"
 	"github.com/todo-platform/todo/services/gateway/internal/gateway"
 )
 
 // config is the gateway's configuration, read from the environment.
 type config struct {
 	// HTTPAddr is the listen address: a TCP address or "fd:N".
-	HTTPAddr        string `env:"HTTP_ADDR" envDefault:":8080"`
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// AdminAddr is the admin port's listen address (metrics, health,
+	// pprof; see package admin); empty turns it off.
+	AdminAddr       string `env:"ADMIN_ADDR" envDefault:":9090"`
 	UserServiceAddr string `env:"USER_SERVICE_ADDR" envDefault:"localhost:50051"`
 	TaskServiceAddr string `env:"TASK_SERVICE_ADDR" envDefault:"localhost:50052"`
 
@@ -59,7 +65,7 @@ func main() { cli.Main("gateway", run) }
 
 // run serves until ctx ends, then shuts the HTTP server down, letting
 // in-flight requests finish within the shutdown timeout.
-func run(ctx context.Context, log *slog.Logger, args []string) error {
+func run(ctx context.Context, log *slog.Logger, args []string) (err error) {
 	if _, _, err := cli.Parse(args, "usage: gateway [serve] (configured from the environment)", "serve"); err != nil {
 		return err
 	}
@@ -68,13 +74,18 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	log.InfoContext(ctx, "starting gateway", slog.Any("config", envcfg.LogValue(cfg)))
+	tel, err := telemetry.New(ctx, "gateway")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, tel.Shutdown(context.WithoutCancel(ctx))) }()
 
-	user, err := grpcclient.Dial(cfg.UserServiceAddr)
+	user, err := grpcclient.Dial(cfg.UserServiceAddr, tel.DialOptions()...)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
 	defer user.Close()
-	task, err := grpcclient.Dial(cfg.TaskServiceAddr)
+	task, err := grpcclient.Dial(cfg.TaskServiceAddr, tel.DialOptions()...)
 	if err != nil {
 		return fmt.Errorf("TASK_SERVICE_ADDR: %w", err)
 	}
@@ -89,6 +100,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 		ReadyTimeout:       cfg.ReadyTimeout,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustProxyHeaders:  cfg.TrustProxyHeaders,
+		Telemetry:          &gateway.Telemetry{Registerer: tel.Registry, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator},
 	}, user, task)
 	if err != nil {
 		return err
@@ -102,5 +114,8 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return httpserver.ListenAndServe(ctx, log, srv, cfg.ShutdownTimeout)
+	adm := admin.Config{Addr: cfg.AdminAddr, Gatherer: tel.Registry, Ready: gateway.ReadyHandler(log, cfg.ReadyTimeout, user, task)}
+	return admin.Run(ctx, log, adm, cfg.ShutdownTimeout, func(ctx context.Context) error {
+		return httpserver.ListenAndServe(ctx, log, srv, cfg.ShutdownTimeout)
+	})
 }

@@ -12,6 +12,9 @@ type config struct {
 	envcfg.Database
 	// GRPCAddr is the listen address of serve: a TCP address or "fd:N".
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:":50052"`
+	// AdminAddr is the admin port's listen address (metrics, health,
+	// pprof; see package admin); empty turns it off.
+	AdminAddr string `env:"ADMIN_ADDR" envDefault:":9092"`
 	envcfg.Shutdown
 	// UserServiceAddr is the user service's gRPC address (plaintext), asked
 	// for the token verification keys and for assignees.

@@ -16,12 +16,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"github.com/todo-platform/todo/pkg/admin"
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/cli"
@@ -29,6 +34,7 @@ import (
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
+	"github.com/todo-platform/todo/pkg/telemetry"
 	"github.com/todo-platform/todo/services/task/internal/task"
 	"github.com/todo-platform/todo/services/task/internal/taskapi"
 	"github.com/todo-platform/todo/services/task/internal/taskstore"
@@ -59,13 +65,22 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	return serve(ctx, log, cfg)
 }
 
+// readyInterval is how often the database is pinged for the gRPC health
+// status (the gateway's readiness).
+const readyInterval = 2 * time.Second
+
 // keyWarmupTimeout bounds the fetch of the verification keys at start.
 const keyWarmupTimeout = 5 * time.Second
 
-// serve runs the gRPC server until ctx ends (SIGINT/SIGTERM), then stops
-// gracefully.
-func serve(ctx context.Context, log *slog.Logger, cfg config) error {
-	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL)
+// serve runs the gRPC server and the admin port until ctx ends
+// (SIGINT/SIGTERM), then stops gracefully.
+func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
+	tel, err := telemetry.New(ctx, "task-service")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, tel.Shutdown(context.WithoutCancel(ctx))) }()
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, pgdb.WithTracer(tel.PgxTracer()))
 	if err != nil {
 		return err
 	}
@@ -73,7 +88,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 
 	// One connection to the user service for the life of the process; it
 	// connects lazily and reconnects by itself.
-	conn, err := userclient.Dial(cfg.UserServiceAddr)
+	conn, err := userclient.Dial(cfg.UserServiceAddr, tel.DialOptions()...)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
@@ -91,10 +106,34 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	cancel()
 
 	svc := task.NewService(taskstore.New(db), userclient.NewDirectory(users))
+	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)
+	created := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "task_tasks_created_total",
+		Help: "Tasks created (a repeat with the same request_id included).",
+	})
+	svc.SetMetrics(task.Metrics{TasksCreated: created})
+	if err := tel.Register(append(telemetry.VerifierMetrics(verifier), created, telemetry.NewPoolCollector(db.Pool))...); err != nil {
+		return err
+	}
 	srv := grpcserver.New(log,
-		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout},
-		grpcauth.UnaryServerInterceptor(auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)),
+		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, Options: tel.ServerOptions()},
+		grpcauth.UnaryServerInterceptor(verifier),
 	)
 	taskapi.New(log, svc).Register(srv.GRPC())
-	return srv.ListenAndServe(ctx)
+	tel.InitServerMetrics(srv.GRPC())
+
+	adm := admin.Config{Addr: cfg.AdminAddr, Gatherer: tel.Registry, Checks: map[string]admin.Check{
+		"database":     db.Ping,
+		"user_service": admin.GRPCHealth(conn, userv1.UserService_ServiceDesc.ServiceName),
+	}}
+	return admin.Run(ctx, log, adm, cfg.ShutdownTimeout, func(ctx context.Context) error {
+		// The gRPC health follows the database (the gateway's readiness).
+		watch, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { admin.Watch(watch, log, readyInterval, admin.DefaultCheckTimeout, db.Ping, srv.SetServing) })
+		err := srv.ListenAndServe(ctx)
+		stop()
+		wg.Wait()
+		return err
+	})
 }

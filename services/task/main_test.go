@@ -232,7 +232,7 @@ func userServer(t *testing.T, bin string, db *pgtest.DB, keyFile string) *procte
 	return proctest.NewServer(t, proc.Spec{
 		Name: "user-service", Path: bin, Args: []string{"serve"},
 		Env:     []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile},
-		AddrEnv: "GRPC_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
+		AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 }
 
@@ -241,7 +241,7 @@ func taskSpec(bin string, db *pgtest.DB, userAddr string) proc.Spec {
 	return proc.Spec{
 		Name: "task-service", Path: bin, Args: []string{"serve"},
 		Env:     []string{"DATABASE_URL=" + db.AppURL, "USER_SERVICE_ADDR=" + userAddr},
-		AddrEnv: "GRPC_ADDR", Ready: proc.GRPCHealth(taskv1.TaskService_ServiceDesc.ServiceName),
+		AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(taskv1.TaskService_ServiceDesc.ServiceName),
 	}
 }
 

@@ -19,6 +19,9 @@ type config struct {
 	envcfg.Database
 	// GRPCAddr is the listen address of serve.
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:":50051"`
+	// AdminAddr is the admin port's listen address (metrics, health,
+	// pprof; see package admin); empty turns it off.
+	AdminAddr string `env:"ADMIN_ADDR" envDefault:":9091"`
 	envcfg.Shutdown
 	envcfg.Tokens
 

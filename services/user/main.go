@@ -21,7 +21,9 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
+	"github.com/todo-platform/todo/pkg/admin"
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
@@ -30,6 +32,7 @@ import (
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
+	"github.com/todo-platform/todo/pkg/telemetry"
 	"github.com/todo-platform/todo/services/user/internal/user"
 	"github.com/todo-platform/todo/services/user/internal/userapi"
 	"github.com/todo-platform/todo/services/user/internal/userstore"
@@ -66,12 +69,11 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 // open opens the runtime pool (see pgdb.OpenRuntime) and the Service on it;
 // signer is nil for admin create, which issues no tokens. The caller closes
 // the pool.
-func open(ctx context.Context, log *slog.Logger, cfg config, signer *auth.Signer) (*pgdb.DB, *user.Service, error) {
-	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL)
+func open(ctx context.Context, log *slog.Logger, cfg config, signer *auth.Signer, hasher *user.Hasher, opts ...pgdb.Option) (*pgdb.DB, *user.Service, error) {
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	hasher := user.NewHasher(user.NewParams(cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime, cfg.PasswordHashThreads), cfg.PasswordHashConcurrency)
 	svc, err := user.NewService(ctx, log, userstore.New(db), hasher, signer, cfg.service())
 	if err != nil {
 		db.Close()
@@ -80,9 +82,9 @@ func open(ctx context.Context, log *slog.Logger, cfg config, signer *auth.Signer
 	return db, svc, nil
 }
 
-// serve runs the gRPC server, and the periodic clean-up, until ctx ends
-// (SIGINT/SIGTERM), then stops gracefully.
-func serve(ctx context.Context, log *slog.Logger, cfg config) error {
+// serve runs the gRPC server, the admin port and the periodic clean-up
+// until ctx ends (SIGINT/SIGTERM), then stops gracefully.
+func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	signer, keys, err := cfg.tokenKeys()
 	if err != nil {
 		return err
@@ -91,26 +93,52 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) error {
 	if err != nil {
 		return err
 	}
-	db, svc, err := open(ctx, log, cfg, signer)
+	tel, err := telemetry.New(ctx, "user-service")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, tel.Shutdown(context.WithoutCancel(ctx))) }()
+	hasher := newHasher(cfg)
+	db, svc, err := open(ctx, log, cfg, signer, hasher, pgdb.WithTracer(tel.PgxTracer()))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	verifier := auth.NewVerifier(keyfile.Static(keys), cfg.TokenIssuer, cfg.TokenAudience)
+	m, collectors := newMetrics(hasher)
+	svc.SetMetrics(m)
+	collectors = append(collectors, telemetry.NewPoolCollector(db.Pool))
+	if err := tel.Register(append(collectors, telemetry.VerifierMetrics(verifier)...)...); err != nil {
+		return err
+	}
 	srv := grpcserver.New(log,
-		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout},
+		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, Options: tel.ServerOptions()},
 		grpcauth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...),
 	)
 	userapi.New(log, svc, keys, proxies).Register(srv.GRPC())
+	tel.InitServerMetrics(srv.GRPC())
 
-	// The clean-up stops when the server does, also when it fails to start.
-	cleanup, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.RunCleanup(cleanup, user.CleanupInterval) })
-	err = srv.ListenAndServe(ctx)
-	stop()
-	wg.Wait()
-	return err
+	adm := admin.Config{Addr: cfg.AdminAddr, Gatherer: tel.Registry, Checks: map[string]admin.Check{"database": db.Ping}}
+	return admin.Run(ctx, log, adm, cfg.ShutdownTimeout, func(ctx context.Context) error {
+		// The clean-up stops when the server does, also when it fails to start.
+		cleanup, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { svc.RunCleanup(cleanup, user.CleanupInterval) })
+		wg.Go(func() { admin.Watch(cleanup, log, readyInterval, admin.DefaultCheckTimeout, db.Ping, srv.SetServing) })
+		err := srv.ListenAndServe(ctx)
+		stop()
+		wg.Wait()
+		return err
+	})
+}
+
+// readyInterval is how often the database is pinged for the gRPC health
+// status (the gateway's readiness).
+const readyInterval = 2 * time.Second
+
+// newHasher returns the password hasher cfg describes.
+func newHasher(cfg config) *user.Hasher {
+	return user.NewHasher(user.NewParams(cfg.PasswordHashMemoryKiB, cfg.PasswordHashTime, cfg.PasswordHashThreads), cfg.PasswordHashConcurrency)
 }
 
 // adminCreate creates or promotes the first admin from ADMIN_EMAIL,
@@ -120,7 +148,7 @@ func adminCreate(ctx context.Context, log *slog.Logger, cfg config) error {
 	if cfg.AdminEmail == "" || cfg.AdminUsername == "" {
 		return errors.New("configuration: admin create needs ADMIN_EMAIL and ADMIN_USERNAME (and ADMIN_PASSWORD to create the user)")
 	}
-	db, svc, err := open(ctx, log, cfg, nil)
+	db, svc, err := open(ctx, log, cfg, nil, newHasher(cfg))
 	if err != nil {
 		return err
 	}

@@ -112,7 +112,7 @@ func TestBinary(t *testing.T) {
 				"TOKEN_PRIVATE_KEY_FILE=" + keyFile,
 				"TOKEN_PUBLIC_KEY_FILES=" + oldKeyFile,
 			},
-			AddrEnv: "GRPC_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
+			AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 		})
 
 		sent := make(chan struct{})

@@ -44,8 +44,14 @@ type stack struct {
 // output is printed if the test failed.
 func startStack(t *testing.T) *stack {
 	t.Helper()
+	return startStackOn(t, pgtest.New(t))
+}
+
+// startStackOn is startStack on db, with env added to every process's
+// environment.
+func startStackOn(t *testing.T, db *pgtest.DB, env ...string) *stack {
+	t.Helper()
 	const module = "github.com/todo-platform/todo/services/"
-	db := pgtest.New(t)
 	key := filepath.Join(t.TempDir(), "token.pem")
 	if err := keyfile.WritePrivate(key); err != nil {
 		t.Fatal(err)
@@ -54,20 +60,20 @@ func startStack(t *testing.T) *stack {
 	// Each listener is bound before its process starts, so the services
 	// that depend on it are given its address.
 	s.user = proctest.NewServer(t, proc.Spec{
-		Name: "user-service", Path: s.userBin, Args: []string{"serve"}, AddrEnv: "GRPC_ADDR",
-		Env:   []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + key},
+		Name: "user-service", Path: s.userBin, Args: []string{"serve"}, AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR",
+		Env:   append([]string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + key}, env...),
 		Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 	s.task = proctest.NewServer(t, proc.Spec{
-		Name: "task-service", Path: proctest.Build(t, module+"task"), Args: []string{"serve"}, AddrEnv: "GRPC_ADDR",
-		Env:   []string{"DATABASE_URL=" + db.AppURL, "USER_SERVICE_ADDR=" + s.user.Addr()},
+		Name: "task-service", Path: proctest.Build(t, module+"task"), Args: []string{"serve"}, AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR",
+		Env:   append([]string{"DATABASE_URL=" + db.AppURL, "USER_SERVICE_ADDR=" + s.user.Addr()}, env...),
 		Ready: proc.GRPCHealth(taskv1.TaskService_ServiceDesc.ServiceName),
 	})
 	// The gateway counts as started once /readyz reports both services
 	// SERVING through it.
 	s.gateway = proctest.NewServer(t, proc.Spec{
-		Name: "gateway", Path: proctest.Build(t, module+"gateway"), AddrEnv: "HTTP_ADDR",
-		Env:   []string{"USER_SERVICE_ADDR=" + s.user.Addr(), "TASK_SERVICE_ADDR=" + s.task.Addr()},
+		Name: "gateway", Path: proctest.Build(t, module+"gateway"), AddrEnv: "HTTP_ADDR", AdminAddrEnv: "ADMIN_ADDR",
+		Env:   append([]string{"USER_SERVICE_ADDR=" + s.user.Addr(), "TASK_SERVICE_ADDR=" + s.task.Addr()}, env...),
 		Ready: proc.HTTPOK("/readyz"),
 	})
 	s.baseURL = "http://" + s.gateway.Addr()

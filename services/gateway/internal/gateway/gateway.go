@@ -50,6 +50,8 @@ type Config struct {
 	// stands in front of the gateway; otherwise they are dropped and the
 	// services see only the peer address.
 	TrustProxyHeaders bool
+	// Telemetry, when set, gets HTTP metrics and spans (see withTelemetry).
+	Telemetry *Telemetry
 }
 
 // Validate reports the first setting that cannot work.
@@ -106,6 +108,7 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 		runtime.WithErrorHandler(errorHandler(log, cfg.MaxBodyBytes)),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithDisablePathLengthFallback(),
+		runtime.WithMiddlewares(routeMiddleware),
 	)
 
 	if err := userv1.RegisterUserServiceHandler(ctx, mux, user); err != nil {
@@ -147,6 +150,12 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 	}
 	h = withAccessLog(h, log)
 	h = withRequestID(h)
+	if cfg.Telemetry != nil {
+		var err error
+		if h, err = withTelemetry(h, cfg.Telemetry); err != nil {
+			return nil, fmt.Errorf("gateway telemetry: %w", err)
+		}
+	}
 	return h, nil
 }
 

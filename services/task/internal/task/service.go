@@ -25,8 +25,9 @@ type Idempotency struct {
 
 // Service applies the task rules on top of a Store and a UserDirectory.
 type Service struct {
-	store Store
-	users UserDirectory
+	store   Store
+	users   UserDirectory
+	metrics Metrics
 }
 
 // NewService returns a Service over store and users.
@@ -52,6 +53,7 @@ func (s *Service) Create(ctx context.Context, c Caller, n NewTask, requestID str
 	if err != nil {
 		return Task{}, fmt.Errorf("create task: %w", err)
 	}
+	inc(s.metrics.TasksCreated)
 	return t, nil
 }
 

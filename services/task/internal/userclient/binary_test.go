@@ -36,7 +36,7 @@ func TestAgainstTheUserServiceBinary(t *testing.T) {
 	p := proctest.Serve(t, proc.Spec{
 		Name: "user-service", Path: proctest.Build(t, "github.com/todo-platform/todo/services/user"), Args: []string{"serve"},
 		Env:     []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile},
-		AddrEnv: "GRPC_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
+		AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 	conn, err := userclient.Dial(p.Addr())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -78,8 +79,9 @@ const (
 // a fixed number of hashes run at once, so a burst of sign-ins waits instead
 // of exhausting memory. It is safe for concurrent use.
 type Hasher struct {
-	params Params
-	sem    chan struct{}
+	params  Params
+	sem     chan struct{}
+	waiting atomic.Int64
 }
 
 // NewHasher returns a Hasher making new hashes with p and running at most
@@ -96,9 +98,22 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
 		return nil
+	default:
+	}
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
+	select {
+	case h.sem <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait for password hashing: %w", ctx.Err())
 	}
+}
+
+// Slots returns how many hashes are running, how many wait for a slot, and
+// how many may run at once.
+func (h *Hasher) Slots() (inUse, waiting, capacity int) {
+	return len(h.sem), int(h.waiting.Load()), cap(h.sem)
 }
 
 func (h *Hasher) release() { <-h.sem }

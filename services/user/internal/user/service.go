@@ -66,6 +66,7 @@ type Service struct {
 	cfg       Config
 	dummyHash string
 	now       func() time.Time
+	metrics   Metrics
 }
 
 // NewService returns a Service, or an error when cfg is not valid. signer
@@ -176,7 +177,8 @@ func lookupFor(login string) (Lookup, string) {
 }
 
 // throttled returns a *ThrottledError when a counter of st has reached its
-// limit, with the longest wait among those that have.
+// limit, with the longest wait among those that have, and counts the
+// decision.
 func (s *Service) throttled(st LoginState) error {
 	var wait time.Duration
 	for _, c := range st.Counters {
@@ -189,8 +191,10 @@ func (s *Service) throttled(st LoginState) error {
 		}
 	}
 	if wait <= 0 {
+		inc(s.metrics.LoginsAllowed)
 		return nil
 	}
+	inc(s.metrics.LoginsThrottled)
 	// Whole seconds, rounded up: never tell a client to come back too early.
 	wait = (wait + time.Second - 1).Truncate(time.Second)
 	return &ThrottledError{RetryAfter: wait}
@@ -270,6 +274,7 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (Toke
 		if err := s.recordFailure(ctx, failureKeys(st, ident, addr)); err != nil {
 			return Tokens{}, User{}, err
 		}
+		inc(s.metrics.LoginsFailed)
 		return Tokens{}, User{}, ErrInvalidCredentials
 	}
 
@@ -330,11 +335,13 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 	var (
 		tokens  Tokens
 		outcome error
+		reused  bool
 		now     = s.now()
 	)
 	err := s.store.RotateSession(ctx, HashRefreshToken(refreshToken), func(cur RefreshSession) (Rotation, error) {
 		switch {
 		case cur.Replaced:
+			reused = true
 			s.log.WarnContext(ctx, "spent refresh token presented again; revoking its family",
 				slog.Int64("user_id", cur.UserID), slog.Int64("session_id", cur.ID))
 			outcome = ErrInvalidRefreshToken
@@ -352,6 +359,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 	})
 	if err != nil {
 		return Tokens{}, fmt.Errorf("refresh: %w", err)
+	}
+	if reused {
+		inc(s.metrics.RefreshReuse)
 	}
 	if outcome != nil {
 		return Tokens{}, outcome
