@@ -38,10 +38,11 @@ type stack struct {
 }
 
 // startStack starts user-service, task-service and gateway against a fresh
-// database and waits until the gateway's /readyz is 200. When the test ends
+// database and waits until the gateway's /readyz is 200; userEnv is added to
+// the user service's environment (NAME=value). When the test ends
 // each process gets SIGTERM and must exit 0 within 10 s; the processes'
 // output is printed if the test failed.
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T, userEnv ...string) *stack {
 	t.Helper()
 	const module = "github.com/todo-platform/todo/services/"
 	db := pgtest.New(t)
@@ -54,7 +55,7 @@ func startStack(t *testing.T) *stack {
 	// that depend on it are given its address.
 	s.user = proctest.NewServer(t, proc.Spec{
 		Name: "user-service", Path: s.userBin, Args: []string{"serve"}, AddrEnv: "GRPC_ADDR",
-		Env:   []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + key},
+		Env:   append([]string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + key}, userEnv...),
 		Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 	s.task = proctest.NewServer(t, proc.Spec{
