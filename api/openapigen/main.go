@@ -188,6 +188,8 @@ func sharedErrors() []errorResponse {
 			func(op *openapi3.Operation) bool { return op.RequestBody != nil }},
 		{"415", "UnsupportedMediaType", "The request body is not application/json.",
 			func(op *openapi3.Operation) bool { return op.RequestBody != nil }},
+		{"431", "RequestHeaderFieldsTooLarge", "The request headers are larger than the gateway accepts (MAX_HEADER_BYTES).",
+			func(*openapi3.Operation) bool { return true }},
 		{"503", "Unavailable", "UNAVAILABLE: a service behind the gateway cannot be reached; retry later.",
 			func(*openapi3.Operation) bool { return true }},
 	}

@@ -118,13 +118,13 @@ func TestDocument_NoUnspecifiedEnumValue(t *testing.T) {
 func TestDocument_ErrorResponsesUseTheErrorSchema(t *testing.T) {
 	ops := byID(load(t))
 	want := map[string][]string{
-		"UserService_CreateUser":    {"400", "409", "413", "415", "503", "default"},
-		"UserService_Login":         {"400", "401", "413", "415", "429", "503", "default"},
-		"UserService_GetPublicKeys": {"400", "503", "default"},
-		"TaskService_GetTask":       {"400", "401", "403", "404", "503", "default"},
-		"TaskService_ListTasks":     {"400", "401", "403", "503", "default"},
-		"TaskService_UpdateTask":    {"400", "401", "403", "404", "409", "413", "415", "503", "default"},
-		"TaskService_DeleteTask":    {"400", "401", "403", "404", "409", "503", "default"},
+		"UserService_CreateUser":    {"400", "409", "413", "415", "431", "503", "default"},
+		"UserService_Login":         {"400", "401", "413", "415", "429", "431", "503", "default"},
+		"UserService_GetPublicKeys": {"400", "431", "503", "default"},
+		"TaskService_GetTask":       {"400", "401", "403", "404", "431", "503", "default"},
+		"TaskService_ListTasks":     {"400", "401", "403", "431", "503", "default"},
+		"TaskService_UpdateTask":    {"400", "401", "403", "404", "409", "413", "415", "431", "503", "default"},
+		"TaskService_DeleteTask":    {"400", "401", "403", "404", "409", "431", "503", "default"},
 	}
 	for id, statuses := range want {
 		op := ops[id]
@@ -143,7 +143,7 @@ func TestDocument_ErrorResponsesUseTheErrorSchema(t *testing.T) {
 		}
 	}
 	for id, op := range ops {
-		for _, status := range []string{"400", "503", "default"} {
+		for _, status := range []string{"400", "431", "503", "default"} {
 			if op.Responses.Value(status) == nil {
 				t.Errorf("%s: no %s response", id, status)
 			}

@@ -32,6 +32,7 @@ type config struct {
 	TaskServiceAddr string `env:"TASK_SERVICE_ADDR" envDefault:"localhost:50052"`
 
 	MaxBodyBytes           int64         `env:"MAX_BODY_BYTES" envDefault:"1048576"`
+	MaxHeaderBytes         int           `env:"MAX_HEADER_BYTES" envDefault:"65536"`
 	UpstreamDefaultTimeout time.Duration `env:"UPSTREAM_DEFAULT_TIMEOUT" envDefault:"10s"`
 	UpstreamMaxTimeout     time.Duration `env:"UPSTREAM_MAX_TIMEOUT" envDefault:"60s"`
 	ReadyTimeout           time.Duration `env:"READY_TIMEOUT" envDefault:"2s"`
@@ -52,6 +53,7 @@ func (c config) Validate() error {
 	p.Check(c.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
 	p.Check(c.TaskServiceAddr != "", "TASK_SERVICE_ADDR must not be empty")
 	p.Check(c.MaxBodyBytes > 0, "MAX_BODY_BYTES must be positive")
+	p.Check(c.MaxHeaderBytes > 0, "MAX_HEADER_BYTES must be positive")
 	p.Check(c.UpstreamDefaultTimeout > 0, "UPSTREAM_DEFAULT_TIMEOUT must be positive")
 	p.Check(c.UpstreamMaxTimeout >= c.UpstreamDefaultTimeout, "UPSTREAM_MAX_TIMEOUT must be at least UPSTREAM_DEFAULT_TIMEOUT")
 	p.Check(c.ReadyTimeout > 0, "READY_TIMEOUT must be positive")
@@ -91,23 +93,28 @@ func run(ctx context.Context, log *slog.Logger, args []string) (err error) {
 	}
 	defer task.Close()
 
-	// The handler's registrations live as long as the process; they must not
-	// end with ctx, or requests in flight at SIGTERM would fail.
-	handler, err := gateway.New(context.WithoutCancel(ctx), log, gateway.Config{
+	gcfg := gateway.Config{
 		MaxBodyBytes:       cfg.MaxBodyBytes,
+		MaxHeaderBytes:     cfg.MaxHeaderBytes,
 		DefaultTimeout:     cfg.UpstreamDefaultTimeout,
 		MaxTimeout:         cfg.UpstreamMaxTimeout,
 		ReadyTimeout:       cfg.ReadyTimeout,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustProxyHeaders:  cfg.TrustProxyHeaders,
 		Telemetry:          &gateway.Telemetry{Registerer: tel.Registry, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator},
-	}, user, task)
+	}
+	// The handler's registrations live as long as the process; they must not
+	// end with ctx, or requests in flight at SIGTERM would fail.
+	handler, err := gateway.New(context.WithoutCancel(ctx), log, gcfg, user, task)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Addr:              cfg.HTTPAddr,
-		Handler:           handler,
+		Addr:    cfg.HTTPAddr,
+		Handler: handler,
+		// Headers up to MAX_HEADER_BYTES + 4 MiB reach the handler, which
+		// refuses those above MAX_HEADER_BYTES with a JSON 431.
+		MaxHeaderBytes:    gcfg.ServerMaxHeaderBytes(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,

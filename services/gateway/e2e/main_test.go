@@ -39,12 +39,14 @@ type stack struct {
 }
 
 // startStack starts user-service, task-service and gateway against a fresh
-// database and waits until the gateway's /readyz is 200. When the test ends
+// database and waits until the gateway's /readyz is 200; userEnv is added to
+// the processes' environment (NAME=value; only the user service reads the
+// user service's variables). When the test ends
 // each process gets SIGTERM and must exit 0 within 10 s; the processes'
 // output is printed if the test failed.
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T, userEnv ...string) *stack {
 	t.Helper()
-	return startStackOn(t, pgtest.New(t))
+	return startStackOn(t, pgtest.New(t), userEnv...)
 }
 
 // startStackOn is startStack on db, with env added to every process's

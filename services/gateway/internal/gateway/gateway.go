@@ -1,7 +1,10 @@
 // Package gateway builds the REST/JSON front end of the todo platform: the
 // grpc-gateway handlers of the user and task services on one mux, the
 // OpenAPI document, health and readiness endpoints, and the HTTP middleware
-// around them (request ids, access log, body limit, upstream deadlines, CORS).
+// around them (request ids, access log, header and body limits, upstream
+// deadlines, CORS). Every request is checked before it is decoded (path,
+// query, Content-Type, body: input.go), and every error, the gateway's own
+// and the services', is one JSON shape (errors.go).
 //
 // The gateway holds no business logic: every API request becomes one gRPC
 // call to the service that owns it, and the call's status becomes the HTTP
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -35,6 +39,11 @@ type Config struct {
 	// MaxBodyBytes is the largest request body accepted; larger bodies are
 	// refused with 413 before any upstream call.
 	MaxBodyBytes int64
+	// MaxHeaderBytes is the largest request line and headers accepted
+	// (0: DefaultMaxHeaderBytes); larger ones are refused with 431. Serve
+	// the handler with http.Server.MaxHeaderBytes set to
+	// ServerMaxHeaderBytes, or net/http refuses them first, in plain text.
+	MaxHeaderBytes int
 	// DefaultTimeout is the deadline of an upstream call when the client
 	// sends no Grpc-Timeout header.
 	DefaultTimeout time.Duration
@@ -59,6 +68,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.MaxBodyBytes <= 0:
 		return errors.New("the body limit must be positive")
+	case c.MaxHeaderBytes < 0:
+		return errors.New("the header limit must not be negative")
 	case c.DefaultTimeout <= 0:
 		return errors.New("the default upstream timeout must be positive")
 	case c.MaxTimeout < c.DefaultTimeout:
@@ -80,6 +91,10 @@ type Upstream struct {
 	Conn *grpc.ClientConn
 }
 
+// setQueryParser installs queryParser, once per process: the query parser
+// is a variable of the runtime package, not of a mux.
+var setQueryParser sync.Once
+
 // New returns the gateway's HTTP handler, with the user service reached
 // through user and the task service through task.
 func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.ClientConn) (http.Handler, error) {
@@ -90,15 +105,19 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 		return nil, errors.New("gateway: both upstream connections are required")
 	}
 
-	mux := runtime.NewServeMux(
+	routes, err := newBindings(userv1.UserService_ServiceDesc.ServiceName, taskv1.TaskService_ServiceDesc.ServiceName)
+	if err != nil {
+		return nil, fmt.Errorf("gateway routes: %w", err)
+	}
+	opts := []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
+			Marshaler: jsonMarshaler{&runtime.JSONPb{
 				// Scalars are always written (false, 0, ""), but an unset
 				// message (a timestamp) or proto3 optional field (assigned_to)
 				// is left out: absent means absent, never null or 0.
 				MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
-				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
+				UnmarshalOptions: unmarshalOptions,
+			}},
 		}),
 		// Only Authorization (which grpc-gateway always forwards) and the
 		// request id below reach the services: no client header, and in
@@ -108,8 +127,15 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 		runtime.WithErrorHandler(errorHandler(log, cfg.MaxBodyBytes)),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithDisablePathLengthFallback(),
-		runtime.WithMiddlewares(routeMiddleware),
-	)
+		// Path, query, Content-Type and body are checked before the
+		// handlers parse them (input.go); no gRPC metadata goes out as
+		// headers or trailers.
+		runtime.WithMiddlewares(routeMiddleware, checkInput(routes, cfg.MaxBodyBytes)),
+		runtime.WithOutgoingHeaderMatcher(noMetadata),
+		runtime.WithOutgoingTrailerMatcher(noMetadata),
+	}
+	setQueryParser.Do(func() { opts = append(opts, runtime.SetQueryParameterParser(queryParser{})) })
+	mux := runtime.NewServeMux(opts...)
 
 	if err := userv1.RegisterUserServiceHandler(ctx, mux, user); err != nil {
 		return nil, fmt.Errorf("register user service: %w", err)
@@ -138,6 +164,7 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 	h = withDeadline(h, cfg.DefaultTimeout, cfg.MaxTimeout)
 	h = withBodyLimit(h, cfg.MaxBodyBytes)
 	h = withCleanHeaders(h, cfg.TrustProxyHeaders)
+	h = withHeaderLimit(h, cfg.maxHeaderBytes())
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   cfg.CORSAllowedOrigins,

@@ -548,6 +548,9 @@ func TestHealthAndReadiness(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with task NOT_SERVING = %d: %s", r.status, r.body)
 	}
+	if r.header.Get("Retry-After") == "" {
+		t.Error("/readyz 503 without Retry-After")
+	}
 	var body struct {
 		Services map[string]struct{ Status string } `json:"services"`
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // readiness returns the /readyz handler: it asks every upstream's
 // grpc.health.v1 service about its API service, concurrently and each under
 // timeout. All SERVING → 200; otherwise 503. The body names each upstream's
-// state: SERVING, NOT_SERVING, SERVICE_UNKNOWN or UNREACHABLE.
+// state: SERVING, NOT_SERVING, SERVICE_UNKNOWN or UNREACHABLE. A 503
+// carries Retry-After, as every 503 of the gateway does.
 func readiness(log *slog.Logger, timeout time.Duration, ups ...Upstream) runtime.HandlerFunc {
 	type check struct {
 		Status string `json:"status"`
@@ -47,6 +49,9 @@ func readiness(log *slog.Logger, timeout time.Duration, ups ...Upstream) runtime
 			if results[i] != healthpb.HealthCheckResponse_SERVING.String() {
 				code, body.Status = http.StatusServiceUnavailable, "not ready"
 			}
+		}
+		if code == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(nil)))
 		}
 		writeJSON(w, code, body)
 	}
