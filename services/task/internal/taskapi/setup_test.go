@@ -148,7 +148,7 @@ type options struct {
 	statementTimeout time.Duration
 }
 
-func setup(t *testing.T, opts ...func(*options)) *bundle {
+func setup(t testing.TB, opts ...func(*options)) *bundle {
 	t.Helper()
 	var o options
 	for _, f := range opts {

@@ -71,7 +71,7 @@ func cheapHashing(o *options) {
 
 // setup starts the user service on a fresh database (as the app role), with
 // a fresh signing key, on a loopback listener, and returns a client for it.
-func setup(t *testing.T, opts ...func(*options)) *bundle {
+func setup(t testing.TB, opts ...func(*options)) *bundle {
 	t.Helper()
 	o := options{
 		cfg:     defaultConfig(),
@@ -125,7 +125,7 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 // openWithStatementTimeout opens a runtime pool on dsn with
 // statement_timeout=timeout added to the DSN, and closes it when the test
 // ends.
-func openWithStatementTimeout(t *testing.T, dsn string, timeout time.Duration) *pgdb.DB {
+func openWithStatementTimeout(t testing.TB, dsn string, timeout time.Duration) *pgdb.DB {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
