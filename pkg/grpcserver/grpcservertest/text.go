@@ -1,13 +1,14 @@
 package grpcservertest
 
 import (
-	"bytes"
+	"context"
 	"fmt"
-	"strings"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	protoenc "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -145,21 +146,43 @@ const InvalidUTF8 = "\x80\xc0\xafa\xed\xa0\x80"
 
 // WithInvalidUTF8 returns the wire form of m with the field f set to
 // InvalidUTF8, which proto.Marshal refuses to produce: send it with
-// RawCodec.
+// RawCodec. f must be unset in m (see Append).
 func WithInvalidUTF8(m proto.Message, f TextField) ([]byte, error) {
-	// A placeholder of the same length, unlikely elsewhere in m, is set
-	// and then overwritten in the wire bytes.
-	placeholder := strings.Repeat("\x01", len(InvalidUTF8))
-	c := proto.Clone(m)
-	f.Set(c.ProtoReflect(), placeholder)
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("grpcservertest: marshal %s: %w", proto.MessageName(m), err)
 	}
-	if bytes.Count(b, []byte(placeholder)) != 1 {
-		return nil, fmt.Errorf("grpcservertest: placeholder of %s is not unique in the wire form", f.Path)
+	return f.Append(b, InvalidUTF8), nil
+}
+
+// Append appends to b, the wire form of a message of f's type, the field f
+// with value v, any bytes: decoding merges it into the message (the
+// messages on the way are merged, a list gets one more element, a map the
+// entry at MapKey). The list index of f.Path holds when the list was empty.
+func (f TextField) Append(b []byte, v string) []byte {
+	return appendSteps(b, f.steps, v)
+}
+
+func appendSteps(b []byte, steps []protoreflect.FieldDescriptor, v string) []byte {
+	fd := steps[0]
+	b = protowire.AppendTag(b, fd.Number(), protowire.BytesType)
+	var inner []byte
+	switch {
+	case fd.IsMap():
+		inner = protowire.AppendTag(inner, 1, protowire.BytesType)
+		inner = protowire.AppendString(inner, MapKey)
+		inner = protowire.AppendTag(inner, 2, protowire.BytesType)
+		if len(steps) == 1 {
+			inner = protowire.AppendString(inner, v)
+		} else {
+			inner = protowire.AppendBytes(inner, appendSteps(nil, steps[1:], v))
+		}
+	case len(steps) == 1:
+		return protowire.AppendString(b, v)
+	default:
+		inner = appendSteps(nil, steps[1:], v)
 	}
-	return bytes.Replace(b, []byte(placeholder), []byte(InvalidUTF8), 1), nil
+	return protowire.AppendBytes(b, inner)
 }
 
 // Raw is a request already in wire form, sent as is by RawCodec.
@@ -184,4 +207,20 @@ func (RawCodec) Marshal(v any) (mem.BufferSlice, error) {
 // Unmarshal is the proto codec's.
 func (RawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return encoding.GetCodecV2(protoenc.Name).Unmarshal(data, v)
+}
+
+// TextFieldAt returns the field of TextFields(md) whose Path is path.
+func TextFieldAt(md protoreflect.MessageDescriptor, path string) (TextField, error) {
+	for _, f := range TextFields(md) {
+		if f.Path == path {
+			return f, nil
+		}
+	}
+	return TextField{}, fmt.Errorf("grpcservertest: %s has no string field %s", md.FullName(), path)
+}
+
+// InvokeRaw calls method on conn with raw as the request's wire form (see
+// Raw) and decodes the answer into resp.
+func InvokeRaw(ctx context.Context, conn grpc.ClientConnInterface, method string, raw []byte, resp proto.Message) error {
+	return conn.Invoke(ctx, method, Raw(raw), resp, grpc.ForceCodecV2(RawCodec{}))
 }

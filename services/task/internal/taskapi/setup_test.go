@@ -218,7 +218,7 @@ func dsnSep(dsn string) string {
 }
 
 // token returns an access token of p.
-func (bn *bundle) token(t *testing.T, p auth.Principal) string {
+func (bn *bundle) token(t testing.TB, p auth.Principal) string {
 	t.Helper()
 	token, _, err := bn.signer.Sign(p, time.Now())
 	if err != nil {
