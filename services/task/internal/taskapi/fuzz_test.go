@@ -12,8 +12,8 @@ import (
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
-	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
+	"github.com/todo-platform/todo/pkg/testkit"
 )
 
 // hostileText are seeds every text fuzz target starts from: NUL, invalid
