@@ -113,8 +113,41 @@ chromium: ## Make sure headless Chromium is installed, for the /docs test (apt o
 	@deploy/ensure-chromium.sh
 
 .PHONY: test
-test: postgres chromium ## Run every test of every module against a throwaway PostgreSQL.
+test: postgres chromium ## Run every test of every module against a throwaway PostgreSQL, then each fuzz target briefly.
 	go run ./pkg/pgtest/cmd/withpg -- go test -count=1 -timeout 20m $(PKGS)
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# Fuzz targets as package:Target:smoke, where smoke is how long fuzz-smoke
+# runs it (go test takes one -fuzz target at a time). The gateway's target
+# starts the whole stack in every fuzz process before it fuzzes, so it is
+# bounded by executions rather than time. Their seed corpora also run as
+# ordinary tests in `make test`.
+FUZZ_TARGETS := \
+	./pkg/pagetoken:FuzzDecode:5s \
+	./services/task/internal/taskapi:FuzzListTasks_PageToken:5s \
+	./services/task/internal/taskapi:FuzzUpdateTask_Mask:5s \
+	./services/user/internal/userapi:FuzzLogin:5s \
+	./services/user/internal/userapi:FuzzListUsers_PageToken:5s \
+	./services/user/internal/userapi:FuzzUpdateUser_Mask:5s \
+	./services/gateway/e2e:FuzzGateway_TaskBodies:300x
+FUZZTIME ?= 1m
+
+# fuzz_each runs every fuzz target in one throwaway PostgreSQL for $(1)
+# (empty: each target's smoke time), one fuzz worker at a time.
+define fuzz_each
+go run ./pkg/pgtest/cmd/withpg -- bash -eu -o pipefail -c 'for t in $(FUZZ_TARGETS); do \
+	IFS=: read -r pkg name smoke <<< "$$t"; time="$(1)"; time="$${time:-$$smoke}"; \
+	echo "== fuzz $$name ($$time)"; \
+	go test -run="^$$" -fuzz="^$$name\$$" -fuzztime="$$time" -parallel=1 "$$pkg"; done'
+endef
+
+.PHONY: fuzz-smoke
+fuzz-smoke: postgres ## Run each fuzz target briefly (part of test).
+	$(call fuzz_each,)
+
+.PHONY: fuzz
+fuzz: postgres ## Run each fuzz target for FUZZTIME (default 1m); new failures land in the packages' testdata/fuzz.
+	$(call fuzz_each,$(FUZZTIME))
 
 .PHONY: migrate
 migrate: build ## Apply all migrations (user, then task) to DATABASE_URL.

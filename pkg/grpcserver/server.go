@@ -111,10 +111,14 @@ type Server struct {
 // New builds a Server. Its unary interceptor chain runs, outermost first:
 // logging (one slog line per call, never the payload), panic recovery (the
 // panic and stack are logged; the client gets Internal "internal error"), the
-// given interceptors in order (e.g. authentication), then protovalidate
-// request validation (InvalidArgument with a google.rpc.BadRequest naming each
-// violated field path, such as "task.title"). Stream calls get logging and
-// recovery. The grpc.health.v1 health service and server reflection are
+// given interceptors in order (e.g. authentication), then request
+// validation: the text of every string field (no NUL, valid UTF-8), then
+// the protovalidate rules (InvalidArgument with a google.rpc.BadRequest
+// naming each violated field path, such as "task.title"). Stream calls get
+// logging, recovery and the text check of every message received. Requests
+// are decoded by a codec that turns invalid UTF-8 into InvalidArgument
+// naming the field instead of grpc-go's Internal (see codec). The
+// grpc.health.v1 health service and server reflection are
 // registered.
 func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerInterceptor) *Server {
 	cfg = cfg.withDefaults()
@@ -130,7 +134,8 @@ func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerIntercept
 		recovery.UnaryServerInterceptor(recOpts...),
 	)
 	unary = append(unary, interceptors...)
-	unary = append(unary, newValidator(log).unary)
+	val := newValidator(log)
+	unary = append(unary, val.unary)
 
 	gs := grpc.NewServer(append(slices.Clip(cfg.Options),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
@@ -144,10 +149,12 @@ func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerIntercept
 		}),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(
 			logging.StreamServerInterceptor(lg, logOpts...),
 			recovery.StreamServerInterceptor(recOpts...),
+			val.stream,
 		),
 	)...)
 	hs := health.NewServer()

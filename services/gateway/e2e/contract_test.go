@@ -35,7 +35,7 @@ type contract struct {
 
 // newContractClient returns an HTTP client whose calls to the API are
 // checked against api/openapi.
-func newContractClient(t *testing.T) *http.Client {
+func newContractClient(t testing.TB) *http.Client {
 	t.Helper()
 	doc, err := openapi3.NewLoader().LoadFromData(openapi.JSON)
 	if err != nil {

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // stack is the whole platform for one test.
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	db      *pgtest.DB
 	user    *proctest.Server
 	task    *proctest.Server
@@ -44,14 +44,14 @@ type stack struct {
 // user service's variables). When the test ends
 // each process gets SIGTERM and must exit 0 within 10 s; the processes'
 // output is printed if the test failed.
-func startStack(t *testing.T, userEnv ...string) *stack {
+func startStack(t testing.TB, userEnv ...string) *stack {
 	t.Helper()
 	return startStackOn(t, pgtest.New(t), userEnv...)
 }
 
 // startStackOn is startStack on db, with env added to every process's
 // environment.
-func startStackOn(t *testing.T, db *pgtest.DB, env ...string) *stack {
+func startStackOn(t testing.TB, db *pgtest.DB, env ...string) *stack {
 	t.Helper()
 	const module = "github.com/todo-platform/todo/services/"
 	key := filepath.Join(t.TempDir(), "token.pem")
@@ -103,7 +103,7 @@ type reply struct {
 
 // client calls the gateway, as one signed-in user when token is set.
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	http  *http.Client
 	base  string
 	token string
@@ -211,7 +211,7 @@ func (r reply) wantError(t *testing.T, httpStatus int) obj {
 }
 
 // get walks a path of keys ("task.id") through nested objects.
-func get(t *testing.T, o obj, path string) any {
+func get(t testing.TB, o obj, path string) any {
 	t.Helper()
 	var cur any = o
 	for _, k := range strings.Split(path, ".") {
@@ -227,7 +227,7 @@ func get(t *testing.T, o obj, path string) any {
 	return cur
 }
 
-func str(t *testing.T, o obj, path string) string {
+func str(t testing.TB, o obj, path string) string {
 	t.Helper()
 	s, ok := get(t, o, path).(string)
 	if !ok {
@@ -263,7 +263,7 @@ func ids(t *testing.T, objs []obj) []string {
 }
 
 // signUp creates a user through the gateway and returns its id.
-func signUp(t *testing.T, c *client, username, password string) string {
+func signUp(t testing.TB, c *client, username, password string) string {
 	t.Helper()
 	body := c.ok("POST", "/v1/users", obj{
 		"email": username + "@example.com", "username": username, "password": password, "full_name": strings.ToUpper(username[:1]) + username[1:],
@@ -272,7 +272,7 @@ func signUp(t *testing.T, c *client, username, password string) string {
 }
 
 // logIn returns an access token.
-func logIn(t *testing.T, c *client, login, password string) string {
+func logIn(t testing.TB, c *client, login, password string) string {
 	t.Helper()
 	body := c.ok("POST", "/v1/auth/login", obj{"login": login, "password": password})
 	return str(t, body, "tokens.access_token")

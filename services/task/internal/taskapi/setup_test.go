@@ -148,7 +148,7 @@ type options struct {
 	statementTimeout time.Duration
 }
 
-func setup(t *testing.T, opts ...func(*options)) *bundle {
+func setup(t testing.TB, opts ...func(*options)) *bundle {
 	t.Helper()
 	var o options
 	for _, f := range opts {
@@ -218,7 +218,7 @@ func dsnSep(dsn string) string {
 }
 
 // token returns an access token of p.
-func (bn *bundle) token(t *testing.T, p auth.Principal) string {
+func (bn *bundle) token(t testing.TB, p auth.Principal) string {
 	t.Helper()
 	token, _, err := bn.signer.Sign(p, time.Now())
 	if err != nil {

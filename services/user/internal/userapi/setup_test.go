@@ -71,7 +71,7 @@ func cheapHashing(o *options) {
 
 // setup starts the user service on a fresh database (as the app role), with
 // a fresh signing key, on a loopback listener, and returns a client for it.
-func setup(t *testing.T, opts ...func(*options)) *bundle {
+func setup(t testing.TB, opts ...func(*options)) *bundle {
 	t.Helper()
 	o := options{
 		cfg:     defaultConfig(),
@@ -125,7 +125,7 @@ func setup(t *testing.T, opts ...func(*options)) *bundle {
 // openWithStatementTimeout opens a runtime pool on dsn with
 // statement_timeout=timeout added to the DSN, and closes it when the test
 // ends.
-func openWithStatementTimeout(t *testing.T, dsn string, timeout time.Duration) *pgdb.DB {
+func openWithStatementTimeout(t testing.TB, dsn string, timeout time.Duration) *pgdb.DB {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -151,7 +151,7 @@ func as(ctx context.Context, token string) context.Context {
 }
 
 // signUp creates a user through the API and fails the test on error.
-func (b *bundle) signUp(t *testing.T, email, username, password string) *userv1.User {
+func (b *bundle) signUp(t testing.TB, email, username, password string) *userv1.User {
 	t.Helper()
 	resp, err := b.client.CreateUser(testkit.Context(t), &userv1.CreateUserRequest{Email: email, Username: username, Password: password})
 	if err != nil {
@@ -161,7 +161,7 @@ func (b *bundle) signUp(t *testing.T, email, username, password string) *userv1.
 }
 
 // login signs in and fails the test on error.
-func (b *bundle) login(t *testing.T, login, password string) *userv1.LoginResponse {
+func (b *bundle) login(t testing.TB, login, password string) *userv1.LoginResponse {
 	t.Helper()
 	resp, err := b.client.Login(testkit.Context(t), &userv1.LoginRequest{Login: login, Password: password})
 	if err != nil {
@@ -171,7 +171,7 @@ func (b *bundle) login(t *testing.T, login, password string) *userv1.LoginRespon
 }
 
 // signedIn creates a user and returns it with an access token.
-func (b *bundle) signedIn(t *testing.T, username string) (*userv1.User, string) {
+func (b *bundle) signedIn(t testing.TB, username string) (*userv1.User, string) {
 	t.Helper()
 	const pw = "correct horse battery"
 	u := b.signUp(t, username+"@example.com", username, pw)
@@ -180,7 +180,7 @@ func (b *bundle) signedIn(t *testing.T, username string) (*userv1.User, string) 
 
 // admin creates an admin (promoted in the database) and returns it with an
 // access token that carries adm.
-func (b *bundle) admin(t *testing.T, username string) (*userv1.User, string) {
+func (b *bundle) admin(t testing.TB, username string) (*userv1.User, string) {
 	t.Helper()
 	const pw = "correct horse battery"
 	u := b.signUp(t, username+"@example.com", username, pw)
