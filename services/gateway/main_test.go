@@ -11,6 +11,7 @@ import (
 // "<binary> serve", so the gateway must accept serve as well as nothing.
 func TestRun_ServeIsTheOnlySubcommand(t *testing.T) {
 	t.Setenv("HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("ADMIN_ADDR", "127.0.0.1:0")
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // serve, then stop at once
