@@ -46,6 +46,10 @@ type Database struct {
 	// (see pgdb.OpenRuntime); migrate runs as whoever it names. Logged with
 	// its password masked.
 	DatabaseURL string `env:"DATABASE_URL,required,notEmpty" log:"dsn"`
+	// DatabaseAllowInsecure lets the serving commands use a DSN that may
+	// reach a database on another machine without TLS (see
+	// pgdb.CheckTransport); off, they refuse to start.
+	DatabaseAllowInsecure bool `env:"DATABASE_ALLOW_INSECURE" envDefault:"false"`
 }
 
 // Validate names what is wrong with s.

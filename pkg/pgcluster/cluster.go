@@ -7,12 +7,18 @@
 // port chosen before the server binds it can be taken by another process in
 // between. A socket path inside a directory the cluster owns cannot collide
 // with anything, so starting a cluster never races and never retries.
+//
+// The exception is StartTLS: PostgreSQL speaks TLS only over TCP, so a TLS
+// cluster also listens on 127.0.0.1, on a port the kernel chose a moment
+// before; if another process takes it in between, postgres fails to bind
+// and StartTLS tries again with another port.
 package pgcluster
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,9 +34,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// port is the server's port number. With no TCP listener it only names the
-// socket file (.s.PGSQL.5432) in the cluster's directory.
-const port = 5432
+// defaultPort is the server's port number when it has no TCP listener: it
+// only names the socket file (.s.PGSQL.5432) in the cluster's directory.
+const defaultPort = 5432
 
 // maxSocketPath is the longest Unix socket path Linux accepts (sun_path is
 // 108 bytes with the terminating NUL).
@@ -43,6 +49,8 @@ type Cluster struct {
 	bin      string
 	cred     *syscall.Credential
 	settings []string
+	port     int  // the TCP port (StartTLS) or defaultPort
+	tcp      bool // it listens on 127.0.0.1:port too
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the postmaster has exited
 	err      error         // the postmaster's exit status, valid after exited is closed
@@ -62,7 +70,7 @@ func (c *Cluster) URL() string {
 		Path:   "/postgres",
 		RawQuery: url.Values{
 			"host":    {c.dir},
-			"port":    {strconv.Itoa(port)},
+			"port":    {strconv.Itoa(c.port)},
 			"sslmode": {"disable"},
 		}.Encode(),
 	}
@@ -100,6 +108,31 @@ func BinDir() (string, error) {
 // after the defaults, so that they override them (e.g. "shared_buffers=1GB"
 // for a benchmark). The caller must call Stop.
 func Start(ctx context.Context, settings ...string) (*Cluster, error) {
+	return start(ctx, nil, settings)
+}
+
+// TLS is a server certificate and key (PEM) for StartTLS.
+type TLS struct {
+	CertPEM, KeyPEM []byte
+}
+
+// StartTLS is Start with ssl=on: the cluster also listens on
+// 127.0.0.1:Port() and serves TLS there with the given certificate and key
+// (PostgreSQL offers no TLS on Unix sockets). The TCP listener trusts every
+// local client as Start's socket does (pg_hba: trust), so what a test
+// checks is the transport, not passwords.
+func StartTLS(ctx context.Context, tls TLS, settings ...string) (*Cluster, error) {
+	if len(tls.CertPEM) == 0 || len(tls.KeyPEM) == 0 {
+		return nil, errors.New("pgcluster: StartTLS needs a certificate and a key")
+	}
+	return start(ctx, &tls, settings)
+}
+
+// Port returns the TCP port of a cluster started with StartTLS, on
+// 127.0.0.1 (and the number in its socket file's name).
+func (c *Cluster) Port() int { return c.port }
+
+func start(ctx context.Context, tlsFiles *TLS, settings []string) (*Cluster, error) {
 	for _, s := range settings {
 		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {
 			return nil, fmt.Errorf("server setting %q: want name=value", s)
@@ -124,7 +157,8 @@ func Start(ctx context.Context, settings ...string) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}
-	if sock := socketPath(dir); len(sock) > maxSocketPath {
+	// The longest port number names the longest socket.
+	if sock := socketPath(dir, 65535); len(sock) > maxSocketPath {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("socket path %s is longer than %d bytes: set TMPDIR to a shorter directory", sock, maxSocketPath)
 	}
@@ -139,16 +173,75 @@ func Start(ctx context.Context, settings ...string) (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	c, err := startPostgres(ctx, bin, dir, cred, settings)
+	if tlsFiles == nil {
+		c, err := startPostgres(ctx, &Cluster{dir: dir, bin: bin, cred: cred, settings: settings, port: defaultPort})
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		return c, nil
+	}
+	tlsSettings, err := writeTLS(dir, cred, *tlsFiles)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return c, nil
+	settings = append(tlsSettings, settings...)
+	var errs []error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		c, err := startPostgres(ctx, &Cluster{dir: dir, bin: bin, cred: cred, settings: settings, port: port, tcp: true})
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+		if !strings.Contains(err.Error(), "could not bind") && !strings.Contains(err.Error(), "could not create any TCP/IP sockets") {
+			break
+		}
+	}
+	os.RemoveAll(dir)
+	return nil, errors.Join(errs...)
 }
 
-// socketPath is the path of the socket file of a cluster in dir.
-func socketPath(dir string) string {
+// writeTLS writes the server certificate and key into dir, the key owned by
+// the user postgres runs as with mode 0600 as postgres requires, and returns
+// the settings that turn TLS on with them.
+func writeTLS(dir string, cred *syscall.Credential, t TLS) ([]string, error) {
+	certFile, keyFile := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if err := os.WriteFile(certFile, t.CertPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("write server certificate: %w", err)
+	}
+	if err := os.WriteFile(keyFile, t.KeyPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("write server key: %w", err)
+	}
+	if cred != nil {
+		if err := os.Chown(keyFile, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, fmt.Errorf("write server key: %w", err)
+		}
+	}
+	return []string{"ssl=on", "ssl_cert_file=" + certFile, "ssl_key_file=" + keyFile}, nil
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	port := lis.Addr().(*net.TCPAddr).Port
+	if err := lis.Close(); err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	return port, nil
+}
+
+// socketPath is the path of the socket file of a cluster in dir whose
+// socket is named after port.
+func socketPath(dir string, port int) string {
 	return filepath.Join(dir, ".s.PGSQL."+strconv.Itoa(port))
 }
 
@@ -171,7 +264,10 @@ func initdb(ctx context.Context, bin, data string, cred *syscall.Credential) err
 	return errors.Join(errs...)
 }
 
-func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credential, settings []string) (*Cluster, error) {
+// startPostgres starts postgres for c (dir, bin, cred, settings, port and
+// tcp set) and returns c once it accepts connections.
+func startPostgres(ctx context.Context, c *Cluster) (*Cluster, error) {
+	dir, bin, cred := c.dir, c.bin, c.cred
 	logPath := filepath.Join(dir, "postgres.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -179,11 +275,15 @@ func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credentia
 	}
 	defer logFile.Close()
 
-	c := &Cluster{dir: dir, bin: bin, cred: cred, settings: settings, exited: make(chan struct{})}
+	c.exited = make(chan struct{})
+	listenAddresses := ""
+	if c.tcp {
+		listenAddresses = "127.0.0.1"
+	}
 	args := []string{
 		"-D", filepath.Join(dir, "data"),
-		"-c", "port=" + strconv.Itoa(port),
-		"-c", "listen_addresses=",
+		"-c", "port=" + strconv.Itoa(c.port),
+		"-c", "listen_addresses=" + listenAddresses,
 		"-c", "unix_socket_directories=" + dir,
 		"-c", "max_connections=300",
 		"-c", "fsync=off",
@@ -194,7 +294,7 @@ func startPostgres(ctx context.Context, bin, dir string, cred *syscall.Credentia
 		"-c", "log_min_messages=warning",
 		"-c", "log_min_error_statement=panic",
 	}
-	for _, s := range settings {
+	for _, s := range c.settings {
 		args = append(args, "-c", s)
 	}
 	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
@@ -269,7 +369,7 @@ func (c *Cluster) Restart(ctx context.Context, whileDown func()) error {
 		c.kill()
 	}
 	whileDown()
-	n, err := startPostgres(ctx, c.bin, c.dir, c.cred, c.settings)
+	n, err := startPostgres(ctx, &Cluster{dir: c.dir, bin: c.bin, cred: c.cred, settings: c.settings, port: c.port, tcp: c.tcp})
 	if err != nil {
 		return fmt.Errorf("restart postgres: %w", err)
 	}

@@ -9,9 +9,10 @@
 // default_query_exec_mode (for example exec or simple_protocol when the
 // pooler does not keep prepared statements).
 //
-// TLS is whatever the DSN says (sslmode=…, pgx's default is prefer); this
-// package forces nothing. Use sslmode=require or stricter for any database
-// that is not on loopback.
+// TLS is whatever the DSN says (sslmode=…, sslrootcert=…; pgx's default is
+// prefer), but OpenRuntime refuses a DSN that may reach a host that is not
+// on this machine without TLS (see CheckTransport). Use sslmode=verify-full
+// for any database that is not on loopback.
 package pgdb
 
 import (
@@ -39,6 +40,9 @@ type Config struct {
 	Pool *pgxpool.Config
 	// StatementTimeout is set at the start of every transaction (0 disables it).
 	StatementTimeout time.Duration
+	// AllowInsecure turns off OpenRuntime's refusal of a DSN that may reach
+	// another machine without TLS (see CheckTransport).
+	AllowInsecure bool
 }
 
 // ParseConfig parses a libpq/pgx DSN, in URL (postgres://…) or keyword/value

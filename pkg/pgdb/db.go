@@ -42,8 +42,10 @@ func Open(ctx context.Context, cfg *Config) (*DB, error) {
 // OpenRuntime opens the pool a service runs on: it parses dsn (see
 // ParseConfig), opens the pool, and checks with CheckRuntimeRole that the
 // role it logs in as is fit to run a service, refusing to start otherwise.
-// The errors name DATABASE_URL, where the DSN comes from. opts change the
-// parsed configuration before the pool opens.
+// The errors name DATABASE_URL, where the DSN comes from. Before it
+// connects it refuses a DSN that may reach another machine without TLS (see
+// CheckTransport; WithAllowInsecure turns that off). opts change the parsed
+// configuration before the pool opens.
 func OpenRuntime(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	cfg, err := ParseConfig(dsn)
 	if err != nil {
@@ -51,6 +53,9 @@ func OpenRuntime(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	}
 	for _, o := range opts {
 		o(cfg)
+	}
+	if err := CheckTransport(&cfg.Pool.ConnConfig.Config, cfg.AllowInsecure); err != nil {
+		return nil, fmt.Errorf("refusing to start: DATABASE_URL: %w", err)
 	}
 	db, err := Open(ctx, cfg)
 	if err != nil {
@@ -65,6 +70,12 @@ func OpenRuntime(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 
 // Option changes a Config before OpenRuntime opens the pool.
 type Option func(*Config)
+
+// WithAllowInsecure makes OpenRuntime accept a DSN that may reach another
+// machine without TLS when allow is true (DATABASE_ALLOW_INSECURE).
+func WithAllowInsecure(allow bool) Option {
+	return func(c *Config) { c.AllowInsecure = allow }
+}
 
 // WithTracer makes tracer trace every connection's queries (nil: none).
 func WithTracer(tracer pgx.QueryTracer) Option {

@@ -24,8 +24,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,9 +122,29 @@ func New(t testing.TB) *DB {
 // PostgreSQL shut down.
 func NewPrivate(t testing.TB) (*DB, *Cluster) {
 	t.Helper()
+	return newPrivate(t, nil)
+}
+
+// NewPrivateTLS is NewPrivate on a cluster that also serves TLS on
+// 127.0.0.1:Port() with the given server certificate (see
+// pgcluster.StartTLS). The DB's URLs still use the cluster's socket; Via
+// turns one into a TCP URL with sslmode and sslrootcert.
+func NewPrivateTLS(t testing.TB, tls pgcluster.TLS) (*DB, *Cluster) {
+	t.Helper()
+	return newPrivate(t, &tls)
+}
+
+func newPrivate(t testing.TB, tls *pgcluster.TLS) (*DB, *Cluster) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := pgcluster.Start(ctx)
+	start := pgcluster.Start
+	if tls != nil {
+		start = func(ctx context.Context, settings ...string) (*pgcluster.Cluster, error) {
+			return pgcluster.StartTLS(ctx, *tls, settings...)
+		}
+	}
+	c, err := start(ctx)
 	if err != nil {
 		t.Fatalf("pgtest: start private cluster: %v", err)
 	}
@@ -184,6 +206,26 @@ func newOn(t testing.TB, admin string) *DB {
 		t.Fatalf("pgtest: app pool: %v", err)
 	}
 	return db
+}
+
+// Via returns dsn (a postgres:// URL such as DB.AppURL) connecting over TCP
+// to host:port instead of its socket, with params (sslmode, sslrootcert, …)
+// added to or replacing its own.
+func Via(t testing.TB, dsn, host string, port int, params url.Values) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	q := u.Query()
+	q.Del("host")
+	q.Del("port")
+	for k, v := range params {
+		q[k] = v
+	}
+	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func dropDatabase(admin, name string) error {

@@ -70,7 +70,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 // signer is nil for admin create, which issues no tokens. The caller closes
 // the pool.
 func open(ctx context.Context, log *slog.Logger, cfg config, signer *auth.Signer, hasher *user.Hasher, opts ...pgdb.Option) (*pgdb.DB, *user.Service, error) {
-	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, opts...)
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, append([]pgdb.Option{pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure)}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -56,6 +56,31 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("InsecureRemoteDatabaseIsRefused", func(t *testing.T) {
+		// A host that is not on this machine with sslmode=disable: refused
+		// before any connection, naming the host, the problem and the fix.
+		const dsn = "DATABASE_URL=postgres://app:pw@db.example.invalid:5432/todo?sslmode=disable&connect_timeout=2"
+		for _, allow := range []bool{false, true} {
+			env := []string{dsn, "GRPC_ADDR=127.0.0.1:0", "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "ADMIN_ADDR="}
+			if allow {
+				env = append(env, "DATABASE_ALLOW_INSECURE=true")
+			}
+			cmd := proctest.Command(t, bin, env, "serve")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Fatalf("serve with an unreachable insecure DSN (allow %v): err = %v, want a non-zero exit\n%s", allow, err, stderr.String())
+			}
+			refused := strings.Contains(stderr.String(), "db.example.invalid is not on this machine") &&
+				strings.Contains(stderr.String(), "sslmode=verify-full") && strings.Contains(stderr.String(), "DATABASE_ALLOW_INSECURE")
+			if refused == allow {
+				t.Errorf("DATABASE_ALLOW_INSECURE=%v: refused for want of TLS = %v, want %v:\n%s", allow, refused, !allow, stderr.String())
+			}
+		}
+	})
+
 	t.Run("MigrateDownUpStatus", func(t *testing.T) {
 		db := pgtest.New(t)
 		env := []string{"DATABASE_URL=" + db.OwnerURL}

@@ -36,6 +36,7 @@ type stack struct {
 	baseURL string       // the gateway, http://127.0.0.1:port
 	http    *http.Client // checks every API call against the OpenAPI document
 	userBin string
+	dsn     string // the services' DATABASE_URL
 }
 
 // startStack starts user-service, task-service and gateway against a fresh
@@ -53,22 +54,41 @@ func startStack(t testing.TB, userEnv ...string) *stack {
 // environment.
 func startStackOn(t testing.TB, db *pgtest.DB, env ...string) *stack {
 	t.Helper()
+	return startStackWith(t, db, stackConfig{env: env})
+}
+
+// stackConfig is how startStackWith runs the platform.
+type stackConfig struct {
+	// databaseURL is the services' DATABASE_URL; empty means db.AppURL.
+	databaseURL string
+	// env is added to every process's environment.
+	env []string
+}
+
+// startStackWith is startStack on db, configured by cfg.
+func startStackWith(t testing.TB, db *pgtest.DB, cfg stackConfig) *stack {
+	t.Helper()
+	env := cfg.env
+	dsn := cfg.databaseURL
+	if dsn == "" {
+		dsn = db.AppURL
+	}
 	const module = "github.com/todo-platform/todo/services/"
 	key := filepath.Join(t.TempDir(), "token.pem")
 	if err := keyfile.WritePrivate(key); err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, db: db, userBin: proctest.Build(t, module+"user"), http: newContractClient(t)}
+	s := &stack{t: t, db: db, dsn: dsn, userBin: proctest.Build(t, module+"user"), http: newContractClient(t)}
 	// Each listener is bound before its process starts, so the services
 	// that depend on it are given its address.
 	s.user = proctest.NewServer(t, proc.Spec{
 		Name: "user-service", Path: s.userBin, Args: []string{"serve"}, AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR",
-		Env:   append([]string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + key}, env...),
+		Env:   append([]string{"DATABASE_URL=" + dsn, "TOKEN_PRIVATE_KEY_FILE=" + key}, env...),
 		Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 	s.task = proctest.NewServer(t, proc.Spec{
 		Name: "task-service", Path: proctest.Build(t, module+"task"), Args: []string{"serve"}, AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR",
-		Env:   append([]string{"DATABASE_URL=" + db.AppURL, "USER_SERVICE_ADDR=" + s.user.Addr()}, env...),
+		Env:   append([]string{"DATABASE_URL=" + dsn, "USER_SERVICE_ADDR=" + s.user.Addr()}, env...),
 		Ready: proc.GRPCHealth(taskv1.TaskService_ServiceDesc.ServiceName),
 	})
 	// The gateway counts as started once /readyz reports both services
@@ -282,7 +302,7 @@ func logIn(t testing.TB, c *client, login, password string) string {
 // as the README says.
 func (s *stack) createAdmin(username, password string) {
 	s.t.Helper()
-	cmd := proctest.Command(s.t, s.userBin, []string{"DATABASE_URL=" + s.db.AppURL, "ADMIN_EMAIL=" + username + "@example.com",
+	cmd := proctest.Command(s.t, s.userBin, []string{"DATABASE_URL=" + s.dsn, "ADMIN_EMAIL=" + username + "@example.com",
 		"ADMIN_USERNAME=" + username, "ADMIN_PASSWORD=" + password}, "admin", "create")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		s.t.Fatalf("user-service admin create: %v\n%s", err, out)

@@ -15,7 +15,13 @@ import (
 // Bob sees it and completes it; Ann's stats show it; Ann deletes another;
 // Cat, a stranger, gets 404 for Ann's task.
 func TestQuickstart(t *testing.T) {
-	s := startStack(t)
+	quickstart(t, startStack(t))
+}
+
+// quickstart is TestQuickstart's journey on the stack s, which may run
+// over TLS (see tls_test.go).
+func quickstart(t *testing.T, s *stack) {
+	t.Helper()
 	anon := s.anon()
 	const pw = "correct horse battery"
 
