@@ -20,6 +20,10 @@
 #   PGPORT_LOCAL    local PostgreSQL port     (default 5433)
 #   RUN_LOGS        "tail" (default) prints the services' logs here too;
 #                   "off" keeps them only in .local/logs
+#   RUN_TLS         "1": every hop on TLS with a local CA and certificates
+#                   made in .local/tls (HTTPS to the gateway; mutual TLS
+#                   gateway → services and task → user). The admin ports
+#                   stay plain HTTP on loopback.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +41,7 @@ USER_ADMIN_ADDR="${USER_ADMIN_ADDR:-127.0.0.1:9091}"
 TASK_ADMIN_ADDR="${TASK_ADMIN_ADDR:-127.0.0.1:9092}"
 PGPORT_LOCAL="${PGPORT_LOCAL:-5433}"
 RUN_LOGS="${RUN_LOGS:-tail}"
+RUN_TLS="${RUN_TLS:-}"
 
 if [ -t 2 ]; then BLUE=$'\033[1;34m' RED=$'\033[1;31m' GREEN=$'\033[1;32m' OFF=$'\033[0m'; else BLUE="" RED="" GREEN="" OFF=""; fi
 say() { printf '%s==>%s %s\n' "$BLUE" "$OFF" "$*" >&2; }
@@ -147,6 +152,23 @@ GO
 		rm -rf "$tmp"
 	fi
 	chmod 600 "$KEY"
+fi
+
+# -------------------------------------------------------------------- TLS
+USER_TLS=() TASK_TLS=() GATEWAY_TLS=() SCHEME=http CURL_TLS=() GRPCURL_TLS="-plaintext"
+if [ "$RUN_TLS" = 1 ]; then
+	TLSDIR="$LOCAL/tls"
+	say "TLS on every hop (certificates in ${TLSDIR#"$ROOT/"})"
+	go run ./pkg/certgen/cmd/certgen "$TLSDIR" || die "could not make the local certificates"
+	server=(TLS_CERT_FILE="$TLSDIR/server.crt" TLS_KEY_FILE="$TLSDIR/server.key")
+	mtls=(TLS_CLIENT_CA_FILE="$TLSDIR/ca.crt" TLS_CLIENT_NAMES=todo-internal)
+	upstream=(UPSTREAM_CA_FILE="$TLSDIR/ca.crt" UPSTREAM_CERT_FILE="$TLSDIR/client.crt" UPSTREAM_KEY_FILE="$TLSDIR/client.key")
+	USER_TLS=("${server[@]}" "${mtls[@]}")
+	TASK_TLS=("${server[@]}" "${mtls[@]}" "${upstream[@]}")
+	GATEWAY_TLS=("${server[@]}" "${upstream[@]}")
+	SCHEME=https
+	CURL_TLS=(--cacert "$TLSDIR/ca.crt")
+	GRPCURL_TLS="-cacert $TLSDIR/ca.crt -cert $TLSDIR/client.crt -key $TLSDIR/client.key"
 fi
 
 # --------------------------------------------------------------- database
@@ -307,31 +329,31 @@ wait_listening() {
 # In dependency order: the task service fetches the token keys from the user
 # service when it starts.
 say "starting user-service, task-service and gateway (logs in ${LOGS#"$ROOT/"}/)"
-start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY"
+start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY" "${USER_TLS[@]}"
 wait_listening user-service "$USER_DIAL"
-start task-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" ADMIN_ADDR="$TASK_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL"
+start task-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" ADMIN_ADDR="$TASK_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" "${TASK_TLS[@]}"
 wait_listening task-service "$TASK_DIAL"
-start gateway HTTP_ADDR="$HTTP_ADDR" ADMIN_ADDR="$GATEWAY_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" TASK_SERVICE_ADDR="$TASK_DIAL"
+start gateway HTTP_ADDR="$HTTP_ADDR" ADMIN_ADDR="$GATEWAY_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" TASK_SERVICE_ADDR="$TASK_DIAL" "${GATEWAY_TLS[@]}"
 
 # Wait until the gateway says both services are SERVING.
 for i in $(seq 1 300); do
-	if curl -fsS -o /dev/null "http://$HTTP_DIAL/readyz" 2>/dev/null; then break; fi
+	if curl -fsS "${CURL_TLS[@]}" -o /dev/null "$SCHEME://$HTTP_DIAL/readyz" 2>/dev/null; then break; fi
 	for j in "${!PIDS[@]}"; do
 		if ! kill -0 "${PIDS[j]}" 2>/dev/null; then
 			tail -n 20 "$LOGS/${NAMES[j]}.log" >&2
 			die "${NAMES[j]} exited during start-up; see $LOGS/${NAMES[j]}.log"
 		fi
 	done
-	[ "$i" = 300 ] && die "the gateway was not ready after 30s: $(curl -sS "http://$HTTP_DIAL/readyz" 2>&1)"
+	[ "$i" = 300 ] && die "the gateway was not ready after 30s: $(curl -sS "${CURL_TLS[@]}" "$SCHEME://$HTTP_DIAL/readyz" 2>&1)"
 	sleep 0.1
 done
 
 cat >&2 <<EOF
 
 ${GREEN}todo is running${OFF}
-  REST gateway   http://$HTTP_DIAL   (OpenAPI: http://$HTTP_DIAL/openapi.json, reference: /docs, readiness: /readyz)
-  user service   grpc://$USER_DIAL   (grpcurl -plaintext $USER_DIAL list)
-  task service   grpc://$TASK_DIAL   (grpcurl -plaintext $TASK_DIAL list)
+  REST gateway   $SCHEME://$HTTP_DIAL   (OpenAPI: $SCHEME://$HTTP_DIAL/openapi.json, reference: /docs, readiness: /readyz)
+  user service   grpc://$USER_DIAL   (grpcurl $GRPCURL_TLS $USER_DIAL list)
+  task service   grpc://$TASK_DIAL   (grpcurl $GRPCURL_TLS $TASK_DIAL list)
   admin ports    http://$(dial_of "$GATEWAY_ADMIN_ADDR") gateway, http://$(dial_of "$USER_ADMIN_ADDR") user, http://$(dial_of "$TASK_ADMIN_ADDR") task   (/metrics, /readyz, /debug/pprof/)
   logs           ${LOGS#"$ROOT/"}/{user-service,task-service,gateway}.log
 EOF
@@ -339,9 +361,9 @@ EOF
 cat >&2 <<EOF
 
 Try it: sign up, then log in.
-  curl -sS -X POST http://$HTTP_DIAL/v1/users -H 'Content-Type: application/json' \\
+  curl -sS ${CURL_TLS[*]} -X POST $SCHEME://$HTTP_DIAL/v1/users -H 'Content-Type: application/json' \\
     -d '{"email":"ann@example.com","username":"ann","password":"correct horse battery"}'
-  curl -sS -X POST http://$HTTP_DIAL/v1/auth/login -H 'Content-Type: application/json' \\
+  curl -sS ${CURL_TLS[*]} -X POST $SCHEME://$HTTP_DIAL/v1/auth/login -H 'Content-Type: application/json' \\
     -d '{"login":"ann","password":"correct horse battery"}'
 
 Press Ctrl-C to stop everything.

@@ -1,10 +1,14 @@
 package envcfg
 
 import (
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"reflect"
 	"time"
 
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/tlsconfig"
 )
 
 // DefaultShutdownTimeout is SHUTDOWN_TIMEOUT's default, and the grace
@@ -50,6 +54,67 @@ type Database struct {
 	// reach a database on another machine without TLS (see
 	// pgdb.CheckTransport); off, they refuse to start.
 	DatabaseAllowInsecure bool `env:"DATABASE_ALLOW_INSECURE" envDefault:"false"`
+}
+
+// ServerTLS is the TLS of a binary's public listener (gRPC or the
+// gateway's HTTP); embed it in a configuration. Unset, the listener is
+// plaintext.
+type ServerTLS struct {
+	// TLSCertFile and TLSKeyFile are the PEM certificate and key; both or
+	// neither. They are re-read when they change (see package tlsconfig).
+	TLSCertFile string `env:"TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"TLS_KEY_FILE"`
+	// TLSClientCAFile turns on mutual TLS: clients must present a
+	// certificate from this CA.
+	TLSClientCAFile string `env:"TLS_CLIENT_CA_FILE"`
+	// TLSClientNames, with TLSClientCAFile, are the client identities
+	// (a DNS name or the common name of the certificate) accepted.
+	TLSClientNames []string `env:"TLS_CLIENT_NAMES" envSeparator:","`
+}
+
+// Config returns the listener's TLS configuration, nil when TLS is off.
+func (s ServerTLS) Config() (*tls.Config, error) {
+	if s.TLSCertFile == "" && s.TLSKeyFile == "" {
+		if s.TLSClientCAFile != "" || len(s.TLSClientNames) > 0 {
+			return nil, errors.New("TLS_CLIENT_CA_FILE and TLS_CLIENT_NAMES need TLS_CERT_FILE and TLS_KEY_FILE")
+		}
+		return nil, nil
+	}
+	cfg, err := tlsconfig.ServerConfig(tlsconfig.Server{
+		CertFile: s.TLSCertFile, KeyFile: s.TLSKeyFile, ClientCAFile: s.TLSClientCAFile, ClientNames: s.TLSClientNames,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE: %w", err)
+	}
+	return cfg, nil
+}
+
+// UpstreamTLS is the TLS of a binary's gRPC clients of the other services
+// (the gateway's, the task service's of the user service); embed it in a
+// configuration. Unset, they dial plaintext.
+type UpstreamTLS struct {
+	// UpstreamCAFile turns TLS on: the services' certificates must chain
+	// to this CA (PEM) and name the host dialled.
+	UpstreamCAFile string `env:"UPSTREAM_CA_FILE"`
+	// UpstreamCertFile and UpstreamKeyFile are the client certificate for
+	// services that require mutual TLS; both or neither.
+	UpstreamCertFile string `env:"UPSTREAM_CERT_FILE"`
+	UpstreamKeyFile  string `env:"UPSTREAM_KEY_FILE"`
+}
+
+// Config returns the clients' TLS configuration, nil when TLS is off.
+func (u UpstreamTLS) Config() (*tls.Config, error) {
+	if u.UpstreamCAFile == "" {
+		if u.UpstreamCertFile != "" || u.UpstreamKeyFile != "" {
+			return nil, errors.New("UPSTREAM_CERT_FILE and UPSTREAM_KEY_FILE need UPSTREAM_CA_FILE")
+		}
+		return nil, nil
+	}
+	cfg, err := tlsconfig.ClientConfig(tlsconfig.Client{CAFile: u.UpstreamCAFile, CertFile: u.UpstreamCertFile, KeyFile: u.UpstreamKeyFile})
+	if err != nil {
+		return nil, fmt.Errorf("UPSTREAM_CA_FILE, UPSTREAM_CERT_FILE, UPSTREAM_KEY_FILE: %w", err)
+	}
+	return cfg, nil
 }
 
 // Validate names what is wrong with s.

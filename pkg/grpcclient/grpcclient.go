@@ -3,11 +3,13 @@
 package grpcclient
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -23,8 +25,8 @@ const (
 	MinConnectTimeout = 4 * time.Second
 )
 
-// Dial returns a client connection to the gRPC service at addr (plaintext),
-// with opts added after the defaults. It connects lazily, on the first call,
+// Dial returns a client connection to the gRPC service at addr (plaintext
+// unless opts hold WithTLS), with opts added after the defaults. It connects lazily, on the first call,
 // and reconnects by itself at most BackoffMaxDelay apart while the service is
 // down. Callers share one connection per upstream for the life of the
 // process and close it at shutdown.
@@ -46,4 +48,14 @@ func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("dial %q: %w", addr, err)
 	}
 	return conn, nil
+}
+
+// WithTLS makes Dial speak TLS with cfg (see package tlsconfig): the
+// server's certificate is checked against cfg's roots and the host of the
+// address dialled. A nil cfg changes nothing (plaintext).
+func WithTLS(cfg *tls.Config) grpc.DialOption {
+	if cfg == nil {
+		return grpc.EmptyDialOption{}
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(cfg))
 }

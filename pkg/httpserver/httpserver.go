@@ -36,10 +36,18 @@ func ListenAndServe(ctx context.Context, log *slog.Logger, srv *http.Server, shu
 // end when they are done or their connection is closed. Serve returns nil
 // when it stopped because ctx ended, also when the timeout forced the close
 // (which it logs), or because srv was shut down or closed by someone else;
-// it returns the server's error otherwise.
+// it returns the server's error otherwise. With srv.TLSConfig set it serves
+// HTTPS (HTTP/2 and HTTP/1.1) with that configuration's certificates.
 func Serve(ctx context.Context, log *slog.Logger, srv *http.Server, lis net.Listener, shutdownTimeout time.Duration) error {
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			// The certificates come from TLSConfig (GetCertificate).
+			served <- srv.ServeTLS(lis, "", "")
+			return
+		}
+		served <- srv.Serve(lis)
+	}()
 
 	select {
 	case err := <-served:

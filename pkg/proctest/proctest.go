@@ -11,12 +11,14 @@
 package proctest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os/exec"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/todo-platform/todo/pkg/proc"
@@ -121,7 +123,19 @@ func Serve(t testing.TB, spec proc.Spec) *Process {
 // test ends.
 func Dial(t testing.TB, addr string) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return dial(t, addr, insecure.NewCredentials())
+}
+
+// DialTLS is Dial over TLS with cfg (its roots verify the server, the host
+// of addr is the name checked; a client certificate for mutual TLS).
+func DialTLS(t testing.TB, addr string, cfg *tls.Config) *grpc.ClientConn {
+	t.Helper()
+	return dial(t, addr, credentials.NewTLS(cfg))
+}
+
+func dial(t testing.TB, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,12 @@ type config struct {
 	AdminAddr       string `env:"ADMIN_ADDR" envDefault:":9090"`
 	UserServiceAddr string `env:"USER_SERVICE_ADDR" envDefault:"localhost:50051"`
 	TaskServiceAddr string `env:"TASK_SERVICE_ADDR" envDefault:"localhost:50052"`
+	// UpstreamTLS is the TLS of the calls to the services
+	// (UPSTREAM_CA_FILE, …); unset: plaintext.
+	envcfg.UpstreamTLS
+	// ServerTLS is the HTTP listener's TLS (TLS_CERT_FILE, …): HTTPS, with
+	// Strict-Transport-Security on every response; unset: plain HTTP.
+	envcfg.ServerTLS
 
 	MaxBodyBytes           int64         `env:"MAX_BODY_BYTES" envDefault:"1048576"`
 	MaxHeaderBytes         int           `env:"MAX_HEADER_BYTES" envDefault:"65536"`
@@ -82,12 +88,21 @@ func run(ctx context.Context, log *slog.Logger, args []string) (err error) {
 	}
 	defer func() { err = errors.Join(err, tel.Shutdown(context.WithoutCancel(ctx))) }()
 
-	user, err := grpcclient.Dial(cfg.UserServiceAddr, tel.DialOptions()...)
+	upstreamTLS, err := cfg.UpstreamTLS.Config()
+	if err != nil {
+		return err
+	}
+	serverTLS, err := cfg.ServerTLS.Config()
+	if err != nil {
+		return err
+	}
+	dialOpts := append(tel.DialOptions(), grpcclient.WithTLS(upstreamTLS))
+	user, err := grpcclient.Dial(cfg.UserServiceAddr, dialOpts...)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
 	defer user.Close()
-	task, err := grpcclient.Dial(cfg.TaskServiceAddr, tel.DialOptions()...)
+	task, err := grpcclient.Dial(cfg.TaskServiceAddr, dialOpts...)
 	if err != nil {
 		return fmt.Errorf("TASK_SERVICE_ADDR: %w", err)
 	}
@@ -101,6 +116,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) (err error) {
 		ReadyTimeout:       cfg.ReadyTimeout,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustProxyHeaders:  cfg.TrustProxyHeaders,
+		HSTS:               serverTLS != nil,
 		Telemetry:          &gateway.Telemetry{Registerer: tel.Registry, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator},
 	}
 	// The handler's registrations live as long as the process; they must not
@@ -110,8 +126,9 @@ func run(ctx context.Context, log *slog.Logger, args []string) (err error) {
 		return err
 	}
 	srv := &http.Server{
-		Addr:    cfg.HTTPAddr,
-		Handler: handler,
+		Addr:      cfg.HTTPAddr,
+		Handler:   handler,
+		TLSConfig: serverTLS,
 		// Headers up to MAX_HEADER_BYTES + 4 MiB reach the handler, which
 		// refuses those above MAX_HEADER_BYTES with a JSON 431.
 		MaxHeaderBytes:    gcfg.ServerMaxHeaderBytes(),

@@ -15,10 +15,15 @@ type config struct {
 	// AdminAddr is the admin port's listen address (metrics, health,
 	// pprof; see package admin); empty turns it off.
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:":9092"`
+	// ServerTLS is the gRPC listener's TLS (TLS_CERT_FILE, …); unset:
+	// plaintext.
+	envcfg.ServerTLS
 	envcfg.Shutdown
-	// UserServiceAddr is the user service's gRPC address (plaintext), asked
-	// for the token verification keys and for assignees.
+	// UserServiceAddr is the user service's gRPC address, asked for the
+	// token verification keys and for assignees; over TLS when
+	// UPSTREAM_CA_FILE is set (UpstreamTLS).
 	UserServiceAddr string `env:"USER_SERVICE_ADDR" envDefault:"localhost:50051"`
+	envcfg.UpstreamTLS
 	envcfg.Tokens
 	// TokenKeysMinRefresh is the least time between two fetches of the
 	// verification keys prompted by tokens naming an unknown key id.

@@ -31,6 +31,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/cli"
 	"github.com/todo-platform/todo/pkg/envcfg"
+	"github.com/todo-platform/todo/pkg/grpcclient"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
@@ -88,7 +89,15 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 
 	// One connection to the user service for the life of the process; it
 	// connects lazily and reconnects by itself.
-	conn, err := userclient.Dial(cfg.UserServiceAddr, tel.DialOptions()...)
+	upstreamTLS, err := cfg.UpstreamTLS.Config()
+	if err != nil {
+		return err
+	}
+	serverTLS, err := cfg.ServerTLS.Config()
+	if err != nil {
+		return err
+	}
+	conn, err := userclient.Dial(cfg.UserServiceAddr, append(tel.DialOptions(), grpcclient.WithTLS(upstreamTLS))...)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
@@ -116,7 +125,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		return err
 	}
 	srv := grpcserver.New(log,
-		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, Options: tel.ServerOptions()},
+		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, TLS: serverTLS, Options: tel.ServerOptions()},
 		grpcauth.UnaryServerInterceptor(verifier),
 	)
 	taskapi.New(log, svc).Register(srv.GRPC())

@@ -22,6 +22,9 @@ type config struct {
 	// AdminAddr is the admin port's listen address (metrics, health,
 	// pprof; see package admin); empty turns it off.
 	AdminAddr string `env:"ADMIN_ADDR" envDefault:":9091"`
+	// ServerTLS is the gRPC listener's TLS (TLS_CERT_FILE, …); unset:
+	// plaintext.
+	envcfg.ServerTLS
 	envcfg.Shutdown
 	envcfg.Tokens
 

@@ -111,8 +111,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	if err := tel.Register(append(collectors, telemetry.VerifierMetrics(verifier)...)...); err != nil {
 		return err
 	}
+	serverTLS, err := cfg.ServerTLS.Config()
+	if err != nil {
+		return err
+	}
 	srv := grpcserver.New(log,
-		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, Options: tel.ServerOptions()},
+		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, TLS: serverTLS, Options: tel.ServerOptions()},
 		grpcauth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...),
 	)
 	userapi.New(log, svc, keys, proxies).Register(srv.GRPC())

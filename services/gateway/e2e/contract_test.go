@@ -37,6 +37,12 @@ type contract struct {
 // checked against api/openapi.
 func newContractClient(t testing.TB) *http.Client {
 	t.Helper()
+	return newContractClientVia(t, http.DefaultTransport)
+}
+
+// newContractClientVia is newContractClient sending its requests with next.
+func newContractClientVia(t testing.TB, next http.RoundTripper) *http.Client {
+	t.Helper()
 	doc, err := openapi3.NewLoader().LoadFromData(openapi.JSON)
 	if err != nil {
 		t.Fatalf("load the OpenAPI document: %v", err)
@@ -48,7 +54,7 @@ func newContractClient(t testing.TB) *http.Client {
 	if err != nil {
 		t.Fatalf("route the OpenAPI document: %v", err)
 	}
-	return &http.Client{Transport: &contract{router: router, next: http.DefaultTransport}}
+	return &http.Client{Transport: &contract{router: router, next: next}}
 }
 
 type offContractKey struct{}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,6 +64,8 @@ type stackConfig struct {
 	databaseURL string
 	// env is added to every process's environment.
 	env []string
+	// tls, when set, puts every hop on TLS (see tlsStack).
+	tls *tlsStack
 }
 
 // startStackWith is startStack on db, configured by cfg.
@@ -78,27 +81,40 @@ func startStackWith(t testing.TB, db *pgtest.DB, cfg stackConfig) *stack {
 	if err := keyfile.WritePrivate(key); err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, db: db, dsn: dsn, userBin: proctest.Build(t, module+"user"), http: newContractClient(t)}
+	userReady, taskReady, gatewayReady := proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
+		proc.GRPCHealth(taskv1.TaskService_ServiceDesc.ServiceName), proc.HTTPOK("/readyz")
+	var userEnv, taskEnv, gatewayEnv []string
+	next := http.DefaultTransport
+	scheme := "http"
+	if ts := cfg.tls; ts != nil {
+		userEnv, taskEnv, gatewayEnv = ts.userEnv(), ts.taskEnv(), ts.gatewayEnv()
+		userReady = proc.GRPCHealthTLS(userv1.UserService_ServiceDesc.ServiceName, ts.internalClient)
+		taskReady = proc.GRPCHealthTLS(taskv1.TaskService_ServiceDesc.ServiceName, ts.internalClient)
+		gatewayReady = proc.HTTPSOK("/readyz", ts.restClient)
+		next = &http.Transport{TLSClientConfig: ts.restClient}
+		scheme = "https"
+	}
+	s := &stack{t: t, db: db, dsn: dsn, userBin: proctest.Build(t, module+"user"), http: newContractClientVia(t, next)}
 	// Each listener is bound before its process starts, so the services
 	// that depend on it are given its address.
 	s.user = proctest.NewServer(t, proc.Spec{
 		Name: "user-service", Path: s.userBin, Args: []string{"serve"}, AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR",
-		Env:   append([]string{"DATABASE_URL=" + dsn, "TOKEN_PRIVATE_KEY_FILE=" + key}, env...),
-		Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
+		Env:   slices.Concat([]string{"DATABASE_URL=" + dsn, "TOKEN_PRIVATE_KEY_FILE=" + key}, userEnv, env),
+		Ready: userReady,
 	})
 	s.task = proctest.NewServer(t, proc.Spec{
 		Name: "task-service", Path: proctest.Build(t, module+"task"), Args: []string{"serve"}, AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR",
-		Env:   append([]string{"DATABASE_URL=" + dsn, "USER_SERVICE_ADDR=" + s.user.Addr()}, env...),
-		Ready: proc.GRPCHealth(taskv1.TaskService_ServiceDesc.ServiceName),
+		Env:   slices.Concat([]string{"DATABASE_URL=" + dsn, "USER_SERVICE_ADDR=" + s.user.Addr()}, taskEnv, env),
+		Ready: taskReady,
 	})
 	// The gateway counts as started once /readyz reports both services
 	// SERVING through it.
 	s.gateway = proctest.NewServer(t, proc.Spec{
 		Name: "gateway", Path: proctest.Build(t, module+"gateway"), AddrEnv: "HTTP_ADDR", AdminAddrEnv: "ADMIN_ADDR",
-		Env:   append([]string{"USER_SERVICE_ADDR=" + s.user.Addr(), "TASK_SERVICE_ADDR=" + s.task.Addr()}, env...),
-		Ready: proc.HTTPOK("/readyz"),
+		Env:   slices.Concat([]string{"USER_SERVICE_ADDR=" + s.user.Addr(), "TASK_SERVICE_ADDR=" + s.task.Addr()}, gatewayEnv, env),
+		Ready: gatewayReady,
 	})
-	s.baseURL = "http://" + s.gateway.Addr()
+	s.baseURL = scheme + "://" + s.gateway.Addr()
 
 	// In dependency order, as make run does: the task service fetches the
 	// token keys from the user service when it starts.

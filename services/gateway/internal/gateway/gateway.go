@@ -59,6 +59,9 @@ type Config struct {
 	// stands in front of the gateway; otherwise they are dropped and the
 	// services see only the peer address.
 	TrustProxyHeaders bool
+	// HSTS adds Strict-Transport-Security to every response; set it when
+	// the gateway serves HTTPS (see withSecurityHeaders).
+	HSTS bool
 	// Telemetry, when set, gets HTTP metrics and spans (see withTelemetry).
 	Telemetry *Telemetry
 }
@@ -175,6 +178,7 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 			MaxAge:           600,
 		}).Handler(h)
 	}
+	h = withSecurityHeaders(h, cfg.HSTS)
 	h = withAccessLog(h, log)
 	h = withRequestID(h)
 	if cfg.Telemetry != nil {

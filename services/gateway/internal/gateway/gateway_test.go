@@ -646,3 +646,36 @@ func TestCORS_OffByDefaultAllowListWhenSet(t *testing.T) {
 		t.Errorf("preflight: %d %v", pre.status, pre.header)
 	}
 }
+
+func TestSecurityHeaders(t *testing.T) {
+	for _, hsts := range []bool{false, true} {
+		cfg := defaultConfig()
+		cfg.HSTS = hsts
+		b := setup(t, cfg)
+		tests := []struct {
+			name, path string
+			header     map[string]string
+			noStore    bool
+		}{
+			{"authenticated API call", "/v1/tasks/1", map[string]string{"Authorization": "Bearer t"}, true},
+			{"authenticated error", "/v1/tasks/abc", map[string]string{"Authorization": "Bearer t"}, true},
+			{"anonymous document", "/openapi.json", nil, false},
+		}
+		for _, tt := range tests {
+			r := do(t, http.MethodGet, b.url+tt.path, nil, tt.header)
+			if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("hsts %v, %s: X-Content-Type-Options = %q, want nosniff", hsts, tt.name, got)
+			}
+			if got := r.header.Get("Cache-Control") == "no-store"; got != tt.noStore {
+				t.Errorf("hsts %v, %s: Cache-Control = %q, want no-store %v", hsts, tt.name, r.header.Get("Cache-Control"), tt.noStore)
+			}
+			want := ""
+			if hsts {
+				want = gateway.HSTSValue
+			}
+			if got := r.header.Get("Strict-Transport-Security"); got != want {
+				t.Errorf("hsts %v, %s: Strict-Transport-Security = %q, want %q", hsts, tt.name, got, want)
+			}
+		}
+	}
+}
