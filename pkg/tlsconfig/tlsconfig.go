@@ -162,11 +162,10 @@ func statFile(name string) (fileID, error) {
 type reloader struct {
 	certFile, keyFile string
 
-	mu      sync.Mutex
-	cert    *tls.Certificate
-	certID  fileID
-	keyID   fileID
-	loadErr error
+	mu     sync.Mutex
+	cert   *tls.Certificate
+	certID fileID
+	keyID  fileID
 }
 
 func newReloader(certFile, keyFile string) (*reloader, error) {
