@@ -443,3 +443,38 @@ func (s *Store) Stats(ctx context.Context, c task.Caller) (task.Stats, error) {
 	sortCounts(st.Counts)
 	return st, nil
 }
+
+const (
+	// maintainAuditSQL calls audit_maintain (user set 00003) on the task
+	// service's audit table.
+	maintainAuditSQL = `SELECT array(SELECT audit_maintain('task_audit_event', @months_ahead::integer, @keep_months::integer))`
+	// sweepRequestsSQL deletes every caller's expired request ids (task set 00004).
+	sweepRequestsSQL = `SELECT task_request_sweep(@ttl_seconds::bigint * interval '1 second')`
+)
+
+// MaintainAudit makes the audit partitions for this month and the next
+// monthsAhead, drops those older than keepMonths and returns the names of
+// the dropped ones. A second run finds the work done.
+func (s *Store) MaintainAudit(ctx context.Context, monthsAhead, keepMonths int) ([]string, error) {
+	var dropped []string
+	err := s.db.Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) {
+		b.Queue(maintainAuditSQL, pgx.NamedArgs{"months_ahead": monthsAhead, "keep_months": keepMonths})
+	}, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&dropped) })
+	if err != nil {
+		return nil, fmt.Errorf("taskstore maintain audit: %w", err)
+	}
+	return dropped, nil
+}
+
+// SweepRequests deletes the request ids of every caller older than ttl and
+// returns how many it deleted. A second run finds them gone.
+func (s *Store) SweepRequests(ctx context.Context, ttl time.Duration) (int64, error) {
+	var n int64
+	err := s.db.Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) {
+		b.Queue(sweepRequestsSQL, pgx.NamedArgs{"ttl_seconds": int64(ttl / time.Second)})
+	}, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&n) })
+	if err != nil {
+		return 0, fmt.Errorf("taskstore sweep request ids: %w", err)
+	}
+	return n, nil
+}

@@ -22,7 +22,7 @@ const (
 	MaxPageSize     = 1000
 )
 
-// CleanupInterval is how often a server runs Cleanup (see RunCleanup).
+// CleanupInterval is how often a server runs Cleanup (a periodic job).
 const CleanupInterval = 15 * time.Minute
 
 // Config holds the business rules' tunables; every field must be positive.
@@ -750,24 +750,24 @@ func (s *Service) Cleanup(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// RunCleanup runs Cleanup every interval until ctx ends, then returns. A
-// failed run is logged and the next one tried at the next tick.
-func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.Cleanup(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.WarnContext(ctx, "cleanup failed", slog.Any("error", err))
-				}
-				continue
-			}
-			s.log.DebugContext(ctx, "cleanup done", slog.Int64("deleted", n))
-		}
+// AuditMonthsAhead is how many months after the current one always have an
+// audit partition.
+const AuditMonthsAhead = 3
+
+// AuditMaintenanceInterval is how often the audit partitions are made and
+// dropped; well under a month, so the next months' always exist.
+const AuditMaintenanceInterval = 6 * time.Hour
+
+// MaintainAudit makes the audit log's partitions for this month and the
+// next AuditMonthsAhead, and drops those older than keepMonths months,
+// logging each one it drops. It is safe to run on several replicas at once.
+func (s *Service) MaintainAudit(ctx context.Context, keepMonths int) error {
+	dropped, err := s.store.MaintainAudit(ctx, AuditMonthsAhead, keepMonths)
+	if err != nil {
+		return fmt.Errorf("maintain audit partitions: %w", err)
 	}
+	for _, name := range dropped {
+		s.log.InfoContext(ctx, "audit partition dropped (retention)", slog.String("partition", name), slog.Int("keep_months", keepMonths))
+	}
+	return nil
 }

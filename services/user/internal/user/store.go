@@ -59,4 +59,8 @@ type Store interface {
 	// DeleteExpired deletes sessions that expired before sessionsBefore and
 	// failure counters whose window started before throttleBefore.
 	DeleteExpired(ctx context.Context, sessionsBefore, throttleBefore time.Time) (int64, error)
+	// MaintainAudit makes the audit log's partitions for this month and the
+	// next monthsAhead, and drops those older than keepMonths; it returns
+	// the names of the dropped ones.
+	MaintainAudit(ctx context.Context, monthsAhead, keepMonths int) ([]string, error)
 }

@@ -141,4 +141,3 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
-

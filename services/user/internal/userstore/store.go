@@ -650,3 +650,19 @@ func (s *Store) DeleteExpired(ctx context.Context, sessionsBefore, throttleBefor
 	})
 	return n, err
 }
+
+// maintainAuditSQL calls audit_maintain (user set 00003) on the user
+// service's audit table.
+const maintainAuditSQL = `SELECT array(SELECT audit_maintain('user_audit_event', @months_ahead::integer, @keep_months::integer))`
+
+// MaintainAudit makes and drops audit partitions (see user.Store). A second
+// run finds the partitions made and the old ones gone.
+func (s *Store) MaintainAudit(ctx context.Context, monthsAhead, keepMonths int) ([]string, error) {
+	var dropped []string
+	err := s.send(ctx, "maintain audit", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(maintainAuditSQL, pgx.NamedArgs{"months_ahead": monthsAhead, "keep_months": keepMonths})
+	}, func(br pgx.BatchResults) error {
+		return br.QueryRow().Scan(&dropped)
+	})
+	return dropped, err
+}
