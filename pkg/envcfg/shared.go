@@ -150,3 +150,23 @@ func setDefaults(v reflect.Value) {
 		}
 	}
 }
+
+// MinAuditRetentionMonths is the least AUDIT_RETENTION_MONTHS the database
+// accepts (audit_maintain refuses less).
+const MinAuditRetentionMonths = 12
+
+// Audit is the audit log's retention, read by both services; embed it in a
+// configuration.
+type Audit struct {
+	// AuditRetentionMonths is how many whole months of audit rows are kept
+	// before the current one: older monthly partitions are detached and
+	// dropped by the periodic partition job.
+	AuditRetentionMonths int `env:"AUDIT_RETENTION_MONTHS" envDefault:"13"`
+}
+
+// Validate names what is wrong with a.
+func (a Audit) Validate() error {
+	var p Problems
+	p.Check(a.AuditRetentionMonths >= MinAuditRetentionMonths, "AUDIT_RETENTION_MONTHS must be at least 12")
+	return p.Err()
+}

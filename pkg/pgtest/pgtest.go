@@ -294,6 +294,7 @@ func templateName() (string, error) {
 			h.Write(b)
 		}
 	}
+	fmt.Fprintf(h, "river %d\n", schema.RiverTargetVersion)
 	return "todo_tmpl_" + hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 

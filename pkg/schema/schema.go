@@ -9,6 +9,12 @@
 // user/migrations and task/migrations; a new file there (00002_….sql and up)
 // is picked up without code changes. Every migration has a down step.
 //
+// Each set also carries its service's River schema (river_user, river_task):
+// one goose migration of the set (a Go migration, see river.go) creates the
+// schema, applies River's own migrations in it up to a pinned version and
+// grants todo_app what River needs, and its down step removes it, so that
+// `migrate up|down` moves the job tables with the rest of the set.
+//
 // Migrations need a session (direct) connection: the goose advisory lock is
 // session-level, which a pooler in transaction mode (PgBouncer, Neon's pooled
 // endpoint) does not keep. They run as whoever the DSN names, which must be
@@ -42,6 +48,9 @@ const (
 	// SettingIsAdmin is the per-transaction setting ("true" or "false") that
 	// makes every task row visible when "true".
 	SettingIsAdmin = "app.is_admin"
+	// SettingRequestID is the per-transaction setting naming the request id
+	// of the call, which the audit rows written in the transaction record.
+	SettingRequestID = "app.request_id"
 )
 
 //go:embed user/migrations/*.sql task/migrations/*.sql
@@ -55,20 +64,26 @@ type Set struct {
 	// VersionTable is the goose version table of this set.
 	VersionTable string
 
-	dir    string
-	lockID int64
+	// RiverSchema is the schema of the service's River job tables.
+	RiverSchema string
+
+	dir          string
+	lockID       int64
+	riverVersion int64 // the goose version of the River migration
 }
 
 // User returns the user service's migration set ("user" table, the shared
 // trigger function and the role todo_app). It is applied before [Task].
 func User() *Set {
-	return &Set{Name: "user", VersionTable: "goose_user_version", dir: "user/migrations", lockID: 0x746f646f5f757372}
+	return &Set{Name: "user", VersionTable: "goose_user_version", RiverSchema: "river_user",
+		dir: "user/migrations", lockID: 0x746f646f5f757372, riverVersion: 4}
 }
 
 // Task returns the task service's migration set (the task table and its
 // row-level security). It requires the [User] set to be applied first.
 func Task() *Set {
-	return &Set{Name: "task", VersionTable: "goose_task_version", dir: "task/migrations", lockID: 0x746f646f5f746b73}
+	return &Set{Name: "task", VersionTable: "goose_task_version", RiverSchema: "river_task",
+		dir: "task/migrations", lockID: 0x746f646f5f746b73, riverVersion: 5}
 }
 
 // FS returns the set's migration files (NNNNN_name.sql at the root).
@@ -200,6 +215,7 @@ func withProvider(ctx context.Context, dsn string, s *Set, fn func(*goose.Provid
 		goose.WithStore(store),
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(riverMigration(s.riverVersion, s.RiverSchema)),
 	)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", s.Name, err)

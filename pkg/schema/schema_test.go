@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -413,7 +414,9 @@ func TestSchema_UpDownUpGivesTheSameSchema(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
 	before := dumpSchema(t, db.OwnerURL)
-	for _, table := range []string{"TABLE public.task", `TABLE public."user"`, "POLICY task_select", "update_tasks_updated_at", "GRANT SELECT,INSERT,DELETE ON TABLE public.task TO todo_app"} {
+	for _, table := range []string{"TABLE public.task", `TABLE public."user"`, "POLICY task_select", "update_tasks_updated_at", "GRANT SELECT,INSERT,DELETE ON TABLE public.task TO todo_app",
+		"TABLE river_user.river_job", "TABLE river_task.river_job", "TRIGGER task_audit",
+		"TABLE public." + partitionName("user_audit_event", time.Now()), "TABLE public." + partitionName("task_audit_event", time.Now())} {
 		if !strings.Contains(before, table) {
 			t.Fatalf("schema dump lacks %q; is the dump complete?\n%s", table, before)
 		}
@@ -439,7 +442,9 @@ func TestSchema_UpDownUpGivesTheSameSchema(t *testing.T) {
 SELECT 'relation ' || c.relname FROM pg_class c
  WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE 'goose\_%'
 UNION ALL
-SELECT 'function ' || p.proname FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace`)
+SELECT 'function ' || p.proname FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'schema ' || n.nspname FROM pg_namespace n WHERE n.nspname LIKE 'river%'`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ type config struct {
 	UserServiceAddr string `env:"USER_SERVICE_ADDR" envDefault:"localhost:50051"`
 	envcfg.UpstreamTLS
 	envcfg.Tokens
+	envcfg.Audit
 	// TokenKeysMinRefresh is the least time between two fetches of the
 	// verification keys prompted by tokens naming an unknown key id.
 	TokenKeysMinRefresh time.Duration `env:"TOKEN_KEYS_MIN_REFRESH" envDefault:"30s"`
@@ -36,6 +37,7 @@ func (c config) Validate() error {
 	p.Add(c.Shutdown.Validate())
 	p.Check(c.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
 	p.Add(c.Tokens.Validate())
+	p.Add(c.Audit.Validate())
 	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
 	return p.Err()
 }

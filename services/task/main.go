@@ -33,6 +33,7 @@ import (
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcclient"
 	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/jobs"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/telemetry"
@@ -64,6 +65,36 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 		return nil
 	}
 	return serve(ctx, log, cfg)
+}
+
+// The task service's periodic work.
+const (
+	// auditMonthsAhead is how many months after the current one always have
+	// an audit partition.
+	auditMonthsAhead = 3
+	// auditMaintenanceInterval is how often audit partitions are made and
+	// dropped.
+	auditMaintenanceInterval = 6 * time.Hour
+	// requestSweepInterval is how often expired request ids are deleted.
+	requestSweepInterval = time.Hour
+)
+
+// periodicJobs are the task service's periodic jobs, run once per period
+// across the replicas (package jobs).
+func periodicJobs(log *slog.Logger, store *taskstore.Store, cfg config) []jobs.Job {
+	return []jobs.Job{
+		{Name: "task.request_sweep", Every: requestSweepInterval, Run: func(ctx context.Context) error {
+			_, err := store.SweepRequests(ctx, task.RequestIDTTL)
+			return err
+		}},
+		{Name: "task.audit_partitions", Every: auditMaintenanceInterval, Run: func(ctx context.Context) error {
+			dropped, err := store.MaintainAudit(ctx, auditMonthsAhead, cfg.AuditRetentionMonths)
+			for _, name := range dropped {
+				log.InfoContext(ctx, "audit partition dropped (retention)", slog.String("partition", name))
+			}
+			return err
+		}},
+	}
 }
 
 // readyInterval is how often the database is pinged for the gRPC health
@@ -114,7 +145,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	}
 	cancel()
 
-	svc := task.NewService(taskstore.New(db), userclient.NewDirectory(users))
+	store := taskstore.New(db)
+	svc := task.NewService(store, userclient.NewDirectory(users))
 	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)
 	created := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "task_tasks_created_total",
@@ -136,13 +168,20 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		"user_service": admin.GRPCHealth(conn, userv1.UserService_ServiceDesc.ServiceName),
 	}}
 	return admin.Run(ctx, log, adm, cfg.ShutdownTimeout, func(ctx context.Context) error {
+		// The periodic jobs stop when the server does, also when it fails to start.
+		runner, err := jobs.Start(ctx, log, db.Pool, jobs.Config{Schema: schema.Task().RiverSchema, Registerer: tel.Registry, Jobs: periodicJobs(log, store, cfg)})
+		if err != nil {
+			return err
+		}
 		// The gRPC health follows the database (the gateway's readiness).
 		watch, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() { admin.Watch(watch, log, readyInterval, admin.DefaultCheckTimeout, db.Ping, srv.SetServing) })
-		err := srv.ListenAndServe(ctx)
+		err = srv.ListenAndServe(ctx)
 		stop()
 		wg.Wait()
-		return err
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(err, runner.Stop(sctx))
 	})
 }

@@ -27,6 +27,7 @@ type config struct {
 	envcfg.ServerTLS
 	envcfg.Shutdown
 	envcfg.Tokens
+	envcfg.Audit
 
 	// TokenPrivateKeyFile is the Ed25519 PKCS #8 PEM signing key (required by serve).
 	TokenPrivateKeyFile string `env:"TOKEN_PRIVATE_KEY_FILE"`
@@ -65,6 +66,7 @@ func (c config) Validate() error {
 	var p envcfg.Problems
 	p.Add(c.Shutdown.Validate())
 	p.Add(c.Tokens.Validate())
+	p.Add(c.Audit.Validate())
 	p.Check(c.AccessTokenTTL > 0, "ACCESS_TOKEN_TTL must be positive")
 	p.Check(c.RefreshTokenTTL > 0, "REFRESH_TOKEN_TTL must be positive")
 	p.Check(c.LoginMaxFailuresPerAccount > 0, "LOGIN_MAX_FAILURES_PER_ACCOUNT must be positive")

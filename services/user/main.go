@@ -30,6 +30,7 @@ import (
 	"github.com/todo-platform/todo/pkg/cli"
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcserver"
+	"github.com/todo-platform/todo/pkg/jobs"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/telemetry"
@@ -124,16 +125,35 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 
 	adm := admin.Config{Addr: cfg.AdminAddr, Gatherer: tel.Registry, Checks: map[string]admin.Check{"database": db.Ping}}
 	return admin.Run(ctx, log, adm, cfg.ShutdownTimeout, func(ctx context.Context) error {
-		// The clean-up stops when the server does, also when it fails to start.
-		cleanup, stop := context.WithCancel(ctx)
+		// The periodic jobs stop when the server does, also when it fails to start.
+		runner, err := jobs.Start(ctx, log, db.Pool, jobs.Config{Schema: schema.User().RiverSchema, Registerer: tel.Registry, Jobs: periodicJobs(svc, cfg)})
+		if err != nil {
+			return err
+		}
+		watch, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
-		wg.Go(func() { svc.RunCleanup(cleanup, user.CleanupInterval) })
-		wg.Go(func() { admin.Watch(cleanup, log, readyInterval, admin.DefaultCheckTimeout, db.Ping, srv.SetServing) })
-		err := srv.ListenAndServe(ctx)
+		wg.Go(func() { admin.Watch(watch, log, readyInterval, admin.DefaultCheckTimeout, db.Ping, srv.SetServing) })
+		err = srv.ListenAndServe(ctx)
 		stop()
 		wg.Wait()
-		return err
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(err, runner.Stop(sctx))
 	})
+}
+
+// periodicJobs are the user service's periodic jobs, run once per period
+// across the replicas (package jobs).
+func periodicJobs(svc *user.Service, cfg config) []jobs.Job {
+	return []jobs.Job{
+		{Name: "user.cleanup", Every: user.CleanupInterval, Run: func(ctx context.Context) error {
+			_, err := svc.Cleanup(ctx)
+			return err
+		}},
+		{Name: "user.audit_partitions", Every: user.AuditMaintenanceInterval, Run: func(ctx context.Context) error {
+			return svc.MaintainAudit(ctx, cfg.AuditRetentionMonths)
+		}},
+	}
 }
 
 // readyInterval is how often the database is pinged for the gRPC health

@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/todo-platform/todo/pkg/logging"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/services/task/internal/task"
@@ -42,12 +43,18 @@ var _ task.Store = (*Store)(nil)
 // New returns a Store on db.
 func New(db *pgdb.DB) *Store { return &Store{db: db} }
 
-// settings returns the row-level security settings of c.
-func settings(c task.Caller) []pgdb.Setting {
-	return []pgdb.Setting{
+// settings returns the row-level security settings of c and, when ctx
+// carries one, the request id, which the audit trigger on task records with
+// every change (migration 00004).
+func settings(ctx context.Context, c task.Caller) []pgdb.Setting {
+	s := []pgdb.Setting{
 		{Name: schema.SettingUserID, Value: strconv.FormatInt(c.UserID, 10)},
 		{Name: schema.SettingIsAdmin, Value: strconv.FormatBool(c.Admin)},
 	}
+	if id := logging.RequestID(ctx); id != "" {
+		s = append(s, pgdb.Setting{Name: schema.SettingRequestID, Value: id})
+	}
+	return s
 }
 
 // columns are the task columns every query returns, in taskRow's order.
@@ -118,7 +125,7 @@ func scanTasks(row pgx.CollectableRow) (task.Task, error) { return scanTask(row)
 // run twice (see pgdb.Retry).
 func (s *Store) one(ctx context.Context, c task.Caller, retry pgdb.Retry, q string, args pgx.NamedArgs) (task.Task, error) {
 	var t task.Task
-	err := s.db.Send(ctx, retry, settings(c), func(b *pgx.Batch) { b.Queue(q, args) }, func(br pgx.BatchResults) error {
+	err := s.db.Send(ctx, retry, settings(ctx, c), func(b *pgx.Batch) { b.Queue(q, args) }, func(br pgx.BatchResults) error {
 		var err error
 		t, err = scanTask(br.QueryRow())
 		return err
@@ -314,7 +321,7 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 	)
 	// Idempotent by construction: a second run finds the claim of the
 	// first (or makes it, when the first never committed).
-	err := s.db.Send(ctx, pgdb.RetrySafe, settings(c), func(b *pgx.Batch) {
+	err := s.db.Send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) {
 		b.Queue(requestSweepSQL, args)
 		b.Queue(requestClaimSQL, args)
 		b.Queue(requestInsertSQL, args)
@@ -391,7 +398,7 @@ func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.C
 	args["id"] = id
 	var tag pgconn.CommandTag
 	// A second run would find nothing to delete and answer ErrNotFound.
-	err := s.db.Send(ctx, pgdb.RetryIfNotSent, settings(c), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
+	err := s.db.Send(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
 		var err error
 		tag, err = br.Exec()
 		return err
@@ -410,7 +417,7 @@ func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.C
 // answered from an index.
 func (s *Store) Stats(ctx context.Context, c task.Caller) (task.Stats, error) {
 	var st task.Stats
-	err := s.db.Send(ctx, pgdb.RetrySafe, settings(c), func(b *pgx.Batch) {
+	err := s.db.Send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) {
 		b.Queue(statsSQL, callerArgs(c))
 		b.Queue(overdueSQL, callerArgs(c))
 	}, func(br pgx.BatchResults) error {
@@ -435,4 +442,39 @@ func (s *Store) Stats(ctx context.Context, c task.Caller) (task.Stats, error) {
 	}
 	sortCounts(st.Counts)
 	return st, nil
+}
+
+const (
+	// maintainAuditSQL calls audit_maintain (user set 00003) on the task
+	// service's audit table.
+	maintainAuditSQL = `SELECT array(SELECT audit_maintain('task_audit_event', @months_ahead::integer, @keep_months::integer))`
+	// sweepRequestsSQL deletes every caller's expired request ids (task set 00004).
+	sweepRequestsSQL = `SELECT task_request_sweep(@ttl_seconds::bigint * interval '1 second')`
+)
+
+// MaintainAudit makes the audit partitions for this month and the next
+// monthsAhead, drops those older than keepMonths and returns the names of
+// the dropped ones. A second run finds the work done.
+func (s *Store) MaintainAudit(ctx context.Context, monthsAhead, keepMonths int) ([]string, error) {
+	var dropped []string
+	err := s.db.Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) {
+		b.Queue(maintainAuditSQL, pgx.NamedArgs{"months_ahead": monthsAhead, "keep_months": keepMonths})
+	}, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&dropped) })
+	if err != nil {
+		return nil, fmt.Errorf("taskstore maintain audit: %w", err)
+	}
+	return dropped, nil
+}
+
+// SweepRequests deletes the request ids of every caller older than ttl and
+// returns how many it deleted. A second run finds them gone.
+func (s *Store) SweepRequests(ctx context.Context, ttl time.Duration) (int64, error) {
+	var n int64
+	err := s.db.Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) {
+		b.Queue(sweepRequestsSQL, pgx.NamedArgs{"ttl_seconds": int64(ttl / time.Second)})
+	}, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&n) })
+	if err != nil {
+		return 0, fmt.Errorf("taskstore sweep request ids: %w", err)
+	}
+	return n, nil
 }

@@ -64,7 +64,7 @@ func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
 
 	var ids []int64
 	var requests int
-	err := bn.db.App.InTx(ctx, pgdb.RetrySafe, settings(bn.c), func(tx pgx.Tx) error {
+	err := bn.db.App.InTx(ctx, pgdb.RetrySafe, settings(ctx, bn.c), func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT * FROM task`)
 		if err != nil {
 			return err

@@ -22,7 +22,7 @@ const (
 	MaxPageSize     = 1000
 )
 
-// CleanupInterval is how often a server runs Cleanup (see RunCleanup).
+// CleanupInterval is how often a server runs Cleanup (a periodic job).
 const CleanupInterval = 15 * time.Minute
 
 // Config holds the business rules' tunables; every field must be positive.
@@ -159,7 +159,9 @@ func (s *Service) CreateUser(ctx context.Context, in SignUp) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	u, err := s.store.CreateUser(ctx, NewUser{Email: in.Email, Username: in.Username, FullName: in.FullName, PasswordHash: hash})
+	u, err := s.store.CreateUser(ctx, NewUser{Email: in.Email, Username: in.Username, FullName: in.FullName, PasswordHash: hash},
+		Event{Action: ActionSignUp, Actor: self, TargetUsername: in.Username,
+			Change: map[string]any{"email": in.Email, "username": in.Username, "full_name": in.FullName}})
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
@@ -218,10 +220,10 @@ func failureKeys(st LoginState, ident, addr string) []ThrottleKey {
 // recordFailure counts a failed sign-in. It is not cancelled with ctx: a
 // client that gives up as soon as the password check is done must still be
 // counted.
-func (s *Service) recordFailure(ctx context.Context, keys []ThrottleKey) error {
+func (s *Service) recordFailure(ctx context.Context, keys []ThrottleKey, ev Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := s.store.RecordFailures(ctx, keys, s.cfg.ThrottleWindow); err != nil {
+	if err := s.store.RecordFailures(ctx, keys, s.cfg.ThrottleWindow, ev); err != nil {
 		return fmt.Errorf("record failed sign-in: %w", err)
 	}
 	return nil
@@ -271,7 +273,13 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (Toke
 		return Tokens{}, User{}, err
 	}
 	if !match || st.Account == nil || !st.Account.IsActive {
-		if err := s.recordFailure(ctx, failureKeys(st, ident, addr)); err != nil {
+		// The login as given (never the password); the account, when known.
+		ev := Event{Action: ActionLoginFailed, Actor: Actor{Kind: ActorUser}, ClientAddr: addr,
+			Change: map[string]any{"login": login, "known_account": st.Account != nil}}
+		if st.Account != nil {
+			ev.TargetID = st.Account.ID
+		}
+		if err := s.recordFailure(ctx, failureKeys(st, ident, addr), ev); err != nil {
 			return Tokens{}, User{}, err
 		}
 		inc(s.metrics.LoginsFailed)
@@ -289,7 +297,7 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (Toke
 	if err != nil {
 		return Tokens{}, User{}, err
 	}
-	if err := s.store.StartSession(ctx, sess, newHash); err != nil {
+	if err := s.store.StartSession(ctx, sess, newHash, Event{Action: ActionLogin, Actor: self, TargetID: u.ID, ClientAddr: addr}); err != nil {
 		return Tokens{}, User{}, fmt.Errorf("login: %w", err)
 	}
 	return tokens, u, nil
@@ -345,7 +353,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 			s.log.WarnContext(ctx, "spent refresh token presented again; revoking its family",
 				slog.Int64("user_id", cur.UserID), slog.Int64("session_id", cur.ID))
 			outcome = ErrInvalidRefreshToken
-			return Rotation{RevokeFamily: true}, nil
+			return Rotation{RevokeFamily: true, Audit: []Event{{Action: ActionRefreshReused, Actor: Actor{Kind: ActorUser},
+				TargetID: cur.UserID, Change: map[string]any{"session_id": cur.ID}}}}, nil
 		case cur.Revoked, !now.Before(cur.ExpiresAt), !cur.User.IsActive:
 			outcome = ErrInvalidRefreshToken
 			return Rotation{}, nil
@@ -372,7 +381,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 // Logout revokes the refresh-token family of refreshToken: the sign-in it
 // came from ends. An unknown or already revoked token is not an error.
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
-	if err := s.store.RevokeFamily(ctx, HashRefreshToken(refreshToken)); err != nil {
+	hash := HashRefreshToken(refreshToken)
+	if err := s.store.RevokeFamily(ctx, hash, Event{Action: ActionLogout, Actor: self, TargetTokenHash: hash}); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
 	return nil
@@ -504,12 +514,23 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, id int64, ch Change)
 	if u == (Update{}) {
 		out, err = s.store.User(ctx, id)
 	} else {
-		out, err = s.store.UpdateUser(ctx, id, u)
+		out, err = s.store.UpdateUser(ctx, id, u, Event{Action: ActionProfileChange, Actor: byCaller(c), TargetID: id, Change: u.audit()})
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("update user %d: %w", id, err)
 	}
 	return out, nil
+}
+
+// audit returns the fields u sets and their new values, for the audit log.
+func (u Update) audit() map[string]any {
+	m := map[string]any{}
+	for name, v := range map[string]*string{"full_name": u.FullName, "username": u.Username, "email": u.Email} {
+		if v != nil {
+			m[name] = map[string]any{"new": *v}
+		}
+	}
+	return m
 }
 
 // update validates ch and returns it as an Update.
@@ -576,7 +597,9 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, id int64, curren
 		return err
 	}
 	if !match {
-		if err := s.recordFailure(ctx, failureKeys(st, "", addr)); err != nil {
+		ev := Event{Action: ActionLoginFailed, Actor: byCaller(c), TargetID: id, ClientAddr: addr,
+			Change: map[string]any{"during": "password_change"}}
+		if err := s.recordFailure(ctx, failureKeys(st, "", addr), ev); err != nil {
 			return err
 		}
 		return ErrWrongCurrentPassword
@@ -588,7 +611,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, id int64, curren
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPasswordHash(ctx, id, hash, true); err != nil {
+	if err := s.store.SetPasswordHash(ctx, id, hash, true, Event{Action: ActionPasswordChange, Actor: byCaller(c), TargetID: id, ClientAddr: addr}); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
 	return nil
@@ -602,7 +625,11 @@ func (s *Service) SetActive(ctx context.Context, c Caller, id int64, active bool
 	if err := Authorize(c, id, ActionAdminister); err != nil {
 		return User{}, fmt.Errorf("set user %d active=%t: %w", id, active, err)
 	}
-	u, err := s.store.SetActive(ctx, id, active)
+	action := ActionDeactivate
+	if active {
+		action = ActionActivate
+	}
+	u, err := s.store.SetActive(ctx, id, active, Event{Action: action, Actor: byCaller(c), TargetID: id})
 	if err != nil {
 		return User{}, fmt.Errorf("set user %d active=%t: %w", id, active, err)
 	}
@@ -651,7 +678,9 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, username, password str
 			if err != nil {
 				return User{}, false, err
 			}
-			u, err := s.store.CreateUser(ctx, NewUser{Email: email, Username: username, PasswordHash: hash, IsAdmin: true})
+			u, err := s.store.CreateUser(ctx, NewUser{Email: email, Username: username, PasswordHash: hash, IsAdmin: true},
+				Event{Action: ActionAdminCreate, Actor: operator, TargetUsername: username,
+					Change: map[string]any{"email": email, "username": username, "is_admin": true}})
 			if (errors.Is(err, ErrEmailTaken) || errors.Is(err, ErrUsernameTaken)) && attempt == 0 {
 				continue
 			}
@@ -671,12 +700,13 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, username, password str
 					if err != nil {
 						return User{}, false, err
 					}
-					if err := s.store.SetPasswordHash(ctx, a.ID, hash, true); err != nil {
+					if err := s.store.SetPasswordHash(ctx, a.ID, hash, true, Event{Action: ActionPasswordChange, Actor: operator, TargetID: a.ID}); err != nil {
 						return User{}, false, fmt.Errorf("admin create: set password: %w", err)
 					}
 				}
 			}
-			u, err := s.store.PromoteAdmin(ctx, a.ID)
+			u, err := s.store.PromoteAdmin(ctx, a.ID, Event{Action: ActionAdminPromote, Actor: operator, TargetID: a.ID,
+				Change: map[string]any{"is_admin": true, "is_active": true}})
 			if err != nil {
 				return User{}, false, fmt.Errorf("admin create: promote user %d: %w", a.ID, err)
 			}
@@ -720,24 +750,24 @@ func (s *Service) Cleanup(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// RunCleanup runs Cleanup every interval until ctx ends, then returns. A
-// failed run is logged and the next one tried at the next tick.
-func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.Cleanup(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.WarnContext(ctx, "cleanup failed", slog.Any("error", err))
-				}
-				continue
-			}
-			s.log.DebugContext(ctx, "cleanup done", slog.Int64("deleted", n))
-		}
+// AuditMonthsAhead is how many months after the current one always have an
+// audit partition.
+const AuditMonthsAhead = 3
+
+// AuditMaintenanceInterval is how often the audit partitions are made and
+// dropped; well under a month, so the next months' always exist.
+const AuditMaintenanceInterval = 6 * time.Hour
+
+// MaintainAudit makes the audit log's partitions for this month and the
+// next AuditMonthsAhead, and drops those older than keepMonths months,
+// logging each one it drops. It is safe to run on several replicas at once.
+func (s *Service) MaintainAudit(ctx context.Context, keepMonths int) error {
+	dropped, err := s.store.MaintainAudit(ctx, AuditMonthsAhead, keepMonths)
+	if err != nil {
+		return fmt.Errorf("maintain audit partitions: %w", err)
 	}
+	for _, name := range dropped {
+		s.log.InfoContext(ctx, "audit partition dropped (retention)", slog.String("partition", name), slog.Int("keep_months", keepMonths))
+	}
+	return nil
 }

@@ -7,10 +7,12 @@ import (
 
 // Store is the persistence the business layer needs. Implementations
 // translate "no row" into ErrNotFound and unique violations into
-// ErrEmailTaken or ErrUsernameTaken.
+// ErrEmailTaken or ErrUsernameTaken. The write methods take the audit
+// events of the change and write them in the same transaction: the change
+// and its events commit together or not at all.
 type Store interface {
 	// CreateUser inserts u and returns it as stored.
-	CreateUser(ctx context.Context, u NewUser) (User, error)
+	CreateUser(ctx context.Context, u NewUser, audit ...Event) (User, error)
 	// User returns the user with id, or ErrNotFound.
 	User(ctx context.Context, id int64) (User, error)
 	// Summaries returns the users among ids that exist, in no order.
@@ -18,12 +20,12 @@ type Store interface {
 	// ListUsers returns up to q.Limit users after q.After in (created_at, id) order.
 	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
 	// UpdateUser applies u to the user with id and returns the result.
-	UpdateUser(ctx context.Context, id int64, u Update) (User, error)
+	UpdateUser(ctx context.Context, id int64, u Update, audit ...Event) (User, error)
 	// SetActive sets is_active of the user with id; deactivating also revokes
 	// every live refresh session of the user, in the same transaction.
-	SetActive(ctx context.Context, id int64, active bool) (User, error)
+	SetActive(ctx context.Context, id int64, active bool, audit ...Event) (User, error)
 	// PromoteAdmin makes the user with id an active admin.
-	PromoteAdmin(ctx context.Context, id int64) (User, error)
+	PromoteAdmin(ctx context.Context, id int64, audit ...Event) (User, error)
 	// AccountsByEmailOrUsername returns the accounts whose email equals email
 	// or whose username equals username (at most two).
 	AccountsByEmailOrUsername(ctx context.Context, email, username string) ([]Account, error)
@@ -32,7 +34,7 @@ type Store interface {
 	// SetPasswordHash replaces the password hash of the user with id and, when
 	// revokeSessions is true, revokes every live refresh session of the user
 	// in the same transaction.
-	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool) error
+	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, audit ...Event) error
 
 	// LoginState returns the account l names (if any) and the open failure
 	// counters, within window, of that account (ScopeUser) or of the unknown
@@ -40,10 +42,10 @@ type Store interface {
 	LoginState(ctx context.Context, l Lookup, addr string, window time.Duration) (LoginState, error)
 	// RecordFailures adds one failure to each counter in keys; a counter whose
 	// window (of length window) has closed starts a new one.
-	RecordFailures(ctx context.Context, keys []ThrottleKey, window time.Duration) error
+	RecordFailures(ctx context.Context, keys []ThrottleKey, window time.Duration, audit ...Event) error
 	// StartSession stores a new refresh session (a new family) and, when
 	// rehash is not empty, replaces the user's password hash with it.
-	StartSession(ctx context.Context, s NewSession, rehash string) error
+	StartSession(ctx context.Context, s NewSession, rehash string, audit ...Event) error
 	// RotateSession locks the session whose token hash is tokenHash in a
 	// transaction, lets decide choose a Rotation and applies it before
 	// committing. It returns ErrInvalidRefreshToken (without calling decide)
@@ -53,8 +55,12 @@ type Store interface {
 	RotateSession(ctx context.Context, tokenHash []byte, decide func(RefreshSession) (Rotation, error)) error
 	// RevokeFamily revokes every session of the family of the session whose
 	// token hash is tokenHash; an unknown hash is not an error.
-	RevokeFamily(ctx context.Context, tokenHash []byte) error
+	RevokeFamily(ctx context.Context, tokenHash []byte, audit ...Event) error
 	// DeleteExpired deletes sessions that expired before sessionsBefore and
 	// failure counters whose window started before throttleBefore.
 	DeleteExpired(ctx context.Context, sessionsBefore, throttleBefore time.Time) (int64, error)
+	// MaintainAudit makes the audit log's partitions for this month and the
+	// next monthsAhead, and drops those older than keepMonths; it returns
+	// the names of the dropped ones.
+	MaintainAudit(ctx context.Context, monthsAhead, keepMonths int) ([]string, error)
 }

@@ -157,6 +157,8 @@ type RefreshSession struct {
 type Rotation struct {
 	Next         *NewSession
 	RevokeFamily bool
+	// Audit is written in the rotation's transaction.
+	Audit []Event
 }
 
 // ListQuery selects one page of users, oldest first.

@@ -3,6 +3,8 @@ package userapi_test
 import (
 	"context"
 	"encoding/base64"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +16,10 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/grpcerr"
+	"github.com/todo-platform/todo/pkg/jobs"
+	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/testkit"
+	"github.com/todo-platform/todo/services/user/internal/user"
 )
 
 func TestListUsers_PageTokenAlteredInAnyByteIsInvalidArgument(t *testing.T) {
@@ -207,10 +212,10 @@ func TestDatabaseDown_IsUnavailable(t *testing.T) {
 	}
 }
 
-// TestRunCleanup_DeletesExpiredSessionsUntilStopped runs the periodic
-// clean-up with a short interval: an expired session is deleted, a live one
-// is kept, and RunCleanup returns once its context ends.
-func TestRunCleanup_DeletesExpiredSessionsUntilStopped(t *testing.T) {
+// TestCleanupJob_DeletesExpiredSessions runs the clean-up as the periodic
+// River job the server runs: an expired session is deleted, a live one is
+// kept.
+func TestCleanupJob_DeletesExpiredSessions(t *testing.T) {
 	t.Parallel()
 	b := setup(t, cheapHashing)
 	const pw = "correct horse battery"
@@ -222,15 +227,25 @@ func TestRunCleanup_DeletesExpiredSessionsUntilStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(testkit.Context(t))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.svc.RunCleanup(ctx, 10*time.Millisecond)
+	ctx := testkit.Context(t)
+	runner, err := jobs.Start(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), b.db.App.Pool, jobs.Config{
+		Schema: schema.User().RiverSchema,
+		Jobs: []jobs.Job{{Name: "user.cleanup", Every: user.CleanupInterval, Run: func(ctx context.Context) error {
+			_, err := b.svc.Cleanup(ctx)
+			return err
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := runner.Stop(context.WithoutCancel(ctx)); err != nil {
+			t.Error(err)
+		}
 	}()
 	var n int
 	for {
-		if err := b.db.Owner.QueryRow(testkit.Context(t), `SELECT count(*) FROM user_session`).Scan(&n); err != nil {
+		if err := b.db.Owner.QueryRow(ctx, `SELECT count(*) FROM user_session`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 1 {
@@ -242,10 +257,8 @@ func TestRunCleanup_DeletesExpiredSessionsUntilStopped(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	cancel()
-	<-done
 
-	_, err := refresh(t, b, expired)
+	_, err = refresh(t, b, expired)
 	wantCode(t, err, codes.Unauthenticated)
 	if _, err := refresh(t, b, live); err != nil {
 		t.Errorf("the live session was deleted too: %v", err)

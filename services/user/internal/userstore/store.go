@@ -19,6 +19,7 @@ package userstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/todo-platform/todo/pkg/logging"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )
@@ -95,18 +97,68 @@ func translate(err error) error {
 	return err
 }
 
-// send runs the statements queue adds in one round trip (see pgdb.DB.Send)
-// and calls read for their results; the error is translated and wrapped in
-// op.
-func (s *Store) send(ctx context.Context, op string, retry pgdb.Retry, queue func(b *pgx.Batch), read func(br pgx.BatchResults) error) error {
-	if err := translate(s.db.Send(ctx, retry, nil, queue, read)); err != nil {
+// auditSQL inserts one user_audit_event row. The target is @target_id, or
+// the user named @target_username (created earlier in the transaction), or
+// the owner of the session whose token hash is @target_token_hash.
+const auditSQL = `
+INSERT INTO user_audit_event (actor_kind, actor_id, action, target_kind, target_id, request_id, client_addr, change)
+SELECT @actor_kind::text, coalesce(nullif(@actor_id::bigint, 0), CASE WHEN @actor_self::boolean THEN t.id END),
+       @action::text, 'user', t.id, nullif(@request_id::text, ''), nullif(@client_addr::text, ''), @change::jsonb
+FROM (SELECT coalesce(nullif(@target_id::bigint, 0),
+                      (SELECT id FROM "user" WHERE username = nullif(@target_username::text, '')),
+                      (SELECT user_id FROM user_session WHERE token_hash = @target_token_hash::bytea)) AS id) t`
+
+// auditArgs returns the arguments of auditSQL for ev.
+func auditArgs(ctx context.Context, ev user.Event) (pgx.NamedArgs, error) {
+	change := ev.Change
+	if change == nil {
+		change = map[string]any{}
+	}
+	js, err := json.Marshal(change)
+	if err != nil {
+		return nil, fmt.Errorf("audit event %s: %w", ev.Action, err)
+	}
+	return pgx.NamedArgs{
+		"actor_kind":        string(ev.Actor.Kind),
+		"actor_id":          ev.Actor.ID,
+		"actor_self":        ev.Actor.Self,
+		"action":            ev.Action,
+		"target_id":         ev.TargetID,
+		"target_username":   ev.TargetUsername,
+		"target_token_hash": ev.TargetTokenHash,
+		"request_id":        logging.RequestID(ctx),
+		"client_addr":       ev.ClientAddr,
+		"change":            string(js),
+	}, nil
+}
+
+// send runs the statements queue adds, then the inserts of the audit
+// events, in one round trip and one transaction (see pgdb.DB.Send), and
+// calls read for the results of queue's statements (an audit insert that
+// fails fails the whole batch); the error is translated and wrapped in op.
+func (s *Store) send(ctx context.Context, op string, retry pgdb.Retry, queue func(b *pgx.Batch), read func(br pgx.BatchResults) error, audit ...user.Event) error {
+	args := make([]pgx.NamedArgs, len(audit))
+	for i, ev := range audit {
+		a, err := auditArgs(ctx, ev)
+		if err != nil {
+			return fmt.Errorf("userstore %s: %w", op, err)
+		}
+		args[i] = a
+	}
+	q := func(b *pgx.Batch) {
+		queue(b)
+		for _, a := range args {
+			b.Queue(auditSQL, a)
+		}
+	}
+	if err := translate(s.db.Send(ctx, retry, nil, q, read)); err != nil {
 		return fmt.Errorf("userstore %s: %w", op, err)
 	}
 	return nil
 }
 
 // queryUser runs one statement returning one user row.
-func (s *Store) queryUser(ctx context.Context, op string, retry pgdb.Retry, sql string, args pgx.NamedArgs) (user.User, error) {
+func (s *Store) queryUser(ctx context.Context, op string, retry pgdb.Retry, sql string, args pgx.NamedArgs, audit ...user.Event) (user.User, error) {
 	var u user.User
 	err := s.send(ctx, op, retry, func(b *pgx.Batch) {
 		b.Queue(sql, args)
@@ -114,7 +166,7 @@ func (s *Store) queryUser(ctx context.Context, op string, retry pgdb.Retry, sql 
 		var err error
 		u, err = scanUser(br.QueryRow())
 		return err
-	})
+	}, audit...)
 	return u, err
 }
 
@@ -125,14 +177,14 @@ RETURNING ` + userColumns
 
 // CreateUser inserts u. A second run would find the first one's row and
 // fail with ErrEmailTaken, so it is retried only when it cannot have run.
-func (s *Store) CreateUser(ctx context.Context, u user.NewUser) (user.User, error) {
+func (s *Store) CreateUser(ctx context.Context, u user.NewUser, audit ...user.Event) (user.User, error) {
 	return s.queryUser(ctx, "create user", pgdb.RetryIfNotSent, createUserSQL, pgx.NamedArgs{
 		"email":         u.Email,
 		"username":      u.Username,
 		"password_hash": u.PasswordHash,
 		"full_name":     u.FullName,
 		"is_admin":      u.IsAdmin,
-	})
+	}, audit...)
 }
 
 const userByIDSQL = `SELECT ` + userColumns + ` FROM "user" u WHERE u.id = @id`
@@ -221,7 +273,7 @@ RETURNING ` + userColumns
 // values, so a second run leaves the row as the first did (the email is
 // then unchanged, and is_verified already reset): it is retried after any
 // connection failure.
-func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update) (user.User, error) {
+func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update, audit ...user.Event) (user.User, error) {
 	val := func(p *string) (bool, string) {
 		if p == nil {
 			return false, ""
@@ -240,7 +292,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update) (user
 		"set_email":     setEmail,
 		"email":         email,
 	}
-	return s.queryUser(ctx, "update user", pgdb.RetryIfNotSent, updateUserSQL, args)
+	return s.queryUser(ctx, "update user", pgdb.RetryIfNotSent, updateUserSQL, args, audit...)
 }
 
 const (
@@ -252,7 +304,7 @@ const (
 
 // SetActive sets is_active; deactivation revokes the user's sessions in the
 // same transaction.
-func (s *Store) SetActive(ctx context.Context, id int64, active bool) (user.User, error) {
+func (s *Store) SetActive(ctx context.Context, id int64, active bool, audit ...user.Event) (user.User, error) {
 	var u user.User
 	err := s.send(ctx, "set active", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(setActiveSQL, pgx.NamedArgs{"id": id, "active": active})
@@ -264,15 +316,15 @@ func (s *Store) SetActive(ctx context.Context, id int64, active bool) (user.User
 		}
 		_, err = br.Exec()
 		return err
-	})
+	}, audit...)
 	return u, err
 }
 
 const promoteAdminSQL = `UPDATE "user" AS u SET is_admin = true, is_active = true WHERE u.id = @id RETURNING ` + userColumns
 
 // PromoteAdmin makes the user an active admin.
-func (s *Store) PromoteAdmin(ctx context.Context, id int64) (user.User, error) {
-	return s.queryUser(ctx, "promote admin", pgdb.RetryIfNotSent, promoteAdminSQL, pgx.NamedArgs{"id": id})
+func (s *Store) PromoteAdmin(ctx context.Context, id int64, audit ...user.Event) (user.User, error) {
+	return s.queryUser(ctx, "promote admin", pgdb.RetryIfNotSent, promoteAdminSQL, pgx.NamedArgs{"id": id}, audit...)
 }
 
 const accountsByEmailOrUsernameSQL = `
@@ -313,7 +365,7 @@ const setPasswordHashSQL = `UPDATE "user" SET password_hash = @password_hash WHE
 
 // SetPasswordHash replaces the password hash and optionally revokes the
 // user's sessions, in one transaction.
-func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool) error {
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, audit ...user.Event) error {
 	return s.send(ctx, "set password hash", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(setPasswordHashSQL, pgx.NamedArgs{"id": id, "password_hash": hash})
 		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": revokeSessions})
@@ -327,7 +379,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 		}
 		_, err = br.Exec()
 		return err
-	})
+	}, audit...)
 }
 
 // The account lookups of a sign-in, each with the account's open failure
@@ -444,7 +496,7 @@ ON CONFLICT (scope, subject) DO UPDATE SET
 // RecordFailures adds one failure to each counter in keys. A second run
 // would count the failure twice, so it is retried only when it cannot have
 // run.
-func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, window time.Duration) error {
+func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, window time.Duration, audit ...user.Event) error {
 	scopes := make([]string, len(keys))
 	subjects := make([]string, len(keys))
 	for i, k := range keys {
@@ -455,7 +507,7 @@ func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, win
 	}, func(br pgx.BatchResults) error {
 		_, err := br.Exec()
 		return err
-	})
+	}, audit...)
 }
 
 const insertSessionSQL = `INSERT INTO user_session (user_id, token_hash, expires_at) VALUES (@user_id, @token_hash, @expires_at)`
@@ -463,7 +515,7 @@ const insertSessionSQL = `INSERT INTO user_session (user_id, token_hash, expires
 // StartSession stores a new session family and optionally a new password
 // hash. A second run would insert the token hash again and fail on its
 // uniqueness, so it is retried only when it cannot have run.
-func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash string) error {
+func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash string, audit ...user.Event) error {
 	return s.send(ctx, "start session", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(insertSessionSQL, pgx.NamedArgs{"user_id": sess.UserID, "token_hash": sess.TokenHash, "expires_at": sess.ExpiresAt})
 		if rehash != "" {
@@ -479,7 +531,7 @@ func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash s
 			}
 		}
 		return nil
-	})
+	}, audit...)
 }
 
 const (
@@ -539,6 +591,15 @@ func (s *Store) RotateSession(ctx context.Context, tokenHash []byte, decide func
 				return fmt.Errorf("revoke session family: %w", err)
 			}
 		}
+		for _, ev := range r.Audit {
+			args, err := auditArgs(ctx, ev)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, auditSQL, args); err != nil {
+				return fmt.Errorf("audit %s: %w", ev.Action, err)
+			}
+		}
 		return nil
 	})
 	if err := translate(err); err != nil {
@@ -551,15 +612,16 @@ const revokeFamilySQL = `
 UPDATE user_session SET revoked_at = now()
 WHERE family_id = (SELECT family_id FROM user_session WHERE token_hash = @token_hash) AND revoked_at IS NULL`
 
-// RevokeFamily revokes the family of the session with tokenHash; a second
-// run finds nothing left to revoke.
-func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte) error {
-	return s.send(ctx, "revoke session family", pgdb.RetrySafe, func(b *pgx.Batch) {
+// RevokeFamily revokes the family of the session with tokenHash. A second
+// run would find nothing left to revoke but write its audit event again,
+// so it is retried only when it cannot have run.
+func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte, audit ...user.Event) error {
+	return s.send(ctx, "revoke session family", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(revokeFamilySQL, pgx.NamedArgs{"token_hash": tokenHash})
 	}, func(br pgx.BatchResults) error {
 		_, err := br.Exec()
 		return err
-	})
+	}, audit...)
 }
 
 const (
@@ -587,4 +649,20 @@ func (s *Store) DeleteExpired(ctx context.Context, sessionsBefore, throttleBefor
 		return nil
 	})
 	return n, err
+}
+
+// maintainAuditSQL calls audit_maintain (user set 00003) on the user
+// service's audit table.
+const maintainAuditSQL = `SELECT array(SELECT audit_maintain('user_audit_event', @months_ahead::integer, @keep_months::integer))`
+
+// MaintainAudit makes and drops audit partitions (see user.Store). A second
+// run finds the partitions made and the old ones gone.
+func (s *Store) MaintainAudit(ctx context.Context, monthsAhead, keepMonths int) ([]string, error) {
+	var dropped []string
+	err := s.send(ctx, "maintain audit", pgdb.RetrySafe, func(b *pgx.Batch) {
+		b.Queue(maintainAuditSQL, pgx.NamedArgs{"months_ahead": monthsAhead, "keep_months": keepMonths})
+	}, func(br pgx.BatchResults) error {
+		return br.QueryRow().Scan(&dropped)
+	})
+	return dropped, err
 }
