@@ -20,6 +20,7 @@ import (
 	"github.com/todo-platform/todo/bench/internal/profile"
 	"github.com/todo-platform/todo/bench/internal/report"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
+	"github.com/todo-platform/todo/pkg/keyring"
 	"github.com/todo-platform/todo/pkg/pgcluster"
 )
 
@@ -45,10 +46,12 @@ type bench struct {
 	cfg     config
 	work    string
 	keyFile string
-	hash    string
-	pgbin   string
-	cluster *pgcluster.Cluster
-	machine report.Machine
+	// keyringFile is the user service's DATA_KEYRING_FILE.
+	keyringFile string
+	hash        string
+	pgbin       string
+	cluster     *pgcluster.Cluster
+	machine     report.Machine
 }
 
 func newBench(ctx context.Context, cfg config) (_ *bench, err error) {
@@ -79,6 +82,10 @@ func newBench(ctx context.Context, cfg config) (_ *bench, err error) {
 	}
 	b.keyFile = filepath.Join(b.work, "token.pem")
 	if err := keyfile.WritePrivate(b.keyFile); err != nil {
+		return nil, err
+	}
+	b.keyringFile = filepath.Join(b.work, "keyring.json")
+	if _, err := keyring.Create(b.keyringFile); err != nil {
 		return nil, err
 	}
 	if b.hash, err = dataset.PasswordHash(password); err != nil {

@@ -59,7 +59,7 @@ func (b *bench) startServices(ctx context.Context, label, appURL string) (_ *ser
 		}
 		switch name {
 		case "user-service":
-			spec.Env = []string{"DATABASE_URL=" + appURL, "TOKEN_PRIVATE_KEY_FILE=" + b.keyFile, "ACCESS_TOKEN_TTL=2h"}
+			spec.Env = []string{"DATABASE_URL=" + appURL, "TOKEN_PRIVATE_KEY_FILE=" + b.keyFile, "DATA_KEYRING_FILE=" + b.keyringFile, "ACCESS_TOKEN_TTL=2h"}
 		case "task-service":
 			spec.Env = []string{"DATABASE_URL=" + appURL, "USER_SERVICE_ADDR=" + addr["user-service"]}
 		case "gateway":

@@ -14,6 +14,7 @@ import (
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
+	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/proctest"
 	"github.com/todo-platform/todo/pkg/testkit"
@@ -37,6 +38,7 @@ func TestStartServices_ServesAndStopsCleanly(t *testing.T) {
 	if err := keyfile.WritePrivate(b.keyFile); err != nil {
 		t.Fatal(err)
 	}
+	_, b.keyringFile = keyringtest.New(t)
 	db := pgtest.New(t)
 	ctx := testkit.Context(t)
 	svc, err := b.startServices(ctx, "test", db.AppURL)

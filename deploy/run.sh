@@ -31,6 +31,7 @@ cd "$ROOT"
 LOCAL="$ROOT/.local"
 LOGS="$LOCAL/logs"
 KEY="$LOCAL/keys/token.pem"
+DATA_KEYRING="$LOCAL/keys/data-keyring.json"
 BIN="$ROOT/bin"
 
 HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:8080}"
@@ -263,6 +264,13 @@ DATABASE_URL="$MIGRATE_DSN" "$BIN/user-service" migrate up >>"$LOGS/migrate.log"
 DATABASE_URL="$MIGRATE_DSN" "$BIN/task-service" migrate up >>"$LOGS/migrate.log" 2>&1 ||
 	{ tail -n 20 "$LOGS/migrate.log" >&2; die "task-service migrate up failed; see $LOGS/migrate.log"; }
 
+if [ ! -s "$DATA_KEYRING" ]; then
+	# The keys that encrypt full names (a Tink keyset); `keys rotate` makes
+	# the file on first use and connects to no database.
+	say "creating the data keyring at ${DATA_KEYRING#"$ROOT/"}"
+	DATABASE_URL="$MIGRATE_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" "$BIN/user-service" keys rotate >>"$LOGS/keys.log" 2>&1 ||
+		{ tail -n 20 "$LOGS/keys.log" >&2; die "user-service keys rotate failed; see $LOGS/keys.log"; }
+fi
 if [ -z "${DATABASE_URL:-}" ]; then
 	# The services log in as todo_svc: a member of todo_app that owns
 	# nothing, is no superuser and has no BYPASSRLS (they refuse anything else).
@@ -279,7 +287,7 @@ SQL
 	# A local admin on first use; the password is printed once, never stored.
 	if [ -z "$(psql_super todo -tAc 'SELECT 1 FROM "user" WHERE is_admin LIMIT 1')" ]; then
 		admin_pw="$(secret | cut -c1-24)"
-		DATABASE_URL="$APP_DSN" ADMIN_EMAIL="admin@example.com" ADMIN_USERNAME="admin" ADMIN_PASSWORD="$admin_pw" \
+		DATABASE_URL="$APP_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" ADMIN_EMAIL="admin@example.com" ADMIN_USERNAME="admin" ADMIN_PASSWORD="$admin_pw" \
 			"$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
 			{ tail -n 20 "$LOGS/admin.log" >&2; die "user-service admin create failed; see $LOGS/admin.log"; }
 		ADMIN_NOTE="admin account created (shown only now): username admin, email admin@example.com, password $admin_pw"
@@ -287,10 +295,15 @@ SQL
 		ADMIN_NOTE="admin account: username admin (its password was printed by the first run)"
 	fi
 elif [ -n "${ADMIN_EMAIL:-}" ] && [ -n "${ADMIN_USERNAME:-}" ] && [ -n "${ADMIN_PASSWORD:-}" ]; then
-	DATABASE_URL="$APP_DSN" "$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
+	DATABASE_URL="$APP_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" "$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
 		{ tail -n 20 "$LOGS/admin.log" >&2; die "user-service admin create failed; see $LOGS/admin.log"; }
 	ADMIN_NOTE="admin account ensured: $ADMIN_USERNAME <$ADMIN_EMAIL>"
 fi
+
+# Names stored in clear text before encryption existed (a database of an
+# older checkout) are sealed now; on an encrypted database nothing is left.
+DATABASE_URL="$APP_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" "$BIN/user-service" keys reencrypt >>"$LOGS/keys.log" 2>&1 ||
+	{ tail -n 20 "$LOGS/keys.log" >&2; die "user-service keys reencrypt failed; see $LOGS/keys.log"; }
 
 # --------------------------------------------------------------- services
 start() { # name, then env assignments
@@ -329,7 +342,7 @@ wait_listening() {
 # In dependency order: the task service fetches the token keys from the user
 # service when it starts.
 say "starting user-service, task-service and gateway (logs in ${LOGS#"$ROOT/"}/)"
-start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY" "${USER_TLS[@]}"
+start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY" DATA_KEYRING_FILE="$DATA_KEYRING" "${USER_TLS[@]}"
 wait_listening user-service "$USER_DIAL"
 start task-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" ADMIN_ADDR="$TASK_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" "${TASK_TLS[@]}"
 wait_listening task-service "$TASK_DIAL"

@@ -22,6 +22,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
+	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/proc"
 	"github.com/todo-platform/todo/pkg/proctest"
@@ -254,9 +255,10 @@ func TestBinary(t *testing.T) {
 // userServer returns the user service on a listener of its own, not yet
 // started, signing with keyFile.
 func userServer(t *testing.T, bin string, db *pgtest.DB, keyFile string) *proctest.Server {
+	_, ringFile := keyringtest.New(t)
 	return proctest.NewServer(t, proc.Spec{
 		Name: "user-service", Path: bin, Args: []string{"serve"},
-		Env:     []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile},
+		Env:     []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "DATA_KEYRING_FILE=" + ringFile},
 		AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/todo-platform/todo/pkg/envcfg"
+	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/testkit"
 )
@@ -21,6 +22,7 @@ func TestAdminCreate_RefusesUnfitRolesAndNamesTheVariable(t *testing.T) {
 	alice := db.SeedUser(t, pgtest.User{Name: "alice", Active: true})
 	bob := db.SeedUser(t, pgtest.User{Name: "bob", Active: true})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	_, ringFile := keyringtest.New(t)
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -36,10 +38,11 @@ func TestAdminCreate_RefusesUnfitRolesAndNamesTheVariable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{
-				"DATABASE_URL":   db.AppURL,
-				"ADMIN_EMAIL":    "root@example.com",
-				"ADMIN_USERNAME": "root",
-				"ADMIN_PASSWORD": "a long admin password",
+				"DATABASE_URL":      db.AppURL,
+				"DATA_KEYRING_FILE": ringFile,
+				"ADMIN_EMAIL":       "root@example.com",
+				"ADMIN_USERNAME":    "root",
+				"ADMIN_PASSWORD":    "a long admin password",
 			}
 			for k, v := range tc.env {
 				env[k] = v

@@ -9,6 +9,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/envcfg"
+	"github.com/todo-platform/todo/pkg/keyring"
 	"github.com/todo-platform/todo/services/user/internal/user"
 	"github.com/todo-platform/todo/services/user/internal/userapi"
 )
@@ -55,6 +56,14 @@ type config struct {
 	PasswordHashThreads     uint8  `env:"PASSWORD_HASH_THREADS" envDefault:"1"`
 	PasswordHashConcurrency int    `env:"PASSWORD_HASH_CONCURRENCY" envDefault:"0"`
 
+	// DataKeyringFile is the Tink keyset (JSON) of the keys that encrypt
+	// full names (see package keyring); required by serve, admin create
+	// and keys. Re-read when it changes.
+	DataKeyringFile string `env:"DATA_KEYRING_FILE"`
+	// KeysBatchSize is how many rows keys reencrypt and keys decrypt
+	// rewrite per transaction.
+	KeysBatchSize int `env:"KEYS_BATCH_SIZE" envDefault:"500"`
+
 	// The first admin, for admin create.
 	AdminEmail    string `env:"ADMIN_EMAIL"`
 	AdminUsername string `env:"ADMIN_USERNAME"`
@@ -76,9 +85,22 @@ func (c config) Validate() error {
 	p.Check(c.PasswordHashTime >= user.OWASPTime, fmt.Sprintf("PASSWORD_HASH_TIME must be at least %d (OWASP)", user.OWASPTime))
 	p.Check(c.PasswordHashThreads >= user.OWASPThreads, "PASSWORD_HASH_THREADS must be at least 1")
 	p.Check(c.PasswordHashConcurrency >= 0, "PASSWORD_HASH_CONCURRENCY must not be negative")
+	p.Check(c.KeysBatchSize > 0, "KEYS_BATCH_SIZE must be positive")
 	_, err := c.trustedProxies()
 	p.Add(err)
 	return p.Err()
+}
+
+// keyring opens DATA_KEYRING_FILE.
+func (c config) keyring() (*keyring.Keyring, error) {
+	if c.DataKeyringFile == "" {
+		return nil, errors.New("configuration: DATA_KEYRING_FILE is required (the keys that encrypt full names; make run creates one, or: user-service keys rotate with DATA_KEYRING_FILE naming a new file)")
+	}
+	k, err := keyring.Open(c.DataKeyringFile)
+	if err != nil {
+		return nil, fmt.Errorf("DATA_KEYRING_FILE: %w", err)
+	}
+	return k, nil
 }
 
 // tokenKeys loads the signing key (TOKEN_PRIVATE_KEY_FILE, required by

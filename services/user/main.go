@@ -41,11 +41,11 @@ import (
 
 func main() { cli.Main("user-service", run) }
 
-const usage = `usage: user-service [serve | migrate up|down|status | admin create]`
+const usage = `usage: user-service [serve | migrate up|down|status | admin create | keys rotate|reencrypt|decrypt|prune]`
 
 // run dispatches the subcommand named by args (serve when empty).
 func run(ctx context.Context, log *slog.Logger, args []string) error {
-	cmd, values, err := cli.Parse(args, usage, "serve", "migrate ACTION", "admin create")
+	cmd, values, err := cli.Parse(args, usage, "serve", "migrate ACTION", "admin create", "keys ACTION")
 	if err != nil {
 		return err
 	}
@@ -62,6 +62,8 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 		return nil
 	case "admin create":
 		return adminCreate(ctx, log, cfg)
+	case "keys ACTION":
+		return keys(ctx, log, cfg, values[0], os.Stdout)
 	default:
 		return serve(ctx, log, cfg)
 	}
@@ -71,16 +73,30 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 // signer is nil for admin create, which issues no tokens. The caller closes
 // the pool.
 func open(ctx context.Context, log *slog.Logger, cfg config, signer *auth.Signer, hasher *user.Hasher, opts ...pgdb.Option) (*pgdb.DB, *user.Service, error) {
-	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, append([]pgdb.Option{pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure)}, opts...)...)
+	db, store, err := openStore(ctx, cfg, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := user.NewService(ctx, log, userstore.New(db), hasher, signer, cfg.service())
+	svc, err := user.NewService(ctx, log, store, hasher, signer, cfg.service())
 	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
 	return db, svc, nil
+}
+
+// openStore opens the runtime pool and the store on it, with the keyring of
+// DATA_KEYRING_FILE. The caller closes the pool.
+func openStore(ctx context.Context, cfg config, opts ...pgdb.Option) (*pgdb.DB, *userstore.Store, error) {
+	ring, err := cfg.keyring()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, append([]pgdb.Option{pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure)}, opts...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, userstore.New(db, ring), nil
 }
 
 // serve runs the gRPC server, the admin port and the periodic clean-up

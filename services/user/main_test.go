@@ -21,6 +21,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/grpcauth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
+	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/proc"
 	"github.com/todo-platform/todo/pkg/proctest"
@@ -40,10 +41,11 @@ func TestBinary(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	_, ringFile := keyringtest.New(t)
 
 	t.Run("SuperuserIsRefused", func(t *testing.T) {
 		db := pgtest.New(t)
-		cmd := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL, "GRPC_ADDR=127.0.0.1:0", "TOKEN_PRIVATE_KEY_FILE=" + keyFile}, "serve")
+		cmd := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL, "GRPC_ADDR=127.0.0.1:0", "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "DATA_KEYRING_FILE=" + ringFile}, "serve")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
@@ -61,7 +63,7 @@ func TestBinary(t *testing.T) {
 		// before any connection, naming the host, the problem and the fix.
 		const dsn = "DATABASE_URL=postgres://app:pw@db.example.invalid:5432/todo?sslmode=disable&connect_timeout=2"
 		for _, allow := range []bool{false, true} {
-			env := []string{dsn, "GRPC_ADDR=127.0.0.1:0", "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "ADMIN_ADDR="}
+			env := []string{dsn, "GRPC_ADDR=127.0.0.1:0", "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "DATA_KEYRING_FILE=" + ringFile, "ADMIN_ADDR="}
 			if allow {
 				env = append(env, "DATABASE_ALLOW_INSECURE=true")
 			}
@@ -78,6 +80,50 @@ func TestBinary(t *testing.T) {
 			if refused == allow {
 				t.Errorf("DATABASE_ALLOW_INSECURE=%v: refused for want of TLS = %v, want %v:\n%s", allow, refused, !allow, stderr.String())
 			}
+		}
+	})
+
+	t.Run("KeysRotateReencryptPrune", func(t *testing.T) {
+		db := pgtest.New(t)
+		// A name stored in clear text, as before encryption existed.
+		id := db.SeedUser(t, pgtest.User{Name: "olga", Active: true})
+		if _, err := db.Owner.Exec(testkit.Context(t), `UPDATE "user" SET full_name = 'Olga Old' WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		ring := filepath.Join(t.TempDir(), "keyring.json")
+		env := []string{"DATABASE_URL=" + db.AppURL, "DATA_KEYRING_FILE=" + ring, "KEYS_BATCH_SIZE=1"}
+		for _, step := range []struct{ action, want string }{
+			{"rotate", "created keyring"},
+			{"reencrypt", "re-encrypted 1 names; 0 left"},
+			{"rotate", "new primary key"},
+			{"prune", "names are not under the primary key yet"},
+			{"reencrypt", "re-encrypted 1 names; 0 left"},
+			{"prune", "removed 1 old keys"},
+			{"decrypt", "decrypted 1 names"},
+		} {
+			out, err := proctest.Command(t, bin, env, "keys", step.action).CombinedOutput()
+			if !strings.Contains(string(out), step.want) {
+				t.Fatalf("keys %s: %v, output does not contain %q:\n%s", step.action, err, step.want, out)
+			}
+		}
+		var name string
+		if err := db.Owner.QueryRow(testkit.Context(t), `SELECT full_name FROM "user" WHERE id = $1 AND full_name_ct IS NULL`, id).Scan(&name); err != nil || name != "Olga Old" {
+			t.Errorf("after keys decrypt: %q, %v; want Olga Old in clear text", name, err)
+		}
+		if out, err := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL}, "migrate", "down").CombinedOutput(); err != nil {
+			t.Errorf("migrate down after keys decrypt: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("MigrateDownRefusesWhileNamesAreEncrypted", func(t *testing.T) {
+		db := pgtest.New(t)
+		id := db.SeedUser(t, pgtest.User{Name: "ann", Active: true})
+		if _, err := db.Owner.Exec(testkit.Context(t), `UPDATE "user" SET full_name_ct = '\x01'::bytea WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		out, err := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL}, "migrate", "down").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "keys decrypt") {
+			t.Errorf("migrate down with encrypted names: %v, want a refusal naming keys decrypt:\n%s", err, out)
 		}
 	})
 
@@ -107,6 +153,7 @@ func TestBinary(t *testing.T) {
 		db := pgtest.New(t)
 		adminEnv := []string{
 			"DATABASE_URL=" + db.AppURL,
+			"DATA_KEYRING_FILE=" + ringFile,
 			"ADMIN_EMAIL=Root@Example.com",
 			"ADMIN_USERNAME=root",
 			"ADMIN_PASSWORD=a long admin password",
@@ -136,6 +183,7 @@ func TestBinary(t *testing.T) {
 				"DATABASE_URL=" + db.AppURL,
 				"TOKEN_PRIVATE_KEY_FILE=" + keyFile,
 				"TOKEN_PUBLIC_KEY_FILES=" + oldKeyFile,
+				"DATA_KEYRING_FILE=" + ringFile,
 			},
 			AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 		})

@@ -19,6 +19,7 @@ import (
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
+	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/proc"
 	"github.com/todo-platform/todo/pkg/proctest"
@@ -38,6 +39,8 @@ type stack struct {
 	http    *http.Client // checks every API call against the OpenAPI document
 	userBin string
 	dsn     string // the services' DATABASE_URL
+	// keyringFile is the user service's DATA_KEYRING_FILE.
+	keyringFile string
 }
 
 // startStack starts user-service, task-service and gateway against a fresh
@@ -94,12 +97,13 @@ func startStackWith(t testing.TB, db *pgtest.DB, cfg stackConfig) *stack {
 		next = &http.Transport{TLSClientConfig: ts.restClient}
 		scheme = "https"
 	}
-	s := &stack{t: t, db: db, dsn: dsn, userBin: proctest.Build(t, module+"user"), http: newContractClientVia(t, next)}
+	_, ringFile := keyringtest.New(t)
+	s := &stack{t: t, db: db, dsn: dsn, keyringFile: ringFile, userBin: proctest.Build(t, module+"user"), http: newContractClientVia(t, next)}
 	// Each listener is bound before its process starts, so the services
 	// that depend on it are given its address.
 	s.user = proctest.NewServer(t, proc.Spec{
 		Name: "user-service", Path: s.userBin, Args: []string{"serve"}, AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR",
-		Env:   slices.Concat([]string{"DATABASE_URL=" + dsn, "TOKEN_PRIVATE_KEY_FILE=" + key}, userEnv, env),
+		Env:   slices.Concat([]string{"DATABASE_URL=" + dsn, "TOKEN_PRIVATE_KEY_FILE=" + key, "DATA_KEYRING_FILE=" + s.keyringFile}, userEnv, env),
 		Ready: userReady,
 	})
 	s.task = proctest.NewServer(t, proc.Spec{
@@ -318,7 +322,7 @@ func logIn(t testing.TB, c *client, login, password string) string {
 // as the README says.
 func (s *stack) createAdmin(username, password string) {
 	s.t.Helper()
-	cmd := proctest.Command(s.t, s.userBin, []string{"DATABASE_URL=" + s.dsn, "ADMIN_EMAIL=" + username + "@example.com",
+	cmd := proctest.Command(s.t, s.userBin, []string{"DATABASE_URL=" + s.dsn, "DATA_KEYRING_FILE=" + s.keyringFile, "ADMIN_EMAIL=" + username + "@example.com",
 		"ADMIN_USERNAME=" + username, "ADMIN_PASSWORD=" + password}, "admin", "create")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		s.t.Fatalf("user-service admin create: %v\n%s", err, out)

@@ -49,6 +49,21 @@ func TestQuickstart_DatabaseOverVerifyFull(t *testing.T) {
 	s := startStackWith(t, db, stackConfig{databaseURL: dsn})
 	quickstart(t, s)
 
+	// Full names are encrypted by the user service: the API returns Ann's,
+	// the table holds no clear text of it.
+	anon := s.anon()
+	ann := anon.as(logIn(t, anon, "ann", "correct horse battery"))
+	if got := str(t, ann.ok("GET", "/v1/users/me", nil), "full_name"); got != "Ann" {
+		t.Errorf("/v1/users/me full_name = %q, want Ann", got)
+	}
+	var clear int
+	if err := db.Owner.QueryRow(t.Context(), `SELECT count(*) FROM "user" WHERE full_name IS NOT NULL OR position('Ann' in encode(full_name_ct, 'escape')) > 0`).Scan(&clear); err != nil {
+		t.Fatal(err)
+	}
+	if clear != 0 {
+		t.Errorf("%d rows of \"user\" hold a full name in clear text", clear)
+	}
+
 	var plain, encrypted int
 	if err := db.Owner.QueryRow(t.Context(), `
 SELECT count(*) FILTER (WHERE NOT s.ssl), count(*) FILTER (WHERE s.ssl)

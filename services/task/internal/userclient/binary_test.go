@@ -13,6 +13,7 @@ import (
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
+	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/proc"
 	"github.com/todo-platform/todo/pkg/proctest"
@@ -33,9 +34,10 @@ func TestAgainstTheUserServiceBinary(t *testing.T) {
 	if err := keyfile.WritePrivate(keyFile); err != nil {
 		t.Fatal(err)
 	}
+	_, ringFile := keyringtest.New(t)
 	p := proctest.Serve(t, proc.Spec{
 		Name: "user-service", Path: proctest.Build(t, "github.com/todo-platform/todo/services/user"), Args: []string{"serve"},
-		Env:     []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile},
+		Env:     []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "DATA_KEYRING_FILE=" + ringFile},
 		AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 	conn, err := userclient.Dial(p.Addr())

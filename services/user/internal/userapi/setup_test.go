@@ -22,6 +22,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
+	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/testkit"
@@ -104,12 +105,13 @@ func setup(t testing.TB, opts ...func(*options)) *bundle {
 		t.Fatal(err)
 	}
 	signer := auth.NewSigner(key, auth.DefaultIssuer, auth.DefaultAudience, 15*time.Minute)
+	ring, _ := keyringtest.New(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 
-	svc, err := user.NewService(testkit.Context(t), log, userstore.New(app), user.NewHasher(o.params, 2), signer, o.cfg)
+	svc, err := user.NewService(testkit.Context(t), log, userstore.New(app, ring), user.NewHasher(o.params, 2), signer, o.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,18 +35,35 @@ import (
 
 // Store implements user.Store on a pgdb.DB.
 type Store struct {
-	db *pgdb.DB
+	db     *pgdb.DB
+	cipher Cipher
 }
 
 var _ user.Store = (*Store)(nil)
 
-// New returns a Store using db.
-func New(db *pgdb.DB) *Store {
-	return &Store{db: db}
+// Cipher seals and opens the columns the store encrypts ("user".full_name)
+// with an AEAD; keyring.Keyring implements it, and a KMS client could.
+type Cipher interface {
+	// Encrypt seals plaintext, bound to associatedData, with the primary key.
+	Encrypt(plaintext, associatedData []byte) ([]byte, error)
+	// Decrypt opens a ciphertext of Encrypt made with any key still held;
+	// it fails for other associated data.
+	Decrypt(ciphertext, associatedData []byte) ([]byte, error)
+	// PrimaryPrefix is how every ciphertext Encrypt makes now begins (the
+	// envelope's version and key id): a value that begins otherwise was
+	// sealed with an older key.
+	PrimaryPrefix() ([]byte, error)
 }
 
-// userColumns are the columns scanUser reads, in order.
-const userColumns = `u.id, u.email, u.username, coalesce(u.full_name, ''), u.is_active, u.is_verified, u.is_admin, u.created_at, u.updated_at`
+// New returns a Store using db, encrypting full names with cipher.
+func New(db *pgdb.DB, cipher Cipher) *Store {
+	return &Store{db: db, cipher: cipher}
+}
+
+// userColumns are the columns scanUser reads, in order. full_name is
+// either in clear text (written before encryption, see migration 00005) or
+// sealed in full_name_ct.
+const userColumns = `u.id, u.email, u.username, u.full_name, u.full_name_ct, u.is_active, u.is_verified, u.is_admin, u.created_at, u.updated_at`
 
 // accountColumns are the columns scanAccount reads, in order.
 const accountColumns = userColumns + `, u.password_hash`
@@ -55,8 +72,51 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-func userFields(u *user.User) []any {
-	return []any{&u.ID, &u.Email, &u.Username, &u.FullName, &u.IsActive, &u.IsVerified, &u.IsAdmin, &u.CreatedAt, &u.UpdatedAt}
+// storedName is full_name as stored: in clear text (legacy) or sealed.
+type storedName struct {
+	plain  pgtype.Text
+	sealed []byte
+}
+
+func userFields(u *user.User, n *storedName) []any {
+	return []any{&u.ID, &u.Email, &u.Username, &n.plain, &n.sealed, &u.IsActive, &u.IsVerified, &u.IsAdmin, &u.CreatedAt, &u.UpdatedAt}
+}
+
+// fullNameAD is the associated data of the full name of user id: the value
+// opens only in the row, table and column it was sealed for.
+func fullNameAD(id int64) []byte {
+	return []byte(`todo:"user".full_name:` + strconv.FormatInt(id, 10))
+}
+
+// sealName returns the ciphertext of user id's full name, nil for none.
+func (s *Store) sealName(id int64, name string) ([]byte, error) {
+	if name == "" {
+		return nil, nil
+	}
+	ct, err := s.cipher.Encrypt([]byte(name), fullNameAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("seal full name: %w", err)
+	}
+	return ct, nil
+}
+
+// openName sets u.FullName from n. A value that does not open (sealed for
+// another row, or with a key no longer held) is an error: the name is
+// never guessed.
+func (s *Store) openName(u *user.User, n storedName) error {
+	switch {
+	case n.sealed != nil:
+		pt, err := s.cipher.Decrypt(n.sealed, fullNameAD(u.ID))
+		if err != nil {
+			return fmt.Errorf("open the full name of user %d: %w", u.ID, err)
+		}
+		u.FullName = string(pt)
+	case n.plain.Valid:
+		u.FullName = n.plain.String
+	default:
+		u.FullName = ""
+	}
+	return nil
 }
 
 func utc(u *user.User) {
@@ -64,18 +124,30 @@ func utc(u *user.User) {
 	u.UpdatedAt = u.UpdatedAt.UTC()
 }
 
-func scanUser(row scanner) (user.User, error) {
-	var u user.User
-	if err := row.Scan(userFields(&u)...); err != nil {
+func (s *Store) scanUser(row scanner) (user.User, error) {
+	var (
+		u user.User
+		n storedName
+	)
+	if err := row.Scan(userFields(&u, &n)...); err != nil {
+		return user.User{}, err
+	}
+	if err := s.openName(&u, n); err != nil {
 		return user.User{}, err
 	}
 	utc(&u)
 	return u, nil
 }
 
-func scanAccount(row scanner) (user.Account, error) {
-	var a user.Account
-	if err := row.Scan(append(userFields(&a.User), &a.PasswordHash)...); err != nil {
+func (s *Store) scanAccount(row scanner) (user.Account, error) {
+	var (
+		a user.Account
+		n storedName
+	)
+	if err := row.Scan(append(userFields(&a.User, &n), &a.PasswordHash)...); err != nil {
+		return user.Account{}, err
+	}
+	if err := s.openName(&a.User, n); err != nil {
 		return user.Account{}, err
 	}
 	utc(&a.User)
@@ -164,25 +236,52 @@ func (s *Store) queryUser(ctx context.Context, op string, retry pgdb.Retry, sql 
 		b.Queue(sql, args)
 	}, func(br pgx.BatchResults) error {
 		var err error
-		u, err = scanUser(br.QueryRow())
+		u, err = s.scanUser(br.QueryRow())
 		return err
 	}, audit...)
 	return u, err
 }
 
-const createUserSQL = `
-INSERT INTO "user" AS u (email, username, password_hash, full_name, is_admin)
-VALUES (@email, @username, @password_hash, nullif(@full_name, ''), @is_admin)
+const (
+	// nextUserIDSQL takes the id of a user about to be inserted, so that
+	// its full name can be sealed for that id first.
+	nextUserIDSQL = `SELECT nextval(pg_get_serial_sequence('"user"', 'id'))`
+	createUserSQL = `
+INSERT INTO "user" AS u (id, email, username, password_hash, full_name_ct, is_admin)
+VALUES (coalesce(@id::bigint, nextval(pg_get_serial_sequence('"user"', 'id'))), @email, @username, @password_hash, @full_name_ct::bytea, @is_admin)
 RETURNING ` + userColumns
+)
 
-// CreateUser inserts u. A second run would find the first one's row and
-// fail with ErrEmailTaken, so it is retried only when it cannot have run.
+// CreateUser inserts u. With a full name it first takes the new row's id
+// from the identity's sequence (one more round trip) and seals the name for
+// it. A second run would find the first one's row and fail with
+// ErrEmailTaken, so the insert is retried only when it cannot have run.
 func (s *Store) CreateUser(ctx context.Context, u user.NewUser, audit ...user.Event) (user.User, error) {
+	var (
+		id     *int64
+		sealed []byte
+	)
+	if u.FullName != "" {
+		var next int64
+		err := s.send(ctx, "create user: next id", pgdb.RetrySafe, func(b *pgx.Batch) {
+			b.Queue(nextUserIDSQL)
+		}, func(br pgx.BatchResults) error {
+			return br.QueryRow().Scan(&next)
+		})
+		if err != nil {
+			return user.User{}, err
+		}
+		if sealed, err = s.sealName(next, u.FullName); err != nil {
+			return user.User{}, fmt.Errorf("userstore create user: %w", err)
+		}
+		id = &next
+	}
 	return s.queryUser(ctx, "create user", pgdb.RetryIfNotSent, createUserSQL, pgx.NamedArgs{
+		"id":            id,
 		"email":         u.Email,
 		"username":      u.Username,
 		"password_hash": u.PasswordHash,
-		"full_name":     u.FullName,
+		"full_name_ct":  sealed,
 		"is_admin":      u.IsAdmin,
 	}, audit...)
 }
@@ -252,7 +351,7 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.User, error) { return scanUser(r) })
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.User, error) { return s.scanUser(r) })
 		return err
 	})
 	return out, err
@@ -262,7 +361,8 @@ func (s *Store) ListUsers(ctx context.Context, q user.ListQuery) ([]user.User, e
 // reset when the email changes. SET expressions see the old row.
 const updateUserSQL = `
 UPDATE "user" AS u SET
-    full_name   = CASE WHEN @set_full_name::boolean THEN nullif(@full_name::text, '') ELSE u.full_name END,
+    full_name   = CASE WHEN @set_full_name::boolean THEN NULL ELSE u.full_name END,
+    full_name_ct = CASE WHEN @set_full_name::boolean THEN @full_name_ct::bytea ELSE u.full_name_ct END,
     username    = CASE WHEN @set_username::boolean THEN @username::text ELSE u.username END,
     email       = CASE WHEN @set_email::boolean THEN @email::text ELSE u.email END,
     is_verified = CASE WHEN @set_email::boolean AND @email::text IS DISTINCT FROM u.email THEN false ELSE u.is_verified END
@@ -283,10 +383,14 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update, audit
 	setName, name := val(upd.FullName)
 	setUsername, username := val(upd.Username)
 	setEmail, email := val(upd.Email)
+	sealed, err := s.sealName(id, name)
+	if err != nil {
+		return user.User{}, fmt.Errorf("userstore update user: %w", err)
+	}
 	args := pgx.NamedArgs{
 		"id":            id,
 		"set_full_name": setName,
-		"full_name":     name,
+		"full_name_ct":  sealed,
 		"set_username":  setUsername,
 		"username":      username,
 		"set_email":     setEmail,
@@ -311,7 +415,7 @@ func (s *Store) SetActive(ctx context.Context, id int64, active bool, audit ...u
 		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": !active})
 	}, func(br pgx.BatchResults) error {
 		var err error
-		if u, err = scanUser(br.QueryRow()); err != nil {
+		if u, err = s.scanUser(br.QueryRow()); err != nil {
 			return err
 		}
 		_, err = br.Exec()
@@ -340,7 +444,7 @@ func (s *Store) AccountsByEmailOrUsername(ctx context.Context, email, username s
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.Account, error) { return scanAccount(r) })
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (user.Account, error) { return s.scanAccount(r) })
 		return err
 	})
 	return out, err
@@ -355,7 +459,7 @@ func (s *Store) Account(ctx context.Context, id int64) (user.Account, error) {
 		b.Queue(accountByIDSQL, pgx.NamedArgs{"id": id})
 	}, func(br pgx.BatchResults) error {
 		var err error
-		a, err = scanAccount(br.QueryRow())
+		a, err = s.scanAccount(br.QueryRow())
 		return err
 	})
 	return a, err
@@ -437,15 +541,19 @@ func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, wind
 		st = user.LoginState{}
 		var (
 			a        user.Account
+			name     storedName
 			failures int
 			secs     float64
 		)
-		err := br.QueryRow().Scan(append(userFields(&a.User), &a.PasswordHash, &failures, &secs)...)
+		err := br.QueryRow().Scan(append(userFields(&a.User, &name), &a.PasswordHash, &failures, &secs)...)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
 			return err
 		default:
+			if err := s.openName(&a.User, name); err != nil {
+				return err
+			}
 			utc(&a.User)
 			st.Account = &a
 			if failures > 0 {
@@ -561,13 +669,17 @@ func (s *Store) RotateSession(ctx context.Context, tokenHash []byte, decide func
 		var (
 			cur    user.RefreshSession
 			family pgtype.UUID
+			name   storedName
 		)
-		fields := append([]any{&cur.ID, &cur.UserID, &family, &cur.ExpiresAt, &cur.Revoked, &cur.Replaced}, userFields(&cur.User)...)
+		fields := append([]any{&cur.ID, &cur.UserID, &family, &cur.ExpiresAt, &cur.Revoked, &cur.Replaced}, userFields(&cur.User, &name)...)
 		if err := tx.QueryRow(ctx, lockSessionSQL, pgx.NamedArgs{"token_hash": tokenHash}).Scan(fields...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return user.ErrInvalidRefreshToken
 			}
 			return fmt.Errorf("lock session: %w", err)
+		}
+		if err := s.openName(&cur.User, name); err != nil {
+			return err
 		}
 		cur.ExpiresAt = cur.ExpiresAt.UTC()
 		utc(&cur.User)

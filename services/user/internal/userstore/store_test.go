@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgerrcode"
 
+	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/testkit"
@@ -22,7 +23,8 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func setup(t *testing.T) (*userstore.Store, *pgtest.DB, context.Context) {
 	t.Helper()
 	db := pgtest.New(t)
-	return userstore.New(db.App), db, testkit.Context(t)
+	ring, _ := keyringtest.New(t)
+	return userstore.New(db.App, ring), db, testkit.Context(t)
 }
 
 // TestCreateUser_TranslatesUniqueViolations checks each unique index the
