@@ -111,7 +111,8 @@ var idSegment = regexp.MustCompile(`/[0-9]+(/|:|$)`)
 // journey: call counters by method and code, latency histograms with
 // observations, pool gauges, hashing and cache metrics, and no label value
 // carrying an id, email or token. The public port serves neither /metrics
-// nor pprof.
+// nor pprof. The metrics and labels deploy/observability's alerting rules
+// and dashboard select are among those exported (checkObservability).
 func TestMetrics_AfterJourney(t *testing.T) {
 	s := startStack(t)
 	_, _, _, secrets := journey(t, s)
@@ -121,6 +122,7 @@ func TestMetrics_AfterJourney(t *testing.T) {
 		labels map[string]string
 		min    float64
 	}
+	exported := map[string]map[string]bool{} // series name → label names, over the three processes
 	grpcOK := func(method string) map[string]string {
 		return map[string]string{"grpc_method": method, "grpc_code": "OK"}
 	}
@@ -173,6 +175,7 @@ func TestMetrics_AfterJourney(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fams := scrape(t, c.addr)
+			series(exported, fams)
 			for _, w := range c.wants {
 				got, ok := sum(fams, w.name, w.labels)
 				if !ok {
@@ -214,6 +217,7 @@ func TestMetrics_AfterJourney(t *testing.T) {
 			t.Errorf("public port %s: status 200, want it not served", path)
 		}
 	}
+	t.Run("deploy/observability", func(t *testing.T) { checkObservability(t, exported) })
 }
 
 func httpStatus(t *testing.T, url string) int {
