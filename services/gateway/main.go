@@ -100,7 +100,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) (err error) {
 		ReadyTimeout:       cfg.ReadyTimeout,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustProxyHeaders:  cfg.TrustProxyHeaders,
-		Telemetry:          &gateway.Telemetry{Registerer: tel.Registry, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator},
+		Telemetry:          &gateway.Telemetry{Registerer: tel.Registry, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator, Recording: tel.Exporting},
 	}, user, task)
 	if err != nil {
 		return err

@@ -108,7 +108,7 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 		runtime.WithErrorHandler(errorHandler(log, cfg.MaxBodyBytes)),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithDisablePathLengthFallback(),
-		runtime.WithMiddlewares(routeMiddleware),
+		runtime.WithMiddlewares(routeMiddleware()),
 	)
 
 	if err := userv1.RegisterUserServiceHandler(ctx, mux, user); err != nil {
