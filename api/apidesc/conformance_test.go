@@ -33,8 +33,7 @@ func TestEveryElementIsDocumented(t *testing.T) {
 				need(s.Methods().Get(j))
 			}
 		}
-		var enums func(protoreflect.EnumDescriptors)
-		enums = func(es protoreflect.EnumDescriptors) {
+		enums := func(es protoreflect.EnumDescriptors) {
 			for i := 0; i < es.Len(); i++ {
 				e := es.Get(i)
 				need(e)

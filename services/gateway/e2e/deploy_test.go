@@ -121,7 +121,7 @@ func selections(qs []query) (map[string]*selection, error) {
 			}
 			name := vs.Name
 			for _, m := range vs.LabelMatchers {
-				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+				if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 					name = m.Value
 				}
 			}
@@ -135,7 +135,7 @@ func selections(qs []query) (map[string]*selection, error) {
 				out[name] = s
 			}
 			for _, m := range vs.LabelMatchers {
-				if m.Name != labels.MetricName {
+				if m.Name != model.MetricNameLabel {
 					s.labels[m.Name] = true
 				}
 			}
