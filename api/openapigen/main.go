@@ -29,6 +29,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/todo-platform/todo/api/apidesc"
 )
 
 func main() {
@@ -49,7 +51,15 @@ func run(in, out string) error {
 	if err != nil {
 		return fmt.Errorf("read Swagger document: %w", err)
 	}
-	doc, err := convert(src)
+	files, err := apidesc.Files()
+	if err != nil {
+		return err
+	}
+	d, err := newDescriptors(files)
+	if err != nil {
+		return err
+	}
+	doc, err := convert(src, d)
 	if err != nil {
 		return err
 	}
@@ -70,7 +80,7 @@ func run(in, out string) error {
 const errorSchema = "rpcStatus"
 
 // convert converts a Swagger 2.0 document and applies the fixes.
-func convert(src []byte) (*openapi3.T, error) {
+func convert(src []byte, d *descriptors) (*openapi3.T, error) {
 	var doc2 openapi2.T
 	if err := json.Unmarshal(src, &doc2); err != nil {
 		return nil, fmt.Errorf("decode Swagger document: %w", err)
@@ -90,7 +100,9 @@ func convert(src []byte) (*openapi3.T, error) {
 	bearerAuth(doc)
 	errorShape(doc)
 	addErrorResponses(doc)
-	patchBodiesRequireNothing(doc)
+	if err := shapeSchemas(doc, d); err != nil {
+		return nil, err
+	}
 	requestExamplesWithoutOutputs(doc)
 
 	if err := doc.Validate(context.Background()); err != nil {
@@ -240,38 +252,20 @@ func addErrorResponses(doc *openapi3.T) {
 	}
 }
 
-// patchBodiesRequireNothing removes "required" from the top level of PATCH
-// request bodies: a PATCH changes the fields it sends (or those named in
-// update_mask), so no field is required there even when the resource
-// requires it on create. protoc-gen-openapiv2 copies the resource's
-// required list into the body schema.
-func patchBodiesRequireNothing(doc *openapi3.T) {
-	for _, op := range operations(doc) {
-		if op.method != http.MethodPatch || op.RequestBody == nil {
-			continue
-		}
-		for _, mt := range op.RequestBody.Value.Content {
-			s := mt.Schema
-			if s.Ref != "" {
-				// A shared schema (the resource itself): patch a copy.
-				cp := *s.Value
-				s = &openapi3.SchemaRef{Value: &cp}
-				mt.Schema = s
-			}
-			s.Value.Required = nil
-		}
-	}
-}
-
 // requestExamplesWithoutOutputs gives each request body whose schema has an
 // example (from openapiv2_schema in the proto) a request example without the
 // read-only fields: the schema's example shows the resource as the server
 // returns it, and a request holding id or created_at would teach clients
-// to send what the server ignores.
+// to send what the server ignores. A create's example has no etag either:
+// a create ignores it (a PATCH's keeps it, the conditional write).
 func requestExamplesWithoutOutputs(doc *openapi3.T) {
 	for _, op := range operations(doc) {
 		if op.RequestBody == nil {
 			continue
+		}
+		ignored := func(string) bool { return false }
+		if op.method == http.MethodPost {
+			ignored = func(k string) bool { return k == "etag" }
 		}
 		for _, mt := range op.RequestBody.Value.Content {
 			s := mt.Schema.Value
@@ -282,7 +276,7 @@ func requestExamplesWithoutOutputs(doc *openapi3.T) {
 			req := make(map[string]any, len(example))
 			for k, v := range example {
 				// Keys the body does not have (a path parameter's) go too.
-				if p := s.Properties[k]; p != nil && !p.Value.ReadOnly {
+				if p := s.Properties[k]; p != nil && !p.Value.ReadOnly && !ignored(k) {
 					req[k] = v
 				}
 			}
