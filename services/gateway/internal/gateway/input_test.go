@@ -216,7 +216,8 @@ func TestCheckQueryAndPath(t *testing.T) {
 	}{
 		{"none", list, "", nil, nil, ""},
 		{"good", list, "page_size=10&status=TASK_STATUS_PENDING&status=2&due_before=2030-01-01T00:00:00Z&order_by=priority%20desc&pageToken=x", nil, nil, ""},
-		{"unknown ignored", list, "nope=1&_=123", nil, nil, ""},
+		{"unknown refused, no cache-buster", list, "nope=1&_=123", nil, []string{"_", "nope"}, "is not a query parameter of this method; the parameters are page_size, page_token, order_by, status"},
+		{"misspelt filter", list, "statuss=TASK_STATUS_COMPLETED", nil, []string{"statuss"}, "not a query parameter"},
 		{"bad int", list, "page_size=abc", nil, []string{"page_size"}, "integer"},
 		{"json name", list, "pageSize=abc", nil, []string{"page_size"}, "integer"},
 		{"bad enum", list, "priority=HIGH", nil, []string{"priority"}, "TASK_PRIORITY_HIGH"},
@@ -228,7 +229,7 @@ func TestCheckQueryAndPath(t *testing.T) {
 		{"bad escape", list, "order_by=%G1", nil, []string{"order_by"}, "percent"},
 		{"bad escape in name", list, "order%G1=1", nil, []string{""}, "percent"},
 		{"semicolon", list, "page_size=1;page_token=x", nil, []string{"page_size"}, "';'"},
-		{"not a message", list, "page_size.x=1", nil, []string{"page_size.x"}, "no field"},
+		{"not a message", list, "page_size.x=1", nil, []string{"page_size.x"}, "not a query parameter"},
 		{"several", list, "page_size=x&assigned_to=y", nil, []string{"assigned_to", "page_size"}, "integer"},
 		{"mask", update, "update_mask=title,description", updateFilter, nil, ""},
 		{"mask not UTF-8", update, "update_mask=%FF", updateFilter, []string{"update_mask"}, "UTF-8"},
@@ -405,5 +406,16 @@ func TestSafetyNets(t *testing.T) {
 	upstream := status.New(codes.InvalidArgument, "the service's own words")
 	if handlerParseError(upstream) != upstream {
 		t.Error("an upstream INVALID_ARGUMENT was reworded")
+	}
+}
+
+func TestNoQuery_RefusesEveryParameterOnce(t *testing.T) {
+	vs := noQuery("x=1&x=2&cache%20buster=3")
+	wantClean(t, vs)
+	if got := fields(vs); !slices.Equal(got, []string{"x", "cache buster"}) {
+		t.Fatalf("fields %q, want x and cache buster", got)
+	}
+	if !strings.Contains(vs[0].Description, "takes none") {
+		t.Errorf("description %q", vs[0].Description)
 	}
 }
