@@ -224,7 +224,7 @@ func checkContentType(ct string) *status.Status {
 }
 
 func unsupportedMedia(desc string) *status.Status {
-	return badRequest(desc, grpcerr.FieldViolation{Description: desc})
+	return badRequest(desc, grpcerr.FieldViolation{Field: "Content-Type", Description: desc})
 }
 
 // displayValue is a client-sent value as an error may quote it: valid

@@ -419,3 +419,50 @@ func TestNoQuery_RefusesEveryParameterOnce(t *testing.T) {
 		t.Errorf("description %q", vs[0].Description)
 	}
 }
+
+func TestCheckBody_NestedTooDeeply(t *testing.T) {
+	task := (&taskv1.Task{}).ProtoReflect().Descriptor()
+	deep := maxJSONDepth + 1
+	body := `{"title":"x","bogus":` + strings.Repeat("[", deep) + strings.Repeat("]", deep) + `}`
+	vs := checkBody([]byte(body), task, "task")
+	wantClean(t, vs)
+	if len(vs) != 1 || vs[0].Field != "task.bogus" || !strings.Contains(vs[0].Description, "nested too deeply") {
+		t.Fatalf("violations %v, want task.bogus nested too deeply", vs)
+	}
+}
+
+func TestGatewayViolationsNameTheHeader(t *testing.T) {
+	violations := func(st *status.Status) []grpcerr.FieldViolation { return grpcerr.FieldViolations(st.Err()) }
+	for _, tt := range []struct {
+		name  string
+		st    *status.Status
+		field string
+	}{
+		{"bad Grpc-Timeout", handlerParseError(status.New(codes.InvalidArgument, "invalid grpc-timeout: soon")), "Grpc-Timeout"},
+		{"415", checkContentType("text/plain"), "Content-Type"},
+		{"415 charset", checkContentType("application/json; charset=latin1"), "Content-Type"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			vs := violations(tt.st)
+			wantClean(t, vs)
+			if got := fields(vs); !slices.Equal(got, []string{tt.field}) {
+				t.Fatalf("fields %q, want %q: %v", got, tt.field, tt.st.Message())
+			}
+			if !strings.HasPrefix(tt.st.Message(), "invalid request: ") && tt.name == "bad Grpc-Timeout" {
+				t.Errorf("message %q", tt.st.Message())
+			}
+		})
+	}
+	// 431 names the largest header.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/v1/tasks", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 2000))
+	withHeaderLimit(http.NotFoundHandler(), 1000).ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(rec.Body.String(), `"field":"X-Big"`) {
+		t.Errorf("431: %d %s", rec.Code, rec.Body)
+	}
+	// 413 has no violation but says what is too large.
+	if st := tooLargeStatus(10); len(st.Details()) != 0 || !strings.Contains(st.Message(), "request body is larger than the limit of 10 bytes") {
+		t.Errorf("413: %q %v", st.Message(), st.Details())
+	}
+}
