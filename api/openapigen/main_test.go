@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -360,5 +361,40 @@ func TestDocument_ExamplesAreTrueToTheServer(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestDocument_ErrorDetailsAreTyped(t *testing.T) {
+	doc := load(t)
+	items := doc.Components.Schemas["rpcStatus"].Value.Properties["details"].Value.Items.Value
+	if items.Discriminator == nil || items.Discriminator.PropertyName != "@type" {
+		t.Fatalf("details items have no @type discriminator: %+v", items)
+	}
+	byType := map[string]*openapi3.Schema{}
+	for _, s := range items.OneOf {
+		byType[s.Value.Properties["@type"].Value.Enum[0].(string)] = s.Value
+	}
+	br := byType["type.googleapis.com/google.rpc.BadRequest"]
+	if br == nil {
+		t.Fatalf("no BadRequest among %v", slices.Collect(maps.Keys(byType)))
+	}
+	fv := br.Properties["field_violations"].Value.Items.Value
+	if !sameSet(fv.Required, []string{"field", "description", "reason"}) {
+		t.Errorf("a field violation requires %v", fv.Required)
+	}
+	if ri := byType["type.googleapis.com/google.rpc.RetryInfo"]; ri == nil || ri.Properties["retry_delay"] == nil {
+		t.Errorf("no RetryInfo with retry_delay")
+	}
+	// A BadRequest detail as the gateway writes it validates; one whose
+	// violations are not objects does not.
+	details := doc.Components.Schemas["rpcStatus"].Value.Properties["details"].Value
+	good := []any{map[string]any{"@type": "type.googleapis.com/google.rpc.BadRequest",
+		"field_violations": []any{map[string]any{"field": "task.title", "description": "must not be blank", "reason": ""}}}}
+	if err := details.VisitJSON(good); err != nil {
+		t.Errorf("a BadRequest detail: %v", err)
+	}
+	bad := []any{map[string]any{"@type": "type.googleapis.com/google.rpc.BadRequest", "field_violations": []any{"title"}}}
+	if err := details.VisitJSON(bad); err == nil {
+		t.Error("a BadRequest detail with a string violation validated")
 	}
 }

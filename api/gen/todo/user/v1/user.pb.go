@@ -853,7 +853,8 @@ type ListUsersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many users are returned; 0 means 50, the maximum is 1000.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page, to continue from it.
+	// The next_page_token of the previous page, to continue from it. It is
+	// valid only with the same is_active filter it was issued for.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// When set, only users whose is_active equals it.
 	IsActive      *bool `protobuf:"varint,3,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
