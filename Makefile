@@ -59,6 +59,9 @@ generate: tools third-party-protos ## Regenerate Go code, the OpenAPI document a
 	$(BUF) format -w proto
 	rm -rf api/gen tmp/openapiv2 api/openapi/openapi.json api/apidesc/*.binpb
 	$(BUF) generate
+	@# Descriptors with comments and options: for server reflection (grpcurl
+	@# describe) and for openapigen, which reads presence and field_behavior.
+	$(BUF) build --path proto/todo -o api/apidesc/todo.binpb
 	@# Swagger 2.0 from protoc-gen-openapiv2 → the served OpenAPI 3 document.
 	go run ./api/openapigen -in tmp/openapiv2/todo.swagger.json -out api/openapi/openapi.json
 	@# The /docs page's renderer, from the pinned swagger-ui-dist.
@@ -67,8 +70,6 @@ generate: tools third-party-protos ## Regenerate Go code, the OpenAPI document a
 	cp tools/npm/package.json tools/npm/package-lock.json $(NPM_DIR)/
 	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	cp $(NPM_DIR)/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE} $(DOCS_VENDOR)/
-	@# Descriptors with comments, for server reflection (grpcurl describe).
-	$(BUF) build --path proto/todo -o api/apidesc/todo.binpb
 
 GENERATED := api/gen api/openapi api/apidesc proto $(DOCS_VENDOR)
 

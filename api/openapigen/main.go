@@ -29,6 +29,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/todo-platform/todo/api/apidesc"
 )
 
 func main() {
@@ -49,7 +51,15 @@ func run(in, out string) error {
 	if err != nil {
 		return fmt.Errorf("read Swagger document: %w", err)
 	}
-	doc, err := convert(src)
+	files, err := apidesc.Files()
+	if err != nil {
+		return err
+	}
+	d, err := newDescriptors(files)
+	if err != nil {
+		return err
+	}
+	doc, err := convert(src, d)
 	if err != nil {
 		return err
 	}
@@ -70,7 +80,7 @@ func run(in, out string) error {
 const errorSchema = "rpcStatus"
 
 // convert converts a Swagger 2.0 document and applies the fixes.
-func convert(src []byte) (*openapi3.T, error) {
+func convert(src []byte, d *descriptors) (*openapi3.T, error) {
 	var doc2 openapi2.T
 	if err := json.Unmarshal(src, &doc2); err != nil {
 		return nil, fmt.Errorf("decode Swagger document: %w", err)
@@ -90,7 +100,9 @@ func convert(src []byte) (*openapi3.T, error) {
 	bearerAuth(doc)
 	errorShape(doc)
 	addErrorResponses(doc)
-	patchBodiesRequireNothing(doc)
+	if err := shapeSchemas(doc, d); err != nil {
+		return nil, err
+	}
 	requestExamplesWithoutOutputs(doc)
 
 	if err := doc.Validate(context.Background()); err != nil {
@@ -158,6 +170,67 @@ func errorShape(doc *openapi3.T) {
 	s.Description = "The error body of every non-2xx response: a gRPC status code, a message for people, " +
 		"and details such as google.rpc.BadRequest field violations or google.rpc.RetryInfo."
 	s.Required = []string{"code", "message", "details"}
+	typedDetails(doc, s)
+}
+
+// errorDetail is one google.rpc detail type the services send, as the
+// gateway writes it: protojson with EmitDefaultValues, so every string is
+// there.
+type errorDetail struct {
+	schema, typeURL, description string
+	field                        string // the array or message member
+	member                       *openapi3.Schema
+}
+
+// typedDetails types the error body's details, which protoc-gen-openapiv2
+// gives as google.protobuf.Any, as the three detail messages the services
+// send: one of them by the "@type" discriminator, so a generated client
+// reads field_violations without casts.
+func typedDetails(doc *openapi3.T, status *openapi3.Schema) {
+	described := func(s *openapi3.Schema, desc string) *openapi3.Schema {
+		s.Description = desc
+		return s
+	}
+	str := func(desc string) *openapi3.SchemaRef {
+		return described(openapi3.NewStringSchema(), desc).NewRef()
+	}
+	object := func(desc string, props map[string]*openapi3.SchemaRef, required ...string) *openapi3.Schema {
+		o := described(openapi3.NewObjectSchema(), desc)
+		o.Properties = props
+		o.Required = required
+		return o
+	}
+	fieldViolation := object("A field of the request and what is wrong with it.", map[string]*openapi3.SchemaRef{
+		"field":       str("The field's path in the request, such as task.title; a header's name (Content-Type, Grpc-Timeout) for header errors; empty for the request as a whole."),
+		"description": str("What is wrong, for people."),
+		"reason":      str("A stable code for the kind of error, when there is one; empty otherwise."),
+	}, "field", "description", "reason")
+	preconditionViolation := object("A precondition that failed.", map[string]*openapi3.SchemaRef{
+		"type":        str("The kind of precondition."),
+		"subject":     str("The field or resource it concerns."),
+		"description": str("What failed, for people."),
+	}, "type", "subject", "description")
+	details := []errorDetail{
+		{"rpcBadRequest", "type.googleapis.com/google.rpc.BadRequest", "google.rpc.BadRequest: the fields of the request that are invalid (INVALID_ARGUMENT, and the gateway's own 4xx).",
+			"field_violations", openapi3.NewArraySchema().WithItems(fieldViolation)},
+		{"rpcPreconditionFailure", "type.googleapis.com/google.rpc.PreconditionFailure", "google.rpc.PreconditionFailure: the preconditions that failed (FAILED_PRECONDITION).",
+			"violations", openapi3.NewArraySchema().WithItems(preconditionViolation)},
+		{"rpcRetryInfo", "type.googleapis.com/google.rpc.RetryInfo", "google.rpc.RetryInfo: when to retry (429, 503); Retry-After says the same in seconds.",
+			"retry_delay", described(openapi3.NewStringSchema(), "A google.protobuf.Duration such as \"1s\" or \"0.500s\".")},
+	}
+	disc := &openapi3.Discriminator{PropertyName: "@type", Mapping: map[string]openapi3.MappingRef{}}
+	var oneOf openapi3.SchemaRefs
+	for _, d := range details {
+		typ := described(openapi3.NewStringSchema(), "The detail's type URL.")
+		typ.Enum = []any{d.typeURL}
+		s := object(d.description, map[string]*openapi3.SchemaRef{"@type": typ.NewRef(), d.field: d.member.NewRef()}, "@type", d.field)
+		doc.Components.Schemas[d.schema] = s.NewRef()
+		ref := "#/components/schemas/" + d.schema
+		disc.Mapping[d.typeURL] = openapi3.MappingRef{Ref: ref}
+		oneOf = append(oneOf, &openapi3.SchemaRef{Ref: ref, Value: s})
+	}
+	item := &openapi3.Schema{OneOf: oneOf, Discriminator: disc}
+	status.Properties["details"] = described(openapi3.NewArraySchema().WithItems(item), "Details of the error, told apart by @type.").NewRef()
 }
 
 // errorResponse is one error status shared by several operations.
@@ -240,38 +313,20 @@ func addErrorResponses(doc *openapi3.T) {
 	}
 }
 
-// patchBodiesRequireNothing removes "required" from the top level of PATCH
-// request bodies: a PATCH changes the fields it sends (or those named in
-// update_mask), so no field is required there even when the resource
-// requires it on create. protoc-gen-openapiv2 copies the resource's
-// required list into the body schema.
-func patchBodiesRequireNothing(doc *openapi3.T) {
-	for _, op := range operations(doc) {
-		if op.method != http.MethodPatch || op.RequestBody == nil {
-			continue
-		}
-		for _, mt := range op.RequestBody.Value.Content {
-			s := mt.Schema
-			if s.Ref != "" {
-				// A shared schema (the resource itself): patch a copy.
-				cp := *s.Value
-				s = &openapi3.SchemaRef{Value: &cp}
-				mt.Schema = s
-			}
-			s.Value.Required = nil
-		}
-	}
-}
-
 // requestExamplesWithoutOutputs gives each request body whose schema has an
 // example (from openapiv2_schema in the proto) a request example without the
 // read-only fields: the schema's example shows the resource as the server
 // returns it, and a request holding id or created_at would teach clients
-// to send what the server ignores.
+// to send what the server ignores. A create's example has no etag either:
+// a create ignores it (a PATCH's keeps it, the conditional write).
 func requestExamplesWithoutOutputs(doc *openapi3.T) {
 	for _, op := range operations(doc) {
 		if op.RequestBody == nil {
 			continue
+		}
+		ignored := func(string) bool { return false }
+		if op.method == http.MethodPost {
+			ignored = func(k string) bool { return k == "etag" }
 		}
 		for _, mt := range op.RequestBody.Value.Content {
 			s := mt.Schema.Value
@@ -282,7 +337,7 @@ func requestExamplesWithoutOutputs(doc *openapi3.T) {
 			req := make(map[string]any, len(example))
 			for k, v := range example {
 				// Keys the body does not have (a path parameter's) go too.
-				if p := s.Properties[k]; p != nil && !p.Value.ReadOnly {
+				if p := s.Properties[k]; p != nil && !p.Value.ReadOnly && !ignored(k) {
 					req[k] = v
 				}
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -197,5 +198,203 @@ func TestDocument_MainOperationsHaveExamples(t *testing.T) {
 		if doc.Components.Schemas[name].Value.Example == nil {
 			t.Errorf("schema %s has no example", name)
 		}
+	}
+}
+
+// responseSchema returns the schema of op's 200 response, resolved.
+func responseSchema(t *testing.T, op operation) *openapi3.Schema {
+	t.Helper()
+	r := op.Responses.Value("200")
+	if r == nil {
+		t.Fatalf("%s has no 200 response", op.OperationID)
+	}
+	return r.Value.Content.Get("application/json").Schema.Value
+}
+
+func bodySchema(op operation) *openapi3.SchemaRef {
+	return op.RequestBody.Value.Content.Get("application/json").Schema
+}
+
+func TestDocument_ResponsesRequireWhatTheServerAlwaysSends(t *testing.T) {
+	doc := load(t)
+	ops := byID(doc)
+	schema := func(name string) *openapi3.Schema {
+		s := doc.Components.Schemas[name]
+		if s == nil {
+			t.Fatalf("no schema %s", name)
+		}
+		return s.Value
+	}
+	want := map[string][]string{
+		"v1Task":                 {"id", "title", "description", "status", "priority", "created_by", "etag", "created_at", "updated_at"},
+		"v1User":                 {"id", "username", "full_name"},
+		"v1LoginResponse":        {"tokens", "user"},
+		"v1RefreshTokenResponse": {"tokens"},
+		"v1TokenPair":            {"access_token", "token_type", "access_token_expire_time", "refresh_token", "refresh_token_expire_time"},
+		"v1ListTasksResponse":    {"tasks", "next_page_token"},
+		"v1ListUsersResponse":    {"users", "next_page_token"},
+		"v1GetTaskStatsResponse": {"counts", "total", "overdue"},
+		"v1TaskCount":            {"status", "priority", "count"},
+		"v1PublicKey":            {"kid", "kty", "crv", "x", "alg", "use"},
+	}
+	for name, fields := range want {
+		if got := schema(name).Required; !sameSet(got, fields) {
+			t.Errorf("%s requires %v, want %v", name, got, fields)
+		}
+	}
+	// Absent when unset or from a public profile: never required.
+	for name, fields := range map[string][]string{
+		"v1Task": {"assigned_to", "due_date", "completed_at"},
+		"v1User": {"email", "is_active", "is_verified", "is_admin", "created_at", "updated_at"},
+	} {
+		for _, f := range fields {
+			if slices.Contains(schema(name).Required, f) {
+				t.Errorf("%s requires %s, which a response may leave out", name, f)
+			}
+		}
+	}
+	// Responses never hold null.
+	for name, s := range doc.Components.Schemas {
+		if strings.HasSuffix(name, "Update") {
+			continue
+		}
+		for p, ps := range s.Value.Properties {
+			if ps.Value.Nullable {
+				t.Errorf("%s.%s is nullable outside a PATCH body", name, p)
+			}
+		}
+	}
+	// The operations answer the schemas above.
+	if got := responseSchema(t, ops["TaskService_GetTask"]); !slices.Contains(got.Required, "etag") {
+		t.Errorf("GetTask answers a schema requiring %v", got.Required)
+	}
+}
+
+func TestDocument_RequestBodiesAreCopiesRequiringOnlyRequiredFields(t *testing.T) {
+	ops := byID(load(t))
+	cases := []struct {
+		op, schema string
+		required   []string
+		nullable   []string
+	}{
+		{"TaskService_CreateTask", "v1TaskCreate", []string{"title"}, nil},
+		{"TaskService_UpdateTask", "v1TaskUpdate", nil, []string{"due_date"}},
+		{"UserService_UpdateUser", "v1UserUpdate", nil, nil},
+	}
+	for _, c := range cases {
+		body := bodySchema(ops[c.op])
+		if body.Ref != "#/components/schemas/"+c.schema {
+			t.Errorf("%s body is %q, want %s", c.op, body.Ref, c.schema)
+			continue
+		}
+		if !sameSet(body.Value.Required, c.required) {
+			t.Errorf("%s body requires %v, want %v", c.op, body.Value.Required, c.required)
+		}
+		var nullable []string
+		for p, ps := range body.Value.Properties {
+			if ps.Value.Nullable {
+				nullable = append(nullable, p)
+			}
+		}
+		if !sameSet(nullable, c.nullable) {
+			t.Errorf("%s body: nullable %v, want %v", c.op, nullable, c.nullable)
+		}
+	}
+	// A PATCH body accepts the whole object read with GET.
+	for _, c := range []struct{ patch, get string }{{"TaskService_UpdateTask", "TaskService_GetTask"}, {"UserService_UpdateUser", "UserService_GetUser"}} {
+		body := bodySchema(ops[c.patch]).Value
+		for p := range responseSchema(t, ops[c.get]).Properties {
+			if body.Properties[p] == nil {
+				t.Errorf("%s body lacks %s, which %s answers", c.patch, p, c.get)
+			}
+		}
+	}
+}
+
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(s string) bool { return !slices.Contains(b, s) })
+}
+
+func TestDocument_ExamplesAreTrueToTheServer(t *testing.T) {
+	doc := load(t)
+	// An unassigned task has no assigned_to at all, never "0".
+	var zeroAssignee func(where string, v any)
+	zeroAssignee = func(where string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if a, ok := v["assigned_to"]; ok && (a == "0" || a == float64(0)) {
+				t.Errorf("%s: example has assigned_to %v", where, a)
+			}
+			for _, x := range v {
+				zeroAssignee(where, x)
+			}
+		case []any:
+			for _, x := range v {
+				zeroAssignee(where, x)
+			}
+		}
+	}
+	for name, s := range doc.Components.Schemas {
+		zeroAssignee("schema "+name, s.Value.Example)
+	}
+	for _, op := range operations(doc) {
+		for status, r := range op.Responses.Map() {
+			for _, mt := range r.Value.Content {
+				zeroAssignee(op.OperationID+" "+status, mt.Example)
+			}
+		}
+		if op.RequestBody == nil {
+			continue
+		}
+		for _, mt := range op.RequestBody.Value.Content {
+			zeroAssignee(op.OperationID+" request", mt.Example)
+			example, _ := mt.Example.(map[string]any)
+			for k := range example {
+				p := mt.Schema.Value.Properties[k]
+				switch {
+				case p == nil:
+					t.Errorf("%s request example has %s, not in the body", op.OperationID, k)
+				case p.Value.ReadOnly:
+					t.Errorf("%s request example has read-only %s", op.OperationID, k)
+				case k == "etag" && op.method == http.MethodPost:
+					t.Errorf("%s request example has an etag, which a create ignores", op.OperationID)
+				}
+			}
+		}
+	}
+}
+
+func TestDocument_ErrorDetailsAreTyped(t *testing.T) {
+	doc := load(t)
+	items := doc.Components.Schemas["rpcStatus"].Value.Properties["details"].Value.Items.Value
+	if items.Discriminator == nil || items.Discriminator.PropertyName != "@type" {
+		t.Fatalf("details items have no @type discriminator: %+v", items)
+	}
+	byType := map[string]*openapi3.Schema{}
+	for _, s := range items.OneOf {
+		byType[s.Value.Properties["@type"].Value.Enum[0].(string)] = s.Value
+	}
+	br := byType["type.googleapis.com/google.rpc.BadRequest"]
+	if br == nil {
+		t.Fatalf("no BadRequest among %v", slices.Collect(maps.Keys(byType)))
+	}
+	fv := br.Properties["field_violations"].Value.Items.Value
+	if !sameSet(fv.Required, []string{"field", "description", "reason"}) {
+		t.Errorf("a field violation requires %v", fv.Required)
+	}
+	if ri := byType["type.googleapis.com/google.rpc.RetryInfo"]; ri == nil || ri.Properties["retry_delay"] == nil {
+		t.Errorf("no RetryInfo with retry_delay")
+	}
+	// A BadRequest detail as the gateway writes it validates; one whose
+	// violations are not objects does not.
+	details := doc.Components.Schemas["rpcStatus"].Value.Properties["details"].Value
+	good := []any{map[string]any{"@type": "type.googleapis.com/google.rpc.BadRequest",
+		"field_violations": []any{map[string]any{"field": "task.title", "description": "must not be blank", "reason": ""}}}}
+	if err := details.VisitJSON(good); err != nil {
+		t.Errorf("a BadRequest detail: %v", err)
+	}
+	bad := []any{map[string]any{"@type": "type.googleapis.com/google.rpc.BadRequest", "field_violations": []any{"title"}}}
+	if err := details.VisitJSON(bad); err == nil {
+		t.Error("a BadRequest detail with a string violation validated")
 	}
 }

@@ -182,10 +182,10 @@ func (t *Telemetry) PgxTracer() pgx.QueryTracer {
 // serverRequestID puts the caller's x-request-id into the context, for the
 // log lines of the call.
 func serverRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(RequestIDMetadata); len(v) > 0 && v[0] != "" {
-			ctx = logging.WithRequestID(ctx, v[0])
-		}
+	// ValueFromIncomingContext, unlike FromIncomingContext, does not copy
+	// all the metadata.
+	if v := metadata.ValueFromIncomingContext(ctx, RequestIDMetadata); len(v) > 0 && v[0] != "" {
+		ctx = logging.WithRequestID(ctx, v[0])
 	}
 	return handler(ctx, req)
 }

@@ -117,7 +117,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) (err error) {
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustProxyHeaders:  cfg.TrustProxyHeaders,
 		HSTS:               serverTLS != nil,
-		Telemetry:          &gateway.Telemetry{Registerer: tel.Registry, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator},
+		Telemetry:          &gateway.Telemetry{Registerer: tel.Registry, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator, Recording: tel.Exporting},
 	}
 	// The handler's registrations live as long as the process; they must not
 	// end with ctx, or requests in flight at SIGTERM would fail.

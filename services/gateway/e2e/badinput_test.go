@@ -265,6 +265,12 @@ func TestBadInput_GatewayErrorsNameTheField(t *testing.T) {
 		{"bad percent-encoding", "GET", "/v1/tasks?page_size=%zz", nil, "page_size", []string{"percent"}},
 		{"bad is_active", "GET", "/v1/users?is_active=maybe", nil, "is_active", []string{"true", "false"}},
 		{"invalid UTF-8 in request_id", "POST", "/v1/tasks?request_id=%FF", []byte(`{"title": "x"}`), "request_id", []string{"UTF-8"}},
+		// Unknown query parameters, and messages a person understands.
+		{"misspelt filter", "GET", "/v1/tasks?statuss=TASK_STATUS_COMPLETED", nil, "statuss", []string{"is not a query parameter", "status, priority"}},
+		{"query on a method without one", "POST", "/v1/auth/login?_=123", []byte(`{"login": "ann", "password": "x"}`), "_", []string{"takes none"}},
+		{"UNSPECIFIED status filter", "GET", "/v1/tasks?status=TASK_STATUS_UNSPECIFIED", nil, "status", []string{"status: TASK_STATUS_UNSPECIFIED is not a status to filter by"}},
+		{"blank title", "POST", "/v1/tasks", []byte(`{"title": "   "}`), "task.title", []string{"task.title: must contain a character that is not white space"}},
+		{"nested too deeply", "POST", "/v1/tasks", []byte(`{"title": "x", "bogus": ` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`), "task.bogus", []string{"nested too deeply"}},
 		{"bad query with a good body", "PATCH", taskPath + "?update_mask=title&update_mask=description", []byte(`{"title": "x"}`), "update_mask", []string{"once"}},
 	}
 	before := len(list(t, ann.ok("GET", "/v1/tasks", nil), "tasks"))
@@ -276,6 +282,13 @@ func TestBadInput_GatewayErrorsNameTheField(t *testing.T) {
 			}
 			r := ann.offContract().do(tt.method, tt.path, body)
 			wantViolation(t, r, http.StatusBadRequest, codes.InvalidArgument, tt.field, tt.hints...)
+			// No rule text with numbers, and no list offering a value the
+			// server refuses.
+			for _, bad := range []string{"not be in list", "regex", "UNSPECIFIED, "} {
+				if strings.Contains(string(r.raw), bad) {
+					t.Errorf("error text has %q: %s", bad, r.raw)
+				}
+			}
 		})
 	}
 
@@ -320,12 +333,12 @@ func TestContentType_JSONOrNothing(t *testing.T) {
 	for _, ct := range refused {
 		t.Run("refused "+ct, func(t *testing.T) {
 			r := ann.offContract().do("POST", "/v1/tasks", []byte(`{"title": "sent as `+ct+`"}`), "Content-Type", ct)
-			wantViolation(t, r, http.StatusUnsupportedMediaType, codes.InvalidArgument, "", "application/json")
+			wantViolation(t, r, http.StatusUnsupportedMediaType, codes.InvalidArgument, "Content-Type", "application/json")
 		})
 	}
 	// The login form a curl user types first: the hint names the fix.
 	r := anon.offContract().do("POST", "/v1/auth/login", []byte(`{"login":"ann","password":"`+pw+`"}`), "Content-Type", "application/x-www-form-urlencoded")
-	wantViolation(t, r, http.StatusUnsupportedMediaType, codes.InvalidArgument, "", "Content-Type: application/json")
+	wantViolation(t, r, http.StatusUnsupportedMediaType, codes.InvalidArgument, "Content-Type", "Content-Type: application/json")
 	if after := len(list(t, ann.ok("GET", "/v1/tasks", nil), "tasks")); after != before {
 		t.Fatalf("%d tasks after refused bodies, want %d", after, before)
 	}
@@ -376,7 +389,7 @@ func TestOversizedHeaders_431JSON(t *testing.T) {
 	anon := s.anon()
 	for _, n := range []int{100 << 10, 1 << 20} {
 		r := anon.do("GET", "/v1/tasks", nil, "X-Big", strings.Repeat("a", n))
-		wantViolation(t, r, http.StatusRequestHeaderFieldsTooLarge, codes.ResourceExhausted, "", "X-Big")
+		wantViolation(t, r, http.StatusRequestHeaderFieldsTooLarge, codes.ResourceExhausted, "X-Big", "largest")
 		if r.header.Get("X-Request-Id") == "" {
 			t.Error("431 without X-Request-Id")
 		}

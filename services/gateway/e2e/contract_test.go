@@ -153,14 +153,21 @@ func (c *contract) RoundTrip(req *http.Request) (*http.Response, error) {
 // or an undocumented status, fails the call; a call that keeps to the
 // document passes.
 func TestContract_FailsCallsTheDocumentRefuses(t *testing.T) {
+	// task is a whole task as the server writes it, with the members
+	// given replacing or adding to its own.
+	task := func(members string) string {
+		return `{"tasks": [{` + members + `"title": "t", "description": "", "status": "TASK_STATUS_PENDING", "priority": "TASK_PRIORITY_MEDIUM", ` +
+			`"created_by": "7", "created_at": "2030-01-02T09:30:00Z", "updated_at": "2030-01-02T09:30:00Z"}], "next_page_token": ""}`
+	}
 	answers := map[string]struct {
 		status int
 		body   string
 	}{
-		"good":        {200, `{"tasks": [{"id": "1", "title": "t", "status": "TASK_STATUS_PENDING", "etag": "v1"}], "next_page_token": ""}`},
-		"number":      {200, `{"tasks": [{"id": 2, "title": "t"}]}`},                     // int64 as a number
-		"null":        {200, `{"tasks": [{"id": "3", "title": "t", "due_date": null}]}`}, // null, not omitted
-		"unspecified": {200, `{"tasks": [{"id": "4", "title": "t", "status": "TASK_STATUS_UNSPECIFIED"}]}`},
+		"good":        {200, task(`"id": "1", "etag": "v1", `)},
+		"number":      {200, task(`"id": 2, "etag": "v1", `)},                     // int64 as a number
+		"null":        {200, task(`"id": "3", "etag": "v1", "due_date": null, `)}, // null, not omitted
+		"missing":     {200, task(`"id": "4", `)},                                 // no etag, which is always sent
+		"unspecified": {200, strings.Replace(task(`"id": "5", "etag": "v1", `), "TASK_STATUS_PENDING", "TASK_STATUS_UNSPECIFIED", 1)},
 		"teapot":      {418, `{"code": 2, "message": "teapot", "details": []}`}, // undocumented status
 		"shape":       {400, `{"message": "no code"}`},                          // not the error shape
 	}
@@ -190,7 +197,7 @@ func TestContract_FailsCallsTheDocumentRefuses(t *testing.T) {
 	if err := call(t.Context(), "page_token=good"); err != nil {
 		t.Errorf("a call by the document: %v", err)
 	}
-	for _, tok := range []string{"number", "null", "unspecified", "teapot", "shape"} {
+	for _, tok := range []string{"number", "null", "missing", "unspecified", "teapot", "shape"} {
 		if err := call(t.Context(), "page_token="+tok); err == nil {
 			t.Errorf("the response %s passed the contract check", answers[tok].body)
 		}

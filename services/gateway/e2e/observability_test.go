@@ -111,16 +111,18 @@ var idSegment = regexp.MustCompile(`/[0-9]+(/|:|$)`)
 // journey: call counters by method and code, latency histograms with
 // observations, pool gauges, hashing and cache metrics, and no label value
 // carrying an id, email or token. The public port serves neither /metrics
-// nor pprof.
+// nor pprof. The metrics and labels deploy/observability's alerting rules
+// and dashboard select are among those exported (checkObservability).
 func TestMetrics_AfterJourney(t *testing.T) {
 	s := startStack(t)
-	_, _, _, secrets := journey(t, s)
+	token, taskID, _, secrets := journey(t, s)
 
 	type want struct {
 		name   string
 		labels map[string]string
 		min    float64
 	}
+	exported := map[string]map[string]bool{} // series name → label names, over the three processes
 	grpcOK := func(method string) map[string]string {
 		return map[string]string{"grpc_method": method, "grpc_code": "OK"}
 	}
@@ -173,6 +175,7 @@ func TestMetrics_AfterJourney(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fams := scrape(t, c.addr)
+			series(exported, fams)
 			for _, w := range c.wants {
 				got, ok := sum(fams, w.name, w.labels)
 				if !ok {
@@ -214,6 +217,44 @@ func TestMetrics_AfterJourney(t *testing.T) {
 			t.Errorf("public port %s: status 200, want it not served", path)
 		}
 	}
+	t.Run("deploy/observability", func(t *testing.T) { checkObservability(t, exported) })
+	t.Run("trace context without export", func(t *testing.T) { traceContextJoins(t, s, token, taskID) })
+}
+
+// traceContextJoins sends a request carrying a traceparent to a stack that
+// exports no spans: the response still carries that trace's traceparent,
+// and the gateway's and the task service's log lines for it its trace_id.
+func traceContextJoins(t *testing.T, s *stack, token, taskID string) {
+	const traceID = "0af7651916cd43dd8448eb211c80319c"
+	r := s.anon().as(token).do("GET", "/v1/tasks/"+taskID, nil,
+		"traceparent", "00-"+traceID+"-b7ad6b7169203331-01", "X-Request-Id", "no-export-1")
+	if r.status != http.StatusOK {
+		t.Fatalf("get: status %d: %s", r.status, r.raw)
+	}
+	if got := r.header.Get("traceparent"); !strings.HasPrefix(got, "00-"+traceID+"-") {
+		t.Errorf("response traceparent = %q, want one of trace %s", got, traceID)
+	}
+	for name, logs := range map[string]func() string{"gateway": s.gateway.Process().Logs, "task-service": s.task.Process().Logs} {
+		deadline := time.Now().Add(10 * time.Second)
+		for !hasJoinedLine(logs(), traceID, "no-export-1") {
+			if time.Now().After(deadline) {
+				t.Errorf("%s: no log line with trace_id %s and request_id no-export-1", name, traceID)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// hasJoinedLine reports whether a line of logs carries both traceID and
+// requestID.
+func hasJoinedLine(logs, traceID, requestID string) bool {
+	for line := range strings.Lines(logs) {
+		if strings.Contains(line, `"trace_id":"`+traceID+`"`) && strings.Contains(line, `"request_id":"`+requestID+`"`) {
+			return true
+		}
+	}
+	return false
 }
 
 func httpStatus(t *testing.T, url string) int {

@@ -78,6 +78,10 @@ func keepRetryInfo(to, from *status.Status) *status.Status {
 	return to
 }
 
+// badTimeout is how grpc-gateway reports a Grpc-Timeout header it cannot
+// parse: "invalid grpc-timeout: %s".
+const badTimeout = "invalid grpc-timeout: "
+
 // pathTypeMismatch is how the grpc-gateway handlers report a path value
 // they cannot parse: "type mismatch, parameter: %s, error: %v".
 const pathTypeMismatch = "type mismatch, parameter: "
@@ -89,6 +93,10 @@ const pathTypeMismatch = "type mismatch, parameter: "
 func handlerParseError(st *status.Status) *status.Status {
 	if len(st.Details()) > 0 {
 		return st
+	}
+	if strings.HasPrefix(st.Message(), badTimeout) {
+		return invalidRequest(grpcerr.FieldViolation{Field: "Grpc-Timeout",
+			Description: "must be a gRPC timeout: a positive integer of at most 8 digits and a unit (H, M, S, m for milliseconds, u, n), such as 5S or 1500m"})
 	}
 	if rest, ok := strings.CutPrefix(st.Message(), pathTypeMismatch); ok {
 		param, _, _ := strings.Cut(rest, ",")
@@ -117,8 +125,10 @@ func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 }
 
 func tooLargeStatus(maxBody int64) *status.Status {
-	msg := fmt.Sprintf("request body larger than %d bytes", maxBody)
-	return withViolations(status.New(codes.ResourceExhausted, msg), grpcerr.FieldViolation{Description: msg})
+	// No field violation: the body as a whole is at fault, and the
+	// message says so (a violation would have to name "" or guess the
+	// body's field).
+	return status.New(codes.ResourceExhausted, fmt.Sprintf("the request body is larger than the limit of %d bytes", maxBody))
 }
 
 // withViolations is st with a google.rpc.BadRequest detail carrying v.

@@ -246,7 +246,7 @@ func TestContentType_415UnlessJSON(t *testing.T) {
 			t.Errorf("%s: status %d, want 415: %s", ct, r.status, r.body)
 			continue
 		}
-		if e := wantShape(t, r.status, r.header, r.body); !e.violated("") || !strings.Contains(e.Message, "application/json") {
+		if e := wantShape(t, r.status, r.header, r.body); !e.violated("Content-Type") || !strings.Contains(e.Message, "application/json") {
 			t.Errorf("%s: %s", ct, r.body)
 		}
 	}

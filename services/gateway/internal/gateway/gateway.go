@@ -133,7 +133,7 @@ func New(ctx context.Context, log *slog.Logger, cfg Config, user, task *grpc.Cli
 		// Path, query, Content-Type and body are checked before the
 		// handlers parse them (input.go); no gRPC metadata goes out as
 		// headers or trailers.
-		runtime.WithMiddlewares(routeMiddleware, checkInput(routes, cfg.MaxBodyBytes)),
+		runtime.WithMiddlewares(routeMiddleware(), checkInput(routes, cfg.MaxBodyBytes)),
 		runtime.WithOutgoingHeaderMatcher(noMetadata),
 		runtime.WithOutgoingTrailerMatcher(noMetadata),
 	}

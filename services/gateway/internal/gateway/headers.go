@@ -58,12 +58,15 @@ func withHeaderLimit(next http.Handler, limit int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n, largest, size := headerBytes(r); n > limit {
 			msg := fmt.Sprintf("request headers of %d bytes are larger than the limit of %d bytes", n, limit)
-			desc := msg
+			v := grpcerr.FieldViolation{Description: msg}
 			if largest != "" {
-				desc = fmt.Sprintf("%s; the largest is %s (%d bytes)", msg, displayKey(largest), size)
+				// The violation names the largest header, the one to cut.
+				v.Field = displayKey(largest)
+				v.Description = fmt.Sprintf("is the largest header (%d bytes); the request headers of %d bytes are larger than the limit of %d bytes", size, n, limit)
+				msg = fmt.Sprintf("%s; the largest is %s", msg, v.Field)
 			}
 			writeStatus(w, http.StatusRequestHeaderFieldsTooLarge,
-				withViolations(status.New(codes.ResourceExhausted, msg), grpcerr.FieldViolation{Description: desc}))
+				withViolations(status.New(codes.ResourceExhausted, msg), v))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -180,6 +180,8 @@ func checkInput(bs bindings, maxBody int64) runtime.Middleware {
 			vs := checkPath(in, params)
 			if b.query {
 				vs = append(vs, checkQuery(in, r.URL.RawQuery, b.filter)...)
+			} else if r.URL.RawQuery != "" {
+				vs = append(vs, noQuery(r.URL.RawQuery)...)
 			}
 			if b.bodyMsg != nil {
 				prefix := b.body
@@ -222,7 +224,7 @@ func checkContentType(ct string) *status.Status {
 }
 
 func unsupportedMedia(desc string) *status.Status {
-	return badRequest(desc, grpcerr.FieldViolation{Description: desc})
+	return badRequest(desc, grpcerr.FieldViolation{Field: "Content-Type", Description: desc})
 }
 
 // displayValue is a client-sent value as an error may quote it: valid
@@ -335,8 +337,11 @@ func checkText(fd protoreflect.FieldDescriptor, field string, vals []string) *gr
 // (http.Request.ParseForm, then runtime.DefaultQueryParser with filter):
 // every pair must be percent-encoded correctly, and every parameter the
 // parser sets must be given once, under one name, and fit its field; text
-// fields must be UTF-8, which the parser does not check. Parameters the
-// parser ignores (no such field, or bound to the path or body) are ignored.
+// fields must be UTF-8, which the parser does not check. A parameter
+// that names no field is refused, with the method's parameters listed (a
+// misspelt filter would otherwise silently match everything; there is no
+// cache-buster exception); those bound to the path or body, which the
+// parser skips, are ignored.
 func checkQuery(in protoreflect.MessageDescriptor, rawQuery string, filter *utilities.DoubleArray) []grpcerr.FieldViolation {
 	if filter == nil {
 		filter = utilities.NewDoubleArray(nil)
@@ -371,7 +376,7 @@ func checkQuery(in protoreflect.MessageDescriptor, rawQuery string, filter *util
 			var desc string
 			switch {
 			case fd == nil:
-				desc = "names no field the query string can set"
+				desc = unknownParam(in, filter)
 			case isMapKey && !fd.IsMap():
 				desc = "is not a map: give it as " + string(fd.Name()) + "=value"
 			case fd.IsMap():
@@ -385,7 +390,8 @@ func checkQuery(in protoreflect.MessageDescriptor, rawQuery string, filter *util
 			continue
 		}
 		if fd == nil {
-			continue // the parser ignored it
+			out = append(out, grpcerr.FieldViolation{Field: field, Description: unknownParam(in, filter)})
+			continue
 		}
 		if first, ok := seen[field]; ok && !isMapKey {
 			out = append(out, grpcerr.FieldViolation{Field: field, Description: fmt.Sprintf("may be given only once (it was given as %s and %s)", displayKey(first), displayKey(key))})
@@ -400,6 +406,38 @@ func checkQuery(in protoreflect.MessageDescriptor, rawQuery string, filter *util
 		if err := parser.Parse(newMessage(in), values, filter); err != nil {
 			out = append(out, grpcerr.FieldViolation{Description: "the query parameters do not fit together"})
 		}
+	}
+	return out
+}
+
+// unknownParam describes a query parameter that names no field of in.
+func unknownParam(in protoreflect.MessageDescriptor, filter *utilities.DoubleArray) string {
+	var names []string
+	for i := range in.Fields().Len() {
+		name := string(in.Fields().Get(i).Name())
+		if !filter.HasCommonPrefix([]string{name}) {
+			names = append(names, name)
+		}
+	}
+	return "is not a query parameter of this method; the parameters are " + strings.Join(names, ", ")
+}
+
+// noQuery refuses every parameter of a query string sent to a method that
+// reads none (its request is all path and body).
+func noQuery(rawQuery string) []grpcerr.FieldViolation {
+	var out []grpcerr.FieldViolation
+	seen := map[string]bool{}
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		rawKey, _, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			key = rawKey
+		}
+		if key == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, grpcerr.FieldViolation{Field: displayKey(key), Description: "is not a query parameter: this method takes none"})
 	}
 	return out
 }

@@ -216,7 +216,8 @@ func TestCheckQueryAndPath(t *testing.T) {
 	}{
 		{"none", list, "", nil, nil, ""},
 		{"good", list, "page_size=10&status=TASK_STATUS_PENDING&status=2&due_before=2030-01-01T00:00:00Z&order_by=priority%20desc&pageToken=x", nil, nil, ""},
-		{"unknown ignored", list, "nope=1&_=123", nil, nil, ""},
+		{"unknown refused, no cache-buster", list, "nope=1&_=123", nil, []string{"_", "nope"}, "is not a query parameter of this method; the parameters are page_size, page_token, order_by, status"},
+		{"misspelt filter", list, "statuss=TASK_STATUS_COMPLETED", nil, []string{"statuss"}, "not a query parameter"},
 		{"bad int", list, "page_size=abc", nil, []string{"page_size"}, "integer"},
 		{"json name", list, "pageSize=abc", nil, []string{"page_size"}, "integer"},
 		{"bad enum", list, "priority=HIGH", nil, []string{"priority"}, "TASK_PRIORITY_HIGH"},
@@ -228,7 +229,7 @@ func TestCheckQueryAndPath(t *testing.T) {
 		{"bad escape", list, "order_by=%G1", nil, []string{"order_by"}, "percent"},
 		{"bad escape in name", list, "order%G1=1", nil, []string{""}, "percent"},
 		{"semicolon", list, "page_size=1;page_token=x", nil, []string{"page_size"}, "';'"},
-		{"not a message", list, "page_size.x=1", nil, []string{"page_size.x"}, "no field"},
+		{"not a message", list, "page_size.x=1", nil, []string{"page_size.x"}, "not a query parameter"},
 		{"several", list, "page_size=x&assigned_to=y", nil, []string{"assigned_to", "page_size"}, "integer"},
 		{"mask", update, "update_mask=title,description", updateFilter, nil, ""},
 		{"mask not UTF-8", update, "update_mask=%FF", updateFilter, []string{"update_mask"}, "UTF-8"},
@@ -405,5 +406,63 @@ func TestSafetyNets(t *testing.T) {
 	upstream := status.New(codes.InvalidArgument, "the service's own words")
 	if handlerParseError(upstream) != upstream {
 		t.Error("an upstream INVALID_ARGUMENT was reworded")
+	}
+}
+
+func TestNoQuery_RefusesEveryParameterOnce(t *testing.T) {
+	vs := noQuery("x=1&x=2&cache%20buster=3")
+	wantClean(t, vs)
+	if got := fields(vs); !slices.Equal(got, []string{"x", "cache buster"}) {
+		t.Fatalf("fields %q, want x and cache buster", got)
+	}
+	if !strings.Contains(vs[0].Description, "takes none") {
+		t.Errorf("description %q", vs[0].Description)
+	}
+}
+
+func TestCheckBody_NestedTooDeeply(t *testing.T) {
+	task := (&taskv1.Task{}).ProtoReflect().Descriptor()
+	deep := maxJSONDepth + 1
+	body := `{"title":"x","bogus":` + strings.Repeat("[", deep) + strings.Repeat("]", deep) + `}`
+	vs := checkBody([]byte(body), task, "task")
+	wantClean(t, vs)
+	if len(vs) != 1 || vs[0].Field != "task.bogus" || !strings.Contains(vs[0].Description, "nested too deeply") {
+		t.Fatalf("violations %v, want task.bogus nested too deeply", vs)
+	}
+}
+
+func TestGatewayViolationsNameTheHeader(t *testing.T) {
+	violations := func(st *status.Status) []grpcerr.FieldViolation { return grpcerr.FieldViolations(st.Err()) }
+	for _, tt := range []struct {
+		name  string
+		st    *status.Status
+		field string
+	}{
+		{"bad Grpc-Timeout", handlerParseError(status.New(codes.InvalidArgument, "invalid grpc-timeout: soon")), "Grpc-Timeout"},
+		{"415", checkContentType("text/plain"), "Content-Type"},
+		{"415 charset", checkContentType("application/json; charset=latin1"), "Content-Type"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			vs := violations(tt.st)
+			wantClean(t, vs)
+			if got := fields(vs); !slices.Equal(got, []string{tt.field}) {
+				t.Fatalf("fields %q, want %q: %v", got, tt.field, tt.st.Message())
+			}
+			if !strings.HasPrefix(tt.st.Message(), "invalid request: ") && tt.name == "bad Grpc-Timeout" {
+				t.Errorf("message %q", tt.st.Message())
+			}
+		})
+	}
+	// 431 names the largest header.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/v1/tasks", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 2000))
+	withHeaderLimit(http.NotFoundHandler(), 1000).ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(rec.Body.String(), `"field":"X-Big"`) {
+		t.Errorf("431: %d %s", rec.Code, rec.Body)
+	}
+	// 413 has no violation but says what is too large.
+	if st := tooLargeStatus(10); len(st.Details()) != 0 || !strings.Contains(st.Message(), "request body is larger than the limit of 10 bytes") {
+		t.Errorf("413: %q %v", st.Message(), st.Details())
 	}
 }

@@ -159,8 +159,15 @@ func syntaxViolation(body []byte, md protoreflect.MessageDescriptor, prefix stri
 	}
 	for {
 		tok, err := dec.Token()
+		if done && errors.Is(err, io.EOF) {
+			// The tokens are fine, so json.Valid refused the depth.
+			return nestedTooDeeply(stack, prefix)
+		}
 		if done {
 			return grpcerr.FieldViolation{Field: prefix, Description: "must be a single JSON value, but more text follows it"}
+		}
+		if len(stack) > maxJSONDepth {
+			return nestedTooDeeply(stack, prefix)
 		}
 		if err != nil {
 			where := prefix
@@ -201,6 +208,21 @@ func syntaxViolation(body []byte, md protoreflect.MessageDescriptor, prefix stri
 			valueDone()
 		}
 	}
+}
+
+// maxJSONDepth is how deeply encoding/json (json.Valid) lets objects and
+// arrays nest.
+const maxJSONDepth = 10000
+
+// nestedTooDeeply is the violation of a body whose objects and arrays nest
+// deeper than maxJSONDepth: it names the body's top-level member that holds
+// the nesting (its full path would be thousands of "[0]").
+func nestedTooDeeply(stack []*frame, prefix string) grpcerr.FieldViolation {
+	field := prefix
+	if len(stack) > 1 && stack[0].object {
+		field = stack[1].path
+	}
+	return grpcerr.FieldViolation{Field: field, Description: fmt.Sprintf("is nested too deeply: JSON objects and arrays may nest at most %d levels", maxJSONDepth)}
 }
 
 func topFrame(stack []*frame) *frame {
@@ -536,12 +558,19 @@ func describeWellKnown(md protoreflect.MessageDescriptor, json bool) string {
 	return "must be a JSON object"
 }
 
-// enumNames lists the names of an enum's values.
+// enumNames lists the names of an enum's values a client may give: not the
+// zero *_UNSPECIFIED value, which filters refuse and which elsewhere means
+// the same as leaving the field out (the OpenAPI document leaves it out
+// too).
 func enumNames(ed protoreflect.EnumDescriptor) string {
 	vals := ed.Values()
-	names := make([]string, vals.Len())
+	names := make([]string, 0, vals.Len())
 	for i := range vals.Len() {
-		names[i] = string(vals.Get(i).Name())
+		v := vals.Get(i)
+		if v.Number() == 0 && strings.HasSuffix(string(v.Name()), "_UNSPECIFIED") {
+			continue
+		}
+		names = append(names, string(v.Name()))
 	}
 	return strings.Join(names, ", ")
 }

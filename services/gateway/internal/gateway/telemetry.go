@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -29,6 +30,12 @@ type Telemetry struct {
 	Registerer     prometheus.Registerer
 	TracerProvider trace.TracerProvider
 	Propagator     propagation.TextMapPropagator
+	// Recording says whether the spans of TracerProvider are recorded
+	// (exported). When they are not, the server span is started without
+	// otelhttp, whose attributes, metrics and response wrappers would be
+	// thrown away: only its trace context is kept, for the log lines, the
+	// response's traceparent and the calls to the services.
+	Recording bool
 }
 
 // unmatchedRoute is the route label of requests that matched no route.
@@ -49,23 +56,33 @@ func routeFrom(ctx context.Context) string {
 
 // routeMiddleware runs inside the mux, once the route is known: it records
 // the route template for the metrics, names the span after it, and puts the
-// request id where the logs of the call find it.
-func routeMiddleware(next runtime.HandlerFunc) runtime.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		ctx := r.Context()
-		if p, ok := runtime.HTTPPattern(ctx); ok {
-			route := routeTemplate(p.String())
-			if h, ok := ctx.Value(routeKey{}).(*routeHolder); ok {
-				h.route = route
+// request id where the logs of the call find it. Each pattern's template
+// is worked out once.
+func routeMiddleware() runtime.Middleware {
+	var templates sync.Map // pattern → route template
+	return func(next runtime.HandlerFunc) runtime.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+			ctx := r.Context()
+			if p, ok := runtime.HTTPPattern(ctx); ok {
+				pattern := p.String()
+				t, ok := templates.Load(pattern)
+				if !ok {
+					t, _ = templates.LoadOrStore(pattern, routeTemplate(pattern))
+				}
+				route := t.(string)
+				if h, ok := ctx.Value(routeKey{}).(*routeHolder); ok {
+					h.route = route
+				}
+				if span := trace.SpanFromContext(ctx); span.IsRecording() {
+					span.SetName(r.Method + " " + route)
+					span.SetAttributes(semconv.HTTPRoute(route))
+				}
 			}
-			span := trace.SpanFromContext(ctx)
-			span.SetName(r.Method + " " + route)
-			span.SetAttributes(semconv.HTTPRoute(route))
+			if id := requestIDFrom(ctx); id != "" {
+				ctx = logging.WithRequestID(ctx, id)
+			}
+			next(w, r.WithContext(ctx), params)
 		}
-		if id := requestIDFrom(ctx); id != "" {
-			ctx = logging.WithRequestID(ctx, id)
-		}
-		next(w, r.WithContext(ctx), params)
 	}
 }
 
@@ -78,9 +95,10 @@ var wildcardVar = regexp.MustCompile(`\{([a-z_.]+)=\*\}`)
 func routeTemplate(pattern string) string { return wildcardVar.ReplaceAllString(pattern, "{$1}") }
 
 // withTelemetry wraps h, outermost: otelhttp (a server span, parented by
-// the request's traceparent), the traceparent of that span in the
-// response, and the HTTP metrics http_requests_total and
-// http_request_duration_seconds by method, route template and code.
+// the request's traceparent; without otelhttp when t.Recording is false),
+// the traceparent of that span in the response, and the HTTP metrics
+// http_requests_total and http_request_duration_seconds by method, route
+// template and code.
 func withTelemetry(h http.Handler, t *Telemetry) (http.Handler, error) {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "http_requests_total",
@@ -98,6 +116,9 @@ func withTelemetry(h http.Handler, t *Telemetry) (http.Handler, error) {
 	}
 	route := promhttp.WithLabelFromCtx("route", routeFrom)
 	h = promhttp.InstrumentHandlerDuration(duration, promhttp.InstrumentHandlerCounter(requests, h, route), route)
+	if !t.Recording {
+		return traceContext(h, t.TracerProvider.Tracer(tracerName), t.Propagator), nil
+	}
 	inner := h
 	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Propagator.Inject(r.Context(), propagation.HeaderCarrier(w.Header()))
@@ -108,6 +129,23 @@ func withTelemetry(h http.Handler, t *Telemetry) (http.Handler, error) {
 		otelhttp.WithPropagators(t.Propagator),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 	), nil
+}
+
+// tracerName is the instrumentation scope of the gateway's own spans.
+const tracerName = "github.com/todo-platform/todo/services/gateway"
+
+// traceContext is what otelhttp keeps of a request when spans are not
+// recorded: a server span parented by the request's traceparent (whose ids
+// the log lines carry and the gRPC calls pass on), its traceparent in the
+// response, and the route holder of the metrics, in one context.
+func traceContext(h http.Handler, tracer trace.Tracer, prop propagation.TextMapPropagator) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracer.Start(ctx, "http", trace.WithSpanKind(trace.SpanKindServer))
+		defer span.End()
+		prop.Inject(ctx, propagation.HeaderCarrier(w.Header()))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(ctx, routeKey{}, &routeHolder{})))
+	})
 }
 
 // ReadyHandler is the gateway's readiness (the same as /readyz on the

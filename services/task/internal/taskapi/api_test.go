@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -384,11 +385,15 @@ func TestListTasks_InvalidTokenAndOrder(t *testing.T) {
 		{"unknown order_by", &taskv1.ListTasksRequest{OrderBy: "title"}, "order_by"},
 		{"bad direction", &taskv1.ListTasksRequest{OrderBy: "priority sideways"}, "order_by"},
 		{"page_size over 1000", &taskv1.ListTasksRequest{PageSize: 1001}, "page_size"},
-		{"unspecified status", &taskv1.ListTasksRequest{Status: []taskv1.TaskStatus{0}}, "status[0]"},
+		{"unspecified status", &taskv1.ListTasksRequest{Status: []taskv1.TaskStatus{0}}, "status"},
+		{"unspecified priority", &taskv1.ListTasksRequest{Priority: []taskv1.TaskPriority{0}}, "priority"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := bn.client.ListTasks(bn.asA(t), tc.req)
 			wantStatus(t, err, codes.InvalidArgument, tc.field)
+			if strings.HasPrefix(tc.name, "unspecified") && !strings.Contains(status.Convert(err).Message(), "_UNSPECIFIED is not a "+tc.field+" to filter by") {
+				t.Errorf("message %q does not say the value is not a %s to filter by", status.Convert(err).Message(), tc.field)
+			}
 		})
 	}
 }

@@ -235,7 +235,7 @@ func listRequestFromProto(r *taskv1.ListTasksRequest) (task.ListRequest, error) 
 			return task.ListRequest{}, err
 		}
 		if st == "" {
-			return task.ListRequest{}, invalid("status", "must not be TASK_STATUS_UNSPECIFIED")
+			return task.ListRequest{}, invalid("status", "TASK_STATUS_UNSPECIFIED is not a status to filter by; give TASK_STATUS_PENDING, TASK_STATUS_IN_PROGRESS or TASK_STATUS_COMPLETED")
 		}
 		f.Statuses = append(f.Statuses, st)
 	}
@@ -245,7 +245,7 @@ func listRequestFromProto(r *taskv1.ListTasksRequest) (task.ListRequest, error) 
 			return task.ListRequest{}, err
 		}
 		if pr == "" {
-			return task.ListRequest{}, invalid("priority", "must not be TASK_PRIORITY_UNSPECIFIED")
+			return task.ListRequest{}, invalid("priority", "TASK_PRIORITY_UNSPECIFIED is not a priority to filter by; give TASK_PRIORITY_LOW, TASK_PRIORITY_MEDIUM, TASK_PRIORITY_HIGH or TASK_PRIORITY_URGENT")
 		}
 		f.Priorities = append(f.Priorities, pr)
 	}

@@ -932,10 +932,11 @@ var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xbf\a\n" +
+	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\b\n" +
 	"\x04Task\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12)\n" +
-	"\x05title\x18\x02 \x01(\tB\x13\xe2A\x01\x02\xbaH\f\xd8\x01\x01r\a\x18\xf4\x032\x02\\SR\x05title\x12.\n" +
+	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12\x80\x01\n" +
+	"\x05title\x18\x02 \x01(\tBj\xe2A\x01\x02\xbaHc\xba\x01X\n" +
+	"\x0ftitle.not_blank\x120must contain a character that is not white space\x1a\x13this.matches('\\\\S')\xd8\x01\x01r\x03\x18\xf4\x03R\x05title\x12.\n" +
 	"\vdescription\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x90NR\vdescription\x12>\n" +
 	"\x06status\x18\x04 \x01(\x0e2\x18.todo.task.v1.TaskStatusB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12D\n" +
 	"\bpriority\x18\x05 \x01(\x0e2\x1a.todo.task.v1.TaskPriorityB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\bpriority\x12;\n" +
@@ -950,7 +951,10 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"updated_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt\x12C\n" +
 	"\fcompleted_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vcompletedAt\x12\x1f\n" +
-	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag:\xb9\x02\x92A\xb5\x022\xb2\x02{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"Q3 numbers\", \"status\": \"TASK_STATUS_IN_PROGRESS\", \"priority\": \"TASK_PRIORITY_HIGH\", \"due_date\": \"2030-01-15T17:00:00Z\", \"created_by\": \"7\", \"assigned_to\": \"8\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-03T10:00:00Z\", \"etag\": \"v3\"}B\x0e\n" +
+	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag:\xd5\x02\x92A\xd1\x02\n" +
+	"\x1a\xd2\x01\n" +
+	"created_at\xd2\x01\n" +
+	"updated_at2\xb2\x02{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"Q3 numbers\", \"status\": \"TASK_STATUS_IN_PROGRESS\", \"priority\": \"TASK_PRIORITY_HIGH\", \"due_date\": \"2030-01-15T17:00:00Z\", \"created_by\": \"7\", \"assigned_to\": \"8\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-03T10:00:00Z\", \"etag\": \"v3\"}B\x0e\n" +
 	"\f_assigned_to\"\x7f\n" +
 	"\x11CreateTaskRequest\x122\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
@@ -958,14 +962,14 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\x17\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"-\n" +
 	"\x0eGetTaskRequest\x12\x1b\n" +
-	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xf6\x04\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xf2\x04\n" +
 	"\x10ListTasksRequest\x12+\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12&\n" +
-	"\border_by\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\aorderBy\x12G\n" +
-	"\x06status\x18\x04 \x03(\x0e2\x18.todo.task.v1.TaskStatusB\x15\xe2A\x01\x01\xbaH\x0e\x92\x01\v\x10\x03\"\a\x82\x01\x04\x10\x01 \x00R\x06status\x12M\n" +
-	"\bpriority\x18\x05 \x03(\x0e2\x1a.todo.task.v1.TaskPriorityB\x15\xe2A\x01\x01\xbaH\x0e\x92\x01\v\x10\x04\"\a\x82\x01\x04\x10\x01 \x00R\bpriority\x121\n" +
+	"\border_by\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\aorderBy\x12E\n" +
+	"\x06status\x18\x04 \x03(\x0e2\x18.todo.task.v1.TaskStatusB\x13\xe2A\x01\x01\xbaH\f\x92\x01\t\x10\x03\"\x05\x82\x01\x02\x10\x01R\x06status\x12K\n" +
+	"\bpriority\x18\x05 \x03(\x0e2\x1a.todo.task.v1.TaskPriorityB\x13\xe2A\x01\x01\xbaH\f\x92\x01\t\x10\x04\"\x05\x82\x01\x02\x10\x01R\bpriority\x121\n" +
 	"\vassigned_to\x18\x06 \x01(\x03B\v\xe2A\x01\x01\xbaH\x04\"\x02(\x00H\x00R\n" +
 	"assignedTo\x88\x01\x01\x12/\n" +
 	"\n" +
@@ -976,10 +980,10 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\rupdated_after\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\fupdatedAfterB\x0e\n" +
 	"\f_assigned_toB\r\n" +
-	"\v_created_by\"\x9b\x03\n" +
+	"\v_created_by\"\x87\x03\n" +
 	"\x11ListTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.todo.task.v1.TaskR\x05tasks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken:\xb3\x02\x92A\xaf\x022\xac\x02{\"tasks\": [{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"\", \"status\": \"TASK_STATUS_PENDING\", \"priority\": \"TASK_PRIORITY_HIGH\", \"created_by\": \"7\", \"assigned_to\": \"0\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-02T09:30:00Z\", \"etag\": \"v1\"}], \"next_page_token\": \"CgQIARAq\"}\"\x8a\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken:\x9f\x02\x92A\x9b\x022\x98\x02{\"tasks\": [{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"\", \"status\": \"TASK_STATUS_PENDING\", \"priority\": \"TASK_PRIORITY_HIGH\", \"created_by\": \"7\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-02T09:30:00Z\", \"etag\": \"v1\"}], \"next_page_token\": \"CgQIARAq\"}\"\x8a\x01\n" +
 	"\x11UpdateTaskRequest\x122\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x12A\n" +

@@ -57,7 +57,12 @@ type TaskServiceClient interface {
 	// status, priority, due_date) and nothing else. When task.etag is given it
 	// must equal the task's current etag, or the call fails with ABORTED and
 	// changes nothing. Moving to completed sets completed_at; leaving completed
-	// clears it. The assignee may change only the status.
+	// clears it. The assignee may change only the status. Without
+	// update_mask (absent or empty), a gRPC call's mask is the non-empty
+	// fields of task (non-empty strings, specified enums, a set due_date), so
+	// nothing is cleared by omission; through the REST gateway it is the
+	// fields present in the body. Either way etag and output-only fields are
+	// never changed.
 	UpdateTask(ctx context.Context, in *UpdateTaskRequest, opts ...grpc.CallOption) (*Task, error)
 	// DeleteTask deletes a task. Only its creator and admins may delete it.
 	// When etag is given it must equal the task's current etag, or the call
@@ -178,7 +183,12 @@ type TaskServiceServer interface {
 	// status, priority, due_date) and nothing else. When task.etag is given it
 	// must equal the task's current etag, or the call fails with ABORTED and
 	// changes nothing. Moving to completed sets completed_at; leaving completed
-	// clears it. The assignee may change only the status.
+	// clears it. The assignee may change only the status. Without
+	// update_mask (absent or empty), a gRPC call's mask is the non-empty
+	// fields of task (non-empty strings, specified enums, a set due_date), so
+	// nothing is cleared by omission; through the REST gateway it is the
+	// fields present in the body. Either way etag and output-only fields are
+	// never changed.
 	UpdateTask(context.Context, *UpdateTaskRequest) (*Task, error)
 	// DeleteTask deletes a task. Only its creator and admins may delete it.
 	// When etag is given it must equal the task's current etag, or the call

@@ -853,7 +853,8 @@ type ListUsersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many users are returned; 0 means 50, the maximum is 1000.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page, to continue from it.
+	// The next_page_token of the previous page, to continue from it. It is
+	// valid only with the same is_active filter it was issued for.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// When set, only users whose is_active equals it.
 	IsActive      *bool `protobuf:"varint,3,opt,name=is_active,json=isActive,proto3,oneof" json:"is_active,omitempty"`
@@ -1406,21 +1407,24 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\tfull_name\x18\x04 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xc8\x01R\bfullName:u\x92Ar2p{\"email\": \"ann@example.com\", \"username\": \"ann\", \"password\": \"correct horse battery\", \"full_name\": \"Ann Example\"}\"\x9f\x01\n" +
 	"\fLoginRequest\x12%\n" +
 	"\x05login\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\xfe\x01R\x05login\x12,\n" +
-	"\bpassword\x18\x02 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\bpassword::\x92A725{\"login\": \"ann\", \"password\": \"correct horse battery\"}\"h\n" +
+	"\bpassword\x18\x02 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\bpassword::\x92A725{\"login\": \"ann\", \"password\": \"correct horse battery\"}\"\x7f\n" +
 	"\rLoginResponse\x12/\n" +
 	"\x06tokens\x18\x01 \x01(\v2\x17.todo.user.v1.TokenPairR\x06tokens\x12&\n" +
-	"\x04user\x18\x02 \x01(\v2\x12.todo.user.v1.UserR\x04user\"\xa4\x04\n" +
+	"\x04user\x18\x02 \x01(\v2\x12.todo.user.v1.UserR\x04user:\x15\x92A\x12\n" +
+	"\x10\xd2\x01\x06tokens\xd2\x01\x04user\"\xdd\x04\n" +
 	"\tTokenPair\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x1d\n" +
 	"\n" +
 	"token_type\x18\x02 \x01(\tR\ttokenType\x12S\n" +
 	"\x18access_token_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x15accessTokenExpireTime\x12#\n" +
 	"\rrefresh_token\x18\x04 \x01(\tR\frefreshToken\x12U\n" +
-	"\x19refresh_token_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x16refreshTokenExpireTime:\x83\x02\x92A\xff\x012\xfc\x01{\"access_token\": \"eyJhbGciOiJFZERTQSIsImtpZCI6IjEifQ.eyJzdWIiOiI3In0.c2lnbmF0dXJl\", \"token_type\": \"Bearer\", \"access_token_expire_time\": \"2030-01-01T08:15:00Z\", \"refresh_token\": \"rt_5fQk2mZ8yN3xW7vB\", \"refresh_token_expire_time\": \"2030-01-31T08:00:00Z\"}\"K\n" +
+	"\x19refresh_token_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x16refreshTokenExpireTime:\xbc\x02\x92A\xb8\x02\n" +
+	"7\xd2\x01\x18access_token_expire_time\xd2\x01\x19refresh_token_expire_time2\xfc\x01{\"access_token\": \"eyJhbGciOiJFZERTQSIsImtpZCI6IjEifQ.eyJzdWIiOiI3In0.c2lnbmF0dXJl\", \"token_type\": \"Bearer\", \"access_token_expire_time\": \"2030-01-01T08:15:00Z\", \"refresh_token\": \"rt_5fQk2mZ8yN3xW7vB\", \"refresh_token_expire_time\": \"2030-01-31T08:00:00Z\"}\"K\n" +
 	"\x13RefreshTokenRequest\x124\n" +
-	"\rrefresh_token\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\frefreshToken\"G\n" +
+	"\rrefresh_token\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\frefreshToken\"W\n" +
 	"\x14RefreshTokenResponse\x12/\n" +
-	"\x06tokens\x18\x01 \x01(\v2\x17.todo.user.v1.TokenPairR\x06tokens\"E\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x17.todo.user.v1.TokenPairR\x06tokens:\x0e\x92A\v\n" +
+	"\t\xd2\x01\x06tokens\"E\n" +
 	"\rLogoutRequest\x124\n" +
 	"\rrefresh_token\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\frefreshToken\"\x10\n" +
 	"\x0eLogoutResponse\"\x16\n" +
