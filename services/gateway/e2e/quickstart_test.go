@@ -237,6 +237,15 @@ func TestQuickstart(t *testing.T) {
 		t.Errorf("the deletion of the milk task in the audit log: %v", deleted)
 	}
 	ann.do("GET", "/v1/taskAuditEvents", nil).wantError(t, http.StatusForbidden)
+	failed := list(t, admin.ok("GET", "/v1/userAuditEvents?action=user.login_failed&page_size=1", nil), "events")
+	if len(failed) != 1 || str(t, failed[0], "action") != "user.login_failed" {
+		t.Errorf("Cat's failed sign-in in the audit log: %v", failed)
+	}
+	signUps := list(t, admin.ok("GET", "/v1/userAuditEvents?action=user.sign_up&target_user_id="+annID+"&start_time=2020-01-01T00:00:00Z", nil), "events")
+	if len(signUps) != 1 {
+		t.Errorf("Ann's sign-up in the audit log: %v", signUps)
+	}
+	ann.do("GET", "/v1/userAuditEvents", nil).wantError(t, http.StatusForbidden)
 
 	// 12. No audit row of either service holds a password, a password hash
 	// or a token used in this journey.

@@ -283,3 +283,24 @@ func outputOnly(path string) bool {
 	}
 	return false
 }
+
+// ListAuditEvents pages through the audit log; admins only.
+func (s *Server) ListAuditEvents(ctx context.Context, req *userv1.ListAuditEventsRequest) (*userv1.ListAuditEventsResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := auditFilterFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	events, next, err := s.svc.ListAuditEvents(ctx, c, f, int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.status(ctx, err, fieldPaths{PageSize: "page_size", PageToken: "page_token"})
+	}
+	out := make([]*userv1.AuditEvent, len(events))
+	for i, e := range events {
+		out[i] = auditEventToProto(e)
+	}
+	return &userv1.ListAuditEventsResponse{Events: out, NextPageToken: next}, nil
+}
