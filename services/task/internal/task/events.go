@@ -2,15 +2,11 @@ package task
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/todo-platform/todo/pkg/pagetoken"
 )
-
-// ErrAdminOnly: a method only admins may call (ListAuditEvents).
-var ErrAdminOnly = errors.New("admins only")
 
 // Actor kinds of an Event (the audit table's actor_kind).
 const (
