@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -29,9 +30,15 @@ func quickstart(t *testing.T, s *stack) {
 	annID := signUp(t, anon, "ann", pw)
 	bobID := signUp(t, anon, "bob", pw)
 	signUp(t, anon, "cat", pw)
-	ann := anon.as(logIn(t, anon, "ann", pw))
-	bob := anon.as(logIn(t, anon, "bob@example.com", pw)) // email works as the login too
-	cat := anon.as(logIn(t, anon, "cat", pw))
+	annLogin := anon.ok("POST", "/v1/auth/login", obj{"login": "ann", "password": pw})
+	annToken := str(t, annLogin, "tokens.access_token")
+	ann := anon.as(annToken)
+	bobToken := logIn(t, anon, "bob@example.com", pw) // email works as the login too
+	bob := anon.as(bobToken)
+	catToken := logIn(t, anon, "cat", pw)
+	cat := anon.as(catToken)
+	const wrongPW = "not Cat's password"
+	anon.do("POST", "/v1/auth/login", obj{"login": "cat", "password": wrongPW}).wantError(t, http.StatusUnauthorized)
 
 	// GET /v1/users/me reaches GetCurrentUser (not GetUser with id "me").
 	me := ann.ok("GET", "/v1/users/me", nil)
@@ -173,11 +180,117 @@ func quickstart(t *testing.T, s *stack) {
 	// sees every task.
 	s.createAdmin("root", "an admin password")
 	s.createAdmin("root", "an admin password") // idempotent
-	admin := anon.as(logIn(t, anon, "root", "an admin password"))
+	adminToken := logIn(t, anon, "root", "an admin password")
+	admin := anon.as(adminToken)
 	users := list(t, admin.ok("GET", "/v1/users", nil), "users")
 	if len(users) != 4 {
 		t.Errorf("admin lists %d users, want 4", len(users))
 	}
 	admin.ok("GET", "/v1/tasks/"+reportID, nil)
 	ann.do("GET", "/v1/users", nil).wantError(t, http.StatusForbidden)
+
+	// 10. The report's history, newest first, two per page; Bob, its
+	// assignee, reads it too; Cat gets 404 as for the task itself.
+	var history []obj
+	path := "/v1/tasks/" + reportID + "/events?page_size=2"
+	for pages := 1; ; pages++ {
+		page := ann.ok("GET", path, nil)
+		history = append(history, list(t, page, "events")...)
+		next, _ := page["next_page_token"].(string)
+		if next == "" {
+			break
+		}
+		if pages == 10 {
+			t.Fatal("the history does not end")
+		}
+		path = "/v1/tasks/" + reportID + "/events?page_size=2&page_token=" + url.QueryEscape(next)
+	}
+	var actions []string
+	for _, e := range history {
+		actions = append(actions, str(t, e, "action"))
+	}
+	wantActions := []string{"task.status_change", "task.assign", "task.update", "task.update", "task.create"}
+	if diff := cmp.Diff(wantActions, actions); diff != "" {
+		t.Errorf("history of the report (-want +got):\n%s", diff)
+	}
+	if len(history) == 5 {
+		if got := str(t, history[0], "actor_id"); got != bobID {
+			t.Errorf("the completion's actor = %s, want Bob %s", got, bobID)
+		}
+		if got := str(t, history[0], "actor_kind"); got != "AUDIT_ACTOR_KIND_USER" {
+			t.Errorf("actor_kind = %s", got)
+		}
+		var title obj
+		for _, c := range list(t, history[3], "changes") {
+			if c["field"] == "title" {
+				title = c
+			}
+		}
+		if title["old_value"] != "Write the report" || title["new_value"] != "Write the Q3 report" {
+			t.Errorf("the title change = %v", title)
+		}
+	}
+	if got := list(t, bob.ok("GET", "/v1/tasks/"+reportID+"/events", nil), "events"); len(got) != len(history) {
+		t.Errorf("Bob reads %d events, Ann %d", len(got), len(history))
+	}
+	cat.do("GET", "/v1/tasks/"+reportID+"/events", nil).wantError(t, http.StatusNotFound)
+
+	// 11. The admin searches the task audit log; the deleted task's events
+	// are there; Ann may not list it.
+	deleted := list(t, admin.ok("GET", "/v1/taskAuditEvents?task_id="+milkID+"&action=task.delete&actor_id="+annID+
+		"&start_time=2020-01-01T00:00:00Z&end_time=2100-01-01T00:00:00Z&page_size=5", nil), "events")
+	if len(deleted) != 1 || str(t, deleted[0], "task_id") != milkID {
+		t.Errorf("the deletion of the milk task in the audit log: %v", deleted)
+	}
+	ann.do("GET", "/v1/taskAuditEvents", nil).wantError(t, http.StatusForbidden)
+	failed := list(t, admin.ok("GET", "/v1/userAuditEvents?action=user.login_failed&page_size=1", nil), "events")
+	if len(failed) != 1 || str(t, failed[0], "action") != "user.login_failed" {
+		t.Errorf("Cat's failed sign-in in the audit log: %v", failed)
+	}
+	signUps := list(t, admin.ok("GET", "/v1/userAuditEvents?action=user.sign_up&target_user_id="+annID+"&start_time=2020-01-01T00:00:00Z", nil), "events")
+	if len(signUps) != 1 {
+		t.Errorf("Ann's sign-up in the audit log: %v", signUps)
+	}
+	ann.do("GET", "/v1/userAuditEvents", nil).wantError(t, http.StatusForbidden)
+
+	// 12. No audit row of either service holds a password, a password hash
+	// or a token used in this journey.
+	secrets := []string{pw, wrongPW, "an admin password", annToken, bobToken, catToken, adminToken,
+		str(t, annLogin, "tokens.refresh_token")}
+	hashes, err := s.db.Owner.Query(t.Context(), `SELECT password_hash FROM "user"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for hashes.Next() {
+		var h string
+		if err := hashes.Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, h)
+	}
+	if err := hashes.Err(); err != nil || len(secrets) != 12 {
+		t.Fatalf("read %d secrets: %v", len(secrets), err)
+	}
+	for _, table := range []string{"user_audit_event", "task_audit_event"} {
+		rows, err := s.db.Owner.Query(t.Context(), `SELECT t::text FROM `+table+` t`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var row string
+			if err := rows.Scan(&row); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			for _, secret := range secrets {
+				if strings.Contains(row, secret) {
+					t.Errorf("a row of %s holds a secret of the journey: %s", table, row)
+				}
+			}
+		}
+		if err := rows.Err(); err != nil || n == 0 {
+			t.Errorf("scanned %d rows of %s: %v", n, table, err)
+		}
+	}
 }

@@ -11,6 +11,8 @@ var (
 	// to it (an assignee changing anything but the status, assigning or
 	// deleting).
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrAdminOnly: a method only admins may call (ListTaskAuditEvents).
+	ErrAdminOnly = errors.New("admins only")
 	// ErrEtagMismatch: a conditional write named an etag that is not the
 	// task's current one, or the task changed under a concurrent write.
 	ErrEtagMismatch = errors.New("etag does not match the task's current etag")

@@ -32,6 +32,14 @@ type Store interface {
 	Delete(ctx context.Context, c Caller, id int64, cond Condition) error
 	// Stats summarises the tasks c created.
 	Stats(ctx context.Context, c Caller) (Stats, error)
+	// TaskEvents returns the events of the task *q.Filter.TaskID that q
+	// selects, newest first, when c can see the task now or, once it is
+	// deleted, when c created it or is an admin; ErrNotFound otherwise. Which events c may read is the database's rule (row-level
+	// security on the audit table), not only this query's.
+	TaskEvents(ctx context.Context, c Caller, q EventQuery) ([]Event, error)
+	// AuditEvents returns the events q selects, newest first, among those c
+	// may read (for an admin, all of them).
+	AuditEvents(ctx context.Context, c Caller, q EventQuery) ([]Event, error)
 }
 
 // UserDirectory answers questions about users, which the task service does

@@ -150,3 +150,33 @@ func (s *Server) GetTaskStats(ctx context.Context, _ *taskv1.GetTaskStatsRequest
 	}
 	return statsToProto(st), nil
 }
+
+// ListTaskEvents returns a page of the history of a task the caller can see.
+func (s *Server) ListTaskEvents(ctx context.Context, req *taskv1.ListTaskEventsRequest) (*taskv1.ListTaskEventsResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.TaskEvents(ctx, c, req.GetId(), task.EventsRequest{PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &taskv1.ListTaskEventsResponse{Events: eventsToProto(p.Events), NextPageToken: p.NextPageToken}, nil
+}
+
+// ListTaskAuditEvents returns a page of the audit log to an admin.
+func (s *Server) ListTaskAuditEvents(ctx context.Context, req *taskv1.ListTaskAuditEventsRequest) (*taskv1.ListTaskAuditEventsResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := auditRequestFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.AuditEvents(ctx, c, r)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &taskv1.ListTaskAuditEventsResponse{Events: eventsToProto(p.Events), NextPageToken: p.NextPageToken}, nil
+}

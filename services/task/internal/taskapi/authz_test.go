@@ -193,6 +193,14 @@ func TestEveryMethodNeedsAToken(t *testing.T) {
 		"DeleteTask":   func() error { _, err := cl.DeleteTask(ctx, &taskv1.DeleteTaskRequest{Id: 1}); return err },
 		"AssignTask":   func() error { _, err := cl.AssignTask(ctx, &taskv1.AssignTaskRequest{Id: 1}); return err },
 		"GetTaskStats": func() error { _, err := cl.GetTaskStats(ctx, &taskv1.GetTaskStatsRequest{}); return err },
+		"ListTaskEvents": func() error {
+			_, err := cl.ListTaskEvents(ctx, &taskv1.ListTaskEventsRequest{Id: 1})
+			return err
+		},
+		"ListTaskAuditEvents": func() error {
+			_, err := cl.ListTaskAuditEvents(ctx, &taskv1.ListTaskAuditEventsRequest{})
+			return err
+		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) { wantStatus(t, call(), codes.Unauthenticated) })

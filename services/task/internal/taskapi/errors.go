@@ -19,6 +19,7 @@ const (
 	msgEtagMismatch     = "the task changed since it was read (etag mismatch); read it again and retry"
 	msgConflict         = "the task changed concurrently; retry"
 	msgUnavailable      = "the user service is unavailable; retry later"
+	msgAdminOnly        = "only admins may list the audit log"
 )
 
 // status turns an error of the domain layer into the gRPC status the client
@@ -34,6 +35,8 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return status.Error(codes.NotFound, msgNotFound)
 	case errors.Is(err, task.ErrPermissionDenied):
 		return status.Error(codes.PermissionDenied, msgPermissionDenied)
+	case errors.Is(err, task.ErrAdminOnly):
+		return status.Error(codes.PermissionDenied, msgAdminOnly)
 	case errors.Is(err, task.ErrEtagMismatch):
 		return status.Error(codes.Aborted, msgEtagMismatch)
 	case errors.Is(err, task.ErrConflict):

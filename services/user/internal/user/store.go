@@ -19,6 +19,9 @@ type Store interface {
 	Summaries(ctx context.Context, ids []int64) ([]Summary, error)
 	// ListUsers returns up to q.Limit users after q.After in (created_at, id) order.
 	ListUsers(ctx context.Context, q ListQuery) ([]User, error)
+	// AuditEvents returns up to q.Limit audit events matching q.Filter after
+	// q.After, newest first.
+	AuditEvents(ctx context.Context, q AuditQuery) ([]RecordedEvent, error)
 	// UpdateUser applies u to the user with id and returns the result.
 	UpdateUser(ctx context.Context, id int64, u Update, audit ...Event) (User, error)
 	// SetActive sets is_active of the user with id; deactivating also revokes

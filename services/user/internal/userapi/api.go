@@ -283,3 +283,24 @@ func outputOnly(path string) bool {
 	}
 	return false
 }
+
+// ListUserAuditEvents pages through the audit log; admins only.
+func (s *Server) ListUserAuditEvents(ctx context.Context, req *userv1.ListUserAuditEventsRequest) (*userv1.ListUserAuditEventsResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := auditFilterFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	events, next, err := s.svc.ListUserAuditEvents(ctx, c, f, int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.status(ctx, err, fieldPaths{PageSize: "page_size", PageToken: "page_token"})
+	}
+	out := make([]*userv1.UserAuditEvent, len(events))
+	for i, e := range events {
+		out[i] = auditEventToProto(e)
+	}
+	return &userv1.ListUserAuditEventsResponse{Events: out, NextPageToken: next}, nil
+}

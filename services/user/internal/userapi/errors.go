@@ -83,6 +83,8 @@ func (s *Server) status(ctx context.Context, err error, paths fieldPaths) error 
 			"unknown path "+strconv.Quote(unknown.Name)+"; allowed: "+strings.Join(user.ChangeableFields(), ", "))
 	case errors.Is(err, user.ErrInvalidPageSize):
 		return s.invalid(ctx, err, paths.PageSize, "must be 0 to "+strconv.Itoa(user.MaxPageSize))
+	case errors.Is(err, user.ErrInvalidAuditPageToken):
+		return s.invalid(ctx, err, paths.PageToken, "is not a page token of ListUserAuditEvents with these filters")
 	case errors.Is(err, user.ErrInvalidPageToken):
 		return s.invalid(ctx, err, paths.PageToken, "is not a page token of ListUsers with this is_active filter")
 	default:

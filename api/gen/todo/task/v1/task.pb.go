@@ -14,6 +14,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -145,6 +146,63 @@ func (x TaskPriority) Number() protoreflect.EnumNumber {
 // Deprecated: Use TaskPriority.Descriptor instead.
 func (TaskPriority) EnumDescriptor() ([]byte, []int) {
 	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{1}
+}
+
+// AuditActorKind says who made a recorded change.
+type AuditActorKind int32
+
+const (
+	// Not recorded; never returned.
+	AuditActorKind_AUDIT_ACTOR_KIND_UNSPECIFIED AuditActorKind = 0
+	// A signed-in user, through the service; actor_id is the user's id.
+	AuditActorKind_AUDIT_ACTOR_KIND_USER AuditActorKind = 1
+	// Someone with database access, outside the service (SQL by hand).
+	AuditActorKind_AUDIT_ACTOR_KIND_OPERATOR AuditActorKind = 2
+	// The service itself (a periodic job).
+	AuditActorKind_AUDIT_ACTOR_KIND_SYSTEM AuditActorKind = 3
+)
+
+// Enum value maps for AuditActorKind.
+var (
+	AuditActorKind_name = map[int32]string{
+		0: "AUDIT_ACTOR_KIND_UNSPECIFIED",
+		1: "AUDIT_ACTOR_KIND_USER",
+		2: "AUDIT_ACTOR_KIND_OPERATOR",
+		3: "AUDIT_ACTOR_KIND_SYSTEM",
+	}
+	AuditActorKind_value = map[string]int32{
+		"AUDIT_ACTOR_KIND_UNSPECIFIED": 0,
+		"AUDIT_ACTOR_KIND_USER":        1,
+		"AUDIT_ACTOR_KIND_OPERATOR":    2,
+		"AUDIT_ACTOR_KIND_SYSTEM":      3,
+	}
+)
+
+func (x AuditActorKind) Enum() *AuditActorKind {
+	p := new(AuditActorKind)
+	*p = x
+	return p
+}
+
+func (x AuditActorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AuditActorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_todo_task_v1_task_proto_enumTypes[2].Descriptor()
+}
+
+func (AuditActorKind) Type() protoreflect.EnumType {
+	return &file_todo_task_v1_task_proto_enumTypes[2]
+}
+
+func (x AuditActorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AuditActorKind.Descriptor instead.
+func (AuditActorKind) EnumDescriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{2}
 }
 
 // Task is a unit of work owned by the user who created it.
@@ -928,11 +986,460 @@ func (x *TaskCount) GetCount() int64 {
 	return 0
 }
 
+// FieldChange is the change of one field of a task.
+type FieldChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field's name, as in Task (title, description, status, priority,
+	// due_date, assigned_to, completed_at, created_by).
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// The value before the change; absent when the field had none, or the
+	// event created the task. Statuses and priorities are the database's
+	// lower-case names (pending, in_progress, completed; low … urgent), times
+	// RFC 3339 strings, ids numbers.
+	OldValue *structpb.Value `protobuf:"bytes,2,opt,name=old_value,json=oldValue,proto3" json:"old_value,omitempty"`
+	// The value after the change; absent when the field has none now, or the
+	// event deleted the task.
+	NewValue      *structpb.Value `protobuf:"bytes,3,opt,name=new_value,json=newValue,proto3" json:"new_value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldChange) Reset() {
+	*x = FieldChange{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldChange) ProtoMessage() {}
+
+func (x *FieldChange) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
+func (*FieldChange) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *FieldChange) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *FieldChange) GetOldValue() *structpb.Value {
+	if x != nil {
+		return x.OldValue
+	}
+	return nil
+}
+
+func (x *FieldChange) GetNewValue() *structpb.Value {
+	if x != nil {
+		return x.NewValue
+	}
+	return nil
+}
+
+// TaskEvent is one recorded change of a task.
+type TaskEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the change was made (the start of its transaction).
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// Who made the change.
+	ActorKind AuditActorKind `protobuf:"varint,2,opt,name=actor_kind,json=actorKind,proto3,enum=todo.task.v1.AuditActorKind" json:"actor_kind,omitempty"`
+	// The id of the user who made the change; absent unless actor_kind is
+	// AUDIT_ACTOR_KIND_USER.
+	ActorId *int64 `protobuf:"varint,3,opt,name=actor_id,json=actorId,proto3,oneof" json:"actor_id,omitempty"`
+	// What happened: task.create, task.update, task.assign, task.unassign,
+	// task.status_change or task.delete.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// The id of the task changed.
+	TaskId int64 `protobuf:"varint,5,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The fields the change set, sorted by name: for task.create every field
+	// given a value, for task.delete every field that had one.
+	Changes []*FieldChange `protobuf:"bytes,6,rep,name=changes,proto3" json:"changes,omitempty"`
+	// The request id of the call that made the change (x-request-id), when
+	// known.
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskEvent) Reset() {
+	*x = TaskEvent{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskEvent) ProtoMessage() {}
+
+func (x *TaskEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskEvent.ProtoReflect.Descriptor instead.
+func (*TaskEvent) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TaskEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *TaskEvent) GetActorKind() AuditActorKind {
+	if x != nil {
+		return x.ActorKind
+	}
+	return AuditActorKind_AUDIT_ACTOR_KIND_UNSPECIFIED
+}
+
+func (x *TaskEvent) GetActorId() int64 {
+	if x != nil && x.ActorId != nil {
+		return *x.ActorId
+	}
+	return 0
+}
+
+func (x *TaskEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *TaskEvent) GetTaskId() int64 {
+	if x != nil {
+		return x.TaskId
+	}
+	return 0
+}
+
+func (x *TaskEvent) GetChanges() []*FieldChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *TaskEvent) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// ListTaskEventsRequest pages through one task's history.
+type ListTaskEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task's id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// At most this many events are returned; 0 means 50, the maximum is 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; valid only for the same task.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaskEventsRequest) Reset() {
+	*x = ListTaskEventsRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaskEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaskEventsRequest) ProtoMessage() {}
+
+func (x *ListTaskEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaskEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListTaskEventsRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListTaskEventsRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ListTaskEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTaskEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListTaskEventsResponse is one page of a task's history.
+type ListTaskEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events on this page, newest first.
+	Events []*TaskEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// A token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaskEventsResponse) Reset() {
+	*x = ListTaskEventsResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaskEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaskEventsResponse) ProtoMessage() {}
+
+func (x *ListTaskEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaskEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListTaskEventsResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListTaskEventsResponse) GetEvents() []*TaskEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListTaskEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ListTaskAuditEventsRequest pages through the task service's audit log. Every
+// filter given must match.
+type ListTaskAuditEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many events are returned; 0 means 50, the maximum is 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; valid only with the same
+	// filters.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only events made by this user.
+	ActorId *int64 `protobuf:"varint,3,opt,name=actor_id,json=actorId,proto3,oneof" json:"actor_id,omitempty"`
+	// Only events with this action, such as task.delete.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// Only events of this task.
+	TaskId *int64 `protobuf:"varint,5,opt,name=task_id,json=taskId,proto3,oneof" json:"task_id,omitempty"`
+	// Only events at or after this instant.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Only events before this instant.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaskAuditEventsRequest) Reset() {
+	*x = ListTaskAuditEventsRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaskAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaskAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListTaskAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaskAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListTaskAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListTaskAuditEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTaskAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTaskAuditEventsRequest) GetActorId() int64 {
+	if x != nil && x.ActorId != nil {
+		return *x.ActorId
+	}
+	return 0
+}
+
+func (x *ListTaskAuditEventsRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ListTaskAuditEventsRequest) GetTaskId() int64 {
+	if x != nil && x.TaskId != nil {
+		return *x.TaskId
+	}
+	return 0
+}
+
+func (x *ListTaskAuditEventsRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListTaskAuditEventsRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// ListTaskAuditEventsResponse is one page of the task service's audit log.
+type ListTaskAuditEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events on this page, newest first.
+	Events []*TaskEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// A token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaskAuditEventsResponse) Reset() {
+	*x = ListTaskAuditEventsResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaskAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaskAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListTaskAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaskAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListTaskAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListTaskAuditEventsResponse) GetEvents() []*TaskEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListTaskAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\b\n" +
+	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\b\n" +
 	"\x04Task\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12\x80\x01\n" +
 	"\x05title\x18\x02 \x01(\tBj\xe2A\x01\x02\xbaHc\xba\x01X\n" +
@@ -1005,7 +1512,46 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\tTaskCount\x120\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x18.todo.task.v1.TaskStatusR\x06status\x126\n" +
 	"\bpriority\x18\x02 \x01(\x0e2\x1a.todo.task.v1.TaskPriorityR\bpriority\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count*z\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x8d\x01\n" +
+	"\vFieldChange\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x123\n" +
+	"\told_value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\boldValue\x123\n" +
+	"\tnew_value\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\bnewValue\"\xaa\x02\n" +
+	"\tTaskEvent\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12;\n" +
+	"\n" +
+	"actor_kind\x18\x02 \x01(\x0e2\x1c.todo.task.v1.AuditActorKindR\tactorKind\x12\x1e\n" +
+	"\bactor_id\x18\x03 \x01(\x03H\x00R\aactorId\x88\x01\x01\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x17\n" +
+	"\atask_id\x18\x05 \x01(\x03R\x06taskId\x123\n" +
+	"\achanges\x18\x06 \x03(\v2\x19.todo.task.v1.FieldChangeR\achanges\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestIdB\v\n" +
+	"\t_actor_id\"\x8e\x01\n" +
+	"\x15ListTaskEventsRequest\x12\x1b\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12+\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"q\n" +
+	"\x16ListTaskEventsResponse\x12/\n" +
+	"\x06events\x18\x01 \x03(\v2\x17.todo.task.v1.TaskEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8a\x03\n" +
+	"\x1aListTaskAuditEventsRequest\x12+\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12+\n" +
+	"\bactor_id\x18\x03 \x01(\x03B\v\xe2A\x01\x01\xbaH\x04\"\x02 \x00H\x00R\aactorId\x88\x01\x01\x12#\n" +
+	"\x06action\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x06action\x12)\n" +
+	"\atask_id\x18\x05 \x01(\x03B\v\xe2A\x01\x01\xbaH\x04\"\x02 \x00H\x01R\x06taskId\x88\x01\x01\x12?\n" +
+	"\n" +
+	"start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\tstartTime\x12;\n" +
+	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\aendTimeB\v\n" +
+	"\t_actor_idB\n" +
+	"\n" +
+	"\b_task_id\"v\n" +
+	"\x1bListTaskAuditEventsResponse\x12/\n" +
+	"\x06events\x18\x01 \x03(\v2\x17.todo.task.v1.TaskEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*z\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
 	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1017,7 +1563,12 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x11TASK_PRIORITY_LOW\x10\x01\x12\x18\n" +
 	"\x14TASK_PRIORITY_MEDIUM\x10\x02\x12\x16\n" +
 	"\x12TASK_PRIORITY_HIGH\x10\x03\x12\x18\n" +
-	"\x14TASK_PRIORITY_URGENT\x10\x042\xb9\x05\n" +
+	"\x14TASK_PRIORITY_URGENT\x10\x04*\x89\x01\n" +
+	"\x0eAuditActorKind\x12 \n" +
+	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
+	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\xbf\a\n" +
 	"\vTaskService\x12Z\n" +
 	"\n" +
 	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
@@ -1029,7 +1580,9 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"DeleteTask\x12\x1f.todo.task.v1.DeleteTaskRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/tasks/{id}\x12c\n" +
 	"\n" +
 	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12n\n" +
-	"\fGetTaskStats\x12!.todo.task.v1.GetTaskStatsRequest\x1a\".todo.task.v1.GetTaskStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:statsB\xb0\x02\x92A\xf1\x01\x12\\\n" +
+	"\fGetTaskStats\x12!.todo.task.v1.GetTaskStatsRequest\x1a\".todo.task.v1.GetTaskStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:stats\x12z\n" +
+	"\x0eListTaskEvents\x12#.todo.task.v1.ListTaskEventsRequest\x1a$.todo.task.v1.ListTaskEventsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/tasks/{id}/events\x12\x87\x01\n" +
+	"\x13ListTaskAuditEvents\x12(.todo.task.v1.ListTaskAuditEventsRequest\x1a).todo.task.v1.ListTaskAuditEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/taskAuditEventsB\xb0\x02\x92A\xf1\x01\x12\\\n" +
 	"\x04todo\x12PMulti-user task management: the user and task services through the REST gateway.2\x02v12\x10application/json:\x10application/jsonZ_\n" +
 	"]\n" +
 	"\x06bearer\x12S\b\x02\x12>An access token from POST /v1/auth/login, as `Bearer <token>`.\x1a\rAuthorization \x02b\f\n" +
@@ -1049,64 +1602,85 @@ func file_todo_task_v1_task_proto_rawDescGZIP() []byte {
 	return file_todo_task_v1_task_proto_rawDescData
 }
 
-var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_todo_task_v1_task_proto_goTypes = []any{
-	(TaskStatus)(0),               // 0: todo.task.v1.TaskStatus
-	(TaskPriority)(0),             // 1: todo.task.v1.TaskPriority
-	(*Task)(nil),                  // 2: todo.task.v1.Task
-	(*CreateTaskRequest)(nil),     // 3: todo.task.v1.CreateTaskRequest
-	(*GetTaskRequest)(nil),        // 4: todo.task.v1.GetTaskRequest
-	(*ListTasksRequest)(nil),      // 5: todo.task.v1.ListTasksRequest
-	(*ListTasksResponse)(nil),     // 6: todo.task.v1.ListTasksResponse
-	(*UpdateTaskRequest)(nil),     // 7: todo.task.v1.UpdateTaskRequest
-	(*DeleteTaskRequest)(nil),     // 8: todo.task.v1.DeleteTaskRequest
-	(*AssignTaskRequest)(nil),     // 9: todo.task.v1.AssignTaskRequest
-	(*GetTaskStatsRequest)(nil),   // 10: todo.task.v1.GetTaskStatsRequest
-	(*GetTaskStatsResponse)(nil),  // 11: todo.task.v1.GetTaskStatsResponse
-	(*TaskCount)(nil),             // 12: todo.task.v1.TaskCount
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 14: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),         // 15: google.protobuf.Empty
+	(TaskStatus)(0),                     // 0: todo.task.v1.TaskStatus
+	(TaskPriority)(0),                   // 1: todo.task.v1.TaskPriority
+	(AuditActorKind)(0),                 // 2: todo.task.v1.AuditActorKind
+	(*Task)(nil),                        // 3: todo.task.v1.Task
+	(*CreateTaskRequest)(nil),           // 4: todo.task.v1.CreateTaskRequest
+	(*GetTaskRequest)(nil),              // 5: todo.task.v1.GetTaskRequest
+	(*ListTasksRequest)(nil),            // 6: todo.task.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),           // 7: todo.task.v1.ListTasksResponse
+	(*UpdateTaskRequest)(nil),           // 8: todo.task.v1.UpdateTaskRequest
+	(*DeleteTaskRequest)(nil),           // 9: todo.task.v1.DeleteTaskRequest
+	(*AssignTaskRequest)(nil),           // 10: todo.task.v1.AssignTaskRequest
+	(*GetTaskStatsRequest)(nil),         // 11: todo.task.v1.GetTaskStatsRequest
+	(*GetTaskStatsResponse)(nil),        // 12: todo.task.v1.GetTaskStatsResponse
+	(*TaskCount)(nil),                   // 13: todo.task.v1.TaskCount
+	(*FieldChange)(nil),                 // 14: todo.task.v1.FieldChange
+	(*TaskEvent)(nil),                   // 15: todo.task.v1.TaskEvent
+	(*ListTaskEventsRequest)(nil),       // 16: todo.task.v1.ListTaskEventsRequest
+	(*ListTaskEventsResponse)(nil),      // 17: todo.task.v1.ListTaskEventsResponse
+	(*ListTaskAuditEventsRequest)(nil),  // 18: todo.task.v1.ListTaskAuditEventsRequest
+	(*ListTaskAuditEventsResponse)(nil), // 19: todo.task.v1.ListTaskAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 21: google.protobuf.FieldMask
+	(*structpb.Value)(nil),              // 22: google.protobuf.Value
+	(*emptypb.Empty)(nil),               // 23: google.protobuf.Empty
 }
 var file_todo_task_v1_task_proto_depIdxs = []int32{
 	0,  // 0: todo.task.v1.Task.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 1: todo.task.v1.Task.priority:type_name -> todo.task.v1.TaskPriority
-	13, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
-	13, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
-	13, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
-	13, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
-	2,  // 6: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
+	20, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
+	20, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	20, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	20, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
+	3,  // 6: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
 	0,  // 7: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 8: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
-	13, // 9: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
-	13, // 10: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
-	13, // 11: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
-	2,  // 12: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
-	2,  // 13: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
-	14, // 14: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12, // 15: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
+	20, // 9: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
+	20, // 10: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
+	20, // 11: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
+	3,  // 12: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
+	3,  // 13: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
+	21, // 14: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 15: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
 	0,  // 16: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 17: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
-	3,  // 18: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
-	4,  // 19: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
-	5,  // 20: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
-	7,  // 21: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
-	8,  // 22: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
-	9,  // 23: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
-	10, // 24: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
-	2,  // 25: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
-	2,  // 26: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
-	6,  // 27: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
-	2,  // 28: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
-	15, // 29: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
-	2,  // 30: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
-	11, // 31: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
-	25, // [25:32] is the sub-list for method output_type
-	18, // [18:25] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	22, // 18: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	22, // 19: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	20, // 20: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 21: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
+	14, // 22: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
+	15, // 23: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	20, // 24: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	20, // 25: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	15, // 26: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	4,  // 27: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
+	5,  // 28: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
+	6,  // 29: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
+	8,  // 30: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
+	9,  // 31: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
+	10, // 32: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
+	11, // 33: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
+	16, // 34: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
+	18, // 35: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
+	3,  // 36: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
+	3,  // 37: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
+	7,  // 38: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
+	3,  // 39: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
+	23, // 40: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
+	3,  // 41: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
+	12, // 42: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
+	17, // 43: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
+	19, // 44: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
+	36, // [36:45] is the sub-list for method output_type
+	27, // [27:36] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_todo_task_v1_task_proto_init() }
@@ -1116,13 +1690,15 @@ func file_todo_task_v1_task_proto_init() {
 	}
 	file_todo_task_v1_task_proto_msgTypes[0].OneofWrappers = []any{}
 	file_todo_task_v1_task_proto_msgTypes[3].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[12].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_task_v1_task_proto_rawDesc), len(file_todo_task_v1_task_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   11,
+			NumEnums:      3,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

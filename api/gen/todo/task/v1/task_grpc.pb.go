@@ -20,13 +20,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TaskService_CreateTask_FullMethodName   = "/todo.task.v1.TaskService/CreateTask"
-	TaskService_GetTask_FullMethodName      = "/todo.task.v1.TaskService/GetTask"
-	TaskService_ListTasks_FullMethodName    = "/todo.task.v1.TaskService/ListTasks"
-	TaskService_UpdateTask_FullMethodName   = "/todo.task.v1.TaskService/UpdateTask"
-	TaskService_DeleteTask_FullMethodName   = "/todo.task.v1.TaskService/DeleteTask"
-	TaskService_AssignTask_FullMethodName   = "/todo.task.v1.TaskService/AssignTask"
-	TaskService_GetTaskStats_FullMethodName = "/todo.task.v1.TaskService/GetTaskStats"
+	TaskService_CreateTask_FullMethodName          = "/todo.task.v1.TaskService/CreateTask"
+	TaskService_GetTask_FullMethodName             = "/todo.task.v1.TaskService/GetTask"
+	TaskService_ListTasks_FullMethodName           = "/todo.task.v1.TaskService/ListTasks"
+	TaskService_UpdateTask_FullMethodName          = "/todo.task.v1.TaskService/UpdateTask"
+	TaskService_DeleteTask_FullMethodName          = "/todo.task.v1.TaskService/DeleteTask"
+	TaskService_AssignTask_FullMethodName          = "/todo.task.v1.TaskService/AssignTask"
+	TaskService_GetTaskStats_FullMethodName        = "/todo.task.v1.TaskService/GetTaskStats"
+	TaskService_ListTaskEvents_FullMethodName      = "/todo.task.v1.TaskService/ListTaskEvents"
+	TaskService_ListTaskAuditEvents_FullMethodName = "/todo.task.v1.TaskService/ListTaskAuditEvents"
 )
 
 // TaskServiceClient is the client API for TaskService service.
@@ -75,6 +77,18 @@ type TaskServiceClient interface {
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error)
+	// ListTaskEvents pages through a task's history, newest first: one event
+	// per create, update, assignment, status change and delete, each with its
+	// actor and the fields it changed. It is visible to whoever can see the
+	// task now (its creator, its current assignee, admins) and, once the task
+	// is deleted, to its creator and admins; anyone else, a former assignee
+	// included, gets NOT_FOUND exactly as GetTask answers a missing id.
+	ListTaskEvents(ctx context.Context, in *ListTaskEventsRequest, opts ...grpc.CallOption) (*ListTaskEventsResponse, error)
+	// ListTaskAuditEvents pages through the task service's audit log, newest
+	// first, filtered by actor, action, target and time range; deleted tasks'
+	// events included. Admins only: anyone else gets PERMISSION_DENIED. The
+	// user service's own events are listed by UserService.ListTaskAuditEvents.
+	ListTaskAuditEvents(ctx context.Context, in *ListTaskAuditEventsRequest, opts ...grpc.CallOption) (*ListTaskAuditEventsResponse, error)
 }
 
 type taskServiceClient struct {
@@ -155,6 +169,26 @@ func (c *taskServiceClient) GetTaskStats(ctx context.Context, in *GetTaskStatsRe
 	return out, nil
 }
 
+func (c *taskServiceClient) ListTaskEvents(ctx context.Context, in *ListTaskEventsRequest, opts ...grpc.CallOption) (*ListTaskEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTaskEventsResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListTaskEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) ListTaskAuditEvents(ctx context.Context, in *ListTaskAuditEventsRequest, opts ...grpc.CallOption) (*ListTaskAuditEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTaskAuditEventsResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListTaskAuditEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskServiceServer is the server API for TaskService service.
 // All implementations must embed UnimplementedTaskServiceServer
 // for forward compatibility.
@@ -201,6 +235,18 @@ type TaskServiceServer interface {
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error)
+	// ListTaskEvents pages through a task's history, newest first: one event
+	// per create, update, assignment, status change and delete, each with its
+	// actor and the fields it changed. It is visible to whoever can see the
+	// task now (its creator, its current assignee, admins) and, once the task
+	// is deleted, to its creator and admins; anyone else, a former assignee
+	// included, gets NOT_FOUND exactly as GetTask answers a missing id.
+	ListTaskEvents(context.Context, *ListTaskEventsRequest) (*ListTaskEventsResponse, error)
+	// ListTaskAuditEvents pages through the task service's audit log, newest
+	// first, filtered by actor, action, target and time range; deleted tasks'
+	// events included. Admins only: anyone else gets PERMISSION_DENIED. The
+	// user service's own events are listed by UserService.ListTaskAuditEvents.
+	ListTaskAuditEvents(context.Context, *ListTaskAuditEventsRequest) (*ListTaskAuditEventsResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }
 
@@ -231,6 +277,12 @@ func (UnimplementedTaskServiceServer) AssignTask(context.Context, *AssignTaskReq
 }
 func (UnimplementedTaskServiceServer) GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTaskStats not implemented")
+}
+func (UnimplementedTaskServiceServer) ListTaskEvents(context.Context, *ListTaskEventsRequest) (*ListTaskEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTaskEvents not implemented")
+}
+func (UnimplementedTaskServiceServer) ListTaskAuditEvents(context.Context, *ListTaskAuditEventsRequest) (*ListTaskAuditEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTaskAuditEvents not implemented")
 }
 func (UnimplementedTaskServiceServer) mustEmbedUnimplementedTaskServiceServer() {}
 func (UnimplementedTaskServiceServer) testEmbeddedByValue()                     {}
@@ -379,6 +431,42 @@ func _TaskService_GetTaskStats_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_ListTaskEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTaskEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListTaskEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListTaskEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListTaskEvents(ctx, req.(*ListTaskEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_ListTaskAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTaskAuditEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListTaskAuditEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListTaskAuditEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListTaskAuditEvents(ctx, req.(*ListTaskAuditEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskService_ServiceDesc is the grpc.ServiceDesc for TaskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -413,6 +501,14 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTaskStats",
 			Handler:    _TaskService_GetTaskStats_Handler,
+		},
+		{
+			MethodName: "ListTaskEvents",
+			Handler:    _TaskService_ListTaskEvents_Handler,
+		},
+		{
+			MethodName: "ListTaskAuditEvents",
+			Handler:    _TaskService_ListTaskAuditEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -13,6 +13,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -25,6 +26,64 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// AuditActorKind says who did a recorded operation.
+type AuditActorKind int32
+
+const (
+	// Not recorded; never returned.
+	AuditActorKind_AUDIT_ACTOR_KIND_UNSPECIFIED AuditActorKind = 0
+	// A user, through the service; actor_id is the user's id when known (a
+	// failed sign-in has none).
+	AuditActorKind_AUDIT_ACTOR_KIND_USER AuditActorKind = 1
+	// The operator at the command line (`user-service admin create`).
+	AuditActorKind_AUDIT_ACTOR_KIND_OPERATOR AuditActorKind = 2
+	// The service itself (a periodic job).
+	AuditActorKind_AUDIT_ACTOR_KIND_SYSTEM AuditActorKind = 3
+)
+
+// Enum value maps for AuditActorKind.
+var (
+	AuditActorKind_name = map[int32]string{
+		0: "AUDIT_ACTOR_KIND_UNSPECIFIED",
+		1: "AUDIT_ACTOR_KIND_USER",
+		2: "AUDIT_ACTOR_KIND_OPERATOR",
+		3: "AUDIT_ACTOR_KIND_SYSTEM",
+	}
+	AuditActorKind_value = map[string]int32{
+		"AUDIT_ACTOR_KIND_UNSPECIFIED": 0,
+		"AUDIT_ACTOR_KIND_USER":        1,
+		"AUDIT_ACTOR_KIND_OPERATOR":    2,
+		"AUDIT_ACTOR_KIND_SYSTEM":      3,
+	}
+)
+
+func (x AuditActorKind) Enum() *AuditActorKind {
+	p := new(AuditActorKind)
+	*p = x
+	return p
+}
+
+func (x AuditActorKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AuditActorKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_todo_user_v1_user_proto_enumTypes[0].Descriptor()
+}
+
+func (AuditActorKind) Type() protoreflect.EnumType {
+	return &file_todo_user_v1_user_proto_enumTypes[0]
+}
+
+func (x AuditActorKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AuditActorKind.Descriptor instead.
+func (AuditActorKind) EnumDescriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{0}
+}
 
 // User is an account. It never carries a password or a password hash.
 type User struct {
@@ -1375,11 +1434,284 @@ func (x *UserSummary) GetIsActive() bool {
 	return false
 }
 
+// UserAuditEvent is one recorded operation on accounts. It never holds a
+// password, a password hash or a token.
+type UserAuditEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the operation was made (the start of its transaction).
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// Who did it.
+	ActorKind AuditActorKind `protobuf:"varint,2,opt,name=actor_kind,json=actorKind,proto3,enum=todo.user.v1.AuditActorKind" json:"actor_kind,omitempty"`
+	// The id of the user who did it, when known.
+	ActorId *int64 `protobuf:"varint,3,opt,name=actor_id,json=actorId,proto3,oneof" json:"actor_id,omitempty"`
+	// What happened: user.sign_up, user.login, user.login_failed,
+	// user.refresh_token_reused, user.logout, user.password_change,
+	// user.profile_change, user.activate, user.deactivate, user.admin_create
+	// or user.admin_promote.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// The id of the user the operation concerned, when known (a failed
+	// sign-in for an unknown login has none).
+	TargetUserId *int64 `protobuf:"varint,5,opt,name=target_user_id,json=targetUserId,proto3,oneof" json:"target_user_id,omitempty"`
+	// The request id of the call (x-request-id), when known.
+	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The client's address, for sign-ins and password changes.
+	ClientAddr string `protobuf:"bytes,7,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	// What changed, as recorded: field names with their values, or with
+	// {"old": …, "new": …}; for a failed sign-in the login as given and
+	// whether it named an account.
+	Change        *structpb.Struct `protobuf:"bytes,8,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserAuditEvent) Reset() {
+	*x = UserAuditEvent{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserAuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserAuditEvent) ProtoMessage() {}
+
+func (x *UserAuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserAuditEvent.ProtoReflect.Descriptor instead.
+func (*UserAuditEvent) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UserAuditEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *UserAuditEvent) GetActorKind() AuditActorKind {
+	if x != nil {
+		return x.ActorKind
+	}
+	return AuditActorKind_AUDIT_ACTOR_KIND_UNSPECIFIED
+}
+
+func (x *UserAuditEvent) GetActorId() int64 {
+	if x != nil && x.ActorId != nil {
+		return *x.ActorId
+	}
+	return 0
+}
+
+func (x *UserAuditEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *UserAuditEvent) GetTargetUserId() int64 {
+	if x != nil && x.TargetUserId != nil {
+		return *x.TargetUserId
+	}
+	return 0
+}
+
+func (x *UserAuditEvent) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *UserAuditEvent) GetClientAddr() string {
+	if x != nil {
+		return x.ClientAddr
+	}
+	return ""
+}
+
+func (x *UserAuditEvent) GetChange() *structpb.Struct {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+// ListUserAuditEventsRequest pages through the user service's audit log. Every
+// filter given must match.
+type ListUserAuditEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many events are returned; 0 means 50, the maximum is 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; valid only with the same
+	// filters.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only events done by this user.
+	ActorId *int64 `protobuf:"varint,3,opt,name=actor_id,json=actorId,proto3,oneof" json:"actor_id,omitempty"`
+	// Only events with this action, such as user.login_failed.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// Only events about this user.
+	TargetUserId *int64 `protobuf:"varint,5,opt,name=target_user_id,json=targetUserId,proto3,oneof" json:"target_user_id,omitempty"`
+	// Only events at or after this instant.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Only events before this instant.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUserAuditEventsRequest) Reset() {
+	*x = ListUserAuditEventsRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListUserAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListUserAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListUserAuditEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListUserAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListUserAuditEventsRequest) GetActorId() int64 {
+	if x != nil && x.ActorId != nil {
+		return *x.ActorId
+	}
+	return 0
+}
+
+func (x *ListUserAuditEventsRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ListUserAuditEventsRequest) GetTargetUserId() int64 {
+	if x != nil && x.TargetUserId != nil {
+		return *x.TargetUserId
+	}
+	return 0
+}
+
+func (x *ListUserAuditEventsRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListUserAuditEventsRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// ListUserAuditEventsResponse is one page of the user service's audit log.
+type ListUserAuditEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events on this page, newest first.
+	Events []*UserAuditEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// A token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUserAuditEventsResponse) Reset() {
+	*x = ListUserAuditEventsResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListUserAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListUserAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListUserAuditEventsResponse) GetEvents() []*UserAuditEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListUserAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_todo_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/user/v1/user.proto\x12\ftodo.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xca\x05\n" +
+	"\x17todo/user/v1/user.proto\x12\ftodo.user.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xca\x05\n" +
 	"\x04User\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12)\n" +
 	"\x05email\x18\x02 \x01(\tB\x0e\xe2A\x01\x01\xbaH\ar\x05\x18\xfe\x01`\x01H\x00R\x05email\x88\x01\x01\x12=\n" +
@@ -1473,7 +1805,41 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\vUserSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1b\n" +
-	"\tis_active\x18\x03 \x01(\bR\bisActive2\x85\r\n" +
+	"\tis_active\x18\x03 \x01(\bR\bisActive\"\xf1\x02\n" +
+	"\x0eUserAuditEvent\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12;\n" +
+	"\n" +
+	"actor_kind\x18\x02 \x01(\x0e2\x1c.todo.user.v1.AuditActorKindR\tactorKind\x12\x1e\n" +
+	"\bactor_id\x18\x03 \x01(\x03H\x00R\aactorId\x88\x01\x01\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12)\n" +
+	"\x0etarget_user_id\x18\x05 \x01(\x03H\x01R\ftargetUserId\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\x12\x1f\n" +
+	"\vclient_addr\x18\a \x01(\tR\n" +
+	"clientAddr\x12/\n" +
+	"\x06change\x18\b \x01(\v2\x17.google.protobuf.StructR\x06changeB\v\n" +
+	"\t_actor_idB\x11\n" +
+	"\x0f_target_user_id\"\x9e\x03\n" +
+	"\x1aListUserAuditEventsRequest\x12+\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12+\n" +
+	"\bactor_id\x18\x03 \x01(\x03B\v\xe2A\x01\x01\xbaH\x04\"\x02 \x00H\x00R\aactorId\x88\x01\x01\x12#\n" +
+	"\x06action\x18\x04 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x06action\x126\n" +
+	"\x0etarget_user_id\x18\x05 \x01(\x03B\v\xe2A\x01\x01\xbaH\x04\"\x02 \x00H\x01R\ftargetUserId\x88\x01\x01\x12?\n" +
+	"\n" +
+	"start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\tstartTime\x12;\n" +
+	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\aendTimeB\v\n" +
+	"\t_actor_idB\x11\n" +
+	"\x0f_target_user_id\"{\n" +
+	"\x1bListUserAuditEventsResponse\x124\n" +
+	"\x06events\x18\x01 \x03(\v2\x1c.todo.user.v1.UserAuditEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x89\x01\n" +
+	"\x0eAuditActorKind\x12 \n" +
+	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
+	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\x8f\x0e\n" +
 	"\vUserService\x12\x8a\x01\n" +
 	"\n" +
 	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"G\x92A0J,\n" +
@@ -1499,7 +1865,8 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x0eChangePassword\x12#.todo.user.v1.ChangePasswordRequest\x1a$.todo.user.v1.ChangePasswordResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/users/{id}:changePassword\x12o\n" +
 	"\x0eDeactivateUser\x12#.todo.user.v1.DeactivateUserRequest\x1a\x12.todo.user.v1.User\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/users/{id}:deactivate\x12i\n" +
 	"\fActivateUser\x12!.todo.user.v1.ActivateUserRequest\x1a\x12.todo.user.v1.User\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/users/{id}:activate\x12X\n" +
-	"\rBatchGetUsers\x12\".todo.user.v1.BatchGetUsersRequest\x1a#.todo.user.v1.BatchGetUsersResponseB\xb0\x02\x92A\xf1\x01\x12\\\n" +
+	"\rBatchGetUsers\x12\".todo.user.v1.BatchGetUsersRequest\x1a#.todo.user.v1.BatchGetUsersResponse\x12\x87\x01\n" +
+	"\x13ListUserAuditEvents\x12(.todo.user.v1.ListUserAuditEventsRequest\x1a).todo.user.v1.ListUserAuditEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/userAuditEventsB\xb0\x02\x92A\xf1\x01\x12\\\n" +
 	"\x04todo\x12PMulti-user task management: the user and task services through the REST gateway.2\x02v12\x10application/json:\x10application/jsonZ_\n" +
 	"]\n" +
 	"\x06bearer\x12S\b\x02\x12>An access token from POST /v1/auth/login, as `Bearer <token>`.\x1a\rAuthorization \x02b\f\n" +
@@ -1519,79 +1886,93 @@ func file_todo_user_v1_user_proto_rawDescGZIP() []byte {
 	return file_todo_user_v1_user_proto_rawDescData
 }
 
-var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_todo_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_todo_user_v1_user_proto_goTypes = []any{
-	(*User)(nil),                   // 0: todo.user.v1.User
-	(*CreateUserRequest)(nil),      // 1: todo.user.v1.CreateUserRequest
-	(*LoginRequest)(nil),           // 2: todo.user.v1.LoginRequest
-	(*LoginResponse)(nil),          // 3: todo.user.v1.LoginResponse
-	(*TokenPair)(nil),              // 4: todo.user.v1.TokenPair
-	(*RefreshTokenRequest)(nil),    // 5: todo.user.v1.RefreshTokenRequest
-	(*RefreshTokenResponse)(nil),   // 6: todo.user.v1.RefreshTokenResponse
-	(*LogoutRequest)(nil),          // 7: todo.user.v1.LogoutRequest
-	(*LogoutResponse)(nil),         // 8: todo.user.v1.LogoutResponse
-	(*GetPublicKeysRequest)(nil),   // 9: todo.user.v1.GetPublicKeysRequest
-	(*GetPublicKeysResponse)(nil),  // 10: todo.user.v1.GetPublicKeysResponse
-	(*PublicKey)(nil),              // 11: todo.user.v1.PublicKey
-	(*GetCurrentUserRequest)(nil),  // 12: todo.user.v1.GetCurrentUserRequest
-	(*GetUserRequest)(nil),         // 13: todo.user.v1.GetUserRequest
-	(*ListUsersRequest)(nil),       // 14: todo.user.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),      // 15: todo.user.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),      // 16: todo.user.v1.UpdateUserRequest
-	(*ChangePasswordRequest)(nil),  // 17: todo.user.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil), // 18: todo.user.v1.ChangePasswordResponse
-	(*DeactivateUserRequest)(nil),  // 19: todo.user.v1.DeactivateUserRequest
-	(*ActivateUserRequest)(nil),    // 20: todo.user.v1.ActivateUserRequest
-	(*BatchGetUsersRequest)(nil),   // 21: todo.user.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),  // 22: todo.user.v1.BatchGetUsersResponse
-	(*UserSummary)(nil),            // 23: todo.user.v1.UserSummary
-	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 25: google.protobuf.FieldMask
+	(AuditActorKind)(0),                 // 0: todo.user.v1.AuditActorKind
+	(*User)(nil),                        // 1: todo.user.v1.User
+	(*CreateUserRequest)(nil),           // 2: todo.user.v1.CreateUserRequest
+	(*LoginRequest)(nil),                // 3: todo.user.v1.LoginRequest
+	(*LoginResponse)(nil),               // 4: todo.user.v1.LoginResponse
+	(*TokenPair)(nil),                   // 5: todo.user.v1.TokenPair
+	(*RefreshTokenRequest)(nil),         // 6: todo.user.v1.RefreshTokenRequest
+	(*RefreshTokenResponse)(nil),        // 7: todo.user.v1.RefreshTokenResponse
+	(*LogoutRequest)(nil),               // 8: todo.user.v1.LogoutRequest
+	(*LogoutResponse)(nil),              // 9: todo.user.v1.LogoutResponse
+	(*GetPublicKeysRequest)(nil),        // 10: todo.user.v1.GetPublicKeysRequest
+	(*GetPublicKeysResponse)(nil),       // 11: todo.user.v1.GetPublicKeysResponse
+	(*PublicKey)(nil),                   // 12: todo.user.v1.PublicKey
+	(*GetCurrentUserRequest)(nil),       // 13: todo.user.v1.GetCurrentUserRequest
+	(*GetUserRequest)(nil),              // 14: todo.user.v1.GetUserRequest
+	(*ListUsersRequest)(nil),            // 15: todo.user.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),           // 16: todo.user.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),           // 17: todo.user.v1.UpdateUserRequest
+	(*ChangePasswordRequest)(nil),       // 18: todo.user.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),      // 19: todo.user.v1.ChangePasswordResponse
+	(*DeactivateUserRequest)(nil),       // 20: todo.user.v1.DeactivateUserRequest
+	(*ActivateUserRequest)(nil),         // 21: todo.user.v1.ActivateUserRequest
+	(*BatchGetUsersRequest)(nil),        // 22: todo.user.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),       // 23: todo.user.v1.BatchGetUsersResponse
+	(*UserSummary)(nil),                 // 24: todo.user.v1.UserSummary
+	(*UserAuditEvent)(nil),              // 25: todo.user.v1.UserAuditEvent
+	(*ListUserAuditEventsRequest)(nil),  // 26: todo.user.v1.ListUserAuditEventsRequest
+	(*ListUserAuditEventsResponse)(nil), // 27: todo.user.v1.ListUserAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 29: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),             // 30: google.protobuf.Struct
 }
 var file_todo_user_v1_user_proto_depIdxs = []int32{
-	24, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	24, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
-	4,  // 2: todo.user.v1.LoginResponse.tokens:type_name -> todo.user.v1.TokenPair
-	0,  // 3: todo.user.v1.LoginResponse.user:type_name -> todo.user.v1.User
-	24, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
-	24, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
-	4,  // 6: todo.user.v1.RefreshTokenResponse.tokens:type_name -> todo.user.v1.TokenPair
-	11, // 7: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
-	0,  // 8: todo.user.v1.ListUsersResponse.users:type_name -> todo.user.v1.User
-	0,  // 9: todo.user.v1.UpdateUserRequest.user:type_name -> todo.user.v1.User
-	25, // 10: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	23, // 11: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
-	1,  // 12: todo.user.v1.UserService.CreateUser:input_type -> todo.user.v1.CreateUserRequest
-	2,  // 13: todo.user.v1.UserService.Login:input_type -> todo.user.v1.LoginRequest
-	5,  // 14: todo.user.v1.UserService.RefreshToken:input_type -> todo.user.v1.RefreshTokenRequest
-	7,  // 15: todo.user.v1.UserService.Logout:input_type -> todo.user.v1.LogoutRequest
-	9,  // 16: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
-	13, // 17: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
-	12, // 18: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
-	14, // 19: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
-	16, // 20: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
-	17, // 21: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
-	19, // 22: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
-	20, // 23: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
-	21, // 24: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
-	0,  // 25: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
-	3,  // 26: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
-	6,  // 27: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
-	8,  // 28: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
-	10, // 29: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
-	0,  // 30: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
-	0,  // 31: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
-	15, // 32: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
-	0,  // 33: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
-	18, // 34: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
-	0,  // 35: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
-	0,  // 36: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
-	22, // 37: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
-	25, // [25:38] is the sub-list for method output_type
-	12, // [12:25] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	28, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	28, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	5,  // 2: todo.user.v1.LoginResponse.tokens:type_name -> todo.user.v1.TokenPair
+	1,  // 3: todo.user.v1.LoginResponse.user:type_name -> todo.user.v1.User
+	28, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
+	28, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 6: todo.user.v1.RefreshTokenResponse.tokens:type_name -> todo.user.v1.TokenPair
+	12, // 7: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
+	1,  // 8: todo.user.v1.ListUsersResponse.users:type_name -> todo.user.v1.User
+	1,  // 9: todo.user.v1.UpdateUserRequest.user:type_name -> todo.user.v1.User
+	29, // 10: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24, // 11: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
+	28, // 12: todo.user.v1.UserAuditEvent.time:type_name -> google.protobuf.Timestamp
+	0,  // 13: todo.user.v1.UserAuditEvent.actor_kind:type_name -> todo.user.v1.AuditActorKind
+	30, // 14: todo.user.v1.UserAuditEvent.change:type_name -> google.protobuf.Struct
+	28, // 15: todo.user.v1.ListUserAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	28, // 16: todo.user.v1.ListUserAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	25, // 17: todo.user.v1.ListUserAuditEventsResponse.events:type_name -> todo.user.v1.UserAuditEvent
+	2,  // 18: todo.user.v1.UserService.CreateUser:input_type -> todo.user.v1.CreateUserRequest
+	3,  // 19: todo.user.v1.UserService.Login:input_type -> todo.user.v1.LoginRequest
+	6,  // 20: todo.user.v1.UserService.RefreshToken:input_type -> todo.user.v1.RefreshTokenRequest
+	8,  // 21: todo.user.v1.UserService.Logout:input_type -> todo.user.v1.LogoutRequest
+	10, // 22: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
+	14, // 23: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
+	13, // 24: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
+	15, // 25: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
+	17, // 26: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
+	18, // 27: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
+	20, // 28: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
+	21, // 29: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
+	22, // 30: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
+	26, // 31: todo.user.v1.UserService.ListUserAuditEvents:input_type -> todo.user.v1.ListUserAuditEventsRequest
+	1,  // 32: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
+	4,  // 33: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
+	7,  // 34: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
+	9,  // 35: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
+	11, // 36: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
+	1,  // 37: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
+	1,  // 38: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
+	16, // 39: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
+	1,  // 40: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
+	19, // 41: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
+	1,  // 42: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
+	1,  // 43: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
+	23, // 44: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
+	27, // 45: todo.user.v1.UserService.ListUserAuditEvents:output_type -> todo.user.v1.ListUserAuditEventsResponse
+	32, // [32:46] is the sub-list for method output_type
+	18, // [18:32] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_todo_user_v1_user_proto_init() }
@@ -1601,18 +1982,21 @@ func file_todo_user_v1_user_proto_init() {
 	}
 	file_todo_user_v1_user_proto_msgTypes[0].OneofWrappers = []any{}
 	file_todo_user_v1_user_proto_msgTypes[14].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[24].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_user_v1_user_proto_rawDesc), len(file_todo_user_v1_user_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   24,
+			NumEnums:      1,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_todo_user_v1_user_proto_goTypes,
 		DependencyIndexes: file_todo_user_v1_user_proto_depIdxs,
+		EnumInfos:         file_todo_user_v1_user_proto_enumTypes,
 		MessageInfos:      file_todo_user_v1_user_proto_msgTypes,
 	}.Build()
 	File_todo_user_v1_user_proto = out.File

@@ -19,19 +19,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UserService_CreateUser_FullMethodName     = "/todo.user.v1.UserService/CreateUser"
-	UserService_Login_FullMethodName          = "/todo.user.v1.UserService/Login"
-	UserService_RefreshToken_FullMethodName   = "/todo.user.v1.UserService/RefreshToken"
-	UserService_Logout_FullMethodName         = "/todo.user.v1.UserService/Logout"
-	UserService_GetPublicKeys_FullMethodName  = "/todo.user.v1.UserService/GetPublicKeys"
-	UserService_GetUser_FullMethodName        = "/todo.user.v1.UserService/GetUser"
-	UserService_GetCurrentUser_FullMethodName = "/todo.user.v1.UserService/GetCurrentUser"
-	UserService_ListUsers_FullMethodName      = "/todo.user.v1.UserService/ListUsers"
-	UserService_UpdateUser_FullMethodName     = "/todo.user.v1.UserService/UpdateUser"
-	UserService_ChangePassword_FullMethodName = "/todo.user.v1.UserService/ChangePassword"
-	UserService_DeactivateUser_FullMethodName = "/todo.user.v1.UserService/DeactivateUser"
-	UserService_ActivateUser_FullMethodName   = "/todo.user.v1.UserService/ActivateUser"
-	UserService_BatchGetUsers_FullMethodName  = "/todo.user.v1.UserService/BatchGetUsers"
+	UserService_CreateUser_FullMethodName          = "/todo.user.v1.UserService/CreateUser"
+	UserService_Login_FullMethodName               = "/todo.user.v1.UserService/Login"
+	UserService_RefreshToken_FullMethodName        = "/todo.user.v1.UserService/RefreshToken"
+	UserService_Logout_FullMethodName              = "/todo.user.v1.UserService/Logout"
+	UserService_GetPublicKeys_FullMethodName       = "/todo.user.v1.UserService/GetPublicKeys"
+	UserService_GetUser_FullMethodName             = "/todo.user.v1.UserService/GetUser"
+	UserService_GetCurrentUser_FullMethodName      = "/todo.user.v1.UserService/GetCurrentUser"
+	UserService_ListUsers_FullMethodName           = "/todo.user.v1.UserService/ListUsers"
+	UserService_UpdateUser_FullMethodName          = "/todo.user.v1.UserService/UpdateUser"
+	UserService_ChangePassword_FullMethodName      = "/todo.user.v1.UserService/ChangePassword"
+	UserService_DeactivateUser_FullMethodName      = "/todo.user.v1.UserService/DeactivateUser"
+	UserService_ActivateUser_FullMethodName        = "/todo.user.v1.UserService/ActivateUser"
+	UserService_BatchGetUsers_FullMethodName       = "/todo.user.v1.UserService/BatchGetUsers"
+	UserService_ListUserAuditEvents_FullMethodName = "/todo.user.v1.UserService/ListUserAuditEvents"
 )
 
 // UserServiceClient is the client API for UserService service.
@@ -94,6 +95,13 @@ type UserServiceClient interface {
 	// active. It is for other services (the task service checks assignees with
 	// it) and has no REST route. Any valid access token may call it.
 	BatchGetUsers(ctx context.Context, in *BatchGetUsersRequest, opts ...grpc.CallOption) (*BatchGetUsersResponse, error)
+	// ListUserAuditEvents pages through the user service's audit log (sign-ups,
+	// sign-ins and their failures, refresh-token reuse, logouts, password and
+	// profile changes, activation, admin creation), newest first, filtered by
+	// actor, action, target user and time range. Admins only: anyone else
+	// gets PERMISSION_DENIED. Task events are listed by
+	// TaskService.ListUserAuditEvents.
+	ListUserAuditEvents(ctx context.Context, in *ListUserAuditEventsRequest, opts ...grpc.CallOption) (*ListUserAuditEventsResponse, error)
 }
 
 type userServiceClient struct {
@@ -234,6 +242,16 @@ func (c *userServiceClient) BatchGetUsers(ctx context.Context, in *BatchGetUsers
 	return out, nil
 }
 
+func (c *userServiceClient) ListUserAuditEvents(ctx context.Context, in *ListUserAuditEventsRequest, opts ...grpc.CallOption) (*ListUserAuditEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUserAuditEventsResponse)
+	err := c.cc.Invoke(ctx, UserService_ListUserAuditEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UserServiceServer is the server API for UserService service.
 // All implementations must embed UnimplementedUserServiceServer
 // for forward compatibility.
@@ -294,6 +312,13 @@ type UserServiceServer interface {
 	// active. It is for other services (the task service checks assignees with
 	// it) and has no REST route. Any valid access token may call it.
 	BatchGetUsers(context.Context, *BatchGetUsersRequest) (*BatchGetUsersResponse, error)
+	// ListUserAuditEvents pages through the user service's audit log (sign-ups,
+	// sign-ins and their failures, refresh-token reuse, logouts, password and
+	// profile changes, activation, admin creation), newest first, filtered by
+	// actor, action, target user and time range. Admins only: anyone else
+	// gets PERMISSION_DENIED. Task events are listed by
+	// TaskService.ListUserAuditEvents.
+	ListUserAuditEvents(context.Context, *ListUserAuditEventsRequest) (*ListUserAuditEventsResponse, error)
 	mustEmbedUnimplementedUserServiceServer()
 }
 
@@ -342,6 +367,9 @@ func (UnimplementedUserServiceServer) ActivateUser(context.Context, *ActivateUse
 }
 func (UnimplementedUserServiceServer) BatchGetUsers(context.Context, *BatchGetUsersRequest) (*BatchGetUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchGetUsers not implemented")
+}
+func (UnimplementedUserServiceServer) ListUserAuditEvents(context.Context, *ListUserAuditEventsRequest) (*ListUserAuditEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUserAuditEvents not implemented")
 }
 func (UnimplementedUserServiceServer) mustEmbedUnimplementedUserServiceServer() {}
 func (UnimplementedUserServiceServer) testEmbeddedByValue()                     {}
@@ -598,6 +626,24 @@ func _UserService_BatchGetUsers_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UserService_ListUserAuditEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUserAuditEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ListUserAuditEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ListUserAuditEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ListUserAuditEvents(ctx, req.(*ListUserAuditEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // UserService_ServiceDesc is the grpc.ServiceDesc for UserService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -656,6 +702,10 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchGetUsers",
 			Handler:    _UserService_BatchGetUsers_Handler,
+		},
+		{
+			MethodName: "ListUserAuditEvents",
+			Handler:    _UserService_ListUserAuditEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
