@@ -112,7 +112,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, tel.Shutdown(context.WithoutCancel(ctx))) }()
-	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, pgdb.WithTracer(tel.PgxTracer()), pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure))
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, schema.TaskRole, pgdb.WithTracer(tel.PgxTracer()), pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure))
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func openStore(ctx context.Context, cfg config, opts ...pgdb.Option) (*pgdb.DB, 
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, append([]pgdb.Option{pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure)}, opts...)...)
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, schema.UserRole, append([]pgdb.Option{pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure)}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}
