@@ -11,7 +11,8 @@
 //
 // Configuration comes from the environment; see config. serve refuses to
 // start when DATABASE_URL names a role that could bypass row-level security
-// (superuser, BYPASSRLS, an owner) or is not a member of todo_app.
+// (superuser, BYPASSRLS, an owner) or is not a member of todo_task_svc, the
+// task service's group (schema.TaskRole).
 package main
 
 import (

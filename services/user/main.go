@@ -11,7 +11,7 @@
 // Configuration comes from the environment; see config. serve and admin
 // create refuse to start when DATABASE_URL names a role that could bypass
 // row-level security (superuser, BYPASSRLS, an owner) or is not a member of
-// todo_app.
+// todo_user_svc, the user service's group (schema.UserRole).
 package main
 
 import (
