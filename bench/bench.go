@@ -27,9 +27,13 @@ import (
 // password is every seeded user's password.
 const password = "bench-password-0123"
 
-// appRole is the LOGIN role (a member of todo_app) the services and
-// pgbench connect as.
-const appRole = "bench_app"
+// userAppRole and taskAppRole are the LOGIN roles the user and the task
+// service connect as, members of their service's group (todo_user_svc,
+// todo_task_svc); pgbench runs the task service's queries as taskAppRole.
+const (
+	userAppRole = "bench_user"
+	taskAppRole = "bench_task"
+)
 
 // processes are the service processes, in start order.
 var processes = []string{"user-service", "task-service", "gateway"}
@@ -190,7 +194,7 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 	size := report.Size{Tasks: n, HeavyUsers: l.Heavy, Rows: map[report.Key]report.Measured{}, PeakRSS: map[string]int64{}}
 	label := report.Count(n)
 	dbName := "bench_" + strings.ToLower(label)
-	ownerURL, appURL, err := b.createDatabase(ctx, dbName)
+	ownerURL, userURL, taskURL, err := b.createDatabase(ctx, dbName)
 	if err != nil {
 		return size, err
 	}
@@ -214,9 +218,9 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 	if err := pgbench.Check(ctx, pgOpts, pgbench.CheckCreator, 2000); err != nil {
 		return size, fmt.Errorf("the pgbench scripts' creator formula disagrees with the seeded data: %w", err)
 	}
-	pgOpts.URL = appURL
+	pgOpts.URL = taskURL
 
-	svc, err := b.startServices(ctx, label, appURL)
+	svc, err := b.startServices(ctx, label, userURL, taskURL)
 	if err != nil {
 		return size, err
 	}
@@ -293,43 +297,54 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 }
 
 // createDatabase creates database name, migrates it with the services'
-// own migrate commands as the superuser, and makes sure the app role
-// exists. It returns the superuser and app role URLs of the database.
-func (b *bench) createDatabase(ctx context.Context, name string) (ownerURL, appURL string, err error) {
+// own migrate commands as the superuser, and makes sure the services' login
+// roles exist. It returns the superuser URL of the database and those of the
+// user and the task service's login roles.
+func (b *bench) createDatabase(ctx context.Context, name string) (ownerURL, userURL, taskURL string, err error) {
 	conn, err := pgx.Connect(ctx, b.cluster.URL())
 	if err != nil {
-		return "", "", fmt.Errorf("connect to PostgreSQL: %w", err)
+		return "", "", "", fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", "", fmt.Errorf("create database %s: %w", name, err)
+		return "", "", "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	u, err := url.Parse(b.cluster.URL())
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	u.Path = "/" + name
 	ownerURL = u.String()
 	for _, svc := range []string{"user-service", "task-service"} {
 		if err := migrate(ctx, filepath.Join(b.cfg.Bin, svc), ownerURL); err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 	}
-	if _, err := conn.Exec(ctx, `
+	login := func(role, group string) (string, error) {
+		if _, err := conn.Exec(ctx, `
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '`+appRole+`') THEN
-        CREATE ROLE `+appRole+` LOGIN;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '`+role+`') THEN
+        CREATE ROLE `+role+` LOGIN;
     END IF;
 END
 $$`); err != nil {
-		return "", "", fmt.Errorf("create role %s: %w", appRole, err)
+			return "", fmt.Errorf("create role %s: %w", role, err)
+		}
+		if _, err := conn.Exec(ctx, "GRANT "+group+" TO "+role); err != nil {
+			return "", fmt.Errorf("grant %s to %s: %w", group, role, err)
+		}
+		lu := *u
+		lu.User = url.User(role)
+		return lu.String(), nil
 	}
-	if _, err := conn.Exec(ctx, "GRANT todo_app TO "+appRole); err != nil {
-		return "", "", fmt.Errorf("grant todo_app to %s: %w", appRole, err)
+	if userURL, err = login(userAppRole, "todo_user_svc"); err != nil {
+		return "", "", "", err
 	}
-	u.User = url.User(appRole)
-	return ownerURL, u.String(), nil
+	if taskURL, err = login(taskAppRole, "todo_task_svc"); err != nil {
+		return "", "", "", err
+	}
+	return ownerURL, userURL, taskURL, nil
 }
 
 func dropDatabase(ctx context.Context, adminURL, name string) error {

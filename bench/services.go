@@ -33,10 +33,11 @@ type services struct {
 }
 
 // startServices starts user-service, task-service and gateway on loopback
-// listeners against the database at appURL, each once the one before it is
+// listeners against the database at userURL and taskURL (each service's own
+// login role), each once the one before it is
 // ready (the services SERVING on grpc.health.v1, the gateway's /readyz
 // reporting both ready). Their output goes to files in the work directory.
-func (b *bench) startServices(ctx context.Context, label, appURL string) (_ *services, err error) {
+func (b *bench) startServices(ctx context.Context, label, userURL, taskURL string) (_ *services, err error) {
 	s := &services{}
 	defer func() {
 		if err != nil {
@@ -59,9 +60,9 @@ func (b *bench) startServices(ctx context.Context, label, appURL string) (_ *ser
 		}
 		switch name {
 		case "user-service":
-			spec.Env = []string{"DATABASE_URL=" + appURL, "TOKEN_PRIVATE_KEY_FILE=" + b.keyFile, "DATA_KEYRING_FILE=" + b.keyringFile, "ACCESS_TOKEN_TTL=2h"}
+			spec.Env = []string{"DATABASE_URL=" + userURL, "TOKEN_PRIVATE_KEY_FILE=" + b.keyFile, "DATA_KEYRING_FILE=" + b.keyringFile, "ACCESS_TOKEN_TTL=2h"}
 		case "task-service":
-			spec.Env = []string{"DATABASE_URL=" + appURL, "USER_SERVICE_ADDR=" + addr["user-service"]}
+			spec.Env = []string{"DATABASE_URL=" + taskURL, "USER_SERVICE_ADDR=" + addr["user-service"]}
 		case "gateway":
 			spec.Args, spec.AddrEnv, spec.Ready = nil, "HTTP_ADDR", proc.HTTPOK("/readyz")
 			spec.Env = []string{"USER_SERVICE_ADDR=" + addr["user-service"], "TASK_SERVICE_ADDR=" + addr["task-service"]}

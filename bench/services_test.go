@@ -41,7 +41,7 @@ func TestStartServices_ServesAndStopsCleanly(t *testing.T) {
 	_, b.keyringFile = keyringtest.New(t)
 	db := pgtest.New(t)
 	ctx := testkit.Context(t)
-	svc, err := b.startServices(ctx, "test", db.AppURL)
+	svc, err := b.startServices(ctx, "test", db.UserAppURL, db.TaskAppURL)
 	if err != nil {
 		t.Fatal(err)
 	}

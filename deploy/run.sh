@@ -4,11 +4,14 @@
 #
 # Without DATABASE_URL it keeps a PostgreSQL cluster of its own under
 # .local/pg (created on first use, reused afterwards), applies the
-# migrations as the cluster's superuser, creates the login role todo_svc
-# (a member of todo_app) that the services connect as, and a local admin.
-# With DATABASE_URL (e.g. Neon's pooled DSN, as a member of todo_app) it uses
-# that database instead, migrating through MIGRATE_DATABASE_URL (the direct
-# DSN of the owner) when set, else through DATABASE_URL.
+# migrations as the cluster's superuser, creates one login role per service
+# (todo_user_login, a member of todo_user_svc; todo_task_login, a member of
+# todo_task_svc) that each service connects as, and a local admin.
+# With DATABASE_URL (e.g. Neon, the database owner's DSN) it uses that
+# database instead, migrating through MIGRATE_DATABASE_URL (the owner's
+# direct DSN) when set, else through DATABASE_URL; the services then connect
+# through USER_DATABASE_URL and TASK_DATABASE_URL (required), each a login
+# role of that service's group made as the README's Neon section says.
 #
 # Knobs (environment):
 #   HTTP_ADDR       REST gateway address      (default 127.0.0.1:8080)
@@ -176,7 +179,10 @@ fi
 ADMIN_NOTE=""
 if [ -n "${DATABASE_URL:-}" ]; then
 	say "using DATABASE_URL (no local PostgreSQL)"
-	APP_DSN="$DATABASE_URL"
+	[ -n "${USER_DATABASE_URL:-}" ] && [ -n "${TASK_DATABASE_URL:-}" ] ||
+		die "with DATABASE_URL, set USER_DATABASE_URL and TASK_DATABASE_URL too: the DSNs of the user and the task service's login roles (members of todo_user_svc and todo_task_svc, made after the first migrate up; see README, Neon)"
+	USER_DSN="$USER_DATABASE_URL"
+	TASK_DSN="$TASK_DATABASE_URL"
 	MIGRATE_DSN="${MIGRATE_DATABASE_URL:-$DATABASE_URL}"
 	[ -n "${MIGRATE_DATABASE_URL:-}" ] && say "migrating through MIGRATE_DATABASE_URL"
 else
@@ -209,7 +215,8 @@ else
 	PGSOCK="$PGROOT/run"
 	PGLOG="$PGROOT/postgres.log"
 	SUPERPASS_FILE="$LOCAL/pg-superuser.password"
-	APPPASS_FILE="$LOCAL/pg-todo_svc.password"
+	USERPASS_FILE="$LOCAL/pg-todo_user_login.password"
+	TASKPASS_FILE="$LOCAL/pg-todo_task_login.password"
 
 	if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		say "initialising a PostgreSQL cluster in ${PGDATA#"$ROOT/"} (first run)"
@@ -272,22 +279,29 @@ if [ ! -s "$DATA_KEYRING" ]; then
 		{ tail -n 20 "$LOGS/keys.log" >&2; die "user-service keys rotate failed; see $LOGS/keys.log"; }
 fi
 if [ -z "${DATABASE_URL:-}" ]; then
-	# The services log in as todo_svc: a member of todo_app that owns
-	# nothing, is no superuser and has no BYPASSRLS (they refuse anything else).
-	[ -s "$APPPASS_FILE" ] || (umask 077 && secret >"$APPPASS_FILE")
-	psql_super todo -v pw="$(cat "$APPPASS_FILE")" >/dev/null <<'SQL'
+	# Each service logs in as its own role: a member of its service's group
+	# only, owning nothing, no superuser, no BYPASSRLS (they refuse anything
+	# else). todo_svc, the shared login of older checkouts, is left alone:
+	# its group todo_app has no privilege left after the migrations.
+	login_role() { # role group password-file
+		[ -s "$3" ] || (umask 077 && secret >"$3")
+		psql_super todo -v role="$1" -v grp="$2" -v pw="$(cat "$3")" >/dev/null <<'SQL'
 SET client_min_messages = warning;
-SELECT format('CREATE ROLE todo_svc LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L', :'pw')
-WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'todo_svc') \gexec
-SELECT format('ALTER ROLE todo_svc LOGIN PASSWORD %L', :'pw') \gexec
-GRANT todo_app TO todo_svc;
+SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L', :'role', :'pw')
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'role', :'pw') \gexec
+SELECT format('GRANT %I TO %I', :'grp', :'role') \gexec
 SQL
-	APP_DSN="postgres://todo_svc:$(cat "$APPPASS_FILE")@127.0.0.1:$PGPORT_RUNNING/todo?sslmode=disable"
+	}
+	login_role todo_user_login todo_user_svc "$USERPASS_FILE"
+	login_role todo_task_login todo_task_svc "$TASKPASS_FILE"
+	USER_DSN="postgres://todo_user_login:$(cat "$USERPASS_FILE")@127.0.0.1:$PGPORT_RUNNING/todo?sslmode=disable"
+	TASK_DSN="postgres://todo_task_login:$(cat "$TASKPASS_FILE")@127.0.0.1:$PGPORT_RUNNING/todo?sslmode=disable"
 
 	# A local admin on first use; the password is printed once, never stored.
 	if [ -z "$(psql_super todo -tAc 'SELECT 1 FROM "user" WHERE is_admin LIMIT 1')" ]; then
 		admin_pw="$(secret | cut -c1-24)"
-		DATABASE_URL="$APP_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" ADMIN_EMAIL="admin@example.com" ADMIN_USERNAME="admin" ADMIN_PASSWORD="$admin_pw" \
+		DATABASE_URL="$USER_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" ADMIN_EMAIL="admin@example.com" ADMIN_USERNAME="admin" ADMIN_PASSWORD="$admin_pw" \
 			"$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
 			{ tail -n 20 "$LOGS/admin.log" >&2; die "user-service admin create failed; see $LOGS/admin.log"; }
 		ADMIN_NOTE="admin account created (shown only now): username admin, email admin@example.com, password $admin_pw"
@@ -295,14 +309,14 @@ SQL
 		ADMIN_NOTE="admin account: username admin (its password was printed by the first run)"
 	fi
 elif [ -n "${ADMIN_EMAIL:-}" ] && [ -n "${ADMIN_USERNAME:-}" ] && [ -n "${ADMIN_PASSWORD:-}" ]; then
-	DATABASE_URL="$APP_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" "$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
+	DATABASE_URL="$USER_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" "$BIN/user-service" admin create >>"$LOGS/admin.log" 2>&1 ||
 		{ tail -n 20 "$LOGS/admin.log" >&2; die "user-service admin create failed; see $LOGS/admin.log"; }
 	ADMIN_NOTE="admin account ensured: $ADMIN_USERNAME <$ADMIN_EMAIL>"
 fi
 
 # Names stored in clear text before encryption existed (a database of an
 # older checkout) are sealed now; on an encrypted database nothing is left.
-DATABASE_URL="$APP_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" "$BIN/user-service" keys reencrypt >>"$LOGS/keys.log" 2>&1 ||
+DATABASE_URL="$USER_DSN" DATA_KEYRING_FILE="$DATA_KEYRING" "$BIN/user-service" keys reencrypt >>"$LOGS/keys.log" 2>&1 ||
 	{ tail -n 20 "$LOGS/keys.log" >&2; die "user-service keys reencrypt failed; see $LOGS/keys.log"; }
 
 # --------------------------------------------------------------- services
@@ -342,9 +356,9 @@ wait_listening() {
 # In dependency order: the task service fetches the token keys from the user
 # service when it starts.
 say "starting user-service, task-service and gateway (logs in ${LOGS#"$ROOT/"}/)"
-start user-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY" DATA_KEYRING_FILE="$DATA_KEYRING" "${USER_TLS[@]}"
+start user-service DATABASE_URL="$USER_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY" DATA_KEYRING_FILE="$DATA_KEYRING" "${USER_TLS[@]}"
 wait_listening user-service "$USER_DIAL"
-start task-service DATABASE_URL="$APP_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" ADMIN_ADDR="$TASK_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" "${TASK_TLS[@]}"
+start task-service DATABASE_URL="$TASK_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" ADMIN_ADDR="$TASK_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" "${TASK_TLS[@]}"
 wait_listening task-service "$TASK_DIAL"
 start gateway HTTP_ADDR="$HTTP_ADDR" ADMIN_ADDR="$GATEWAY_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" TASK_SERVICE_ADDR="$TASK_DIAL" "${GATEWAY_TLS[@]}"
 

@@ -97,8 +97,8 @@ func (w *worker) Work(ctx context.Context, j *river.Job[args]) error {
 }
 
 // Start starts a River client on pool running cfg's jobs; stop it with
-// Stop. pool's role needs the grants the migrations give todo_app on the
-// River schema.
+// Stop. pool's role needs the grants the migrations give the service's
+// group (todo_user_svc, todo_task_svc) on its River schema.
 func Start(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, cfg Config) (*Runner, error) {
 	runs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "todo_job_runs_total",

@@ -36,7 +36,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func start(t *testing.T, db *pgtest.DB, id string, reg prometheus.Registerer, js ...jobs.Job) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := jobs.Start(testkit.Context(t), log, db.App.Pool, jobs.Config{
+	r, err := jobs.Start(testkit.Context(t), log, db.TaskApp.Pool, jobs.Config{
 		Schema: "river_task", Jobs: js, Registerer: reg, PollInterval: 200 * time.Millisecond, ID: id,
 	})
 	if err != nil {

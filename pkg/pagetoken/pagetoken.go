@@ -21,6 +21,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,11 @@ func (c Codec) Encode(binding, position Fields) string {
 // is malformed, of another version, altered, or issued for another binding
 // or codec.
 func (c Codec) Decode(token string, binding Fields) (*Reader, error) {
+	// encoding/base64 skips '\r' and '\n' even in strict mode: a token
+	// holding them is not one Encode wrote.
+	if strings.ContainsAny(token, "\r\n") {
+		return nil, ErrInvalid
+	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) < 1+checkLen || b[0] != Version {
 		return nil, ErrInvalid

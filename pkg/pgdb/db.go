@@ -12,10 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// AppRole is the NOLOGIN role whose members the services must log in as
-// (created by the migrations; see package schema).
-const AppRole = "todo_app"
-
 // DB is a connection pool plus the statement timeout applied to each of its
 // transactions.
 type DB struct {
@@ -41,12 +37,13 @@ func Open(ctx context.Context, cfg *Config) (*DB, error) {
 
 // OpenRuntime opens the pool a service runs on: it parses dsn (see
 // ParseConfig), opens the pool, and checks with CheckRuntimeRole that the
-// role it logs in as is fit to run a service, refusing to start otherwise.
+// role it logs in as is fit to run the service whose NOLOGIN group is group
+// (schema.UserRole, schema.TaskRole), refusing to start otherwise.
 // The errors name DATABASE_URL, where the DSN comes from. Before it
 // connects it refuses a DSN that may reach another machine without TLS (see
 // CheckTransport; WithAllowInsecure turns that off). opts change the parsed
 // configuration before the pool opens.
-func OpenRuntime(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+func OpenRuntime(ctx context.Context, dsn, group string, opts ...Option) (*DB, error) {
 	cfg, err := ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
@@ -61,7 +58,7 @@ func OpenRuntime(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.CheckRuntimeRole(ctx); err != nil {
+	if err := db.CheckRuntimeRole(ctx, group); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("refusing to start: %w", err)
 	}
@@ -121,11 +118,12 @@ func (db *DB) settingsArgs(settings []Setting) ([]string, []string) {
 }
 
 // CheckRuntimeRole returns an error, saying what is wrong and how to fix it,
-// unless the pool's role is fit to run a service: it is not a superuser, has
-// no BYPASSRLS, is a member of todo_app, and neither it nor a role it belongs
-// to owns a relation, function, schema or the database itself (an owner can
-// switch row-level security off).
-func (db *DB) CheckRuntimeRole(ctx context.Context) error {
+// unless the pool's role is fit to run the service whose NOLOGIN group is
+// group (e.g. todo_user_svc): it is not a superuser, has no BYPASSRLS, is a
+// member of group, and neither it nor a role it belongs to owns a relation,
+// function, schema or the database itself (an owner can switch row-level
+// security off).
+func (db *DB) CheckRuntimeRole(ctx context.Context, group string) error {
 	const q = `
 SELECT r.rolname, r.rolsuper, r.rolbypassrls,
        a.oid IS NOT NULL,
@@ -154,7 +152,7 @@ WHERE r.rolname = current_user`
 		member                   bool
 		owned                    []string
 	)
-	if err := db.Pool.QueryRow(ctx, q, AppRole).Scan(&name, &super, &bypass, &appExists, &member, &owned); err != nil {
+	if err := db.Pool.QueryRow(ctx, q, group).Scan(&name, &super, &bypass, &appExists, &member, &owned); err != nil {
 		return fmt.Errorf("check database role: %w", err)
 	}
 	var problems []string
@@ -166,9 +164,10 @@ WHERE r.rolname = current_user`
 	}
 	switch {
 	case !appExists:
-		problems = append(problems, fmt.Sprintf("cannot be a member of %s: that role does not exist (run the migrations first: migrate up)", AppRole))
+		problems = append(problems, fmt.Sprintf("cannot be a member of %s: that role does not exist (run the migrations first: migrate up)", group))
 	case !member:
-		problems = append(problems, fmt.Sprintf("is not a member of %s (GRANT %s TO %s)", AppRole, AppRole, pgx.Identifier{name}.Sanitize()))
+		problems = append(problems, fmt.Sprintf("is not a member of %s, the group this service's privileges are granted to (GRANT %s TO %s)",
+			group, group, pgx.Identifier{name}.Sanitize()))
 	}
 	if len(owned) > 0 {
 		problems = append(problems, fmt.Sprintf("owns (itself or through a role it belongs to) %s (an owner can switch row-level security off)", strings.Join(owned, ", ")))
@@ -176,6 +175,6 @@ WHERE r.rolname = current_user`
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("database role %q %s: services must connect as a LOGIN role that is not superuser, has no BYPASSRLS, owns nothing and is a member of %s, for example: CREATE ROLE todo_service LOGIN PASSWORD '…' IN ROLE %s; then use it in DATABASE_URL (migrations still run as the owner)",
-		name, strings.Join(problems, "; "), AppRole, AppRole)
+	return fmt.Errorf("database role %q %s: this service must connect as a LOGIN role that is not superuser, has no BYPASSRLS, owns nothing and is a member of %s, for example: CREATE ROLE %s LOGIN PASSWORD '…' IN ROLE %s; then use it in DATABASE_URL (migrations still run as the owner)",
+		name, strings.Join(problems, "; "), group, strings.TrimSuffix(group, "_svc")+"_login", group)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/schema"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -42,7 +43,7 @@ func TestSend_SettingsHoldForTheBatchOnly(t *testing.T) {
 	// batch's queries in all of them.
 	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
 		t.Run(mode, func(t *testing.T) {
-			db := openOneConn(t, tdb.AppURL, "&statement_timeout=1500&default_query_exec_mode="+mode)
+			db := openOneConn(t, tdb.UserAppURL, "&statement_timeout=1500&default_query_exec_mode="+mode)
 
 			var user, admin, timeout string
 			err := db.Send(ctx, pgdb.RetrySafe,
@@ -73,7 +74,7 @@ func TestSend_SettingsHoldForTheBatchOnly(t *testing.T) {
 func TestSend_StatementTimeoutIsErrStatementTimeout(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
-	db := openOneConn(t, tdb.AppURL, "&statement_timeout=50ms")
+	db := openOneConn(t, tdb.UserAppURL, "&statement_timeout=50ms")
 	err := db.Send(context.Background(), pgdb.RetrySafe, nil,
 		func(b *pgx.Batch) { b.Queue(`SELECT pg_sleep(10)`) },
 		func(br pgx.BatchResults) error { _, err := br.Exec(); return err })
@@ -87,7 +88,7 @@ func TestInTx_SettingsHoldForTheTransactionOnly(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	ctx := context.Background()
-	db := openOneConn(t, tdb.AppURL, "&statement_timeout=2s")
+	db := openOneConn(t, tdb.UserAppURL, "&statement_timeout=2s")
 
 	var user, timeout string
 	err := db.InTx(ctx, pgdb.RetrySafe, []pgdb.Setting{{Name: "app.user_id", Value: "7"}}, func(tx pgx.Tx) error {
@@ -112,7 +113,7 @@ func TestInTx_ErrorRollsBack(t *testing.T) {
 	tdb := pgtest.New(t)
 	ctx := context.Background()
 	errStop := errors.New("stop")
-	err := tdb.App.InTx(ctx, pgdb.RetrySafe, nil, func(tx pgx.Tx) error {
+	err := tdb.UserApp.InTx(ctx, pgdb.RetrySafe, nil, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO "user" (email, username, password_hash) VALUES ('a@example.com', 'a', 'h')`); err != nil {
 			return err
 		}
@@ -146,7 +147,7 @@ func roleURL(t *testing.T, tdb *pgtest.DB, name, options string) string {
 			}
 		}
 	})
-	u, err := url.Parse(tdb.AppURL)
+	u, err := url.Parse(tdb.UserAppURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func roleURL(t *testing.T, tdb *pgtest.DB, name, options string) string {
 	return u.String()
 }
 
-func checkRole(t *testing.T, dsn string) error {
+func checkRole(t *testing.T, dsn, group string) error {
 	t.Helper()
 	cfg, err := pgdb.ParseConfig(dsn)
 	if err != nil {
@@ -165,7 +166,7 @@ func checkRole(t *testing.T, dsn string) error {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	return db.CheckRuntimeRole(context.Background())
+	return db.CheckRuntimeRole(context.Background(), group)
 }
 
 func TestCheckRuntimeRole(t *testing.T) {
@@ -174,26 +175,33 @@ func TestCheckRuntimeRole(t *testing.T) {
 	suffix := strings.TrimPrefix(tdb.Name, "t_")
 	suffix = suffix[len(suffix)-12:]
 
-	if err := tdb.App.CheckRuntimeRole(context.Background()); err != nil {
-		t.Errorf("app role (member of todo_app, owns nothing): %v", err)
+	if err := tdb.UserApp.CheckRuntimeRole(context.Background(), schema.UserRole); err != nil {
+		t.Errorf("user login role (member of %s, owns nothing): %v", schema.UserRole, err)
+	}
+	if err := tdb.TaskApp.CheckRuntimeRole(context.Background(), schema.TaskRole); err != nil {
+		t.Errorf("task login role (member of %s, owns nothing): %v", schema.TaskRole, err)
 	}
 
-	owner := roleURL(t, tdb, "owner_"+suffix, "IN ROLE todo_app")
+	owner := roleURL(t, tdb, "owner_"+suffix, "IN ROLE todo_user_svc")
 	if _, err := tdb.Owner.Exec(context.Background(), "CREATE TABLE mine (id int); ALTER TABLE mine OWNER TO "+pgx.Identifier{"owner_" + suffix}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		dsn  string
-		want []string // substrings of the error
+		name  string
+		dsn   string
+		group string
+		want  []string // substrings of the error
 	}{
-		{"superuser", tdb.OwnerURL, []string{`role "postgres"`, "superuser", "member of todo_app", "CREATE ROLE"}},
-		{"bypassrls", roleURL(t, tdb, "bypass_"+suffix, "BYPASSRLS IN ROLE todo_app"), []string{"BYPASSRLS"}},
-		{"not a member", roleURL(t, tdb, "outsider_"+suffix, ""), []string{"is not a member of todo_app", "GRANT todo_app TO"}},
-		{"owner", owner, []string{"owns", "relation mine"}},
+		{"superuser", tdb.OwnerURL, schema.UserRole, []string{`role "postgres"`, "superuser", "member of todo_user_svc", "CREATE ROLE todo_user_login", "IN ROLE todo_user_svc"}},
+		{"bypassrls", roleURL(t, tdb, "bypass_"+suffix, "BYPASSRLS IN ROLE todo_task_svc"), schema.TaskRole, []string{"BYPASSRLS"}},
+		{"not a member", roleURL(t, tdb, "outsider_"+suffix, ""), schema.TaskRole, []string{"is not a member of todo_task_svc", "GRANT todo_task_svc TO"}},
+		{"the other service's login", tdb.TaskAppURL, schema.UserRole, []string{"is not a member of todo_user_svc", "GRANT todo_user_svc TO"}},
+		{"the shared group of old", roleURL(t, tdb, "shared_"+suffix, "IN ROLE todo_app"), schema.UserRole, []string{"is not a member of todo_user_svc"}},
+		{"no such group", tdb.UserAppURL, "todo_nosuch_svc", []string{"todo_nosuch_svc: that role does not exist"}},
+		{"owner", owner, schema.UserRole, []string{"owns", "relation mine"}},
 	}
 	for _, tt := range tests {
-		err := checkRole(t, tt.dsn)
+		err := checkRole(t, tt.dsn, tt.group)
 		if err == nil {
 			t.Errorf("%s: CheckRuntimeRole = nil, want an error", tt.name)
 			continue

@@ -27,7 +27,7 @@ func selectOne(ctx context.Context, db *pgdb.DB, retry pgdb.Retry) (int, error) 
 func warmThenTerminate(t *testing.T, db *pgtest.DB) {
 	t.Helper()
 	for range 4 {
-		if _, err := selectOne(t.Context(), db.App, pgdb.RetrySafe); err != nil {
+		if _, err := selectOne(t.Context(), db.UserApp, pgdb.RetrySafe); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -42,7 +42,7 @@ func TestSend_ReadAfterTerminatedBackendsSucceeds(t *testing.T) {
 	ctx := t.Context()
 	for round := range 3 {
 		warmThenTerminate(t, db)
-		n, err := selectOne(ctx, db.App, pgdb.RetrySafe)
+		n, err := selectOne(ctx, db.UserApp, pgdb.RetrySafe)
 		if err != nil || n != 1 {
 			t.Fatalf("round %d: read after terminate = %d, %v; want 1, nil", round, n, err)
 		}
@@ -53,15 +53,15 @@ func TestSend_WriteAfterTerminatedBackendsIsUnavailableOrDone(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := t.Context()
-	if _, err := selectOne(ctx, db.App, pgdb.RetrySafe); err != nil {
+	if _, err := selectOne(ctx, db.UserApp, pgdb.RetrySafe); err != nil {
 		t.Fatal(err)
 	}
 	db.TerminateApp(t)
-	_, err := selectOne(ctx, db.App, pgdb.RetryIfNotSent)
+	_, err := selectOne(ctx, db.UserApp, pgdb.RetryIfNotSent)
 	if err != nil && !errors.Is(err, pgdb.ErrUnavailable) {
 		t.Errorf("write after terminate = %v, want success or ErrUnavailable", err)
 	}
-	if _, err := selectOne(ctx, db.App, pgdb.RetryIfNotSent); err != nil {
+	if _, err := selectOne(ctx, db.UserApp, pgdb.RetryIfNotSent); err != nil {
 		t.Errorf("the next write = %v, want success on a fresh connection", err)
 	}
 }
@@ -70,18 +70,18 @@ func TestSend_DatabaseDownIsErrUnavailable(t *testing.T) {
 	t.Parallel()
 	db, cluster := pgtest.NewPrivate(t)
 	ctx := t.Context()
-	if _, err := selectOne(ctx, db.App, pgdb.RetrySafe); err != nil {
+	if _, err := selectOne(ctx, db.UserApp, pgdb.RetrySafe); err != nil {
 		t.Fatal(err)
 	}
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	for _, retry := range []pgdb.Retry{pgdb.RetrySafe, pgdb.RetryIfNotSent} {
-		if _, err := selectOne(ctx, db.App, retry); !errors.Is(err, pgdb.ErrUnavailable) {
+		if _, err := selectOne(ctx, db.UserApp, retry); !errors.Is(err, pgdb.ErrUnavailable) {
 			t.Errorf("retry %v with the database down = %v, want ErrUnavailable", retry, err)
 		}
 	}
-	err := db.App.InTx(ctx, pgdb.RetrySafe, nil, func(pgx.Tx) error { return nil })
+	err := db.UserApp.InTx(ctx, pgdb.RetrySafe, nil, func(pgx.Tx) error { return nil })
 	if !errors.Is(err, pgdb.ErrUnavailable) {
 		t.Errorf("InTx with the database down = %v, want ErrUnavailable", err)
 	}
@@ -91,7 +91,7 @@ func TestSend_DatabaseDownIsErrUnavailable(t *testing.T) {
 // counting how many times a write ran.
 func createAttempts(t *testing.T, db *pgtest.DB) {
 	t.Helper()
-	if _, err := db.Owner.Exec(t.Context(), `CREATE TABLE attempts (n int); GRANT SELECT, INSERT ON attempts TO todo_app`); err != nil {
+	if _, err := db.Owner.Exec(t.Context(), `CREATE TABLE attempts (n int); GRANT SELECT, INSERT ON attempts TO todo_user_svc`); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -126,7 +126,7 @@ func TestSend_WriteThatCommittedBeforeTheConnectionFailedRunsOnce(t *testing.T) 
 			t.Parallel()
 			db := pgtest.New(t)
 			createAttempts(t, db)
-			err := db.App.Send(t.Context(), tc.retry, nil, func(b *pgx.Batch) {
+			err := db.UserApp.Send(t.Context(), tc.retry, nil, func(b *pgx.Batch) {
 				b.Queue(`INSERT INTO attempts VALUES (1)`)
 				b.Queue(`COMMIT`)
 				b.Queue(`SELECT pg_terminate_backend(pg_backend_pid()) FROM attempts HAVING count(*) = 1`)
@@ -157,7 +157,7 @@ func TestInTx_AfterTerminatedBackendsSucceedsForWrites(t *testing.T) {
 		warmThenTerminate(t, db)
 		// BEGIN meets the dead connection: nothing of the transaction ran,
 		// so even a write that must not run twice is retried.
-		err := db.App.InTx(ctx, pgdb.RetryIfNotSent, nil, func(tx pgx.Tx) error {
+		err := db.UserApp.InTx(ctx, pgdb.RetryIfNotSent, nil, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO attempts VALUES ($1)`, round)
 			return err
 		})
@@ -179,7 +179,7 @@ func TestInTx_ConnectionLostBeforeCommitIsRetriedOnce(t *testing.T) {
 	createAttempts(t, db)
 	ctx := t.Context()
 	calls := 0
-	err := db.App.InTx(ctx, pgdb.RetryIfNotSent, nil, func(tx pgx.Tx) error {
+	err := db.UserApp.InTx(ctx, pgdb.RetryIfNotSent, nil, func(tx pgx.Tx) error {
 		calls++
 		if _, err := tx.Exec(ctx, `INSERT INTO attempts VALUES ($1)`, calls); err != nil {
 			return err
@@ -209,8 +209,8 @@ func TestInTx_SerializationFailureIsErrSerialization(t *testing.T) {
 	tdb := pgtest.New(t)
 	ctx := t.Context()
 	id := tdb.SeedUser(t, pgtest.User{Name: "racer", Active: true})
-	first := openOneConn(t, tdb.AppURL, "&default_transaction_isolation=serializable")
-	second := openOneConn(t, tdb.AppURL, "&default_transaction_isolation=serializable")
+	first := openOneConn(t, tdb.UserAppURL, "&default_transaction_isolation=serializable")
+	second := openOneConn(t, tdb.UserAppURL, "&default_transaction_isolation=serializable")
 	const setName = `UPDATE "user" SET full_name = $2 WHERE id = $1`
 
 	var innerErr error
@@ -251,7 +251,7 @@ func TestSend_ContextEndIsReportedAsTheContexts(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
 	// The server's own timeout ends the abandoned sleeps soon after.
-	db := openOneConn(t, tdb.AppURL, "&pool_max_conns=4&statement_timeout=5s")
+	db := openOneConn(t, tdb.UserAppURL, "&pool_max_conns=4&statement_timeout=5s")
 	sleep := func(ctx context.Context) error {
 		return db.Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) { b.Queue(`SELECT pg_sleep(30)`) },
 			func(br pgx.BatchResults) error { _, err := br.Exec(); return err })
@@ -296,7 +296,7 @@ func waitForSleep(t *testing.T, db *pgtest.DB) {
 		var n int
 		err := db.Owner.QueryRow(ctx, `
 SELECT count(*) FROM pg_stat_activity
-WHERE datname = current_database() AND usename = $1 AND state = 'active' AND query LIKE '%pg_sleep%'`, pgtest.AppRoleName).Scan(&n)
+WHERE datname = current_database() AND usename = $1 AND state = 'active' AND query LIKE '%pg_sleep%'`, pgtest.UserAppRoleName).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}

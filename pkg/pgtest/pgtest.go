@@ -44,10 +44,16 @@ import (
 // cluster to use.
 const EnvURL = "TODO_TEST_PG_URL"
 
-// AppRoleName is the LOGIN role, a member of todo_app, that DB.AppURL names.
-const AppRoleName = "todo_test_app"
+// UserAppRoleName is the LOGIN role, a member of the user service's group
+// (schema.UserRole) only, that DB.UserAppURL names.
+const UserAppRoleName = "todo_test_user"
 
-// appRolePassword lets AppURL work on clusters that do not trust loopback.
+// TaskAppRoleName is the LOGIN role, a member of the task service's group
+// (schema.TaskRole) only, that DB.TaskAppURL names.
+const TaskAppRoleName = "todo_test_task"
+
+// appRolePassword lets the login roles' URLs work on clusters that do not
+// trust loopback.
 const appRolePassword = "todo_test_app"
 
 // templateLockID is the advisory lock (in the "postgres" database) under which
@@ -94,14 +100,21 @@ type DB struct {
 	Name string
 	// OwnerURL is a superuser DSN of the database (migrations run as this).
 	OwnerURL string
-	// AppURL is a DSN of a LOGIN role that is a member of todo_app and is not
-	// superuser, has no BYPASSRLS and owns nothing: what a service connects as.
-	AppURL string
+	// UserAppURL is a DSN of the user service's login role (UserAppRoleName):
+	// a member of schema.UserRole, not superuser, no BYPASSRLS, owning
+	// nothing. The user service's tests connect as it.
+	UserAppURL string
+	// TaskAppURL is the same for the task service (TaskAppRoleName, a member
+	// of schema.TaskRole).
+	TaskAppURL string
 	// Owner is a superuser pool, for seeding and asserting; it bypasses
 	// row-level security.
 	Owner *pgxpool.Pool
-	// App is the runtime pool of the app role, built with pgdb.ParseConfig(AppURL).
-	App *pgdb.DB
+	// UserApp is the runtime pool of the user service's login role, built
+	// with pgdb.ParseConfig(UserAppURL).
+	UserApp *pgdb.DB
+	// TaskApp is the runtime pool of the task service's login role.
+	TaskApp *pgdb.DB
 }
 
 // New returns a fresh database cloned from a template that has all user and
@@ -178,8 +191,10 @@ func newOn(t testing.TB, admin string) *DB {
 	}
 	db := &DB{Name: name}
 	t.Cleanup(func() {
-		if db.App != nil {
-			db.App.Close()
+		for _, p := range []*pgdb.DB{db.UserApp, db.TaskApp} {
+			if p != nil {
+				p.Close()
+			}
 		}
 		if db.Owner != nil {
 			db.Owner.Close()
@@ -192,23 +207,31 @@ func newOn(t testing.TB, admin string) *DB {
 	if db.OwnerURL, err = withDatabase(admin, name, ""); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	if db.AppURL, err = withDatabase(admin, name, AppRoleName); err != nil {
+	if db.UserAppURL, err = withDatabase(admin, name, UserAppRoleName); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if db.TaskAppURL, err = withDatabase(admin, name, TaskAppRoleName); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	if db.Owner, err = pgxpool.New(ctx, db.OwnerURL); err != nil {
 		t.Fatalf("pgtest: owner pool: %v", err)
 	}
-	cfg, err := pgdb.ParseConfig(db.AppURL)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	if db.App, err = pgdb.Open(ctx, cfg); err != nil {
-		t.Fatalf("pgtest: app pool: %v", err)
+	for _, p := range []struct {
+		url  string
+		pool **pgdb.DB
+	}{{db.UserAppURL, &db.UserApp}, {db.TaskAppURL, &db.TaskApp}} {
+		cfg, err := pgdb.ParseConfig(p.url)
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		if *p.pool, err = pgdb.Open(ctx, cfg); err != nil {
+			t.Fatalf("pgtest: app pool: %v", err)
+		}
 	}
 	return db
 }
 
-// Via returns dsn (a postgres:// URL such as DB.AppURL) connecting over TCP
+// Via returns dsn (a postgres:// URL such as DB.UserAppURL) connecting over TCP
 // to host:port instead of its socket, with params (sslmode, sslrootcert, …)
 // added to or replacing its own.
 func Via(t testing.TB, dsn, host string, port int, params url.Values) string {
@@ -299,7 +322,7 @@ func templateName() (string, error) {
 }
 
 // ensureTemplate returns the name of the migrated template database, creating
-// it (and the app role) first, over conn to the cluster at admin, when it does
+// it (and the login roles) first, over conn to the cluster at admin, when it does
 // not exist. A finished template
 // does not allow connections; one that does is left over from an interrupted
 // run and is rebuilt.
@@ -345,16 +368,23 @@ func ensureTemplate(ctx context.Context, conn *pgx.Conn, admin string) (string, 
 			return "", fmt.Errorf("migrate template %s: %w", name, err)
 		}
 	}
-	// The migrations made todo_app; the login role is cluster-wide and made once.
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", AppRoleName).Scan(&exists); err != nil {
-		return "", fmt.Errorf("look up role %s: %w", AppRoleName, err)
-	}
-	if !exists {
+	// The migrations made the services' groups; the login roles are
+	// cluster-wide and made once.
+	for _, r := range []struct{ name, group string }{
+		{UserAppRoleName, schema.UserRole},
+		{TaskAppRoleName, schema.TaskRole},
+	} {
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", r.name).Scan(&exists); err != nil {
+			return "", fmt.Errorf("look up role %s: %w", r.name, err)
+		}
+		if exists {
+			continue
+		}
 		q := fmt.Sprintf("CREATE ROLE %s LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD '%s' IN ROLE %s",
-			ident(AppRoleName), appRolePassword, ident(schema.AppRole))
+			ident(r.name), appRolePassword, ident(r.group))
 		if _, err := conn.Exec(ctx, q); err != nil {
-			return "", fmt.Errorf("create role %s: %w", AppRoleName, err)
+			return "", fmt.Errorf("create role %s: %w", r.name, err)
 		}
 	}
 	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(name)+" WITH ALLOW_CONNECTIONS false"); err != nil {
@@ -397,9 +427,9 @@ func (db *DB) SeedUser(t testing.TB, u User) int64 {
 	return id
 }
 
-// TerminateApp ends every backend of the app role (AppRoleName) in db's
-// database, as an administrator or a PostgreSQL restart would, and returns
-// how many it ended. The pools of that role find their connections dead on
+// TerminateApp ends every backend of the login roles (UserAppRoleName and
+// TaskAppRoleName) in db's database, as an administrator or a PostgreSQL restart would, and returns
+// how many it ended. The pools of those roles find their connections dead on
 // their next use.
 func (db *DB) TerminateApp(t testing.TB) int {
 	t.Helper()
@@ -408,7 +438,8 @@ func (db *DB) TerminateApp(t testing.TB) int {
 	var n int
 	err := db.Owner.QueryRow(ctx, `
 SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
-FROM pg_stat_activity WHERE datname = current_database() AND usename = $1`, AppRoleName).Scan(&n)
+FROM pg_stat_activity WHERE datname = current_database() AND usename = ANY($1)`,
+		[]string{UserAppRoleName, TaskAppRoleName}).Scan(&n)
 	if err != nil {
 		t.Fatalf("pgtest: terminate the app role's backends: %v", err)
 	}

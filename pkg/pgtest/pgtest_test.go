@@ -5,27 +5,45 @@ import (
 	"os"
 	"testing"
 
+	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/schema"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-func TestNew_GivesMigratedDatabaseAndAppRole(t *testing.T) {
+func TestNew_GivesMigratedDatabaseAndAppRoles(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 
-	var user string
-	var super, bypass bool
-	if err := db.App.Pool.QueryRow(ctx,
-		`SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).Scan(&user, &super, &bypass); err != nil {
+	for _, r := range []struct {
+		pool        *pgdb.DB
+		login, role string
+	}{
+		{db.UserApp, pgtest.UserAppRoleName, schema.UserRole},
+		{db.TaskApp, pgtest.TaskAppRoleName, schema.TaskRole},
+	} {
+		var user string
+		var super, bypass bool
+		if err := r.pool.Pool.QueryRow(ctx,
+			`SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).Scan(&user, &super, &bypass); err != nil {
+			t.Fatal(err)
+		}
+		if user != r.login || super || bypass {
+			t.Errorf("app pool role = %s (super %v, bypassrls %v), want %s, not super, no bypassrls", user, super, bypass, r.login)
+		}
+		if err := r.pool.CheckRuntimeRole(ctx, r.role); err != nil {
+			t.Errorf("CheckRuntimeRole(%s, %s) = %v", r.login, r.role, err)
+		}
+	}
+	var shared bool
+	if err := db.Owner.QueryRow(ctx, `SELECT pg_has_role($1, $2, 'MEMBER') OR pg_has_role($2, $1, 'MEMBER')`,
+		pgtest.UserAppRoleName, pgtest.TaskAppRoleName).Scan(&shared); err != nil {
 		t.Fatal(err)
 	}
-	if user != pgtest.AppRoleName || super || bypass {
-		t.Errorf("app pool role = %s (super %v, bypassrls %v), want %s, not super, no bypassrls", user, super, bypass, pgtest.AppRoleName)
-	}
-	if err := db.App.CheckRuntimeRole(ctx); err != nil {
-		t.Errorf("CheckRuntimeRole(app) = %v", err)
+	if shared {
+		t.Errorf("the login roles %s and %s are members of one another", pgtest.UserAppRoleName, pgtest.TaskAppRoleName)
 	}
 	for _, table := range []string{`"user"`, "task"} {
 		var n int

@@ -5,7 +5,7 @@
 //
 //	bin := proctest.Build(t, "github.com/todo-platform/todo/services/user")
 //	p := proctest.Serve(t, proc.Spec{Name: "user-service", Path: bin, Args: []string{"serve"},
-//		Env: []string{"DATABASE_URL=" + db.AppURL}, AddrEnv: "GRPC_ADDR",
+//		Env: []string{"DATABASE_URL=" + db.UserAppURL}, AddrEnv: "GRPC_ADDR",
 //		Ready: proc.GRPCHealth("")})
 //	conn := proctest.Dial(t, p.Addr())
 package proctest

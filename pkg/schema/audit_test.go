@@ -22,6 +22,15 @@ import (
 
 var auditTables = []string{"user_audit_event", "task_audit_event"}
 
+// appFor returns the pool of the login role of the service that writes
+// table: the user service's for user_audit_event, the task service's else.
+func appFor(db *pgtest.DB, table string) *pgdb.DB {
+	if table == "user_audit_event" {
+		return db.UserApp
+	}
+	return db.TaskApp
+}
+
 // partitionName is the name audit_partition_create gives the partition of
 // table for the UTC month of at.
 func partitionName(table string, at time.Time) string {
@@ -107,7 +116,7 @@ func TestAudit_RetentionDropsOldPartitionsOnly(t *testing.T) {
 		}
 		// The periodic job's call, as the runtime role, with the default retention.
 		var dropped []string
-		err := db.App.Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) {
+		err := appFor(db, table).Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) {
 			b.Queue(`SELECT array(SELECT audit_maintain($1::regclass, 3, 13))`, table)
 		}, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&dropped) })
 		if err != nil {
@@ -138,7 +147,7 @@ func TestAudit_MaintainRefusesShortRetentionAndOtherTables(t *testing.T) {
 		`SELECT audit_partitions_drop('user_audit_event', 0, now())`,
 		`SELECT audit_partition_create('user_audit_event', now())`,
 	} {
-		err := db.App.Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) { b.Queue(q) }, func(br pgx.BatchResults) error {
+		err := db.UserApp.Send(ctx, pgdb.RetrySafe, nil, func(b *pgx.Batch) { b.Queue(q) }, func(br pgx.BatchResults) error {
 			_, err := br.Exec()
 			return err
 		})
@@ -152,14 +161,14 @@ func TestAudit_RuntimeRoleMayInsertButNeverChangeRows(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
-	run := func(q string) error {
-		return db.App.Send(ctx, pgdb.RetryIfNotSent, nil, func(b *pgx.Batch) { b.Queue(q) }, func(br pgx.BatchResults) error {
+	run := func(table, q string) error {
+		return appFor(db, table).Send(ctx, pgdb.RetryIfNotSent, nil, func(b *pgx.Batch) { b.Queue(q) }, func(br pgx.BatchResults) error {
 			_, err := br.Exec()
 			return err
 		})
 	}
 	for _, table := range auditTables {
-		if err := run(`INSERT INTO ` + table + ` (actor_kind, action, target_kind) VALUES ('system', 'test.insert', 'test')`); err != nil {
+		if err := run(table, `INSERT INTO `+table+` (actor_kind, action, target_kind) VALUES ('system', 'test.insert', 'test')`); err != nil {
 			t.Fatalf("INSERT into %s as the runtime role: %v", table, err)
 		}
 		for _, q := range []string{
@@ -171,7 +180,7 @@ func TestAudit_RuntimeRoleMayInsertButNeverChangeRows(t *testing.T) {
 			`DELETE FROM ` + partitionName(table, time.Now()),
 			`TRUNCATE ` + partitionName(table, time.Now()),
 		} {
-			err := run(q)
+			err := run(table, q)
 			var pgErr *pgconn.PgError
 			if !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.InsufficientPrivilege {
 				t.Errorf("%s as the runtime role: %v, want insufficient_privilege", q, err)
@@ -226,7 +235,7 @@ func TestAudit_TaskTriggerRecordsEachChange(t *testing.T) {
 	exec := func(q string, args ...any) int64 {
 		t.Helper()
 		var id int64
-		err := db.App.Send(ctx, pgdb.RetryIfNotSent, settings, func(bt *pgx.Batch) { bt.Queue(q, args...) }, func(br pgx.BatchResults) error {
+		err := db.TaskApp.Send(ctx, pgdb.RetryIfNotSent, settings, func(bt *pgx.Batch) { bt.Queue(q, args...) }, func(br pgx.BatchResults) error {
 			return br.QueryRow().Scan(&id)
 		})
 		if err != nil {
@@ -287,7 +296,7 @@ func TestAudit_RolledBackChangeLeavesNoRow(t *testing.T) {
 	ctx := context.Background()
 	a := insertUser(t, db.Owner, "a")
 	sentinel := errors.New("give up")
-	err := db.App.InTx(ctx, pgdb.RetryIfNotSent, asUser(a), func(tx pgx.Tx) error {
+	err := db.TaskApp.InTx(ctx, pgdb.RetryIfNotSent, asUser(a), func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO task (title, created_by) VALUES ('never', $1)`, a); err != nil {
 			return err
 		}
@@ -310,7 +319,7 @@ func TestAudit_FailedAuditInsertFailsTheChange(t *testing.T) {
 	if _, err := db.Owner.Exec(ctx, `DROP TABLE `+partitionName("task_audit_event", time.Now())); err != nil {
 		t.Fatal(err)
 	}
-	err := db.App.Send(ctx, pgdb.RetryIfNotSent, asUser(a), func(b *pgx.Batch) {
+	err := db.TaskApp.Send(ctx, pgdb.RetryIfNotSent, asUser(a), func(b *pgx.Batch) {
 		b.Queue(`INSERT INTO task (title, created_by) VALUES ('unaudited', $1)`, a)
 	}, func(br pgx.BatchResults) error {
 		_, err := br.Exec()

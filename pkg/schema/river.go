@@ -21,7 +21,12 @@ const RiverTargetVersion = 8
 // riverMigration is the goose migration, at version, that creates the River
 // schema riverSchema and its tables (River's migrations up to
 // RiverTargetVersion), and grants todo_app the use of them: River's client
-// inserts, locks, updates and deletes its rows and calls its functions. Its
+// inserts, locks, updates and deletes its rows and calls its functions. The
+// set's 00006 migration then moves these grants to the set's own group
+// (Set.Role) and its down step moves them back; this migration keeps
+// granting todo_app, as it did when it was first applied, so that a
+// database migrated then and one migrated now go through the same states.
+// A later River upgrade migration grants Set.Role directly. Its
 // down step removes River's tables and the schema. It runs outside a
 // transaction (River applies each of its migrations in one of its own: some
 // add enum values that the next statements use), so each step is written to

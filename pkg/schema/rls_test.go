@@ -82,7 +82,7 @@ func TestRLS_WithoutSettingNothingIsVisible(t *testing.T) {
 	}
 
 	var n int
-	if err := f.db.App.Pool.QueryRow(ctx, `SELECT count(*) FROM task`).Scan(&n); err != nil {
+	if err := f.db.TaskApp.Pool.QueryRow(ctx, `SELECT count(*) FROM task`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -93,7 +93,7 @@ func TestRLS_WithoutSettingNothingIsVisible(t *testing.T) {
 		"empty values": {{Name: schema.SettingUserID, Value: ""}, {Name: schema.SettingIsAdmin, Value: ""}},
 		"admin false":  {{Name: schema.SettingIsAdmin, Value: "false"}},
 	} {
-		if got := visibleTaskIDs(t, f.db.App, settings); len(got) != 0 {
+		if got := visibleTaskIDs(t, f.db.TaskApp, settings); len(got) != 0 {
 			t.Errorf("%s: app role sees tasks %v, want none", name, got)
 		}
 	}
@@ -114,7 +114,7 @@ func TestRLS_UserSeesExactlyCreatedOrAssignedTasks(t *testing.T) {
 		{"admin", []pgdb.Setting{{Name: schema.SettingIsAdmin, Value: "true"}}, []int64{f.aCreated, f.aAssigned, f.bOnly, f.cAssignedB}},
 	}
 	for _, tt := range tests {
-		if got := visibleTaskIDs(t, f.db.App, tt.settings); !slices.Equal(got, tt.want) {
+		if got := visibleTaskIDs(t, f.db.TaskApp, tt.settings); !slices.Equal(got, tt.want) {
 			t.Errorf("%s sees tasks %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -134,7 +134,7 @@ func TestRLS_InsertOnlyAsCreator(t *testing.T) {
 	f := newRLSFixture(t)
 	ctx := context.Background()
 	insert := func(settings []pgdb.Setting, createdBy int64) error {
-		return f.db.App.InTx(ctx, pgdb.RetrySafe, settings, func(tx pgx.Tx) error {
+		return f.db.TaskApp.InTx(ctx, pgdb.RetrySafe, settings, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO task (title, created_by) VALUES ('new', $1)`, createdBy)
 			return err
 		})
@@ -159,7 +159,7 @@ func TestRLS_UpdateCannotMoveTaskToAnotherCreator(t *testing.T) {
 	ctx := context.Background()
 	exec := func(settings []pgdb.Setting, sql string, args ...any) (int64, error) {
 		var n int64
-		err := f.db.App.InTx(ctx, pgdb.RetrySafe, settings, func(tx pgx.Tx) error {
+		err := f.db.TaskApp.InTx(ctx, pgdb.RetrySafe, settings, func(tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, sql, args...)
 			n = tag.RowsAffected()
 			return err
@@ -207,7 +207,7 @@ func TestRLS_AppRoleCannotLiftSecurity(t *testing.T) {
 		`DELETE FROM "user"`,
 		`TRUNCATE task`,
 	} {
-		if _, err := f.db.App.Pool.Exec(ctx, q); sqlState(err) != "42501" {
+		if _, err := f.db.TaskApp.Pool.Exec(ctx, q); sqlState(err) != "42501" {
 			t.Errorf("app role: %s: got %v, want permission denied (42501)", q, err)
 		}
 	}

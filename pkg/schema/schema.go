@@ -15,10 +15,17 @@
 // grants todo_app what River needs, and its down step removes it, so that
 // `migrate up|down` moves the job tables with the rest of the set.
 //
+// Each service runs as a member of its own NOLOGIN group ([Set.Role]:
+// todo_user_svc, todo_task_svc), which the set's 00006 migration creates and
+// grants only what that service uses, River schema included; the same
+// migration revokes those grants from the shared group todo_app of the
+// earlier migrations (see docs/security.md).
+//
 // Migrations need a session (direct) connection: the goose advisory lock is
 // session-level, which a pooler in transaction mode (PgBouncer, Neon's pooled
 // endpoint) does not keep. They run as whoever the DSN names, which must be
-// allowed to create tables, functions and (on first use) the role todo_app.
+// allowed to create tables, functions and (on first use) the roles todo_app,
+// todo_user_svc and todo_task_svc.
 package schema
 
 import (
@@ -39,9 +46,15 @@ import (
 )
 
 const (
-	// AppRole is the NOLOGIN role the migrations create and grant the services'
-	// privileges to. Services log in as a member of it.
+	// AppRole is the NOLOGIN role the first migrations create and grant both
+	// services' privileges to; each set's 00006 migration moves them to the
+	// set's own group ([UserRole], [TaskRole]), after which it has none.
 	AppRole = "todo_app"
+	// UserRole is the NOLOGIN group of the user service: its login role is a
+	// member of it (and of no other service's group).
+	UserRole = "todo_user_svc"
+	// TaskRole is the NOLOGIN group of the task service.
+	TaskRole = "todo_task_svc"
 	// SettingUserID is the per-transaction setting naming the acting user's id
 	// for the row-level security policies on task.
 	SettingUserID = "app.user_id"
@@ -66,6 +79,9 @@ type Set struct {
 
 	// RiverSchema is the schema of the service's River job tables.
 	RiverSchema string
+	// Role is the NOLOGIN group of the service that owns the set ([UserRole]
+	// or [TaskRole]): the set's migrations grant it what the service uses.
+	Role string
 
 	dir          string
 	lockID       int64
@@ -73,16 +89,16 @@ type Set struct {
 }
 
 // User returns the user service's migration set ("user" table, the shared
-// trigger function and the role todo_app). It is applied before [Task].
+// trigger function, the roles todo_app and todo_user_svc). It is applied before [Task].
 func User() *Set {
-	return &Set{Name: "user", VersionTable: "goose_user_version", RiverSchema: "river_user",
+	return &Set{Name: "user", VersionTable: "goose_user_version", RiverSchema: "river_user", Role: UserRole,
 		dir: "user/migrations", lockID: 0x746f646f5f757372, riverVersion: 4}
 }
 
 // Task returns the task service's migration set (the task table and its
 // row-level security). It requires the [User] set to be applied first.
 func Task() *Set {
-	return &Set{Name: "task", VersionTable: "goose_task_version", RiverSchema: "river_task",
+	return &Set{Name: "task", VersionTable: "goose_task_version", RiverSchema: "river_task", Role: TaskRole,
 		dir: "task/migrations", lockID: 0x746f646f5f746b73, riverVersion: 5}
 }
 

@@ -414,7 +414,8 @@ func TestSchema_UpDownUpGivesTheSameSchema(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
 	before := dumpSchema(t, db.OwnerURL)
-	for _, table := range []string{"TABLE public.task", `TABLE public."user"`, "POLICY task_select", "update_tasks_updated_at", "GRANT SELECT,INSERT,DELETE ON TABLE public.task TO todo_app",
+	for _, table := range []string{"TABLE public.task", `TABLE public."user"`, "POLICY task_select", "update_tasks_updated_at", "GRANT SELECT,INSERT,DELETE ON TABLE public.task TO todo_task_svc",
+		`GRANT SELECT,INSERT,UPDATE ON TABLE public."user" TO todo_user_svc`, "GRANT USAGE ON SCHEMA river_task TO todo_task_svc",
 		"TABLE river_user.river_job", "TABLE river_task.river_job", "TRIGGER task_audit",
 		"TABLE public." + partitionName("user_audit_event", time.Now()), "TABLE public." + partitionName("task_audit_event", time.Now())} {
 		if !strings.Contains(before, table) {

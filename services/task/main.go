@@ -11,7 +11,8 @@
 //
 // Configuration comes from the environment; see config. serve refuses to
 // start when DATABASE_URL names a role that could bypass row-level security
-// (superuser, BYPASSRLS, an owner) or is not a member of todo_app.
+// (superuser, BYPASSRLS, an owner) or is not a member of todo_task_svc, the
+// task service's group (schema.TaskRole).
 package main
 
 import (
@@ -112,7 +113,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, tel.Shutdown(context.WithoutCancel(ctx))) }()
-	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, pgdb.WithTracer(tel.PgxTracer()), pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure))
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, schema.TaskRole, pgdb.WithTracer(tel.PgxTracer()), pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure))
 	if err != nil {
 		return err
 	}

@@ -258,7 +258,7 @@ func userServer(t *testing.T, bin string, db *pgtest.DB, keyFile string) *procte
 	_, ringFile := keyringtest.New(t)
 	return proctest.NewServer(t, proc.Spec{
 		Name: "user-service", Path: bin, Args: []string{"serve"},
-		Env:     []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "DATA_KEYRING_FILE=" + ringFile},
+		Env:     []string{"DATABASE_URL=" + db.UserAppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "DATA_KEYRING_FILE=" + ringFile},
 		AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 }
@@ -267,7 +267,7 @@ func userServer(t *testing.T, bin string, db *pgtest.DB, keyFile string) *procte
 func taskSpec(bin string, db *pgtest.DB, userAddr string) proc.Spec {
 	return proc.Spec{
 		Name: "task-service", Path: bin, Args: []string{"serve"},
-		Env:     []string{"DATABASE_URL=" + db.AppURL, "USER_SERVICE_ADDR=" + userAddr},
+		Env:     []string{"DATABASE_URL=" + db.TaskAppURL, "USER_SERVICE_ADDR=" + userAddr},
 		AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(taskv1.TaskService_ServiceDesc.ServiceName),
 	}
 }

@@ -38,7 +38,7 @@ func TestAdminCreate_RefusesUnfitRolesAndNamesTheVariable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{
-				"DATABASE_URL":      db.AppURL,
+				"DATABASE_URL":      db.UserAppURL,
 				"DATA_KEYRING_FILE": ringFile,
 				"ADMIN_EMAIL":       "root@example.com",
 				"ADMIN_USERNAME":    "root",

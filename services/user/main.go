@@ -11,7 +11,7 @@
 // Configuration comes from the environment; see config. serve and admin
 // create refuse to start when DATABASE_URL names a role that could bypass
 // row-level security (superuser, BYPASSRLS, an owner) or is not a member of
-// todo_app.
+// todo_user_svc, the user service's group (schema.UserRole).
 package main
 
 import (
@@ -92,7 +92,7 @@ func openStore(ctx context.Context, cfg config, opts ...pgdb.Option) (*pgdb.DB, 
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, append([]pgdb.Option{pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure)}, opts...)...)
+	db, err := pgdb.OpenRuntime(ctx, cfg.DatabaseURL, schema.UserRole, append([]pgdb.Option{pgdb.WithAllowInsecure(cfg.DatabaseAllowInsecure)}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -91,7 +91,7 @@ func TestBinary(t *testing.T) {
 			t.Fatal(err)
 		}
 		ring := filepath.Join(t.TempDir(), "keyring.json")
-		env := []string{"DATABASE_URL=" + db.AppURL, "DATA_KEYRING_FILE=" + ring, "KEYS_BATCH_SIZE=1"}
+		env := []string{"DATABASE_URL=" + db.UserAppURL, "DATA_KEYRING_FILE=" + ring, "KEYS_BATCH_SIZE=1"}
 		for _, step := range []struct{ action, want string }{
 			{"rotate", "created keyring"},
 			{"reencrypt", "re-encrypted 1 names; 0 left"},
@@ -110,8 +110,11 @@ func TestBinary(t *testing.T) {
 		if err := db.Owner.QueryRow(testkit.Context(t), `SELECT full_name FROM "user" WHERE id = $1 AND full_name_ct IS NULL`, id).Scan(&name); err != nil || name != "Olga Old" {
 			t.Errorf("after keys decrypt: %q, %v; want Olga Old in clear text", name, err)
 		}
-		if out, err := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL}, "migrate", "down").CombinedOutput(); err != nil {
-			t.Errorf("migrate down after keys decrypt: %v\n%s", err, out)
+		// Down over 00006 (the service role), then over 00005.
+		for range 2 {
+			if out, err := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL}, "migrate", "down").CombinedOutput(); err != nil {
+				t.Errorf("migrate down after keys decrypt: %v\n%s", err, out)
+			}
 		}
 	})
 
@@ -120,6 +123,10 @@ func TestBinary(t *testing.T) {
 		id := db.SeedUser(t, pgtest.User{Name: "ann", Active: true})
 		if _, err := db.Owner.Exec(testkit.Context(t), `UPDATE "user" SET full_name_ct = '\x01'::bytea WHERE id = $1`, id); err != nil {
 			t.Fatal(err)
+		}
+		// Down over 00006 (the service role) goes; 00005 refuses.
+		if out, err := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL}, "migrate", "down").CombinedOutput(); err != nil {
+			t.Fatalf("migrate down over 00006: %v\n%s", err, out)
 		}
 		out, err := proctest.Command(t, bin, []string{"DATABASE_URL=" + db.OwnerURL}, "migrate", "down").CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "keys decrypt") {
@@ -152,7 +159,7 @@ func TestBinary(t *testing.T) {
 	t.Run("AdminCreateIsIdempotentAndServeStopsGracefully", func(t *testing.T) {
 		db := pgtest.New(t)
 		adminEnv := []string{
-			"DATABASE_URL=" + db.AppURL,
+			"DATABASE_URL=" + db.UserAppURL,
 			"DATA_KEYRING_FILE=" + ringFile,
 			"ADMIN_EMAIL=Root@Example.com",
 			"ADMIN_USERNAME=root",
@@ -180,7 +187,7 @@ func TestBinary(t *testing.T) {
 		p := proctest.Serve(t, proc.Spec{
 			Name: "user-service", Path: bin, Args: []string{"serve"},
 			Env: []string{
-				"DATABASE_URL=" + db.AppURL,
+				"DATABASE_URL=" + db.UserAppURL,
 				"TOKEN_PRIVATE_KEY_FILE=" + keyFile,
 				"TOKEN_PUBLIC_KEY_FILES=" + oldKeyFile,
 				"DATA_KEYRING_FILE=" + ringFile,

@@ -38,7 +38,7 @@ type stack struct {
 	baseURL string       // the gateway, http://127.0.0.1:port
 	http    *http.Client // checks every API call against the OpenAPI document
 	userBin string
-	dsn     string // the services' DATABASE_URL
+	dsn     string // the user service's DATABASE_URL
 	// keyringFile is the user service's DATA_KEYRING_FILE.
 	keyringFile string
 }
@@ -63,8 +63,10 @@ func startStackOn(t testing.TB, db *pgtest.DB, env ...string) *stack {
 
 // stackConfig is how startStackWith runs the platform.
 type stackConfig struct {
-	// databaseURL is the services' DATABASE_URL; empty means db.AppURL.
-	databaseURL string
+	// userDatabaseURL and taskDatabaseURL are the services' DATABASE_URLs,
+	// each the service's own login role; empty means db.UserAppURL and
+	// db.TaskAppURL.
+	userDatabaseURL, taskDatabaseURL string
 	// env is added to every process's environment.
 	env []string
 	// tls, when set, puts every hop on TLS (see tlsStack).
@@ -75,9 +77,12 @@ type stackConfig struct {
 func startStackWith(t testing.TB, db *pgtest.DB, cfg stackConfig) *stack {
 	t.Helper()
 	env := cfg.env
-	dsn := cfg.databaseURL
+	dsn, taskDSN := cfg.userDatabaseURL, cfg.taskDatabaseURL
 	if dsn == "" {
-		dsn = db.AppURL
+		dsn = db.UserAppURL
+	}
+	if taskDSN == "" {
+		taskDSN = db.TaskAppURL
 	}
 	const module = "github.com/todo-platform/todo/services/"
 	key := filepath.Join(t.TempDir(), "token.pem")
@@ -108,7 +113,7 @@ func startStackWith(t testing.TB, db *pgtest.DB, cfg stackConfig) *stack {
 	})
 	s.task = proctest.NewServer(t, proc.Spec{
 		Name: "task-service", Path: proctest.Build(t, module+"task"), Args: []string{"serve"}, AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR",
-		Env:   slices.Concat([]string{"DATABASE_URL=" + dsn, "USER_SERVICE_ADDR=" + s.user.Addr()}, taskEnv, env),
+		Env:   slices.Concat([]string{"DATABASE_URL=" + taskDSN, "USER_SERVICE_ADDR=" + s.user.Addr()}, taskEnv, env),
 		Ready: taskReady,
 	})
 	// The gateway counts as started once /readyz reports both services

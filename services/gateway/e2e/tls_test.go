@@ -45,8 +45,10 @@ func TestQuickstart_DatabaseOverVerifyFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	db, c := pgtest.NewPrivateTLS(t, pgcluster.TLS{CertPEM: server.CertPEM, KeyPEM: server.KeyPEM})
-	dsn := pgtest.Via(t, db.AppURL, "localhost", c.Port(), url.Values{"sslmode": {"verify-full"}, "sslrootcert": {caFile}})
-	s := startStackWith(t, db, stackConfig{databaseURL: dsn})
+	via := func(dsn string) string {
+		return pgtest.Via(t, dsn, "localhost", c.Port(), url.Values{"sslmode": {"verify-full"}, "sslrootcert": {caFile}})
+	}
+	s := startStackWith(t, db, stackConfig{userDatabaseURL: via(db.UserAppURL), taskDatabaseURL: via(db.TaskAppURL)})
 	quickstart(t, s)
 
 	// Full names are encrypted by the user service: the API returns Ann's,
@@ -68,7 +70,8 @@ func TestQuickstart_DatabaseOverVerifyFull(t *testing.T) {
 	if err := db.Owner.QueryRow(t.Context(), `
 SELECT count(*) FILTER (WHERE NOT s.ssl), count(*) FILTER (WHERE s.ssl)
 FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
-WHERE a.datname = current_database() AND a.usename = $1 AND a.client_addr IS NOT NULL`, pgtest.AppRoleName).Scan(&plain, &encrypted); err != nil {
+WHERE a.datname = current_database() AND a.usename = ANY($1) AND a.client_addr IS NOT NULL`,
+		[]string{pgtest.UserAppRoleName, pgtest.TaskAppRoleName}).Scan(&plain, &encrypted); err != nil {
 		t.Fatal(err)
 	}
 	if plain != 0 || encrypted == 0 {

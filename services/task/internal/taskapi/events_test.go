@@ -205,7 +205,7 @@ func TestAuditEvents_RuntimeRoleReadsOnlyVisibleRows(t *testing.T) {
 	targets := func(user int64, admin bool) []int64 {
 		t.Helper()
 		var ids []int64
-		err := bn.db.App.Send(context.Background(), pgdb.RetrySafe, []pgdb.Setting{
+		err := bn.db.TaskApp.Send(context.Background(), pgdb.RetrySafe, []pgdb.Setting{
 			{Name: "app.user_id", Value: strconv.FormatInt(user, 10)}, {Name: "app.is_admin", Value: map[bool]string{true: "true", false: "false"}[admin]},
 		}, func(b *pgx.Batch) { b.Queue(`SELECT DISTINCT target_id FROM task_audit_event ORDER BY 1`) }, func(br pgx.BatchResults) error {
 			rows, err := br.Query()

@@ -178,9 +178,9 @@ func setup(t testing.TB, opts ...func(*options)) *bundle {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
-	appDB := db.App
+	appDB := db.TaskApp
 	if o.statementTimeout > 0 {
-		cfg, err := pgdb.ParseConfig(db.AppURL + dsnSep(db.AppURL) + "statement_timeout=" + o.statementTimeout.String())
+		cfg, err := pgdb.ParseConfig(db.TaskAppURL + dsnSep(db.TaskAppURL) + "statement_timeout=" + o.statementTimeout.String())
 		if err != nil {
 			t.Fatal(err)
 		}

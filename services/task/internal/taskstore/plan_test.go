@@ -23,7 +23,7 @@ import (
 func explain(t *testing.T, db *pgtest.DB, c task.Caller, sql string, args pgx.NamedArgs, generic bool) string {
 	t.Helper()
 	ctx := testkit.Context(t)
-	conn, err := db.App.Pool.Acquire(ctx)
+	conn, err := db.TaskApp.Pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func explain(t *testing.T, db *pgtest.DB, c task.Caller, sql string, args pgx.Na
 		t.Fatal(err)
 	}
 	var plan strings.Builder
-	err = db.App.InTx(ctx, pgdb.RetrySafe, settings(ctx, c), func(tx pgx.Tx) error {
+	err = db.TaskApp.InTx(ctx, pgdb.RetrySafe, settings(ctx, c), func(tx pgx.Tx) error {
 		q, qargs := "EXPLAIN "+positional, values
 		if generic {
 			if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {

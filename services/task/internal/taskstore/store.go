@@ -33,7 +33,7 @@ import (
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
 
-// Store is a task.Store on a pgdb.DB whose role is a member of todo_app.
+// Store is a task.Store on a pgdb.DB whose role is a member of todo_task_svc.
 type Store struct {
 	db *pgdb.DB
 }

@@ -32,7 +32,7 @@ func setup(t *testing.T) *bundle {
 	db := pgtest.New(t)
 	return &bundle{
 		db:    db,
-		store: New(db.App),
+		store: New(db.TaskApp),
 		a:     task.Caller{UserID: db.SeedUser(t, pgtest.User{Name: "a", Active: true})},
 		b:     task.Caller{UserID: db.SeedUser(t, pgtest.User{Name: "b", Active: true})},
 		c:     task.Caller{UserID: db.SeedUser(t, pgtest.User{Name: "c", Active: true})},
@@ -64,7 +64,7 @@ func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
 
 	var ids []int64
 	var requests int
-	err := bn.db.App.InTx(ctx, pgdb.RetrySafe, settings(ctx, bn.c), func(tx pgx.Tx) error {
+	err := bn.db.TaskApp.InTx(ctx, pgdb.RetrySafe, settings(ctx, bn.c), func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT * FROM task`)
 		if err != nil {
 			return err
@@ -92,7 +92,7 @@ func TestRLS_RawSelectAsStrangerReturnsNoneOfOthersRows(t *testing.T) {
 	}
 
 	// Without any setting the policies match nothing.
-	err = bn.db.App.InTx(ctx, pgdb.RetrySafe, nil, func(tx pgx.Tx) error {
+	err = bn.db.TaskApp.InTx(ctx, pgdb.RetrySafe, nil, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT count(*) FROM task`).Scan(&requests)
 	})
 	if err != nil || requests != 0 {

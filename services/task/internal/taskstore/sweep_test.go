@@ -28,7 +28,7 @@ func TestSweepRequests_DeletesEveryCallersExpiredRequestIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := taskstore.New(db.App).SweepRequests(ctx, 24*time.Hour)
+	n, err := taskstore.New(db.TaskApp).SweepRequests(ctx, 24*time.Hour)
 	if err != nil || n != 2 {
 		t.Fatalf("SweepRequests = %d, %v; want 2 deleted", n, err)
 	}

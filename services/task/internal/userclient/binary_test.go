@@ -37,7 +37,7 @@ func TestAgainstTheUserServiceBinary(t *testing.T) {
 	_, ringFile := keyringtest.New(t)
 	p := proctest.Serve(t, proc.Spec{
 		Name: "user-service", Path: proctest.Build(t, "github.com/todo-platform/todo/services/user"), Args: []string{"serve"},
-		Env:     []string{"DATABASE_URL=" + db.AppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "DATA_KEYRING_FILE=" + ringFile},
+		Env:     []string{"DATABASE_URL=" + db.UserAppURL, "TOKEN_PRIVATE_KEY_FILE=" + keyFile, "DATA_KEYRING_FILE=" + ringFile},
 		AddrEnv: "GRPC_ADDR", AdminAddrEnv: "ADMIN_ADDR", Ready: proc.GRPCHealth(userv1.UserService_ServiceDesc.ServiceName),
 	})
 	conn, err := userclient.Dial(p.Addr())

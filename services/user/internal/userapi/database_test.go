@@ -228,7 +228,7 @@ func TestCleanupJob_DeletesExpiredSessions(t *testing.T) {
 	}
 
 	ctx := testkit.Context(t)
-	runner, err := jobs.Start(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), b.db.App.Pool, jobs.Config{
+	runner, err := jobs.Start(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), b.db.UserApp.Pool, jobs.Config{
 		Schema: schema.User().RiverSchema,
 		Jobs: []jobs.Job{{Name: "user.cleanup", Every: user.CleanupInterval, Run: func(ctx context.Context) error {
 			_, err := b.svc.Cleanup(ctx)

@@ -25,6 +25,7 @@ import (
 	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/user/internal/user"
 	"github.com/todo-platform/todo/services/user/internal/userapi"
@@ -91,9 +92,9 @@ func setup(t testing.TB, opts ...func(*options)) *bundle {
 	} else {
 		db = pgtest.New(t)
 	}
-	app := db.App
+	app := db.UserApp
 	if o.statementTimeout > 0 {
-		app = openWithStatementTimeout(t, db.AppURL, o.statementTimeout)
+		app = openWithStatementTimeout(t, db.UserAppURL, o.statementTimeout)
 	}
 
 	keyPath := filepath.Join(t.TempDir(), "key.pem")
@@ -136,7 +137,7 @@ func openWithStatementTimeout(t testing.TB, dsn string, timeout time.Duration) *
 	q := u.Query()
 	q.Set("statement_timeout", timeout.String())
 	u.RawQuery = q.Encode()
-	db, err := pgdb.OpenRuntime(context.Background(), u.String())
+	db, err := pgdb.OpenRuntime(context.Background(), u.String(), schema.UserRole)
 	if err != nil {
 		t.Fatal(err)
 	}

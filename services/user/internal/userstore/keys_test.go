@@ -87,7 +87,7 @@ func TestReencryptNames_RotateThenReencryptWhileReading(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := testkit.Context(t)
 	ring, path := keyringtest.New(t)
-	s := userstore.New(db.App, ring)
+	s := userstore.New(db.UserApp, ring)
 
 	names := map[int64]string{}
 	for _, n := range []string{"ann", "bob", "cat", "dan", "eve", "fay"} {

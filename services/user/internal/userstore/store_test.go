@@ -24,7 +24,7 @@ func setup(t *testing.T) (*userstore.Store, *pgtest.DB, context.Context) {
 	t.Helper()
 	db := pgtest.New(t)
 	ring, _ := keyringtest.New(t)
-	return userstore.New(db.App, ring), db, testkit.Context(t)
+	return userstore.New(db.UserApp, ring), db, testkit.Context(t)
 }
 
 // TestCreateUser_TranslatesUniqueViolations checks each unique index the
