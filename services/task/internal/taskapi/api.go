@@ -14,6 +14,7 @@ import (
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/fieldbehavior"
 	"github.com/todo-platform/todo/services/task/internal/task"
 )
 
@@ -24,11 +25,17 @@ type Server struct {
 
 	log *slog.Logger
 	svc *task.Service
+	// ignored are the Task fields an update mask may name without effect:
+	// the output-only ones (from the proto's field_behavior) and the etag,
+	// a condition rather than a value.
+	ignored map[string]bool
 }
 
 // New returns a Server over svc; log receives the causes of Internal errors.
 func New(log *slog.Logger, svc *task.Service) *Server {
-	return &Server{log: log, svc: svc}
+	ignored := fieldbehavior.OutputOnly((&taskv1.Task{}).ProtoReflect().Descriptor())
+	ignored["etag"] = true
+	return &Server{log: log, svc: svc, ignored: ignored}
 }
 
 // Register registers s on gs.
@@ -102,7 +109,7 @@ func (s *Server) UpdateTask(ctx context.Context, req *taskv1.UpdateTaskRequest) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := patchFromProto(req.GetTask(), req.GetUpdateMask())
+	p, err := patchFromProto(req.GetTask(), req.GetUpdateMask(), s.ignored)
 	if err != nil {
 		return nil, err
 	}

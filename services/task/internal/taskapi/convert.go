@@ -146,7 +146,7 @@ func newTaskFromProto(p *taskv1.Task) (task.NewTask, error) {
 // back the whole task it read, and the REST gateway derives the mask from
 // the body's keys); any other path outside title, description, status,
 // priority and due_date is an InvalidArgument naming update_mask.
-func patchFromProto(p *taskv1.Task, mask *fieldmaskpb.FieldMask) (task.Patch, error) {
+func patchFromProto(p *taskv1.Task, mask *fieldmaskpb.FieldMask, ignored map[string]bool) (task.Patch, error) {
 	if p.GetId() <= 0 {
 		return task.Patch{}, invalid("task.id", "must be the id of the task to update")
 	}
@@ -173,7 +173,7 @@ func patchFromProto(p *taskv1.Task, mask *fieldmaskpb.FieldMask) (task.Patch, er
 			fields = allFields
 			continue
 		}
-		if ignoredPath(path) {
+		if ignored[path] {
 			continue
 		}
 		f, ok := task.FieldByPath(path)
@@ -214,17 +214,6 @@ func patchFromProto(p *taskv1.Task, mask *fieldmaskpb.FieldMask) (task.Patch, er
 
 // allFields is what the "*" mask path names.
 const allFields = task.Fields(task.FieldTitle | task.FieldDescription | task.FieldStatus | task.FieldPriority | task.FieldDueDate)
-
-// ignoredPath reports whether path names a Task field an update mask may
-// name without effect: the etag (a condition, not a value) or an
-// output-only field.
-func ignoredPath(path string) bool {
-	switch path {
-	case "id", "etag", "created_by", "assigned_to", "created_at", "updated_at", "completed_at":
-		return true
-	}
-	return false
-}
 
 // listRequestFromProto reads a ListTasks request.
 func listRequestFromProto(r *taskv1.ListTasksRequest) (task.ListRequest, error) {

@@ -69,7 +69,7 @@ func BenchmarkPatchFromProto(b *testing.B) {
 	pb := toProto(sampleTask())
 	mask := &fieldmaskpb.FieldMask{Paths: []string{"title", "status", "due_date"}}
 	for b.Loop() {
-		if _, err := patchFromProto(pb, mask); err != nil {
+		if _, err := patchFromProto(pb, mask, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

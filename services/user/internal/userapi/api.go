@@ -17,6 +17,7 @@ import (
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/auth"
+	"github.com/todo-platform/todo/pkg/fieldbehavior"
 	"github.com/todo-platform/todo/services/user/internal/user"
 )
 
@@ -28,6 +29,9 @@ type Server struct {
 	svc     *user.Service
 	keys    []auth.PublicKey
 	proxies []netip.Prefix
+	// outputOnly are the User fields only the server sets (the proto's
+	// field_behavior), which an update mask may name without effect.
+	outputOnly map[string]bool
 }
 
 // New returns a Server over svc. keys are the verification keys
@@ -36,7 +40,8 @@ type Server struct {
 // client's address for sign-in throttling (see ClientAddr;
 // ParseTrustedProxies reads them from a configuration).
 func New(log *slog.Logger, svc *user.Service, keys []auth.PublicKey, trustedProxies []netip.Prefix) *Server {
-	return &Server{log: log, svc: svc, keys: keys, proxies: trustedProxies}
+	return &Server{log: log, svc: svc, keys: keys, proxies: trustedProxies,
+		outputOnly: fieldbehavior.OutputOnly((&userv1.User{}).ProtoReflect().Descriptor())}
 }
 
 // Register registers s on gs.
@@ -177,7 +182,7 @@ func (s *Server) UpdateUser(ctx context.Context, req *userv1.UpdateUserRequest) 
 	if id <= 0 {
 		return nil, invalid("user.id", "must name the user to update")
 	}
-	u, err := s.svc.UpdateUser(ctx, c, id, toChange(req.GetUser(), req.GetUpdateMask()))
+	u, err := s.svc.UpdateUser(ctx, c, id, toChange(req.GetUser(), req.GetUpdateMask(), s.outputOnly))
 	if err != nil {
 		return nil, s.status(ctx, err, fieldPaths{
 			Email: "user.email", Username: "user.username", FullName: "user.full_name", Change: "update_mask",
@@ -250,7 +255,7 @@ func (s *Server) BatchGetUsers(ctx context.Context, req *userv1.BatchGetUsersReq
 // every changeable field. Paths naming output-only fields are ignored
 // (AIP-203): a client may send back the whole user it read, and the REST
 // gateway derives the mask from the body's keys.
-func toChange(u *userv1.User, mask *fieldmaskpb.FieldMask) user.Change {
+func toChange(u *userv1.User, mask *fieldmaskpb.FieldMask, outputOnly map[string]bool) user.Change {
 	ch := user.Change{FullName: u.GetFullName(), Username: u.GetUsername(), Email: u.GetEmail()}
 	paths := mask.GetPaths()
 	if len(paths) == 0 {
@@ -267,21 +272,12 @@ func toChange(u *userv1.User, mask *fieldmaskpb.FieldMask) user.Change {
 			ch.Fields = append(ch.Fields, user.ChangeableFields()...)
 			continue
 		}
-		if outputOnly(p) {
+		if outputOnly[p] {
 			continue
 		}
 		ch.Fields = append(ch.Fields, p)
 	}
 	return ch
-}
-
-// outputOnly reports whether path names a User field the server sets.
-func outputOnly(path string) bool {
-	switch path {
-	case "id", "is_active", "is_verified", "is_admin", "created_at", "updated_at":
-		return true
-	}
-	return false
 }
 
 // ListUserAuditEvents pages through the audit log; admins only.
