@@ -93,6 +93,12 @@ func (d *Directory) CheckAssignee(ctx context.Context, id int64) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("check assignee %d: %w", id, ctx.Err())
 		}
+		if status.Code(err) == codes.DeadlineExceeded && callersDeadlineBinds(ctx, callCtx) {
+			// gRPC can report the deadline (the server's grpc-timeout ran
+			// out, or the transport's timer fired) before ctx's own timer
+			// marks ctx done: the deadline was still the caller's.
+			return fmt.Errorf("check assignee %d: %w", id, context.DeadlineExceeded)
+		}
 		switch status.Code(err) {
 		case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
 			return fmt.Errorf("check assignee %d: %w (%v)", id, task.ErrUserServiceUnavailable, err)
@@ -105,4 +111,16 @@ func (d *Directory) CheckAssignee(ctx context.Context, id int64) error {
 		}
 	}
 	return fmt.Errorf("check assignee %d: %w", id, task.ErrInvalidAssignee)
+}
+
+// callersDeadlineBinds reports whether ctx, the caller's context, has a
+// deadline no later than callCtx's, so that a deadline callCtx ran out of
+// was the caller's and not CallTimeout.
+func callersDeadlineBinds(ctx, callCtx context.Context) bool {
+	caller, ok := ctx.Deadline()
+	if !ok {
+		return false
+	}
+	call, _ := callCtx.Deadline()
+	return !caller.After(call)
 }
