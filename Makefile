@@ -109,12 +109,16 @@ build: ## Build bin/user-service, bin/task-service and bin/gateway.
 postgres: ## Make sure PostgreSQL server binaries are installed (apt on Debian as root).
 	@deploy/ensure-postgres.sh
 
+.PHONY: pgbouncer
+pgbouncer: ## Make sure pgbouncer is installed, for the tests through a transaction-mode pooler (apt on Debian as root).
+	@deploy/ensure-pgbouncer.sh
+
 .PHONY: chromium
 chromium: ## Make sure headless Chromium is installed, for the /docs test (apt on Debian as root).
 	@deploy/ensure-chromium.sh
 
 .PHONY: test
-test: postgres chromium ## Run every test of every module against a throwaway PostgreSQL, then each fuzz target briefly.
+test: postgres pgbouncer chromium ## Run every test of every module against a throwaway PostgreSQL, then each fuzz target briefly.
 	go run ./pkg/pgtest/cmd/withpg -- go test -count=1 -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz-smoke
 
