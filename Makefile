@@ -6,8 +6,12 @@ SHELL := /bin/bash
 
 # Every Go module of the workspace (go.work); `go test ./...` does not cross
 # module boundaries, so commands take this list.
-MODULE_DIRS := api api/openapigen pkg services/user services/task services/gateway bench
+MODULE_DIRS := api api/openapigen pkg services/user services/task services/gateway bench deploy
 PKGS = $(foreach m,$(MODULE_DIRS),./$(m)/...)
+# make test runs these; deploy/backup's point-in-time restore has its own
+# target (make test-pitr), which make test then runs.
+PITR_PKG := ./deploy/backup
+TEST_PKGS = $(filter-out github.com/todo-platform/todo/deploy/backup,$(shell go list $(PKGS)))
 
 # Build tools are pinned in tools/go.mod (not part of go.work) and built into
 # .local/tools, which is put first on PATH for the targets that use them.
@@ -137,8 +141,13 @@ chromium: ## Make sure headless Chromium is installed, for the /docs test (apt o
 
 .PHONY: test
 test: postgres pgbouncer chromium ## Run every test of every module against a throwaway PostgreSQL, then each fuzz target briefly.
-	go run ./pkg/pgtest/cmd/withpg -- go test -count=1 -timeout 20m $(PKGS)
+	go run ./pkg/pgtest/cmd/withpg -- go test -count=1 -timeout 20m $(TEST_PKGS)
+	@$(MAKE) --no-print-directory test-pitr
 	@$(MAKE) --no-print-directory fuzz-smoke
+
+.PHONY: test-pitr
+test-pitr: postgres ## Point-in-time restore with deploy/backup's scripts: base backup, WAL archive, restore into a new cluster at a recorded time (part of test).
+	go test -count=1 -timeout 10m $(PITR_PKG)
 
 # Fuzz targets as package:Target:smoke, where smoke is how long fuzz-smoke
 # runs it (go test takes one -fuzz target at a time). The gateway's target
