@@ -267,6 +267,11 @@ func checkPod(t *testing.T, what string, pod *corev1.PodTemplateSpec, secrets, c
 		}
 	}
 	for _, v := range spec.Volumes {
+		// A Secret's files are root's unless the pod has an fsGroup; a
+		// non-root container reads them through that group.
+		if s := v.Secret; s != nil && (psc == nil || psc.FSGroup == nil || s.DefaultMode == nil || *s.DefaultMode&0o040 == 0) {
+			t.Errorf("%s: Secret volume %s is unreadable to a non-root user without fsGroup and a group-readable defaultMode", what, v.Name)
+		}
 		if s := v.Secret; s != nil {
 			ref("Secret", s.SecretName, "", secrets)
 			for _, it := range s.Items {
@@ -367,7 +372,7 @@ func checkBinary(t *testing.T, cw string, c corev1.Container) {
 	listens := map[int32]string{}
 	for _, e := range c.Env {
 		runtime := strings.HasPrefix(e.Name, "GO") || strings.HasPrefix(e.Name, "OTEL_")
-		if !reads[e.Name] && !runtime {
+		if _, ok := reads[e.Name]; !ok && !runtime {
 			t.Errorf("%s: sets %s, which %s does not read", cw, e.Name, bin.dir)
 		}
 		if strings.HasSuffix(e.Name, "_ADDR") && strings.HasPrefix(e.Value, ":") {

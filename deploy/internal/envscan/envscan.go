@@ -18,8 +18,9 @@ import (
 
 // Vars returns the variables read by the main package in dir, whose
 // configuration is the struct type config, with the types it embeds from
-// package envcfg looked up in envcfgDir.
-func Vars(dir, envcfgDir string) (map[string]bool, error) {
+// package envcfg looked up in envcfgDir: each name with its default (the
+// envDefault tag, "" when none).
+func Vars(dir, envcfgDir string) (map[string]string, error) {
 	mainTypes, err := structs(dir)
 	if err != nil {
 		return nil, err
@@ -32,7 +33,7 @@ func Vars(dir, envcfgDir string) (map[string]bool, error) {
 	if !ok {
 		return nil, fmt.Errorf("envscan: no type config in %s", dir)
 	}
-	out := map[string]bool{}
+	out := map[string]string{}
 	var walk func(st *ast.StructType, pkg map[string]*ast.StructType, depth int) error
 	walk = func(st *ast.StructType, pkg map[string]*ast.StructType, depth int) error {
 		if depth > 10 {
@@ -44,8 +45,9 @@ func Vars(dir, envcfgDir string) (map[string]bool, error) {
 				if err != nil {
 					return err
 				}
-				if name, _, _ := strings.Cut(reflect.StructTag(tag).Get("env"), ","); name != "" {
-					out[name] = true
+				st := reflect.StructTag(tag)
+				if name, _, _ := strings.Cut(st.Get("env"), ","); name != "" {
+					out[name] = st.Get("envDefault")
 				}
 			}
 			var next *ast.StructType
