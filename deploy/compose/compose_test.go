@@ -33,7 +33,6 @@ var binaries = map[string]struct{ dir, service string }{
 // nonroot is distroless' nonroot user and group.
 const nonroot = "65532:65532"
 
-
 // parseDockerfile parses the Dockerfile with BuildKit's own parser.
 func parseDockerfile(t *testing.T) map[string]*instructions.Stage {
 	t.Helper()
