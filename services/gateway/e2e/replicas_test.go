@@ -88,11 +88,16 @@ func TestReplicas_BalancedAndStoppingOneLosesNoRead(t *testing.T) {
 		ann.ok("POST", "/v1/tasks/"+id+":assign", obj{"assignee_id": bobID})
 		taskIDs = append(taskIDs, id)
 		writes := func(p *proctest.Server) float64 { return handled(p, "CreateTask") + handled(p, "AssignTask") }
+		// The gateway's sign-ups and logins reached both user services
+		// too (three calls, round_robin over two).
+		fromGateway := func(p *proctest.Server) float64 { return handled(p, "CreateUser") + handled(p, "Login") }
 		return writes(tasks[0]) > 0 && writes(tasks[1]) > 0 &&
+			fromGateway(users[0]) > 0 && fromGateway(users[1]) > 0 &&
 			handled(users[0], "BatchGetUsers") > 0 && handled(users[1], "BatchGetUsers") > 0
 	})
 	for _, p := range slices.Concat(tasks[:], users[:]) {
-		t.Logf("%s: CreateTask %v, AssignTask %v, BatchGetUsers %v", p.Name(), handled(p, "CreateTask"), handled(p, "AssignTask"), handled(p, "BatchGetUsers"))
+		t.Logf("%s: CreateUser %v, Login %v, CreateTask %v, AssignTask %v, BatchGetUsers %v", p.Name(),
+			handled(p, "CreateUser"), handled(p, "Login"), handled(p, "CreateTask"), handled(p, "AssignTask"), handled(p, "BatchGetUsers"))
 	}
 
 	// The load: reads only, from four clients, until both instances have
