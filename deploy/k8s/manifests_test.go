@@ -394,16 +394,25 @@ func checkBinary(t *testing.T, cw string, c corev1.Container) {
 	}
 	for _, p := range []*corev1.Probe{c.StartupProbe, c.ReadinessProbe, c.LivenessProbe} {
 		if p != nil && p.GRPC != nil {
-			if got := ptrString(p.GRPC.Service); got != bin.service {
-				t.Errorf("%s: gRPC probe asks for service %q, want %q", cw, got, bin.service)
+			want := bin.service
+			if p == c.LivenessProbe {
+				want = "liveness" // grpcserver.LivenessService: the process, not the database
+			}
+			if got := ptrString(p.GRPC.Service); got != want {
+				t.Errorf("%s: gRPC probe asks for service %q, want %q", cw, got, want)
 			}
 			if listens[p.GRPC.Port] != "GRPC_ADDR" {
 				t.Errorf("%s: gRPC probe on port %d, which is not GRPC_ADDR's", cw, p.GRPC.Port)
 			}
 		}
 	}
-	if bin.service != "" && (c.ReadinessProbe == nil || c.ReadinessProbe.GRPC == nil) && c.Args[0] == "serve" {
-		t.Errorf("%s: readiness is not a native gRPC probe", cw)
+	if bin.service != "" && len(c.Args) > 0 && c.Args[0] == "serve" {
+		if c.ReadinessProbe == nil || c.ReadinessProbe.GRPC == nil {
+			t.Errorf("%s: readiness is not a native gRPC probe", cw)
+		}
+		if c.LivenessProbe == nil || c.LivenessProbe.GRPC == nil {
+			t.Errorf("%s: liveness is not a native gRPC probe", cw)
+		}
 	}
 }
 

@@ -47,6 +47,12 @@ const (
 	DefaultMaxConnectionAgeGrace = 30 * time.Second
 )
 
+// LivenessService is the grpc.health.v1 service name that is SERVING from
+// the start of Serve until the server stops, whatever SetServing says: a
+// liveness probe asks for it (the process answers), a readiness probe for
+// the API's own service name (which follows the database).
+const LivenessService = "liveness"
+
 // Config configures a Server. Zero fields take the Default* values.
 type Config struct {
 	// Addr is the address ListenAndServe listens on: a TCP address such as
@@ -237,6 +243,7 @@ func (s *Server) Config() Config { return s.cfg }
 // the stop, which it logs) or because GRPC().Stop was called, and the
 // server's error otherwise.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for name := range s.grpc.GetServiceInfo() {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
