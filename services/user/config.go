@@ -10,6 +10,8 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/keyring"
+	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/services/user/internal/user"
 	"github.com/todo-platform/todo/services/user/internal/userapi"
 )
@@ -29,6 +31,7 @@ type config struct {
 	envcfg.Shutdown
 	envcfg.Tokens
 	envcfg.Audit
+	envcfg.Revocation
 
 	// TokenPrivateKeyFile is the Ed25519 PKCS #8 PEM signing key (required by serve).
 	TokenPrivateKeyFile string `env:"TOKEN_PRIVATE_KEY_FILE"`
@@ -76,7 +79,9 @@ func (c config) Validate() error {
 	p.Add(c.Shutdown.Validate())
 	p.Add(c.Tokens.Validate())
 	p.Add(c.Audit.Validate())
-	p.Check(c.AccessTokenTTL > 0, "ACCESS_TOKEN_TTL must be positive")
+	p.Add(c.Revocation.Validate())
+	p.Check(c.AccessTokenTTL > 0 && c.AccessTokenTTL <= auth.MaxTokenLifetime,
+		fmt.Sprintf("ACCESS_TOKEN_TTL must be positive and at most %s (verifiers refuse longer-lived tokens)", auth.MaxTokenLifetime))
 	p.Check(c.RefreshTokenTTL > 0, "REFRESH_TOKEN_TTL must be positive")
 	p.Check(c.LoginMaxFailuresPerAccount > 0, "LOGIN_MAX_FAILURES_PER_ACCOUNT must be positive")
 	p.Check(c.LoginMaxFailuresPerAddress > 0, "LOGIN_MAX_FAILURES_PER_ADDRESS must be positive")
@@ -129,6 +134,11 @@ func (c config) trustedProxies() ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	return proxies, nil
+}
+
+// revocation returns where the token revocations are read, on db.
+func (c config) revocation(db *pgdb.DB) revocation.Config {
+	return revocation.Config{Pool: db.Pool, ListenDSN: c.ListenURL(c.DatabaseURL), PollInterval: c.TokenRevocationPollInterval}
 }
 
 // service returns the business rules' tunables.

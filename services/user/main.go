@@ -32,6 +32,7 @@ import (
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/jobs"
 	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/telemetry"
 	"github.com/todo-platform/todo/services/user/internal/user"
@@ -122,6 +123,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	}
 	defer db.Close()
 	verifier := auth.NewVerifier(keyfile.Static(keys), cfg.TokenIssuer, cfg.TokenAudience)
+	revoked, err := revocation.Start(ctx, log, verifier, cfg.revocation(db))
+	if err != nil {
+		return err
+	}
+	defer revoked.Stop()
 	m, collectors := newMetrics(hasher)
 	svc.SetMetrics(m)
 	collectors = append(collectors, telemetry.NewPoolCollector(db.Pool))

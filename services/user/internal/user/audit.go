@@ -51,6 +51,7 @@ const (
 	ActionLoginFailed    = "user.login_failed"
 	ActionRefreshReused  = "user.refresh_token_reused"
 	ActionLogout         = "user.logout"
+	ActionLogoutAll      = "user.logout_all"
 	ActionPasswordChange = "user.password_change"
 	ActionProfileChange  = "user.profile_change"
 	ActionActivate       = "user.activate"

@@ -23,6 +23,8 @@ const (
 	// ActionAdminister lists users or activates and deactivates one:
 	// admins only.
 	ActionAdminister
+	// ActionEndSessions ends every sign-in of a user (LogoutAll): the user only.
+	ActionEndSessions
 )
 
 // Authorize returns nil when c may do a to the user with id (ignored by
@@ -39,6 +41,8 @@ func Authorize(c Caller, id int64, a Action) error {
 		ok = c.isSelf(id)
 	case ActionAdminister:
 		ok = c.Admin
+	case ActionEndSessions:
+		ok = c.isSelf(id)
 	}
 	if !ok {
 		return ErrPermissionDenied

@@ -29,6 +29,9 @@ var (
 	// ErrPermissionDenied: the caller may not do this (see Authorize), or
 	// an inactive user asks to change its password.
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrTokensRevoked: the user's tokens were revoked while a sign-in was
+	// under way (Store.StartSession stores no session then).
+	ErrTokensRevoked = errors.New("the user's tokens were revoked meanwhile")
 	// ErrThrottled is wrapped by *ThrottledError.
 	ErrThrottled = errors.New("too many failed sign-in attempts")
 

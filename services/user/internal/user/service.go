@@ -293,20 +293,26 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (Toke
 		}
 	}
 	u := st.Account.User
-	tokens, sess, err := s.newTokens(u, s.now())
+	tokens, sess, err := s.newTokens(u, st.Account.TokenGeneration, s.now())
 	if err != nil {
 		return Tokens{}, User{}, err
 	}
-	if err := s.store.StartSession(ctx, sess, newHash, Event{Action: ActionLogin, Actor: self, TargetID: u.ID, ClientAddr: addr}); err != nil {
+	err = s.store.StartSession(ctx, sess, newHash, Event{Action: ActionLogin, Actor: self, TargetID: u.ID, ClientAddr: addr})
+	if errors.Is(err, ErrTokensRevoked) {
+		// Deactivated, or the password changed, since LoginState read the
+		// account: the sign-in checked what is no longer true.
+		return Tokens{}, User{}, ErrInvalidCredentials
+	}
+	if err != nil {
 		return Tokens{}, User{}, fmt.Errorf("login: %w", err)
 	}
 	return tokens, u, nil
 }
 
-// newTokens signs an access token for u and makes a refresh token, returning
-// the session to store for it.
-func (s *Service) newTokens(u User, now time.Time) (Tokens, NewSession, error) {
-	access, accessExp, err := s.signer.Sign(auth.Principal{UserID: u.ID, Admin: u.IsAdmin}, now)
+// newTokens signs an access token for u in token generation gen and makes
+// a refresh token, returning the session to store for it.
+func (s *Service) newTokens(u User, gen int64, now time.Time) (Tokens, NewSession, error) {
+	access, accessExp, err := s.signer.Sign(auth.Principal{UserID: u.ID, Admin: u.IsAdmin, Generation: gen}, now)
 	if err != nil {
 		return Tokens{}, NewSession{}, fmt.Errorf("sign access token: %w", err)
 	}
@@ -322,9 +328,10 @@ func (s *Service) newTokens(u User, now time.Time) (Tokens, NewSession, error) {
 			RefreshToken:   refresh,
 			RefreshExpires: refreshExp,
 		}, NewSession{
-			UserID:    u.ID,
-			TokenHash: HashRefreshToken(refresh),
-			ExpiresAt: refreshExp,
+			UserID:     u.ID,
+			TokenHash:  HashRefreshToken(refresh),
+			ExpiresAt:  refreshExp,
+			Generation: gen,
 		}, nil
 }
 
@@ -359,7 +366,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 			outcome = ErrInvalidRefreshToken
 			return Rotation{}, nil
 		}
-		t, next, err := s.newTokens(cur.User, now)
+		t, next, err := s.newTokens(cur.User, cur.TokenGeneration, now)
 		if err != nil {
 			return Rotation{}, err
 		}
@@ -384,6 +391,20 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	hash := HashRefreshToken(refreshToken)
 	if err := s.store.RevokeFamily(ctx, hash, Event{Action: ActionLogout, Actor: self, TargetTokenHash: hash}); err != nil {
 		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
+}
+
+// LogoutAll ends every sign-in of the caller c: it revokes all of c's
+// refresh sessions and voids every access token issued to c so far,
+// including the one of this call (every verifier refuses them within
+// seconds, see package revocation).
+func (s *Service) LogoutAll(ctx context.Context, c Caller) error {
+	if err := Authorize(c, c.UserID, ActionEndSessions); err != nil {
+		return fmt.Errorf("logout all: %w", err)
+	}
+	if err := s.store.RevokeTokens(ctx, c.UserID, Event{Action: ActionLogoutAll, Actor: self, TargetID: c.UserID}); err != nil {
+		return fmt.Errorf("logout all: %w", err)
 	}
 	return nil
 }
@@ -568,10 +589,11 @@ func (ch Change) update() (Update, error) {
 
 // ChangePassword replaces the password of user id, when c is that user
 // (ActionChangePassword), after checking current; addr is the client
-// address, as for Login. It revokes every refresh session of the user (the
-// request carries no refresh token, so the caller's own session cannot be
-// told apart and is revoked too; the caller's access token stays valid
-// until it expires). An unacceptable next is a *PasswordError. A wrong
+// address, as for Login. It revokes every refresh session and every access
+// token of the user (the request carries no refresh token, so the caller's
+// own session cannot be told apart and is revoked too, and so is the
+// access token of the call: the caller signs in again with the new
+// password). An unacceptable next is a *PasswordError. A wrong
 // current password is ErrWrongCurrentPassword and counts as a failed
 // sign-in for the account and the address, and is throttled like Login. An
 // inactive user gets ErrPermissionDenied.
@@ -618,9 +640,9 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, id int64, curren
 }
 
 // SetActive activates or deactivates the user with id, when c is an admin
-// (ActionAdminister). Deactivation revokes every refresh session of the
-// user: they can neither sign in nor refresh (access tokens already issued
-// stay valid until they expire).
+// (ActionAdminister). Deactivation revokes every refresh session and
+// every access token of the user: they can neither sign in nor refresh,
+// and the tokens they hold are refused within seconds everywhere.
 func (s *Service) SetActive(ctx context.Context, c Caller, id int64, active bool) (User, error) {
 	if err := Authorize(c, id, ActionAdminister); err != nil {
 		return User{}, fmt.Errorf("set user %d active=%t: %w", id, active, err)

@@ -25,7 +25,8 @@ type Store interface {
 	// UpdateUser applies u to the user with id and returns the result.
 	UpdateUser(ctx context.Context, id int64, u Update, audit ...Event) (User, error)
 	// SetActive sets is_active of the user with id; deactivating also revokes
-	// every live refresh session of the user, in the same transaction.
+	// every live refresh session of the user and raises its token
+	// generation, in the same transaction.
 	SetActive(ctx context.Context, id int64, active bool, audit ...Event) (User, error)
 	// PromoteAdmin makes the user with id an active admin.
 	PromoteAdmin(ctx context.Context, id int64, audit ...Event) (User, error)
@@ -34,9 +35,13 @@ type Store interface {
 	AccountsByEmailOrUsername(ctx context.Context, email, username string) ([]Account, error)
 	// Account returns the user with id and its password hash, or ErrNotFound.
 	Account(ctx context.Context, id int64) (Account, error)
+	// RevokeTokens revokes every live refresh session of the user with id
+	// and raises its token generation, voiding its access tokens, in one
+	// transaction; an unknown id is ErrNotFound.
+	RevokeTokens(ctx context.Context, id int64, audit ...Event) error
 	// SetPasswordHash replaces the password hash of the user with id and, when
 	// revokeSessions is true, revokes every live refresh session of the user
-	// in the same transaction.
+	// and raises its token generation, in the same transaction.
 	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, audit ...Event) error
 
 	// LoginState returns the account l names (if any) and the open failure
@@ -47,7 +52,9 @@ type Store interface {
 	// window (of length window) has closed starts a new one.
 	RecordFailures(ctx context.Context, keys []ThrottleKey, window time.Duration, audit ...Event) error
 	// StartSession stores a new refresh session (a new family) and, when
-	// rehash is not empty, replaces the user's password hash with it.
+	// rehash is not empty, replaces the user's password hash with it. When
+	// the user's token generation is no longer s.Generation it stores
+	// nothing and returns ErrTokensRevoked.
 	StartSession(ctx context.Context, s NewSession, rehash string, audit ...Event) error
 	// RotateSession locks the session whose token hash is tokenHash in a
 	// transaction, lets decide choose a Rotation and applies it before

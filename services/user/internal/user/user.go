@@ -35,6 +35,9 @@ func (u User) PublicProfile() User {
 type Account struct {
 	User
 	PasswordHash string
+	// TokenGeneration is the generation the user's tokens are issued in;
+	// revoking them raises it (see Store.RevokeTokens).
+	TokenGeneration int64
 }
 
 // Summary is what other services need to know about a user.
@@ -135,6 +138,9 @@ type NewSession struct {
 	UserID    int64
 	TokenHash []byte
 	ExpiresAt time.Time
+	// Generation is the user's token generation the sign-in read: the
+	// session is stored only while it still is (ErrTokensRevoked).
+	Generation int64
 }
 
 // RefreshSession is a stored refresh session, locked while a rotation decides
@@ -149,6 +155,8 @@ type RefreshSession struct {
 	Replaced bool
 	// User is the session's user as it is now.
 	User User
+	// TokenGeneration is the user's token generation now.
+	TokenGeneration int64
 }
 
 // Rotation is what RotateSession does with the locked session: insert Next

@@ -111,6 +111,18 @@ func (s *Server) Logout(ctx context.Context, req *userv1.LogoutRequest) (*userv1
 	return &userv1.LogoutResponse{}, nil
 }
 
+// LogoutAll ends every sign-in of the caller.
+func (s *Server) LogoutAll(ctx context.Context, _ *userv1.LogoutAllRequest) (*userv1.LogoutAllResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.LogoutAll(ctx, c); err != nil {
+		return nil, s.status(ctx, err, fieldPaths{})
+	}
+	return &userv1.LogoutAllResponse{}, nil
+}
+
 // GetPublicKeys returns the token verification keys.
 func (s *Server) GetPublicKeys(context.Context, *userv1.GetPublicKeysRequest) (*userv1.GetPublicKeysResponse, error) {
 	out := make([]*userv1.PublicKey, 0, len(s.keys))

@@ -25,6 +25,7 @@ import (
 	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/user/internal/user"
@@ -118,6 +119,13 @@ func setup(t testing.TB, opts ...func(*options)) *bundle {
 	}
 	pub := signer.PublicKey()
 	verifier := auth.NewVerifier(auth.StaticKeys{pub.KeyID: pub.Key}, auth.DefaultIssuer, auth.DefaultAudience)
+	// Revocations as the binary learns them: LISTEN on a connection of
+	// the runtime role, and polling.
+	watcher, err := revocation.Start(testkit.Context(t), log, verifier, revocation.Config{Pool: app.Pool, ListenDSN: db.UserAppURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(watcher.Stop)
 	srv := grpcserver.New(log, grpcserver.Config{}, grpcauth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...))
 	userapi.New(log, svc, []auth.PublicKey{pub}, o.proxies).Register(srv.GRPC())
 

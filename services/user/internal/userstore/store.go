@@ -65,8 +65,13 @@ func New(db *pgdb.DB, cipher Cipher) *Store {
 // sealed in full_name_ct.
 const userColumns = `u.id, u.email, u.username, u.full_name, u.full_name_ct, u.is_active, u.is_verified, u.is_admin, u.created_at, u.updated_at`
 
-// accountColumns are the columns scanAccount reads, in order.
-const accountColumns = userColumns + `, u.password_hash`
+// accountColumns are the columns scanAccount reads, in order: the user's,
+// its password hash and its token generation (0 when never revoked).
+const accountColumns = userColumns + `, u.password_hash, ` + generationColumn
+
+// generationColumn is the token generation of the user u (see migration
+// 00007): tokens are issued in it.
+const generationColumn = `coalesce((SELECT r.generation FROM user_token_revocation r WHERE r.user_id = u.id), 0)`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -144,7 +149,7 @@ func (s *Store) scanAccount(row scanner) (user.Account, error) {
 		a user.Account
 		n storedName
 	)
-	if err := row.Scan(append(userFields(&a.User, &n), &a.PasswordHash)...); err != nil {
+	if err := row.Scan(append(userFields(&a.User, &n), &a.PasswordHash, &a.TokenGeneration)...); err != nil {
 		return user.Account{}, err
 	}
 	if err := s.openName(&a.User, n); err != nil {
@@ -404,24 +409,58 @@ const (
 	// revokeUserSessionsSQL revokes the live sessions of user @id when
 	// @revoke is true.
 	revokeUserSessionsSQL = `UPDATE user_session SET revoked_at = now() WHERE user_id = @id AND revoked_at IS NULL AND @revoke::boolean`
+	// revokeUserTokensSQL raises the token generation of user @id when
+	// @revoke is true, voiding every access token issued before; the
+	// table's trigger tells the verifiers on commit.
+	revokeUserTokensSQL = `
+INSERT INTO user_token_revocation AS r (user_id, generation)
+SELECT @id::bigint, 1 WHERE @revoke::boolean
+ON CONFLICT (user_id) DO UPDATE SET generation = r.generation + 1, revoked_at = now()`
 )
 
-// SetActive sets is_active; deactivation revokes the user's sessions in the
-// same transaction.
+// SetActive sets is_active; deactivation revokes the user's sessions and
+// access tokens in the same transaction.
 func (s *Store) SetActive(ctx context.Context, id int64, active bool, audit ...user.Event) (user.User, error) {
 	var u user.User
 	err := s.send(ctx, "set active", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(setActiveSQL, pgx.NamedArgs{"id": id, "active": active})
 		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": !active})
+		b.Queue(revokeUserTokensSQL, pgx.NamedArgs{"id": id, "revoke": !active})
 	}, func(br pgx.BatchResults) error {
 		var err error
 		if u, err = s.scanUser(br.QueryRow()); err != nil {
 			return err
 		}
-		_, err = br.Exec()
-		return err
+		return execAll(br, 2)
 	}, audit...)
 	return u, err
+}
+
+// execAll reads the results of the next n statements of br.
+func execAll(br pgx.BatchResults, n int) error {
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RevokeTokens revokes every live session of the user with id and raises
+// its token generation, in one transaction; an unknown id is ErrNotFound.
+// A second run would write its audit event again, so it is retried only
+// when it cannot have run.
+func (s *Store) RevokeTokens(ctx context.Context, id int64, audit ...user.Event) error {
+	return s.send(ctx, "revoke tokens", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(userByIDSQL, pgx.NamedArgs{"id": id})
+		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": true})
+		b.Queue(revokeUserTokensSQL, pgx.NamedArgs{"id": id, "revoke": true})
+	}, func(br pgx.BatchResults) error {
+		if _, err := s.scanUser(br.QueryRow()); err != nil {
+			return err
+		}
+		return execAll(br, 2)
+	}, audit...)
 }
 
 const promoteAdminSQL = `UPDATE "user" AS u SET is_admin = true, is_active = true WHERE u.id = @id RETURNING ` + userColumns
@@ -468,11 +507,12 @@ func (s *Store) Account(ctx context.Context, id int64) (user.Account, error) {
 const setPasswordHashSQL = `UPDATE "user" SET password_hash = @password_hash WHERE id = @id`
 
 // SetPasswordHash replaces the password hash and optionally revokes the
-// user's sessions, in one transaction.
+// user's sessions and access tokens, in one transaction.
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, audit ...user.Event) error {
 	return s.send(ctx, "set password hash", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(setPasswordHashSQL, pgx.NamedArgs{"id": id, "password_hash": hash})
 		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": revokeSessions})
+		b.Queue(revokeUserTokensSQL, pgx.NamedArgs{"id": id, "revoke": revokeSessions})
 	}, func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err != nil {
@@ -481,8 +521,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 		if tag.RowsAffected() == 0 {
 			return user.ErrNotFound
 		}
-		_, err = br.Exec()
-		return err
+		return execAll(br, 2)
 	}, audit...)
 }
 
@@ -545,7 +584,7 @@ func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, wind
 			failures int
 			secs     float64
 		)
-		err := br.QueryRow().Scan(append(userFields(&a.User, &name), &a.PasswordHash, &failures, &secs)...)
+		err := br.QueryRow().Scan(append(userFields(&a.User, &name), &a.PasswordHash, &a.TokenGeneration, &failures, &secs)...)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
@@ -618,20 +657,30 @@ func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, win
 	}, audit...)
 }
 
-const insertSessionSQL = `INSERT INTO user_session (user_id, token_hash, expires_at) VALUES (@user_id, @token_hash, @expires_at)`
+// insertSessionSQL inserts a session unless the user's token generation
+// is no longer @generation: the user's tokens were revoked since the
+// sign-in read it, and the session would outlive that revocation.
+const insertSessionSQL = `
+INSERT INTO user_session (user_id, token_hash, expires_at)
+SELECT @user_id, @token_hash, @expires_at
+WHERE coalesce((SELECT r.generation FROM user_token_revocation r WHERE r.user_id = @user_id), 0) = @generation`
 
 // StartSession stores a new session family and optionally a new password
 // hash. A second run would insert the token hash again and fail on its
 // uniqueness, so it is retried only when it cannot have run.
 func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash string, audit ...user.Event) error {
 	return s.send(ctx, "start session", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
-		b.Queue(insertSessionSQL, pgx.NamedArgs{"user_id": sess.UserID, "token_hash": sess.TokenHash, "expires_at": sess.ExpiresAt})
+		b.Queue(insertSessionSQL, pgx.NamedArgs{"user_id": sess.UserID, "token_hash": sess.TokenHash, "expires_at": sess.ExpiresAt, "generation": sess.Generation})
 		if rehash != "" {
 			b.Queue(setPasswordHashSQL, pgx.NamedArgs{"id": sess.UserID, "password_hash": rehash})
 		}
 	}, func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
+		tag, err := br.Exec()
+		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return user.ErrTokensRevoked
 		}
 		if rehash != "" {
 			if _, err := br.Exec(); err != nil {
@@ -644,7 +693,7 @@ func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash s
 
 const (
 	lockSessionSQL = `
-SELECT s.id, s.user_id, s.family_id, s.expires_at, s.revoked_at IS NOT NULL, s.replaced_by IS NOT NULL, ` + userColumns + `
+SELECT s.id, s.user_id, s.family_id, s.expires_at, s.revoked_at IS NOT NULL, s.replaced_by IS NOT NULL, ` + generationColumn + `, ` + userColumns + `
 FROM user_session s
 JOIN "user" u ON u.id = s.user_id
 WHERE s.token_hash = @token_hash
@@ -671,7 +720,7 @@ func (s *Store) RotateSession(ctx context.Context, tokenHash []byte, decide func
 			family pgtype.UUID
 			name   storedName
 		)
-		fields := append([]any{&cur.ID, &cur.UserID, &family, &cur.ExpiresAt, &cur.Revoked, &cur.Replaced}, userFields(&cur.User, &name)...)
+		fields := append([]any{&cur.ID, &cur.UserID, &family, &cur.ExpiresAt, &cur.Revoked, &cur.Replaced, &cur.TokenGeneration}, userFields(&cur.User, &name)...)
 		if err := tx.QueryRow(ctx, lockSessionSQL, pgx.NamedArgs{"token_hash": tokenHash}).Scan(fields...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return user.ErrInvalidRefreshToken

@@ -649,6 +649,80 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{8}
 }
 
+// LogoutAllRequest is empty: the caller is the access token's user.
+type LogoutAllRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutAllRequest) Reset() {
+	*x = LogoutAllRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutAllRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutAllRequest) ProtoMessage() {}
+
+func (x *LogoutAllRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutAllRequest.ProtoReflect.Descriptor instead.
+func (*LogoutAllRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{9}
+}
+
+// LogoutAllResponse is empty.
+type LogoutAllResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutAllResponse) Reset() {
+	*x = LogoutAllResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutAllResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutAllResponse) ProtoMessage() {}
+
+func (x *LogoutAllResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutAllResponse.ProtoReflect.Descriptor instead.
+func (*LogoutAllResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{10}
+}
+
 // GetPublicKeysRequest is empty.
 type GetPublicKeysRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -658,7 +732,7 @@ type GetPublicKeysRequest struct {
 
 func (x *GetPublicKeysRequest) Reset() {
 	*x = GetPublicKeysRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	mi := &file_todo_user_v1_user_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +744,7 @@ func (x *GetPublicKeysRequest) String() string {
 func (*GetPublicKeysRequest) ProtoMessage() {}
 
 func (x *GetPublicKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	mi := &file_todo_user_v1_user_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +757,7 @@ func (x *GetPublicKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicKeysRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicKeysRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{9}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{11}
 }
 
 // GetPublicKeysResponse is a JSON Web Key Set (RFC 7517) of the keys that
@@ -698,7 +772,7 @@ type GetPublicKeysResponse struct {
 
 func (x *GetPublicKeysResponse) Reset() {
 	*x = GetPublicKeysResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	mi := &file_todo_user_v1_user_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +784,7 @@ func (x *GetPublicKeysResponse) String() string {
 func (*GetPublicKeysResponse) ProtoMessage() {}
 
 func (x *GetPublicKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	mi := &file_todo_user_v1_user_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +797,7 @@ func (x *GetPublicKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicKeysResponse.ProtoReflect.Descriptor instead.
 func (*GetPublicKeysResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{10}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetPublicKeysResponse) GetKeys() []*PublicKey {
@@ -754,7 +828,7 @@ type PublicKey struct {
 
 func (x *PublicKey) Reset() {
 	*x = PublicKey{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	mi := &file_todo_user_v1_user_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +840,7 @@ func (x *PublicKey) String() string {
 func (*PublicKey) ProtoMessage() {}
 
 func (x *PublicKey) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	mi := &file_todo_user_v1_user_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +853,7 @@ func (x *PublicKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKey.ProtoReflect.Descriptor instead.
 func (*PublicKey) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PublicKey) GetKid() string {
@@ -833,7 +907,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	mi := &file_todo_user_v1_user_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +919,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	mi := &file_todo_user_v1_user_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +932,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{14}
 }
 
 // GetUserRequest names a user.
@@ -872,7 +946,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	mi := &file_todo_user_v1_user_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +958,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	mi := &file_todo_user_v1_user_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +971,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{13}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetUserRequest) GetId() int64 {
@@ -923,7 +997,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	mi := &file_todo_user_v1_user_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1009,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	mi := &file_todo_user_v1_user_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1022,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{14}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListUsersRequest) GetPageSize() int32 {
@@ -985,7 +1059,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	mi := &file_todo_user_v1_user_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1071,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	mi := &file_todo_user_v1_user_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1084,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{15}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -1042,7 +1116,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	mi := &file_todo_user_v1_user_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1128,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	mi := &file_todo_user_v1_user_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1141,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{16}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -1099,7 +1173,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	mi := &file_todo_user_v1_user_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1185,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	mi := &file_todo_user_v1_user_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1198,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{17}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChangePasswordRequest) GetId() int64 {
@@ -1157,7 +1231,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	mi := &file_todo_user_v1_user_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1243,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	mi := &file_todo_user_v1_user_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1256,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{18}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{20}
 }
 
 // DeactivateUserRequest names the user to deactivate.
@@ -1196,7 +1270,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	mi := &file_todo_user_v1_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1282,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	mi := &file_todo_user_v1_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1295,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{19}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeactivateUserRequest) GetId() int64 {
@@ -1242,7 +1316,7 @@ type ActivateUserRequest struct {
 
 func (x *ActivateUserRequest) Reset() {
 	*x = ActivateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[20]
+	mi := &file_todo_user_v1_user_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1328,7 @@ func (x *ActivateUserRequest) String() string {
 func (*ActivateUserRequest) ProtoMessage() {}
 
 func (x *ActivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[20]
+	mi := &file_todo_user_v1_user_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1341,7 @@ func (x *ActivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateUserRequest.ProtoReflect.Descriptor instead.
 func (*ActivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{20}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ActivateUserRequest) GetId() int64 {
@@ -1288,7 +1362,7 @@ type BatchGetUsersRequest struct {
 
 func (x *BatchGetUsersRequest) Reset() {
 	*x = BatchGetUsersRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	mi := &file_todo_user_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1374,7 @@ func (x *BatchGetUsersRequest) String() string {
 func (*BatchGetUsersRequest) ProtoMessage() {}
 
 func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	mi := &file_todo_user_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1387,7 @@ func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{21}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BatchGetUsersRequest) GetIds() []int64 {
@@ -1335,7 +1409,7 @@ type BatchGetUsersResponse struct {
 
 func (x *BatchGetUsersResponse) Reset() {
 	*x = BatchGetUsersResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	mi := &file_todo_user_v1_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1421,7 @@ func (x *BatchGetUsersResponse) String() string {
 func (*BatchGetUsersResponse) ProtoMessage() {}
 
 func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	mi := &file_todo_user_v1_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1434,7 @@ func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{22}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BatchGetUsersResponse) GetUsers() []*UserSummary {
@@ -1385,7 +1459,7 @@ type UserSummary struct {
 
 func (x *UserSummary) Reset() {
 	*x = UserSummary{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[23]
+	mi := &file_todo_user_v1_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1471,7 @@ func (x *UserSummary) String() string {
 func (*UserSummary) ProtoMessage() {}
 
 func (x *UserSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[23]
+	mi := &file_todo_user_v1_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1484,7 @@ func (x *UserSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSummary.ProtoReflect.Descriptor instead.
 func (*UserSummary) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{23}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UserSummary) GetId() int64 {
@@ -1466,7 +1540,7 @@ type UserAuditEvent struct {
 
 func (x *UserAuditEvent) Reset() {
 	*x = UserAuditEvent{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[24]
+	mi := &file_todo_user_v1_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1552,7 @@ func (x *UserAuditEvent) String() string {
 func (*UserAuditEvent) ProtoMessage() {}
 
 func (x *UserAuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[24]
+	mi := &file_todo_user_v1_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1565,7 @@ func (x *UserAuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserAuditEvent.ProtoReflect.Descriptor instead.
 func (*UserAuditEvent) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{24}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UserAuditEvent) GetTime() *timestamppb.Timestamp {
@@ -1575,7 +1649,7 @@ type ListUserAuditEventsRequest struct {
 
 func (x *ListUserAuditEventsRequest) Reset() {
 	*x = ListUserAuditEventsRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	mi := &file_todo_user_v1_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1661,7 @@ func (x *ListUserAuditEventsRequest) String() string {
 func (*ListUserAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListUserAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	mi := &file_todo_user_v1_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1674,7 @@ func (x *ListUserAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListUserAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{25}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListUserAuditEventsRequest) GetPageSize() int32 {
@@ -1665,7 +1739,7 @@ type ListUserAuditEventsResponse struct {
 
 func (x *ListUserAuditEventsResponse) Reset() {
 	*x = ListUserAuditEventsResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[26]
+	mi := &file_todo_user_v1_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1751,7 @@ func (x *ListUserAuditEventsResponse) String() string {
 func (*ListUserAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListUserAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[26]
+	mi := &file_todo_user_v1_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1764,7 @@ func (x *ListUserAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListUserAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{26}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListUserAuditEventsResponse) GetEvents() []*UserAuditEvent {
@@ -1759,7 +1833,9 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\t\xd2\x01\x06tokens\"E\n" +
 	"\rLogoutRequest\x124\n" +
 	"\rrefresh_token\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\frefreshToken\"\x10\n" +
-	"\x0eLogoutResponse\"\x16\n" +
+	"\x0eLogoutResponse\"\x12\n" +
+	"\x10LogoutAllRequest\"\x13\n" +
+	"\x11LogoutAllResponse\"\x16\n" +
 	"\x14GetPublicKeysRequest\"D\n" +
 	"\x15GetPublicKeysResponse\x12+\n" +
 	"\x04keys\x18\x01 \x03(\v2\x17.todo.user.v1.PublicKeyR\x04keys\"s\n" +
@@ -1839,7 +1915,7 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
 	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
-	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\x8f\x0e\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\xfc\x0e\n" +
 	"\vUserService\x12\x8a\x01\n" +
 	"\n" +
 	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"G\x92A0J,\n" +
@@ -1853,7 +1929,8 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\fRefreshToken\x12!.todo.user.v1.RefreshTokenRequest\x1a\".todo.user.v1.RefreshTokenResponse\"c\x92AEJA\n" +
 	"\x03401\x12:\n" +
 	"8The refresh token is unknown, spent, revoked or expired.b\x00\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/refresh\x12d\n" +
-	"\x06Logout\x12\x1b.todo.user.v1.LogoutRequest\x1a\x1c.todo.user.v1.LogoutResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12t\n" +
+	"\x06Logout\x12\x1b.todo.user.v1.LogoutRequest\x1a\x1c.todo.user.v1.LogoutResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12k\n" +
+	"\tLogoutAll\x12\x1e.todo.user.v1.LogoutAllRequest\x1a\x1f.todo.user.v1.LogoutAllResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/auth/logoutAll\x12t\n" +
 	"\rGetPublicKeys\x12\".todo.user.v1.GetPublicKeysRequest\x1a#.todo.user.v1.GetPublicKeysResponse\"\x1a\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/keys\x12S\n" +
 	"\aGetUser\x12\x1c.todo.user.v1.GetUserRequest\x1a\x12.todo.user.v1.User\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/users/{id}\x12_\n" +
 	"\x0eGetCurrentUser\x12#.todo.user.v1.GetCurrentUserRequest\x1a\x12.todo.user.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/users/me\x12_\n" +
@@ -1887,7 +1964,7 @@ func file_todo_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_todo_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_todo_user_v1_user_proto_goTypes = []any{
 	(AuditActorKind)(0),                 // 0: todo.user.v1.AuditActorKind
 	(*User)(nil),                        // 1: todo.user.v1.User
@@ -1899,77 +1976,81 @@ var file_todo_user_v1_user_proto_goTypes = []any{
 	(*RefreshTokenResponse)(nil),        // 7: todo.user.v1.RefreshTokenResponse
 	(*LogoutRequest)(nil),               // 8: todo.user.v1.LogoutRequest
 	(*LogoutResponse)(nil),              // 9: todo.user.v1.LogoutResponse
-	(*GetPublicKeysRequest)(nil),        // 10: todo.user.v1.GetPublicKeysRequest
-	(*GetPublicKeysResponse)(nil),       // 11: todo.user.v1.GetPublicKeysResponse
-	(*PublicKey)(nil),                   // 12: todo.user.v1.PublicKey
-	(*GetCurrentUserRequest)(nil),       // 13: todo.user.v1.GetCurrentUserRequest
-	(*GetUserRequest)(nil),              // 14: todo.user.v1.GetUserRequest
-	(*ListUsersRequest)(nil),            // 15: todo.user.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),           // 16: todo.user.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),           // 17: todo.user.v1.UpdateUserRequest
-	(*ChangePasswordRequest)(nil),       // 18: todo.user.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil),      // 19: todo.user.v1.ChangePasswordResponse
-	(*DeactivateUserRequest)(nil),       // 20: todo.user.v1.DeactivateUserRequest
-	(*ActivateUserRequest)(nil),         // 21: todo.user.v1.ActivateUserRequest
-	(*BatchGetUsersRequest)(nil),        // 22: todo.user.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),       // 23: todo.user.v1.BatchGetUsersResponse
-	(*UserSummary)(nil),                 // 24: todo.user.v1.UserSummary
-	(*UserAuditEvent)(nil),              // 25: todo.user.v1.UserAuditEvent
-	(*ListUserAuditEventsRequest)(nil),  // 26: todo.user.v1.ListUserAuditEventsRequest
-	(*ListUserAuditEventsResponse)(nil), // 27: todo.user.v1.ListUserAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 29: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),             // 30: google.protobuf.Struct
+	(*LogoutAllRequest)(nil),            // 10: todo.user.v1.LogoutAllRequest
+	(*LogoutAllResponse)(nil),           // 11: todo.user.v1.LogoutAllResponse
+	(*GetPublicKeysRequest)(nil),        // 12: todo.user.v1.GetPublicKeysRequest
+	(*GetPublicKeysResponse)(nil),       // 13: todo.user.v1.GetPublicKeysResponse
+	(*PublicKey)(nil),                   // 14: todo.user.v1.PublicKey
+	(*GetCurrentUserRequest)(nil),       // 15: todo.user.v1.GetCurrentUserRequest
+	(*GetUserRequest)(nil),              // 16: todo.user.v1.GetUserRequest
+	(*ListUsersRequest)(nil),            // 17: todo.user.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),           // 18: todo.user.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),           // 19: todo.user.v1.UpdateUserRequest
+	(*ChangePasswordRequest)(nil),       // 20: todo.user.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),      // 21: todo.user.v1.ChangePasswordResponse
+	(*DeactivateUserRequest)(nil),       // 22: todo.user.v1.DeactivateUserRequest
+	(*ActivateUserRequest)(nil),         // 23: todo.user.v1.ActivateUserRequest
+	(*BatchGetUsersRequest)(nil),        // 24: todo.user.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),       // 25: todo.user.v1.BatchGetUsersResponse
+	(*UserSummary)(nil),                 // 26: todo.user.v1.UserSummary
+	(*UserAuditEvent)(nil),              // 27: todo.user.v1.UserAuditEvent
+	(*ListUserAuditEventsRequest)(nil),  // 28: todo.user.v1.ListUserAuditEventsRequest
+	(*ListUserAuditEventsResponse)(nil), // 29: todo.user.v1.ListUserAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 31: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),             // 32: google.protobuf.Struct
 }
 var file_todo_user_v1_user_proto_depIdxs = []int32{
-	28, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	28, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	30, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	30, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
 	5,  // 2: todo.user.v1.LoginResponse.tokens:type_name -> todo.user.v1.TokenPair
 	1,  // 3: todo.user.v1.LoginResponse.user:type_name -> todo.user.v1.User
-	28, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
-	28, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
+	30, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
+	30, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
 	5,  // 6: todo.user.v1.RefreshTokenResponse.tokens:type_name -> todo.user.v1.TokenPair
-	12, // 7: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
+	14, // 7: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
 	1,  // 8: todo.user.v1.ListUsersResponse.users:type_name -> todo.user.v1.User
 	1,  // 9: todo.user.v1.UpdateUserRequest.user:type_name -> todo.user.v1.User
-	29, // 10: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 11: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
-	28, // 12: todo.user.v1.UserAuditEvent.time:type_name -> google.protobuf.Timestamp
+	31, // 10: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 11: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
+	30, // 12: todo.user.v1.UserAuditEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 13: todo.user.v1.UserAuditEvent.actor_kind:type_name -> todo.user.v1.AuditActorKind
-	30, // 14: todo.user.v1.UserAuditEvent.change:type_name -> google.protobuf.Struct
-	28, // 15: todo.user.v1.ListUserAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	28, // 16: todo.user.v1.ListUserAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	25, // 17: todo.user.v1.ListUserAuditEventsResponse.events:type_name -> todo.user.v1.UserAuditEvent
+	32, // 14: todo.user.v1.UserAuditEvent.change:type_name -> google.protobuf.Struct
+	30, // 15: todo.user.v1.ListUserAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	30, // 16: todo.user.v1.ListUserAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	27, // 17: todo.user.v1.ListUserAuditEventsResponse.events:type_name -> todo.user.v1.UserAuditEvent
 	2,  // 18: todo.user.v1.UserService.CreateUser:input_type -> todo.user.v1.CreateUserRequest
 	3,  // 19: todo.user.v1.UserService.Login:input_type -> todo.user.v1.LoginRequest
 	6,  // 20: todo.user.v1.UserService.RefreshToken:input_type -> todo.user.v1.RefreshTokenRequest
 	8,  // 21: todo.user.v1.UserService.Logout:input_type -> todo.user.v1.LogoutRequest
-	10, // 22: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
-	14, // 23: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
-	13, // 24: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
-	15, // 25: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
-	17, // 26: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
-	18, // 27: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
-	20, // 28: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
-	21, // 29: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
-	22, // 30: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
-	26, // 31: todo.user.v1.UserService.ListUserAuditEvents:input_type -> todo.user.v1.ListUserAuditEventsRequest
-	1,  // 32: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
-	4,  // 33: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
-	7,  // 34: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
-	9,  // 35: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
-	11, // 36: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
-	1,  // 37: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
-	1,  // 38: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
-	16, // 39: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
-	1,  // 40: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
-	19, // 41: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
-	1,  // 42: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
-	1,  // 43: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
-	23, // 44: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
-	27, // 45: todo.user.v1.UserService.ListUserAuditEvents:output_type -> todo.user.v1.ListUserAuditEventsResponse
-	32, // [32:46] is the sub-list for method output_type
-	18, // [18:32] is the sub-list for method input_type
+	10, // 22: todo.user.v1.UserService.LogoutAll:input_type -> todo.user.v1.LogoutAllRequest
+	12, // 23: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
+	16, // 24: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
+	15, // 25: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
+	17, // 26: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
+	19, // 27: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
+	20, // 28: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
+	22, // 29: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
+	23, // 30: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
+	24, // 31: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
+	28, // 32: todo.user.v1.UserService.ListUserAuditEvents:input_type -> todo.user.v1.ListUserAuditEventsRequest
+	1,  // 33: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
+	4,  // 34: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
+	7,  // 35: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
+	9,  // 36: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
+	11, // 37: todo.user.v1.UserService.LogoutAll:output_type -> todo.user.v1.LogoutAllResponse
+	13, // 38: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
+	1,  // 39: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
+	1,  // 40: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
+	18, // 41: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
+	1,  // 42: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
+	21, // 43: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
+	1,  // 44: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
+	1,  // 45: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
+	25, // 46: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
+	29, // 47: todo.user.v1.UserService.ListUserAuditEvents:output_type -> todo.user.v1.ListUserAuditEventsResponse
+	33, // [33:48] is the sub-list for method output_type
+	18, // [18:33] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -1981,16 +2062,16 @@ func file_todo_user_v1_user_proto_init() {
 		return
 	}
 	file_todo_user_v1_user_proto_msgTypes[0].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[14].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[24].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[25].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[16].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[26].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[27].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_user_v1_user_proto_rawDesc), len(file_todo_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	UserService_Login_FullMethodName               = "/todo.user.v1.UserService/Login"
 	UserService_RefreshToken_FullMethodName        = "/todo.user.v1.UserService/RefreshToken"
 	UserService_Logout_FullMethodName              = "/todo.user.v1.UserService/Logout"
+	UserService_LogoutAll_FullMethodName           = "/todo.user.v1.UserService/LogoutAll"
 	UserService_GetPublicKeys_FullMethodName       = "/todo.user.v1.UserService/GetPublicKeys"
 	UserService_GetUser_FullMethodName             = "/todo.user.v1.UserService/GetUser"
 	UserService_GetCurrentUser_FullMethodName      = "/todo.user.v1.UserService/GetCurrentUser"
@@ -63,6 +64,11 @@ type UserServiceClient interface {
 	// Logout revokes a refresh token. Revoking an unknown or already revoked
 	// token succeeds, so that logout is safe to retry.
 	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
+	// LogoutAll ends every sign-in of the caller: it revokes all of the
+	// caller's refresh tokens and voids every access token issued to the
+	// caller so far, including the one this call carries. Both services
+	// refuse those access tokens within seconds.
+	LogoutAll(ctx context.Context, in *LogoutAllRequest, opts ...grpc.CallOption) (*LogoutAllResponse, error)
 	// GetPublicKeys returns the keys that verify access tokens, in the shape of
 	// a JSON Web Key Set. Several keys may be current while keys rotate.
 	GetPublicKeys(ctx context.Context, in *GetPublicKeysRequest, opts ...grpc.CallOption) (*GetPublicKeysResponse, error)
@@ -146,6 +152,16 @@ func (c *userServiceClient) Logout(ctx context.Context, in *LogoutRequest, opts 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LogoutResponse)
 	err := c.cc.Invoke(ctx, UserService_Logout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) LogoutAll(ctx context.Context, in *LogoutAllRequest, opts ...grpc.CallOption) (*LogoutAllResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogoutAllResponse)
+	err := c.cc.Invoke(ctx, UserService_LogoutAll_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -280,6 +296,11 @@ type UserServiceServer interface {
 	// Logout revokes a refresh token. Revoking an unknown or already revoked
 	// token succeeds, so that logout is safe to retry.
 	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
+	// LogoutAll ends every sign-in of the caller: it revokes all of the
+	// caller's refresh tokens and voids every access token issued to the
+	// caller so far, including the one this call carries. Both services
+	// refuse those access tokens within seconds.
+	LogoutAll(context.Context, *LogoutAllRequest) (*LogoutAllResponse, error)
 	// GetPublicKeys returns the keys that verify access tokens, in the shape of
 	// a JSON Web Key Set. Several keys may be current while keys rotate.
 	GetPublicKeys(context.Context, *GetPublicKeysRequest) (*GetPublicKeysResponse, error)
@@ -340,6 +361,9 @@ func (UnimplementedUserServiceServer) RefreshToken(context.Context, *RefreshToke
 }
 func (UnimplementedUserServiceServer) Logout(context.Context, *LogoutRequest) (*LogoutResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Logout not implemented")
+}
+func (UnimplementedUserServiceServer) LogoutAll(context.Context, *LogoutAllRequest) (*LogoutAllResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LogoutAll not implemented")
 }
 func (UnimplementedUserServiceServer) GetPublicKeys(context.Context, *GetPublicKeysRequest) (*GetPublicKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPublicKeys not implemented")
@@ -460,6 +484,24 @@ func _UserService_Logout_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(UserServiceServer).Logout(ctx, req.(*LogoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_LogoutAll_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogoutAllRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).LogoutAll(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_LogoutAll_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).LogoutAll(ctx, req.(*LogoutAllRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -666,6 +708,10 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Logout",
 			Handler:    _UserService_Logout_Handler,
+		},
+		{
+			MethodName: "LogoutAll",
+			Handler:    _UserService_LogoutAll_Handler,
 		},
 		{
 			MethodName: "GetPublicKeys",
