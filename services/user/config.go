@@ -48,6 +48,9 @@ type config struct {
 	LoginMaxFailuresPerAccount int           `env:"LOGIN_MAX_FAILURES_PER_ACCOUNT" envDefault:"100"`
 	LoginMaxFailuresPerAddress int           `env:"LOGIN_MAX_FAILURES_PER_ADDRESS" envDefault:"1000"`
 	LoginThrottleWindow        time.Duration `env:"LOGIN_THROTTLE_WINDOW" envDefault:"1h"`
+	// SignUpMaxPerAddress is how many sign-up attempts one client address
+	// may make within LOGIN_THROTTLE_WINDOW.
+	SignUpMaxPerAddress int `env:"SIGNUP_MAX_PER_ADDRESS" envDefault:"20"`
 	// TrustedProxies are the peers (CIDR prefixes or addresses) whose
 	// x-forwarded-for metadata names the client, such as the REST gateway.
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," envDefault:"127.0.0.0/8,::1/128"`
@@ -86,6 +89,7 @@ func (c config) Validate() error {
 	p.Check(c.LoginMaxFailuresPerAccount > 0, "LOGIN_MAX_FAILURES_PER_ACCOUNT must be positive")
 	p.Check(c.LoginMaxFailuresPerAddress > 0, "LOGIN_MAX_FAILURES_PER_ADDRESS must be positive")
 	p.Check(c.LoginThrottleWindow > 0, "LOGIN_THROTTLE_WINDOW must be positive")
+	p.Check(c.SignUpMaxPerAddress > 0, "SIGNUP_MAX_PER_ADDRESS must be positive")
 	p.Check(c.PasswordHashMemoryKiB >= user.OWASPMemoryKiB, fmt.Sprintf("PASSWORD_HASH_MEMORY_KIB must be at least %d (OWASP)", user.OWASPMemoryKiB))
 	p.Check(c.PasswordHashTime >= user.OWASPTime, fmt.Sprintf("PASSWORD_HASH_TIME must be at least %d (OWASP)", user.OWASPTime))
 	p.Check(c.PasswordHashThreads >= user.OWASPThreads, "PASSWORD_HASH_THREADS must be at least 1")
@@ -148,6 +152,7 @@ func (c config) service() user.Config {
 		ThrottleWindow:        c.LoginThrottleWindow,
 		MaxFailuresPerAccount: c.LoginMaxFailuresPerAccount,
 		MaxFailuresPerAddress: c.LoginMaxFailuresPerAddress,
+		MaxSignUpsPerAddress:  c.SignUpMaxPerAddress,
 	}
 }
 

@@ -34,6 +34,8 @@ var (
 	ErrTokensRevoked = errors.New("the user's tokens were revoked meanwhile")
 	// ErrThrottled is wrapped by *ThrottledError.
 	ErrThrottled = errors.New("too many failed sign-in attempts")
+	// ErrSignUpThrottled is wrapped by a *ThrottledError with SignUp.
+	ErrSignUpThrottled = errors.New("too many sign-ups from this client address")
 
 	// ErrInvalidEmail: an email that is empty, longer than 254 bytes, has no
 	// '@' with something on each side, or contains white space.
@@ -58,18 +60,26 @@ var (
 	ErrInvalidPageSize = fmt.Errorf("the page size must be 0 to %d", MaxPageSize)
 )
 
-// ThrottledError says that sign-ins are refused for now, and for how long.
+// ThrottledError says that sign-ins (or, with SignUp, sign-ups) are
+// refused for now, and for how long.
 type ThrottledError struct {
 	RetryAfter time.Duration
+	// SignUp says it is the sign-up throttle of the client address.
+	SignUp bool
 }
 
 // Error implements error.
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("%v; retry after %s", ErrThrottled, e.RetryAfter.Round(time.Second))
+	return fmt.Sprintf("%v; retry after %s", e.Unwrap(), e.RetryAfter.Round(time.Second))
 }
 
-// Unwrap returns ErrThrottled.
-func (e *ThrottledError) Unwrap() error { return ErrThrottled }
+// Unwrap returns ErrThrottled, or ErrSignUpThrottled for SignUp.
+func (e *ThrottledError) Unwrap() error {
+	if e.SignUp {
+		return ErrSignUpThrottled
+	}
+	return ErrThrottled
+}
 
 // PasswordError says why a new password is refused; Reason completes the
 // sentence "the password …" ("must be 12 to 128 characters long, not 9").

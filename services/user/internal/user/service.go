@@ -40,6 +40,9 @@ type Config struct {
 	MaxFailuresPerAccount int
 	// MaxFailuresPerAddress is the same for one client address (an IPv6 /64).
 	MaxFailuresPerAddress int
+	// MaxSignUpsPerAddress is how many sign-up attempts (successful or
+	// not) one client address may make within a ThrottleWindow.
+	MaxSignUpsPerAddress int
 }
 
 // validate returns an error naming the first field that is not positive.
@@ -53,6 +56,8 @@ func (c Config) validate() error {
 		return errors.New("user.Config: MaxFailuresPerAccount must be positive")
 	case c.MaxFailuresPerAddress <= 0:
 		return errors.New("user.Config: MaxFailuresPerAddress must be positive")
+	case c.MaxSignUpsPerAddress <= 0:
+		return errors.New("user.Config: MaxSignUpsPerAddress must be positive")
 	}
 	return nil
 }
@@ -140,11 +145,15 @@ func validateUsername(username string) error {
 	return nil
 }
 
-// CreateUser signs up a new, active, non-admin user; anyone may. The email
-// is stored normalised. An unacceptable email, username or password gives
+// CreateUser signs up a new, active, non-admin user; anyone may, from the
+// client address addr (as for Login; empty when unknown). The email is
+// stored normalised. An unacceptable email, username or password gives
 // ErrInvalidEmail, ErrInvalidUsername or a *PasswordError; a duplicate
-// gives ErrEmailTaken or ErrUsernameTaken.
-func (s *Service) CreateUser(ctx context.Context, in SignUp) (User, error) {
+// gives ErrEmailTaken or ErrUsernameTaken (see docs/security.md, Sign-up
+// and enumeration). Every attempt with valid input counts against addr:
+// beyond MaxSignUpsPerAddress in a window it is a *ThrottledError with
+// SignUp, before anything is looked up.
+func (s *Service) CreateUser(ctx context.Context, in SignUp, addr string) (User, error) {
 	in.Email = NormalizeEmail(in.Email)
 	if err := validateEmail(in.Email); err != nil {
 		return User{}, err
@@ -154,6 +163,16 @@ func (s *Service) CreateUser(ctx context.Context, in SignUp) (User, error) {
 	}
 	if err := ValidatePassword(in.Password); err != nil {
 		return User{}, err
+	}
+	if addr != "" {
+		c, err := s.store.CountSignUp(ctx, addr, s.cfg.ThrottleWindow)
+		if err != nil {
+			return User{}, fmt.Errorf("create user: %w", err)
+		}
+		if c.Failures > s.cfg.MaxSignUpsPerAddress {
+			inc(s.metrics.SignUpsThrottled)
+			return User{}, &ThrottledError{RetryAfter: roundUp(c.RetryAfter), SignUp: true}
+		}
 	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
@@ -197,19 +216,24 @@ func (s *Service) throttled(st LoginState) error {
 		return nil
 	}
 	inc(s.metrics.LoginsThrottled)
-	// Whole seconds, rounded up: never tell a client to come back too early.
-	wait = (wait + time.Second - 1).Truncate(time.Second)
-	return &ThrottledError{RetryAfter: wait}
+	return &ThrottledError{RetryAfter: roundUp(wait)}
+}
+
+// roundUp returns d in whole seconds, rounded up (at least one): never tell
+// a client to come back too early.
+func roundUp(d time.Duration) time.Duration {
+	return max((d + time.Second - 1).Truncate(time.Second), time.Second)
 }
 
 // failureKeys returns the counters a failed sign-in adds to: the account's
-// (or the unknown identifier's) and the client address's.
+// (or the unknown identifier's) from the client address, and the client
+// address's.
 func failureKeys(st LoginState, ident, addr string) []ThrottleKey {
 	keys := make([]ThrottleKey, 0, 2)
 	if st.Account != nil {
-		keys = append(keys, ThrottleKey{Scope: ScopeUser, Subject: strconv.FormatInt(st.Account.ID, 10)})
+		keys = append(keys, ThrottleKey{Scope: ScopeUser, Subject: PairSubject(strconv.FormatInt(st.Account.ID, 10), addr)})
 	} else {
-		keys = append(keys, ThrottleKey{Scope: ScopeLogin, Subject: ident})
+		keys = append(keys, ThrottleKey{Scope: ScopeLogin, Subject: PairSubject(ident, addr)})
 	}
 	if addr != "" {
 		keys = append(keys, ThrottleKey{Scope: ScopeAddr, Subject: addr})

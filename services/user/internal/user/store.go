@@ -46,8 +46,13 @@ type Store interface {
 
 	// LoginState returns the account l names (if any) and the open failure
 	// counters, within window, of that account (ScopeUser) or of the unknown
-	// identifier (ScopeLogin), and of addr (ScopeAddr) when addr is not empty.
+	// identifier (ScopeLogin) from addr (see PairSubject), and of addr
+	// (ScopeAddr) when addr is not empty.
 	LoginState(ctx context.Context, l Lookup, addr string, window time.Duration) (LoginState, error)
+	// CountSignUp adds one sign-up attempt to the counter of addr
+	// (ScopeSignUp; a closed window starts a new one) and returns the
+	// counter as it is then.
+	CountSignUp(ctx context.Context, addr string, window time.Duration) (ThrottleCount, error)
 	// RecordFailures adds one failure to each counter in keys; a counter whose
 	// window (of length window) has closed starts a new one.
 	RecordFailures(ctx context.Context, keys []ThrottleKey, window time.Duration, audit ...Event) error

@@ -102,14 +102,32 @@ type ThrottleScope string
 
 // The throttle scopes.
 const (
-	// ScopeUser counts failures against an existing account (subject: its id).
+	// ScopeUser counts failures against an existing account from one client
+	// address (subject: PairSubject of its id and the address), so that a
+	// flood from one address throttles that address for the account, not
+	// the account's own sign-ins from elsewhere.
 	ScopeUser ThrottleScope = "user"
-	// ScopeLogin counts failures against an identifier that names no account,
-	// so that unknown and known accounts are throttled alike.
+	// ScopeLogin counts failures against an identifier that names no account
+	// from one client address (subject: PairSubject of the identifier and
+	// the address), so that unknown and known accounts are throttled alike.
 	ScopeLogin ThrottleScope = "login"
-	// ScopeAddr counts failures against a client address (an IPv6 /64).
+	// ScopeAddr counts failures against a client address (an IPv6 /64),
+	// whatever account they name.
 	ScopeAddr ThrottleScope = "addr"
+	// ScopeSignUp counts sign-up attempts from a client address.
+	ScopeSignUp ThrottleScope = "signup"
 )
+
+// PairSubject is the subject of a ScopeUser or ScopeLogin counter: the
+// account's id (or the unknown identifier) and the client address, joined
+// by a space (which neither may contain); just the account when the
+// address is unknown.
+func PairSubject(account, addr string) string {
+	if addr == "" {
+		return account
+	}
+	return account + " " + addr
+}
 
 // ThrottleKey is one failure counter.
 type ThrottleKey struct {

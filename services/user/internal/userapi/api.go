@@ -78,7 +78,7 @@ func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) 
 		Username: req.GetUsername(),
 		FullName: req.GetFullName(),
 		Password: req.GetPassword(),
-	})
+	}, s.ClientAddr(ctx))
 	if err != nil {
 		return nil, s.status(ctx, err, fieldPaths{Email: "email", Username: "username", Password: "password"})
 	}

@@ -22,6 +22,7 @@ const (
 	msgNotFound            = "user not found"
 	msgPermissionDenied    = "permission denied"
 	msgThrottled           = "too many failed sign-in attempts; retry later"
+	msgSignUpThrottled     = "too many sign-ups from this address; retry later"
 	msgEmailTaken          = "email already registered"
 	msgUsernameTaken       = "username already taken"
 )
@@ -66,6 +67,8 @@ func (s *Server) status(ctx context.Context, err error, paths fieldPaths) error 
 		return status.Error(codes.Unauthenticated, msgInvalidRefreshToken)
 	case errors.Is(err, user.ErrPermissionDenied):
 		return status.Error(codes.PermissionDenied, msgPermissionDenied)
+	case errors.As(err, &throttled) && throttled.SignUp:
+		return grpcerr.ResourceExhausted(msgSignUpThrottled, throttled.RetryAfter)
 	case errors.As(err, &throttled):
 		return grpcerr.ResourceExhausted(msgThrottled, throttled.RetryAfter)
 	case errors.Is(err, user.ErrInvalidEmail):

@@ -63,7 +63,7 @@ type options struct {
 // defaultConfig is the service configuration tests start from: the limits
 // an operator gets without setting any variable.
 func defaultConfig() user.Config {
-	return user.Config{RefreshTTL: 720 * time.Hour, ThrottleWindow: time.Hour, MaxFailuresPerAccount: 100, MaxFailuresPerAddress: 1000}
+	return user.Config{RefreshTTL: 720 * time.Hour, ThrottleWindow: time.Hour, MaxFailuresPerAccount: 100, MaxFailuresPerAddress: 1000, MaxSignUpsPerAddress: 20}
 }
 
 // cheapHashing makes password hashing cheap, for tests of behaviour that does

@@ -533,7 +533,7 @@ SELECT ` + accountColumns + `, coalesce(t.failures, 0),
        coalesce(extract(epoch FROM t.window_start + @window_seconds::float8 * interval '1 second' - now()), 0)::float8
 FROM "user" u
 LEFT JOIN login_throttle t
-       ON t.scope = 'user' AND t.subject = u.id::text
+       ON t.scope = 'user' AND t.subject = u.id::text || @pair_suffix::text
       AND t.window_start > now() - @window_seconds::float8 * interval '1 second'
 `
 	loginStateByIDSQL       = loginStateAccountSelect + `WHERE u.id = @id`
@@ -557,7 +557,10 @@ func seconds(f float64) time.Duration {
 // LoginState returns the account l names and the open failure counters, in
 // one round trip.
 func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, window time.Duration) (user.LoginState, error) {
-	args := pgx.NamedArgs{"window_seconds": window.Seconds(), "addr": addr}
+	// The pair counters' subjects (user.PairSubject): the account or
+	// identifier, then this suffix.
+	suffix := user.PairSubject("", addr)
+	args := pgx.NamedArgs{"window_seconds": window.Seconds(), "addr": addr, "pair_suffix": suffix}
 	account := loginStateByUsernameSQL
 	switch {
 	case l.ID != 0:
@@ -567,10 +570,10 @@ func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, wind
 	case l.Email != "":
 		account = loginStateByEmailSQL
 		args["email"] = l.Email
-		args["login"] = l.Email
+		args["login"] = user.PairSubject(l.Email, addr)
 	default:
 		args["username"] = l.Username
-		args["login"] = l.Username
+		args["login"] = user.PairSubject(l.Username, addr)
 	}
 	var st user.LoginState
 	err := s.send(ctx, "login state", pgdb.RetrySafe, func(b *pgx.Batch) {
@@ -597,7 +600,7 @@ func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, wind
 			st.Account = &a
 			if failures > 0 {
 				st.Counters = append(st.Counters, user.ThrottleCount{
-					Key:        user.ThrottleKey{Scope: user.ScopeUser, Subject: strconv.FormatInt(a.ID, 10)},
+					Key:        user.ThrottleKey{Scope: user.ScopeUser, Subject: user.PairSubject(strconv.FormatInt(a.ID, 10), addr)},
 					Failures:   failures,
 					RetryAfter: seconds(secs),
 				})
@@ -655,6 +658,34 @@ func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, win
 		_, err := br.Exec()
 		return err
 	}, audit...)
+}
+
+// countSignUpSQL adds one attempt to the sign-up counter of @addr (a
+// closed window starts again at one) and returns the count and the
+// seconds left in the window.
+const countSignUpSQL = `
+INSERT INTO login_throttle AS t (scope, subject, window_start, failures)
+VALUES ('signup', @addr, now(), 1)
+ON CONFLICT (scope, subject) DO UPDATE SET
+    failures     = CASE WHEN t.window_start > now() - @window_seconds::float8 * interval '1 second' THEN t.failures + 1 ELSE 1 END,
+    window_start = CASE WHEN t.window_start > now() - @window_seconds::float8 * interval '1 second' THEN t.window_start ELSE now() END
+RETURNING failures, extract(epoch FROM window_start + @window_seconds::float8 * interval '1 second' - now())::float8`
+
+// CountSignUp adds a sign-up attempt from addr. A second run would count
+// it twice, so it is retried only when it cannot have run.
+func (s *Store) CountSignUp(ctx context.Context, addr string, window time.Duration) (user.ThrottleCount, error) {
+	c := user.ThrottleCount{Key: user.ThrottleKey{Scope: user.ScopeSignUp, Subject: addr}}
+	err := s.send(ctx, "count sign-up", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(countSignUpSQL, pgx.NamedArgs{"addr": addr, "window_seconds": window.Seconds()})
+	}, func(br pgx.BatchResults) error {
+		var secs float64
+		if err := br.QueryRow().Scan(&c.Failures, &secs); err != nil {
+			return err
+		}
+		c.RetryAfter = seconds(secs)
+		return nil
+	})
+	return c, err
 }
 
 // insertSessionSQL inserts a session unless the user's token generation
