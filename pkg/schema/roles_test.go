@@ -61,11 +61,11 @@ func onObjects(privs []string, names ...string) []string {
 
 // userSetObjects are the user set's relations, its functions the task
 // service does not call, and its River schema.
-var userSetObjects = []string{`"user"`, "user_id_seq", "user_session", "login_throttle", "user_audit_event", "user_audit_event_id_seq", "river_user"}
+var userSetObjects = []string{`"user"`, "user_id_seq", "user_session", "login_throttle", "user_audit_event", "user_audit_event_id_seq", "user_email_token", "river_user"}
 
 // afterSplitObjects are the objects of migrations after the role split
 // (user 00006, task 00007), granted to the service groups only.
-var afterSplitObjects = []string{"user_token_revocation"}
+var afterSplitObjects = []string{"user_token_revocation", "user_email_token"}
 
 // taskSetObjects are the task set's relations, its sweep function and its
 // River schema.

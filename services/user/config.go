@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/keyring"
+	"github.com/todo-platform/todo/pkg/mail"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/services/user/internal/user"
@@ -51,6 +53,15 @@ type config struct {
 	// SignUpMaxPerAddress is how many sign-up attempts one client address
 	// may make within LOGIN_THROTTLE_WINDOW.
 	SignUpMaxPerAddress int `env:"SIGNUP_MAX_PER_ADDRESS" envDefault:"20"`
+	// Mail: SMTP_URL names the server (see mail.NewSMTP), MAIL_FROM the
+	// sender. Without SMTP_URL, mail is appended to MAIL_LOG_FILE (make
+	// run sets it), or not sent at all (logged without its text).
+	SMTPURL     string `env:"SMTP_URL" log:"dsn"`
+	MailFrom    string `env:"MAIL_FROM" envDefault:"todo <no-reply@localhost>"`
+	MailLogFile string `env:"MAIL_LOG_FILE"`
+	// MailLinkBaseURL is where the links of mails point (a web front
+	// end); empty: mails carry the token and the API call only.
+	MailLinkBaseURL string `env:"MAIL_LINK_BASE_URL"`
 	// TrustedProxies are the peers (CIDR prefixes or addresses) whose
 	// x-forwarded-for metadata names the client, such as the REST gateway.
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," envDefault:"127.0.0.0/8,::1/128"`
@@ -140,6 +151,19 @@ func (c config) trustedProxies() ([]netip.Prefix, error) {
 	return proxies, nil
 }
 
+// mailSender returns the Sender of SMTP_URL, else of MAIL_LOG_FILE, else
+// one that sends nothing.
+func (c config) mailSender(log *slog.Logger) (mail.Sender, error) {
+	switch {
+	case c.SMTPURL != "":
+		return mail.NewSMTP(c.SMTPURL, c.MailFrom)
+	case c.MailLogFile != "":
+		return mail.NewFile(c.MailLogFile)
+	default:
+		return mail.Discard{Log: log}, nil
+	}
+}
+
 // revocation returns where the token revocations are read, on db.
 func (c config) revocation(db *pgdb.DB) revocation.Config {
 	return revocation.Config{Pool: db.Pool, ListenDSN: c.ListenURL(c.DatabaseURL), PollInterval: c.TokenRevocationPollInterval}
@@ -153,6 +177,7 @@ func (c config) service() user.Config {
 		MaxFailuresPerAccount: c.LoginMaxFailuresPerAccount,
 		MaxFailuresPerAddress: c.LoginMaxFailuresPerAddress,
 		MaxSignUpsPerAddress:  c.SignUpMaxPerAddress,
+		LinkBaseURL:           c.MailLinkBaseURL,
 	}
 }
 

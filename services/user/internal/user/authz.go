@@ -23,8 +23,9 @@ const (
 	// ActionAdminister lists users or activates and deactivates one:
 	// admins only.
 	ActionAdminister
-	// ActionEndSessions ends every sign-in of a user (LogoutAll): the user only.
-	ActionEndSessions
+	// ActionSelf acts on the caller's own account only (LogoutAll,
+	// ResendVerification).
+	ActionSelf
 )
 
 // Authorize returns nil when c may do a to the user with id (ignored by
@@ -41,7 +42,7 @@ func Authorize(c Caller, id int64, a Action) error {
 		ok = c.isSelf(id)
 	case ActionAdminister:
 		ok = c.Admin
-	case ActionEndSessions:
+	case ActionSelf:
 		ok = c.isSelf(id)
 	}
 	if !ok {

@@ -36,6 +36,15 @@ var (
 	ErrThrottled = errors.New("too many failed sign-in attempts")
 	// ErrSignUpThrottled is wrapped by a *ThrottledError with SignUp.
 	ErrSignUpThrottled = errors.New("too many sign-ups from this client address")
+	// ErrMailThrottled is wrapped by a *ThrottledError with Mail.
+	ErrMailThrottled = errors.New("too many mails asked for")
+	// ErrInvalidEmailToken: a token sent by mail that is unknown, used,
+	// expired, of another purpose, for an address the user no longer has,
+	// or of an inactive user (deliberately not told apart).
+	ErrInvalidEmailToken = errors.New("invalid or expired token")
+	// ErrAlreadyVerified: a verification asked for an address that is
+	// verified already.
+	ErrAlreadyVerified = errors.New("the email address is already verified")
 
 	// ErrInvalidEmail: an email that is empty, longer than 254 bytes, has no
 	// '@' with something on each side, or contains white space.
@@ -66,6 +75,8 @@ type ThrottledError struct {
 	RetryAfter time.Duration
 	// SignUp says it is the sign-up throttle of the client address.
 	SignUp bool
+	// Mail says it is a throttle of mails asked for.
+	Mail bool
 }
 
 // Error implements error.
@@ -75,8 +86,11 @@ func (e *ThrottledError) Error() string {
 
 // Unwrap returns ErrThrottled, or ErrSignUpThrottled for SignUp.
 func (e *ThrottledError) Unwrap() error {
-	if e.SignUp {
+	switch {
+	case e.SignUp:
 		return ErrSignUpThrottled
+	case e.Mail:
+		return ErrMailThrottled
 	}
 	return ErrThrottled
 }

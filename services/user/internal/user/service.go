@@ -43,6 +43,10 @@ type Config struct {
 	// MaxSignUpsPerAddress is how many sign-up attempts (successful or
 	// not) one client address may make within a ThrottleWindow.
 	MaxSignUpsPerAddress int
+	// LinkBaseURL is where the links of mails point (a web front end's
+	// origin, such as https://todo.example.com); empty: mails carry the
+	// token and the API call only.
+	LinkBaseURL string
 }
 
 // validate returns an error naming the first field that is not positive.
@@ -165,20 +169,24 @@ func (s *Service) CreateUser(ctx context.Context, in SignUp, addr string) (User,
 		return User{}, err
 	}
 	if addr != "" {
-		c, err := s.store.CountSignUp(ctx, addr, s.cfg.ThrottleWindow)
+		over, wait, err := s.countAttempt(ctx, ThrottleKey{Scope: ScopeSignUp, Subject: addr}, s.cfg.MaxSignUpsPerAddress)
 		if err != nil {
 			return User{}, fmt.Errorf("create user: %w", err)
 		}
-		if c.Failures > s.cfg.MaxSignUpsPerAddress {
+		if over {
 			inc(s.metrics.SignUpsThrottled)
-			return User{}, &ThrottledError{RetryAfter: roundUp(c.RetryAfter), SignUp: true}
+			return User{}, &ThrottledError{RetryAfter: wait, SignUp: true}
 		}
 	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return User{}, err
 	}
-	u, err := s.store.CreateUser(ctx, NewUser{Email: in.Email, Username: in.Username, FullName: in.FullName, PasswordHash: hash},
+	verify, err := s.verification(in.Username, in.Email)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := s.store.CreateUser(ctx, NewUser{Email: in.Email, Username: in.Username, FullName: in.FullName, PasswordHash: hash, Verification: verify},
 		Event{Action: ActionSignUp, Actor: self, TargetUsername: in.Username,
 			Change: map[string]any{"email": in.Email, "username": in.Username, "full_name": in.FullName}})
 	if err != nil {
@@ -424,7 +432,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 // including the one of this call (every verifier refuses them within
 // seconds, see package revocation).
 func (s *Service) LogoutAll(ctx context.Context, c Caller) error {
-	if err := Authorize(c, c.UserID, ActionEndSessions); err != nil {
+	if err := Authorize(c, c.UserID, ActionSelf); err != nil {
 		return fmt.Errorf("logout all: %w", err)
 	}
 	if err := s.store.RevokeTokens(ctx, c.UserID, Event{Action: ActionLogoutAll, Actor: self, TargetID: c.UserID}); err != nil {
@@ -554,6 +562,21 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, id int64, ch Change)
 	u, err := ch.update()
 	if err != nil {
 		return User{}, err
+	}
+	if u.Email != nil {
+		cur, err := s.store.User(ctx, id)
+		if err != nil {
+			return User{}, fmt.Errorf("update user %d: %w", id, err)
+		}
+		if cur.Email != *u.Email {
+			username := cur.Username
+			if u.Username != nil {
+				username = *u.Username
+			}
+			if u.Verification, err = s.verification(username, *u.Email); err != nil {
+				return User{}, err
+			}
+		}
 	}
 	var out User
 	if u == (Update{}) {

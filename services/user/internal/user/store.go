@@ -49,10 +49,23 @@ type Store interface {
 	// identifier (ScopeLogin) from addr (see PairSubject), and of addr
 	// (ScopeAddr) when addr is not empty.
 	LoginState(ctx context.Context, l Lookup, addr string, window time.Duration) (LoginState, error)
-	// CountSignUp adds one sign-up attempt to the counter of addr
-	// (ScopeSignUp; a closed window starts a new one) and returns the
-	// counter as it is then.
-	CountSignUp(ctx context.Context, addr string, window time.Duration) (ThrottleCount, error)
+	// CountAttempt adds one attempt to the counter key (a closed window
+	// starts a new one) and returns the counter as it is then.
+	CountAttempt(ctx context.Context, key ThrottleKey, window time.Duration) (ThrottleCount, error)
+	// QueueMail stores out's token for the user with id and queues its
+	// mail, in one transaction.
+	QueueMail(ctx context.Context, id int64, out *Outgoing, audit ...Event) error
+	// VerifyEmail spends the verification token whose hash is tokenHash and
+	// marks the user's email verified, returning the user; the events'
+	// target is the token's user. ErrInvalidEmailToken when the token is
+	// unknown, used, expired or for an address the user no longer has.
+	VerifyEmail(ctx context.Context, tokenHash []byte, audit ...Event) (User, error)
+	// ResetPassword spends the reset token whose hash is tokenHash: it sets
+	// passwordHash, voids the user's other reset tokens, revokes its
+	// sessions and raises its token generation, in one transaction; the
+	// events' target is the token's user. ErrInvalidEmailToken when the
+	// token is unknown, used or expired, or its user inactive.
+	ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, audit ...Event) error
 	// RecordFailures adds one failure to each counter in keys; a counter whose
 	// window (of length window) has closed starts a new one.
 	RecordFailures(ctx context.Context, keys []ThrottleKey, window time.Duration, audit ...Event) error

@@ -54,6 +54,8 @@ type NewUser struct {
 	FullName     string
 	PasswordHash string
 	IsAdmin      bool
+	// Verification, when set, is stored and mailed with the user.
+	Verification *Outgoing
 }
 
 // The names of the fields of a user that a Change may name.
@@ -87,6 +89,9 @@ type Update struct {
 	FullName *string
 	Username *string
 	Email    *string
+	// Verification, when set, is stored and mailed with the change (a new
+	// email's verification).
+	Verification *Outgoing
 }
 
 // Lookup names the account a sign-in or password check is for: by ID, by

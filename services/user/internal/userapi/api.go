@@ -58,6 +58,9 @@ func PublicMethods() []string {
 		userv1.UserService_RefreshToken_FullMethodName,
 		userv1.UserService_Logout_FullMethodName,
 		userv1.UserService_GetPublicKeys_FullMethodName,
+		userv1.UserService_VerifyEmail_FullMethodName,
+		userv1.UserService_RequestPasswordReset_FullMethodName,
+		userv1.UserService_ResetPassword_FullMethodName,
 	}
 }
 

@@ -23,6 +23,8 @@ const (
 	msgPermissionDenied    = "permission denied"
 	msgThrottled           = "too many failed sign-in attempts; retry later"
 	msgSignUpThrottled     = "too many sign-ups from this address; retry later"
+	msgMailThrottled       = "too many mails asked for; retry later"
+	msgAlreadyVerified     = "the email address is already verified"
 	msgEmailTaken          = "email already registered"
 	msgUsernameTaken       = "username already taken"
 )
@@ -40,6 +42,8 @@ type fieldPaths struct {
 	Change string
 	// PageSize and PageToken are the paging fields of a listing.
 	PageSize, PageToken string
+	// Token is a token sent by mail.
+	Token string
 }
 
 // status turns an error of the business layer into the gRPC status the
@@ -69,6 +73,12 @@ func (s *Server) status(ctx context.Context, err error, paths fieldPaths) error 
 		return status.Error(codes.PermissionDenied, msgPermissionDenied)
 	case errors.As(err, &throttled) && throttled.SignUp:
 		return grpcerr.ResourceExhausted(msgSignUpThrottled, throttled.RetryAfter)
+	case errors.As(err, &throttled) && throttled.Mail:
+		return grpcerr.ResourceExhausted(msgMailThrottled, throttled.RetryAfter)
+	case errors.Is(err, user.ErrInvalidEmailToken):
+		return s.invalid(ctx, err, paths.Token, "is not a valid token: unknown, already used or expired")
+	case errors.Is(err, user.ErrAlreadyVerified):
+		return status.Error(codes.FailedPrecondition, msgAlreadyVerified)
 	case errors.As(err, &throttled):
 		return grpcerr.ResourceExhausted(msgThrottled, throttled.RetryAfter)
 	case errors.Is(err, user.ErrInvalidEmail):

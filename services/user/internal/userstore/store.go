@@ -37,6 +37,7 @@ import (
 type Store struct {
 	db     *pgdb.DB
 	cipher Cipher
+	outbox Outbox // nil: no mail
 }
 
 var _ user.Store = (*Store)(nil)
@@ -56,8 +57,12 @@ type Cipher interface {
 }
 
 // New returns a Store using db, encrypting full names with cipher.
-func New(db *pgdb.DB, cipher Cipher) *Store {
-	return &Store{db: db, cipher: cipher}
+func New(db *pgdb.DB, cipher Cipher, opts ...Option) *Store {
+	s := &Store{db: db, cipher: cipher}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // userColumns are the columns scanUser reads, in order. full_name is
@@ -262,6 +267,9 @@ RETURNING ` + userColumns
 // it. A second run would find the first one's row and fail with
 // ErrEmailTaken, so the insert is retried only when it cannot have run.
 func (s *Store) CreateUser(ctx context.Context, u user.NewUser, audit ...user.Event) (user.User, error) {
+	if u.Verification != nil {
+		return s.createUserTx(ctx, u, audit)
+	}
 	var (
 		id     *int64
 		sealed []byte
@@ -400,6 +408,9 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update, audit
 		"username":      username,
 		"set_email":     setEmail,
 		"email":         email,
+	}
+	if upd.Verification != nil {
+		return s.updateUserTx(ctx, id, args, upd.Verification, audit)
 	}
 	return s.queryUser(ctx, "update user", pgdb.RetryIfNotSent, updateUserSQL, args, audit...)
 }
@@ -660,23 +671,23 @@ func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, win
 	}, audit...)
 }
 
-// countSignUpSQL adds one attempt to the sign-up counter of @addr (a
+// countAttemptSQL adds one attempt to the counter (@scope, @subject) (a
 // closed window starts again at one) and returns the count and the
 // seconds left in the window.
-const countSignUpSQL = `
+const countAttemptSQL = `
 INSERT INTO login_throttle AS t (scope, subject, window_start, failures)
-VALUES ('signup', @addr, now(), 1)
+VALUES (@scope, @subject, now(), 1)
 ON CONFLICT (scope, subject) DO UPDATE SET
     failures     = CASE WHEN t.window_start > now() - @window_seconds::float8 * interval '1 second' THEN t.failures + 1 ELSE 1 END,
     window_start = CASE WHEN t.window_start > now() - @window_seconds::float8 * interval '1 second' THEN t.window_start ELSE now() END
 RETURNING failures, extract(epoch FROM window_start + @window_seconds::float8 * interval '1 second' - now())::float8`
 
-// CountSignUp adds a sign-up attempt from addr. A second run would count
-// it twice, so it is retried only when it cannot have run.
-func (s *Store) CountSignUp(ctx context.Context, addr string, window time.Duration) (user.ThrottleCount, error) {
-	c := user.ThrottleCount{Key: user.ThrottleKey{Scope: user.ScopeSignUp, Subject: addr}}
-	err := s.send(ctx, "count sign-up", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
-		b.Queue(countSignUpSQL, pgx.NamedArgs{"addr": addr, "window_seconds": window.Seconds()})
+// CountAttempt adds an attempt to the counter key. A second run would
+// count it twice, so it is retried only when it cannot have run.
+func (s *Store) CountAttempt(ctx context.Context, key user.ThrottleKey, window time.Duration) (user.ThrottleCount, error) {
+	c := user.ThrottleCount{Key: key}
+	err := s.send(ctx, "count attempt", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(countAttemptSQL, pgx.NamedArgs{"scope": string(key.Scope), "subject": key.Subject, "window_seconds": window.Seconds()})
 	}, func(br pgx.BatchResults) error {
 		var secs float64
 		if err := br.QueryRow().Scan(&c.Failures, &secs); err != nil {
@@ -819,6 +830,7 @@ func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte, audit ...use
 const (
 	deleteExpiredSessionsSQL = `DELETE FROM user_session WHERE expires_at < @before`
 	deleteClosedCountersSQL  = `DELETE FROM login_throttle WHERE window_start < @before`
+	deleteExpiredTokensSQL   = `DELETE FROM user_email_token WHERE expires_at < @before`
 )
 
 // DeleteExpired deletes expired sessions and closed counters and returns how
@@ -829,9 +841,10 @@ func (s *Store) DeleteExpired(ctx context.Context, sessionsBefore, throttleBefor
 	err := s.send(ctx, "delete expired", pgdb.RetrySafe, func(b *pgx.Batch) {
 		b.Queue(deleteExpiredSessionsSQL, pgx.NamedArgs{"before": sessionsBefore})
 		b.Queue(deleteClosedCountersSQL, pgx.NamedArgs{"before": throttleBefore})
+		b.Queue(deleteExpiredTokensSQL, pgx.NamedArgs{"before": sessionsBefore})
 	}, func(br pgx.BatchResults) error {
 		n = 0
-		for range 2 {
+		for range 3 {
 			tag, err := br.Exec()
 			if err != nil {
 				return err

@@ -723,6 +723,302 @@ func (*LogoutAllResponse) Descriptor() ([]byte, []int) {
 	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
+// VerifyEmailRequest carries the token of a verification mail.
+type VerifyEmailRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token, as the mail gives it.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailRequest) Reset() {
+	*x = VerifyEmailRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailRequest) ProtoMessage() {}
+
+func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailRequest.ProtoReflect.Descriptor instead.
+func (*VerifyEmailRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *VerifyEmailRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// ResendVerificationRequest is empty: the caller is the access token's user.
+type ResendVerificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendVerificationRequest) Reset() {
+	*x = ResendVerificationRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendVerificationRequest) ProtoMessage() {}
+
+func (x *ResendVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendVerificationRequest.ProtoReflect.Descriptor instead.
+func (*ResendVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{12}
+}
+
+// ResendVerificationResponse is empty.
+type ResendVerificationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendVerificationResponse) Reset() {
+	*x = ResendVerificationResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendVerificationResponse) ProtoMessage() {}
+
+func (x *ResendVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendVerificationResponse.ProtoReflect.Descriptor instead.
+func (*ResendVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{13}
+}
+
+// RequestPasswordResetRequest names the account.
+type RequestPasswordResetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account's email address or username.
+	Login         string `protobuf:"bytes,1,opt,name=login,proto3" json:"login,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPasswordResetRequest) Reset() {
+	*x = RequestPasswordResetRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPasswordResetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPasswordResetRequest) ProtoMessage() {}
+
+func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPasswordResetRequest.ProtoReflect.Descriptor instead.
+func (*RequestPasswordResetRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RequestPasswordResetRequest) GetLogin() string {
+	if x != nil {
+		return x.Login
+	}
+	return ""
+}
+
+// RequestPasswordResetResponse is empty, whatever happened.
+type RequestPasswordResetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPasswordResetResponse) Reset() {
+	*x = RequestPasswordResetResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPasswordResetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPasswordResetResponse) ProtoMessage() {}
+
+func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPasswordResetResponse.ProtoReflect.Descriptor instead.
+func (*RequestPasswordResetResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{15}
+}
+
+// ResetPasswordRequest carries the token of a reset mail and the new
+// password.
+type ResetPasswordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token, as the mail gives it.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The new password: 12 to 128 characters.
+	NewPassword   string `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordRequest) Reset() {
+	*x = ResetPasswordRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordRequest) ProtoMessage() {}
+
+func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ResetPasswordRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ResetPasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+// ResetPasswordResponse is empty.
+type ResetPasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordResponse) Reset() {
+	*x = ResetPasswordResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordResponse) ProtoMessage() {}
+
+func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{17}
+}
+
 // GetPublicKeysRequest is empty.
 type GetPublicKeysRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -732,7 +1028,7 @@ type GetPublicKeysRequest struct {
 
 func (x *GetPublicKeysRequest) Reset() {
 	*x = GetPublicKeysRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	mi := &file_todo_user_v1_user_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +1040,7 @@ func (x *GetPublicKeysRequest) String() string {
 func (*GetPublicKeysRequest) ProtoMessage() {}
 
 func (x *GetPublicKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	mi := &file_todo_user_v1_user_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +1053,7 @@ func (x *GetPublicKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicKeysRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicKeysRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{18}
 }
 
 // GetPublicKeysResponse is a JSON Web Key Set (RFC 7517) of the keys that
@@ -772,7 +1068,7 @@ type GetPublicKeysResponse struct {
 
 func (x *GetPublicKeysResponse) Reset() {
 	*x = GetPublicKeysResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	mi := &file_todo_user_v1_user_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +1080,7 @@ func (x *GetPublicKeysResponse) String() string {
 func (*GetPublicKeysResponse) ProtoMessage() {}
 
 func (x *GetPublicKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	mi := &file_todo_user_v1_user_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1093,7 @@ func (x *GetPublicKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicKeysResponse.ProtoReflect.Descriptor instead.
 func (*GetPublicKeysResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPublicKeysResponse) GetKeys() []*PublicKey {
@@ -828,7 +1124,7 @@ type PublicKey struct {
 
 func (x *PublicKey) Reset() {
 	*x = PublicKey{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	mi := &file_todo_user_v1_user_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1136,7 @@ func (x *PublicKey) String() string {
 func (*PublicKey) ProtoMessage() {}
 
 func (x *PublicKey) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	mi := &file_todo_user_v1_user_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1149,7 @@ func (x *PublicKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKey.ProtoReflect.Descriptor instead.
 func (*PublicKey) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{13}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PublicKey) GetKid() string {
@@ -907,7 +1203,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	mi := &file_todo_user_v1_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1215,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	mi := &file_todo_user_v1_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1228,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{14}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{21}
 }
 
 // GetUserRequest names a user.
@@ -946,7 +1242,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	mi := &file_todo_user_v1_user_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1254,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	mi := &file_todo_user_v1_user_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1267,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{15}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetUserRequest) GetId() int64 {
@@ -997,7 +1293,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	mi := &file_todo_user_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1305,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	mi := &file_todo_user_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1318,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{16}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListUsersRequest) GetPageSize() int32 {
@@ -1059,7 +1355,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	mi := &file_todo_user_v1_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1367,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	mi := &file_todo_user_v1_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1380,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{17}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -1116,7 +1412,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	mi := &file_todo_user_v1_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1424,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	mi := &file_todo_user_v1_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1437,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{18}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -1173,7 +1469,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	mi := &file_todo_user_v1_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1481,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	mi := &file_todo_user_v1_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1494,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{19}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ChangePasswordRequest) GetId() int64 {
@@ -1231,7 +1527,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[20]
+	mi := &file_todo_user_v1_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1539,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[20]
+	mi := &file_todo_user_v1_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1552,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{20}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{27}
 }
 
 // DeactivateUserRequest names the user to deactivate.
@@ -1270,7 +1566,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	mi := &file_todo_user_v1_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1578,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	mi := &file_todo_user_v1_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1591,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{21}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeactivateUserRequest) GetId() int64 {
@@ -1316,7 +1612,7 @@ type ActivateUserRequest struct {
 
 func (x *ActivateUserRequest) Reset() {
 	*x = ActivateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	mi := &file_todo_user_v1_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1624,7 @@ func (x *ActivateUserRequest) String() string {
 func (*ActivateUserRequest) ProtoMessage() {}
 
 func (x *ActivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	mi := &file_todo_user_v1_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1637,7 @@ func (x *ActivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateUserRequest.ProtoReflect.Descriptor instead.
 func (*ActivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{22}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ActivateUserRequest) GetId() int64 {
@@ -1362,7 +1658,7 @@ type BatchGetUsersRequest struct {
 
 func (x *BatchGetUsersRequest) Reset() {
 	*x = BatchGetUsersRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[23]
+	mi := &file_todo_user_v1_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1670,7 @@ func (x *BatchGetUsersRequest) String() string {
 func (*BatchGetUsersRequest) ProtoMessage() {}
 
 func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[23]
+	mi := &file_todo_user_v1_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1683,7 @@ func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{23}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *BatchGetUsersRequest) GetIds() []int64 {
@@ -1409,7 +1705,7 @@ type BatchGetUsersResponse struct {
 
 func (x *BatchGetUsersResponse) Reset() {
 	*x = BatchGetUsersResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[24]
+	mi := &file_todo_user_v1_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1717,7 @@ func (x *BatchGetUsersResponse) String() string {
 func (*BatchGetUsersResponse) ProtoMessage() {}
 
 func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[24]
+	mi := &file_todo_user_v1_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1730,7 @@ func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{24}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *BatchGetUsersResponse) GetUsers() []*UserSummary {
@@ -1459,7 +1755,7 @@ type UserSummary struct {
 
 func (x *UserSummary) Reset() {
 	*x = UserSummary{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	mi := &file_todo_user_v1_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1767,7 @@ func (x *UserSummary) String() string {
 func (*UserSummary) ProtoMessage() {}
 
 func (x *UserSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	mi := &file_todo_user_v1_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1780,7 @@ func (x *UserSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSummary.ProtoReflect.Descriptor instead.
 func (*UserSummary) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{25}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UserSummary) GetId() int64 {
@@ -1540,7 +1836,7 @@ type UserAuditEvent struct {
 
 func (x *UserAuditEvent) Reset() {
 	*x = UserAuditEvent{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[26]
+	mi := &file_todo_user_v1_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1848,7 @@ func (x *UserAuditEvent) String() string {
 func (*UserAuditEvent) ProtoMessage() {}
 
 func (x *UserAuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[26]
+	mi := &file_todo_user_v1_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1861,7 @@ func (x *UserAuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserAuditEvent.ProtoReflect.Descriptor instead.
 func (*UserAuditEvent) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{26}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UserAuditEvent) GetTime() *timestamppb.Timestamp {
@@ -1649,7 +1945,7 @@ type ListUserAuditEventsRequest struct {
 
 func (x *ListUserAuditEventsRequest) Reset() {
 	*x = ListUserAuditEventsRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[27]
+	mi := &file_todo_user_v1_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1957,7 @@ func (x *ListUserAuditEventsRequest) String() string {
 func (*ListUserAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListUserAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[27]
+	mi := &file_todo_user_v1_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1970,7 @@ func (x *ListUserAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListUserAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{27}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListUserAuditEventsRequest) GetPageSize() int32 {
@@ -1739,7 +2035,7 @@ type ListUserAuditEventsResponse struct {
 
 func (x *ListUserAuditEventsResponse) Reset() {
 	*x = ListUserAuditEventsResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[28]
+	mi := &file_todo_user_v1_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +2047,7 @@ func (x *ListUserAuditEventsResponse) String() string {
 func (*ListUserAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListUserAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[28]
+	mi := &file_todo_user_v1_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +2060,7 @@ func (x *ListUserAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListUserAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{28}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListUserAuditEventsResponse) GetEvents() []*UserAuditEvent {
@@ -1835,7 +2131,19 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\rrefresh_token\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\frefreshToken\"\x10\n" +
 	"\x0eLogoutResponse\"\x12\n" +
 	"\x10LogoutAllRequest\"\x13\n" +
-	"\x11LogoutAllResponse\"\x16\n" +
+	"\x11LogoutAllResponse\"<\n" +
+	"\x12VerifyEmailRequest\x12&\n" +
+	"\x05token\x18\x01 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\x05token\"\x1b\n" +
+	"\x19ResendVerificationRequest\"\x1c\n" +
+	"\x1aResendVerificationResponse\"D\n" +
+	"\x1bRequestPasswordResetRequest\x12%\n" +
+	"\x05login\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\xfe\x01R\x05login\"\x1e\n" +
+	"\x1cRequestPasswordResetResponse\"u\n" +
+	"\x14ResetPasswordRequest\x12&\n" +
+	"\x05token\x18\x01 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\x05token\x125\n" +
+	"\fnew_password\x18\x02 \x01(\tB\x12\xe2A\x02\x02\x04\xbaH\n" +
+	"\xc8\x01\x01r\x05\x10\f\x18\x80\x01R\vnewPassword\"\x17\n" +
+	"\x15ResetPasswordResponse\"\x16\n" +
 	"\x14GetPublicKeysRequest\"D\n" +
 	"\x15GetPublicKeysResponse\x12+\n" +
 	"\x04keys\x18\x01 \x03(\v2\x17.todo.user.v1.PublicKeyR\x04keys\"s\n" +
@@ -1915,12 +2223,14 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
 	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
-	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\xfc\x0e\n" +
-	"\vUserService\x12\x8a\x01\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\x9b\x15\n" +
+	"\vUserService\x12\xdf\x01\n" +
 	"\n" +
-	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"G\x92A0J,\n" +
+	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"\x9b\x01\x92A\x83\x01J,\n" +
 	"\x03409\x12%\n" +
-	"#The email or the username is taken.b\x00\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12\xe2\x01\n" +
+	"#The email or the username is taken.JQ\n" +
+	"\x03429\x12J\n" +
+	"HToo many sign-ups from this client address; retry after the delay given.b\x00\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12\xe2\x01\n" +
 	"\x05Login\x12\x1a.todo.user.v1.LoginRequest\x1a\x1b.todo.user.v1.LoginResponse\"\x9f\x01\x92A\x82\x01J=\n" +
 	"\x03401\x126\n" +
 	"4Unknown account, wrong password or inactive account.J?\n" +
@@ -1930,7 +2240,15 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x03401\x12:\n" +
 	"8The refresh token is unknown, spent, revoked or expired.b\x00\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/refresh\x12d\n" +
 	"\x06Logout\x12\x1b.todo.user.v1.LogoutRequest\x1a\x1c.todo.user.v1.LogoutResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12k\n" +
-	"\tLogoutAll\x12\x1e.todo.user.v1.LogoutAllRequest\x1a\x1f.todo.user.v1.LogoutAllResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/auth/logoutAll\x12t\n" +
+	"\tLogoutAll\x12\x1e.todo.user.v1.LogoutAllRequest\x1a\x1f.todo.user.v1.LogoutAllResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/auth/logoutAll\x12i\n" +
+	"\vVerifyEmail\x12 .todo.user.v1.VerifyEmailRequest\x1a\x12.todo.user.v1.User\"$\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/auth/verifyEmail\x12\xe0\x01\n" +
+	"\x12ResendVerification\x12'.todo.user.v1.ResendVerificationRequest\x1a(.todo.user.v1.ResendVerificationResponse\"w\x92ANJL\n" +
+	"\x03429\x12E\n" +
+	"CToo many verification mails asked for; retry after the delay given.\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/auth/resendVerification\x12\xf6\x01\n" +
+	"\x14RequestPasswordReset\x12).todo.user.v1.RequestPasswordResetRequest\x1a*.todo.user.v1.RequestPasswordResetResponse\"\x86\x01\x92A[JW\n" +
+	"\x03429\x12P\n" +
+	"NToo many reset requests from this client address; retry after the delay given.b\x00\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/auth/requestPasswordReset\x12\x80\x01\n" +
+	"\rResetPassword\x12\".todo.user.v1.ResetPasswordRequest\x1a#.todo.user.v1.ResetPasswordResponse\"&\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/auth/resetPassword\x12t\n" +
 	"\rGetPublicKeys\x12\".todo.user.v1.GetPublicKeysRequest\x1a#.todo.user.v1.GetPublicKeysResponse\"\x1a\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/keys\x12S\n" +
 	"\aGetUser\x12\x1c.todo.user.v1.GetUserRequest\x1a\x12.todo.user.v1.User\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/users/{id}\x12_\n" +
 	"\x0eGetCurrentUser\x12#.todo.user.v1.GetCurrentUserRequest\x1a\x12.todo.user.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/users/me\x12_\n" +
@@ -1964,93 +2282,108 @@ func file_todo_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_todo_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_todo_user_v1_user_proto_goTypes = []any{
-	(AuditActorKind)(0),                 // 0: todo.user.v1.AuditActorKind
-	(*User)(nil),                        // 1: todo.user.v1.User
-	(*CreateUserRequest)(nil),           // 2: todo.user.v1.CreateUserRequest
-	(*LoginRequest)(nil),                // 3: todo.user.v1.LoginRequest
-	(*LoginResponse)(nil),               // 4: todo.user.v1.LoginResponse
-	(*TokenPair)(nil),                   // 5: todo.user.v1.TokenPair
-	(*RefreshTokenRequest)(nil),         // 6: todo.user.v1.RefreshTokenRequest
-	(*RefreshTokenResponse)(nil),        // 7: todo.user.v1.RefreshTokenResponse
-	(*LogoutRequest)(nil),               // 8: todo.user.v1.LogoutRequest
-	(*LogoutResponse)(nil),              // 9: todo.user.v1.LogoutResponse
-	(*LogoutAllRequest)(nil),            // 10: todo.user.v1.LogoutAllRequest
-	(*LogoutAllResponse)(nil),           // 11: todo.user.v1.LogoutAllResponse
-	(*GetPublicKeysRequest)(nil),        // 12: todo.user.v1.GetPublicKeysRequest
-	(*GetPublicKeysResponse)(nil),       // 13: todo.user.v1.GetPublicKeysResponse
-	(*PublicKey)(nil),                   // 14: todo.user.v1.PublicKey
-	(*GetCurrentUserRequest)(nil),       // 15: todo.user.v1.GetCurrentUserRequest
-	(*GetUserRequest)(nil),              // 16: todo.user.v1.GetUserRequest
-	(*ListUsersRequest)(nil),            // 17: todo.user.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),           // 18: todo.user.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),           // 19: todo.user.v1.UpdateUserRequest
-	(*ChangePasswordRequest)(nil),       // 20: todo.user.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil),      // 21: todo.user.v1.ChangePasswordResponse
-	(*DeactivateUserRequest)(nil),       // 22: todo.user.v1.DeactivateUserRequest
-	(*ActivateUserRequest)(nil),         // 23: todo.user.v1.ActivateUserRequest
-	(*BatchGetUsersRequest)(nil),        // 24: todo.user.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),       // 25: todo.user.v1.BatchGetUsersResponse
-	(*UserSummary)(nil),                 // 26: todo.user.v1.UserSummary
-	(*UserAuditEvent)(nil),              // 27: todo.user.v1.UserAuditEvent
-	(*ListUserAuditEventsRequest)(nil),  // 28: todo.user.v1.ListUserAuditEventsRequest
-	(*ListUserAuditEventsResponse)(nil), // 29: todo.user.v1.ListUserAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 31: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),             // 32: google.protobuf.Struct
+	(AuditActorKind)(0),                  // 0: todo.user.v1.AuditActorKind
+	(*User)(nil),                         // 1: todo.user.v1.User
+	(*CreateUserRequest)(nil),            // 2: todo.user.v1.CreateUserRequest
+	(*LoginRequest)(nil),                 // 3: todo.user.v1.LoginRequest
+	(*LoginResponse)(nil),                // 4: todo.user.v1.LoginResponse
+	(*TokenPair)(nil),                    // 5: todo.user.v1.TokenPair
+	(*RefreshTokenRequest)(nil),          // 6: todo.user.v1.RefreshTokenRequest
+	(*RefreshTokenResponse)(nil),         // 7: todo.user.v1.RefreshTokenResponse
+	(*LogoutRequest)(nil),                // 8: todo.user.v1.LogoutRequest
+	(*LogoutResponse)(nil),               // 9: todo.user.v1.LogoutResponse
+	(*LogoutAllRequest)(nil),             // 10: todo.user.v1.LogoutAllRequest
+	(*LogoutAllResponse)(nil),            // 11: todo.user.v1.LogoutAllResponse
+	(*VerifyEmailRequest)(nil),           // 12: todo.user.v1.VerifyEmailRequest
+	(*ResendVerificationRequest)(nil),    // 13: todo.user.v1.ResendVerificationRequest
+	(*ResendVerificationResponse)(nil),   // 14: todo.user.v1.ResendVerificationResponse
+	(*RequestPasswordResetRequest)(nil),  // 15: todo.user.v1.RequestPasswordResetRequest
+	(*RequestPasswordResetResponse)(nil), // 16: todo.user.v1.RequestPasswordResetResponse
+	(*ResetPasswordRequest)(nil),         // 17: todo.user.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),        // 18: todo.user.v1.ResetPasswordResponse
+	(*GetPublicKeysRequest)(nil),         // 19: todo.user.v1.GetPublicKeysRequest
+	(*GetPublicKeysResponse)(nil),        // 20: todo.user.v1.GetPublicKeysResponse
+	(*PublicKey)(nil),                    // 21: todo.user.v1.PublicKey
+	(*GetCurrentUserRequest)(nil),        // 22: todo.user.v1.GetCurrentUserRequest
+	(*GetUserRequest)(nil),               // 23: todo.user.v1.GetUserRequest
+	(*ListUsersRequest)(nil),             // 24: todo.user.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 25: todo.user.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),            // 26: todo.user.v1.UpdateUserRequest
+	(*ChangePasswordRequest)(nil),        // 27: todo.user.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),       // 28: todo.user.v1.ChangePasswordResponse
+	(*DeactivateUserRequest)(nil),        // 29: todo.user.v1.DeactivateUserRequest
+	(*ActivateUserRequest)(nil),          // 30: todo.user.v1.ActivateUserRequest
+	(*BatchGetUsersRequest)(nil),         // 31: todo.user.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),        // 32: todo.user.v1.BatchGetUsersResponse
+	(*UserSummary)(nil),                  // 33: todo.user.v1.UserSummary
+	(*UserAuditEvent)(nil),               // 34: todo.user.v1.UserAuditEvent
+	(*ListUserAuditEventsRequest)(nil),   // 35: todo.user.v1.ListUserAuditEventsRequest
+	(*ListUserAuditEventsResponse)(nil),  // 36: todo.user.v1.ListUserAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 38: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),              // 39: google.protobuf.Struct
 }
 var file_todo_user_v1_user_proto_depIdxs = []int32{
-	30, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	30, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	37, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	37, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
 	5,  // 2: todo.user.v1.LoginResponse.tokens:type_name -> todo.user.v1.TokenPair
 	1,  // 3: todo.user.v1.LoginResponse.user:type_name -> todo.user.v1.User
-	30, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
-	30, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
+	37, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
+	37, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
 	5,  // 6: todo.user.v1.RefreshTokenResponse.tokens:type_name -> todo.user.v1.TokenPair
-	14, // 7: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
+	21, // 7: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
 	1,  // 8: todo.user.v1.ListUsersResponse.users:type_name -> todo.user.v1.User
 	1,  // 9: todo.user.v1.UpdateUserRequest.user:type_name -> todo.user.v1.User
-	31, // 10: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	26, // 11: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
-	30, // 12: todo.user.v1.UserAuditEvent.time:type_name -> google.protobuf.Timestamp
+	38, // 10: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 11: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
+	37, // 12: todo.user.v1.UserAuditEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 13: todo.user.v1.UserAuditEvent.actor_kind:type_name -> todo.user.v1.AuditActorKind
-	32, // 14: todo.user.v1.UserAuditEvent.change:type_name -> google.protobuf.Struct
-	30, // 15: todo.user.v1.ListUserAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	30, // 16: todo.user.v1.ListUserAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	27, // 17: todo.user.v1.ListUserAuditEventsResponse.events:type_name -> todo.user.v1.UserAuditEvent
+	39, // 14: todo.user.v1.UserAuditEvent.change:type_name -> google.protobuf.Struct
+	37, // 15: todo.user.v1.ListUserAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	37, // 16: todo.user.v1.ListUserAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	34, // 17: todo.user.v1.ListUserAuditEventsResponse.events:type_name -> todo.user.v1.UserAuditEvent
 	2,  // 18: todo.user.v1.UserService.CreateUser:input_type -> todo.user.v1.CreateUserRequest
 	3,  // 19: todo.user.v1.UserService.Login:input_type -> todo.user.v1.LoginRequest
 	6,  // 20: todo.user.v1.UserService.RefreshToken:input_type -> todo.user.v1.RefreshTokenRequest
 	8,  // 21: todo.user.v1.UserService.Logout:input_type -> todo.user.v1.LogoutRequest
 	10, // 22: todo.user.v1.UserService.LogoutAll:input_type -> todo.user.v1.LogoutAllRequest
-	12, // 23: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
-	16, // 24: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
-	15, // 25: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
-	17, // 26: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
-	19, // 27: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
-	20, // 28: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
-	22, // 29: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
-	23, // 30: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
-	24, // 31: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
-	28, // 32: todo.user.v1.UserService.ListUserAuditEvents:input_type -> todo.user.v1.ListUserAuditEventsRequest
-	1,  // 33: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
-	4,  // 34: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
-	7,  // 35: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
-	9,  // 36: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
-	11, // 37: todo.user.v1.UserService.LogoutAll:output_type -> todo.user.v1.LogoutAllResponse
-	13, // 38: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
-	1,  // 39: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
-	1,  // 40: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
-	18, // 41: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
-	1,  // 42: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
-	21, // 43: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
-	1,  // 44: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
-	1,  // 45: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
-	25, // 46: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
-	29, // 47: todo.user.v1.UserService.ListUserAuditEvents:output_type -> todo.user.v1.ListUserAuditEventsResponse
-	33, // [33:48] is the sub-list for method output_type
-	18, // [18:33] is the sub-list for method input_type
+	12, // 23: todo.user.v1.UserService.VerifyEmail:input_type -> todo.user.v1.VerifyEmailRequest
+	13, // 24: todo.user.v1.UserService.ResendVerification:input_type -> todo.user.v1.ResendVerificationRequest
+	15, // 25: todo.user.v1.UserService.RequestPasswordReset:input_type -> todo.user.v1.RequestPasswordResetRequest
+	17, // 26: todo.user.v1.UserService.ResetPassword:input_type -> todo.user.v1.ResetPasswordRequest
+	19, // 27: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
+	23, // 28: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
+	22, // 29: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
+	24, // 30: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
+	26, // 31: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
+	27, // 32: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
+	29, // 33: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
+	30, // 34: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
+	31, // 35: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
+	35, // 36: todo.user.v1.UserService.ListUserAuditEvents:input_type -> todo.user.v1.ListUserAuditEventsRequest
+	1,  // 37: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
+	4,  // 38: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
+	7,  // 39: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
+	9,  // 40: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
+	11, // 41: todo.user.v1.UserService.LogoutAll:output_type -> todo.user.v1.LogoutAllResponse
+	1,  // 42: todo.user.v1.UserService.VerifyEmail:output_type -> todo.user.v1.User
+	14, // 43: todo.user.v1.UserService.ResendVerification:output_type -> todo.user.v1.ResendVerificationResponse
+	16, // 44: todo.user.v1.UserService.RequestPasswordReset:output_type -> todo.user.v1.RequestPasswordResetResponse
+	18, // 45: todo.user.v1.UserService.ResetPassword:output_type -> todo.user.v1.ResetPasswordResponse
+	20, // 46: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
+	1,  // 47: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
+	1,  // 48: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
+	25, // 49: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
+	1,  // 50: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
+	28, // 51: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
+	1,  // 52: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
+	1,  // 53: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
+	32, // 54: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
+	36, // 55: todo.user.v1.UserService.ListUserAuditEvents:output_type -> todo.user.v1.ListUserAuditEventsResponse
+	37, // [37:56] is the sub-list for method output_type
+	18, // [18:37] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -2062,16 +2395,16 @@ func file_todo_user_v1_user_proto_init() {
 		return
 	}
 	file_todo_user_v1_user_proto_msgTypes[0].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[16].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[26].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[27].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[23].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[33].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_user_v1_user_proto_rawDesc), len(file_todo_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,21 +19,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UserService_CreateUser_FullMethodName          = "/todo.user.v1.UserService/CreateUser"
-	UserService_Login_FullMethodName               = "/todo.user.v1.UserService/Login"
-	UserService_RefreshToken_FullMethodName        = "/todo.user.v1.UserService/RefreshToken"
-	UserService_Logout_FullMethodName              = "/todo.user.v1.UserService/Logout"
-	UserService_LogoutAll_FullMethodName           = "/todo.user.v1.UserService/LogoutAll"
-	UserService_GetPublicKeys_FullMethodName       = "/todo.user.v1.UserService/GetPublicKeys"
-	UserService_GetUser_FullMethodName             = "/todo.user.v1.UserService/GetUser"
-	UserService_GetCurrentUser_FullMethodName      = "/todo.user.v1.UserService/GetCurrentUser"
-	UserService_ListUsers_FullMethodName           = "/todo.user.v1.UserService/ListUsers"
-	UserService_UpdateUser_FullMethodName          = "/todo.user.v1.UserService/UpdateUser"
-	UserService_ChangePassword_FullMethodName      = "/todo.user.v1.UserService/ChangePassword"
-	UserService_DeactivateUser_FullMethodName      = "/todo.user.v1.UserService/DeactivateUser"
-	UserService_ActivateUser_FullMethodName        = "/todo.user.v1.UserService/ActivateUser"
-	UserService_BatchGetUsers_FullMethodName       = "/todo.user.v1.UserService/BatchGetUsers"
-	UserService_ListUserAuditEvents_FullMethodName = "/todo.user.v1.UserService/ListUserAuditEvents"
+	UserService_CreateUser_FullMethodName           = "/todo.user.v1.UserService/CreateUser"
+	UserService_Login_FullMethodName                = "/todo.user.v1.UserService/Login"
+	UserService_RefreshToken_FullMethodName         = "/todo.user.v1.UserService/RefreshToken"
+	UserService_Logout_FullMethodName               = "/todo.user.v1.UserService/Logout"
+	UserService_LogoutAll_FullMethodName            = "/todo.user.v1.UserService/LogoutAll"
+	UserService_VerifyEmail_FullMethodName          = "/todo.user.v1.UserService/VerifyEmail"
+	UserService_ResendVerification_FullMethodName   = "/todo.user.v1.UserService/ResendVerification"
+	UserService_RequestPasswordReset_FullMethodName = "/todo.user.v1.UserService/RequestPasswordReset"
+	UserService_ResetPassword_FullMethodName        = "/todo.user.v1.UserService/ResetPassword"
+	UserService_GetPublicKeys_FullMethodName        = "/todo.user.v1.UserService/GetPublicKeys"
+	UserService_GetUser_FullMethodName              = "/todo.user.v1.UserService/GetUser"
+	UserService_GetCurrentUser_FullMethodName       = "/todo.user.v1.UserService/GetCurrentUser"
+	UserService_ListUsers_FullMethodName            = "/todo.user.v1.UserService/ListUsers"
+	UserService_UpdateUser_FullMethodName           = "/todo.user.v1.UserService/UpdateUser"
+	UserService_ChangePassword_FullMethodName       = "/todo.user.v1.UserService/ChangePassword"
+	UserService_DeactivateUser_FullMethodName       = "/todo.user.v1.UserService/DeactivateUser"
+	UserService_ActivateUser_FullMethodName         = "/todo.user.v1.UserService/ActivateUser"
+	UserService_BatchGetUsers_FullMethodName        = "/todo.user.v1.UserService/BatchGetUsers"
+	UserService_ListUserAuditEvents_FullMethodName  = "/todo.user.v1.UserService/ListUserAuditEvents"
 )
 
 // UserServiceClient is the client API for UserService service.
@@ -69,6 +73,27 @@ type UserServiceClient interface {
 	// caller so far, including the one this call carries. Both services
 	// refuse those access tokens within seconds.
 	LogoutAll(ctx context.Context, in *LogoutAllRequest, opts ...grpc.CallOption) (*LogoutAllResponse, error)
+	// VerifyEmail spends a verification token from a mail (sign-up, an email
+	// change, ResendVerification) and returns the user, whose email is then
+	// verified. The token works once, within 24 hours, and only while the
+	// address it was sent to is still the user's; any other token fails with
+	// INVALID_ARGUMENT naming token.
+	VerifyEmail(ctx context.Context, in *VerifyEmailRequest, opts ...grpc.CallOption) (*User, error)
+	// ResendVerification mails the caller a new verification token for its
+	// current email. An address already verified is FAILED_PRECONDITION; more
+	// than 5 calls an hour are RESOURCE_EXHAUSTED with a retry delay.
+	ResendVerification(ctx context.Context, in *ResendVerificationRequest, opts ...grpc.CallOption) (*ResendVerificationResponse, error)
+	// RequestPasswordReset mails a single-use reset token, valid 30 minutes,
+	// to the account the login (email or username) names, if it exists, is
+	// active and its email is verified. The answer is the same whether or
+	// not anything was sent. Too many requests from one client address are
+	// RESOURCE_EXHAUSTED with a retry delay.
+	RequestPasswordReset(ctx context.Context, in *RequestPasswordResetRequest, opts ...grpc.CallOption) (*RequestPasswordResetResponse, error)
+	// ResetPassword spends a reset token and sets a new password (the rules
+	// of sign-up). Every refresh token and every access token the user had is
+	// revoked: both services refuse them within seconds. An unknown, used or
+	// expired token fails with INVALID_ARGUMENT naming token.
+	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
 	// GetPublicKeys returns the keys that verify access tokens, in the shape of
 	// a JSON Web Key Set. Several keys may be current while keys rotate.
 	GetPublicKeys(ctx context.Context, in *GetPublicKeysRequest, opts ...grpc.CallOption) (*GetPublicKeysResponse, error)
@@ -162,6 +187,46 @@ func (c *userServiceClient) LogoutAll(ctx context.Context, in *LogoutAllRequest,
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LogoutAllResponse)
 	err := c.cc.Invoke(ctx, UserService_LogoutAll_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) VerifyEmail(ctx context.Context, in *VerifyEmailRequest, opts ...grpc.CallOption) (*User, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(User)
+	err := c.cc.Invoke(ctx, UserService_VerifyEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) ResendVerification(ctx context.Context, in *ResendVerificationRequest, opts ...grpc.CallOption) (*ResendVerificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResendVerificationResponse)
+	err := c.cc.Invoke(ctx, UserService_ResendVerification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) RequestPasswordReset(ctx context.Context, in *RequestPasswordResetRequest, opts ...grpc.CallOption) (*RequestPasswordResetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestPasswordResetResponse)
+	err := c.cc.Invoke(ctx, UserService_RequestPasswordReset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetPasswordResponse)
+	err := c.cc.Invoke(ctx, UserService_ResetPassword_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -301,6 +366,27 @@ type UserServiceServer interface {
 	// caller so far, including the one this call carries. Both services
 	// refuse those access tokens within seconds.
 	LogoutAll(context.Context, *LogoutAllRequest) (*LogoutAllResponse, error)
+	// VerifyEmail spends a verification token from a mail (sign-up, an email
+	// change, ResendVerification) and returns the user, whose email is then
+	// verified. The token works once, within 24 hours, and only while the
+	// address it was sent to is still the user's; any other token fails with
+	// INVALID_ARGUMENT naming token.
+	VerifyEmail(context.Context, *VerifyEmailRequest) (*User, error)
+	// ResendVerification mails the caller a new verification token for its
+	// current email. An address already verified is FAILED_PRECONDITION; more
+	// than 5 calls an hour are RESOURCE_EXHAUSTED with a retry delay.
+	ResendVerification(context.Context, *ResendVerificationRequest) (*ResendVerificationResponse, error)
+	// RequestPasswordReset mails a single-use reset token, valid 30 minutes,
+	// to the account the login (email or username) names, if it exists, is
+	// active and its email is verified. The answer is the same whether or
+	// not anything was sent. Too many requests from one client address are
+	// RESOURCE_EXHAUSTED with a retry delay.
+	RequestPasswordReset(context.Context, *RequestPasswordResetRequest) (*RequestPasswordResetResponse, error)
+	// ResetPassword spends a reset token and sets a new password (the rules
+	// of sign-up). Every refresh token and every access token the user had is
+	// revoked: both services refuse them within seconds. An unknown, used or
+	// expired token fails with INVALID_ARGUMENT naming token.
+	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
 	// GetPublicKeys returns the keys that verify access tokens, in the shape of
 	// a JSON Web Key Set. Several keys may be current while keys rotate.
 	GetPublicKeys(context.Context, *GetPublicKeysRequest) (*GetPublicKeysResponse, error)
@@ -364,6 +450,18 @@ func (UnimplementedUserServiceServer) Logout(context.Context, *LogoutRequest) (*
 }
 func (UnimplementedUserServiceServer) LogoutAll(context.Context, *LogoutAllRequest) (*LogoutAllResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LogoutAll not implemented")
+}
+func (UnimplementedUserServiceServer) VerifyEmail(context.Context, *VerifyEmailRequest) (*User, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyEmail not implemented")
+}
+func (UnimplementedUserServiceServer) ResendVerification(context.Context, *ResendVerificationRequest) (*ResendVerificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResendVerification not implemented")
+}
+func (UnimplementedUserServiceServer) RequestPasswordReset(context.Context, *RequestPasswordResetRequest) (*RequestPasswordResetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestPasswordReset not implemented")
+}
+func (UnimplementedUserServiceServer) ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetPassword not implemented")
 }
 func (UnimplementedUserServiceServer) GetPublicKeys(context.Context, *GetPublicKeysRequest) (*GetPublicKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPublicKeys not implemented")
@@ -502,6 +600,78 @@ func _UserService_LogoutAll_Handler(srv interface{}, ctx context.Context, dec fu
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(UserServiceServer).LogoutAll(ctx, req.(*LogoutAllRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_VerifyEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).VerifyEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_VerifyEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).VerifyEmail(ctx, req.(*VerifyEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_ResendVerification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResendVerificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ResendVerification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ResendVerification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ResendVerification(ctx, req.(*ResendVerificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_RequestPasswordReset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestPasswordResetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).RequestPasswordReset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_RequestPasswordReset_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).RequestPasswordReset(ctx, req.(*RequestPasswordResetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_ResetPassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetPasswordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ResetPassword(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ResetPassword_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ResetPassword(ctx, req.(*ResetPasswordRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -712,6 +882,22 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LogoutAll",
 			Handler:    _UserService_LogoutAll_Handler,
+		},
+		{
+			MethodName: "VerifyEmail",
+			Handler:    _UserService_VerifyEmail_Handler,
+		},
+		{
+			MethodName: "ResendVerification",
+			Handler:    _UserService_ResendVerification_Handler,
+		},
+		{
+			MethodName: "RequestPasswordReset",
+			Handler:    _UserService_RequestPasswordReset_Handler,
+		},
+		{
+			MethodName: "ResetPassword",
+			Handler:    _UserService_ResetPassword_Handler,
 		},
 		{
 			MethodName: "GetPublicKeys",
