@@ -50,6 +50,12 @@ type Principal struct {
 	// generation is below the one it last learnt for the user (see
 	// Verifier.Revoke).
 	Generation int64
+	// TokenID is the id of the personal access token the caller presented
+	// (0 for an access token).
+	TokenID int64
+	// ReadOnly is true for a personal access token of read-only scope: the
+	// caller may read, not write (see grpcauth).
+	ReadOnly bool
 }
 
 type principalKey struct{}
@@ -160,11 +166,13 @@ func (s *Signer) Sign(p Principal, now time.Time) (string, time.Time, error) {
 // set only when it fetches it again, which it does when a token with an
 // unknown kid arrives.
 type Verifier struct {
-	keys    KeySource
-	parser  *jwt.Parser
-	now     func() time.Time
-	cache   *tokenCache // nil when caching is disabled
-	revoked revocations
+	keys     KeySource
+	parser   *jwt.Parser
+	now      func() time.Time
+	cache    *tokenCache // nil when caching is disabled
+	revoked  revocations
+	pats     PATSource // nil: personal access tokens are refused
+	patCache patCache
 
 	hits, misses atomic.Uint64
 }
@@ -174,6 +182,7 @@ type VerifierOption func(*verifierOptions)
 
 type verifierOptions struct {
 	cacheSize int
+	pats      PATSource
 }
 
 // WithCacheSize sets how many verified tokens the Verifier remembers; when it
@@ -198,8 +207,10 @@ func newVerifier(keys KeySource, issuer, audience string, now func() time.Time, 
 		opt(&o)
 	}
 	return &Verifier{
-		revoked: revocations{byUser: map[int64]revocation{}},
-		keys:    keys,
+		pats:     o.pats,
+		patCache: patCache{entries: map[tokenDigest]patEntry{}},
+		revoked:  revocations{byUser: map[int64]revocation{}},
+		keys:     keys,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -225,6 +236,9 @@ func (e *keySourceError) Unwrap() error { return e.err }
 // an error wrapping ErrInvalidToken; an error that does not wrap it means the
 // verification keys could not be obtained (the token may be fine).
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	if IsPAT(token) {
+		return v.verifyPAT(ctx, token)
+	}
 	if v.cache == nil {
 		e, err := v.verify(ctx, token)
 		if err != nil {

@@ -61,11 +61,11 @@ func onObjects(privs []string, names ...string) []string {
 
 // userSetObjects are the user set's relations, its functions the task
 // service does not call, and its River schema.
-var userSetObjects = []string{`"user"`, "user_id_seq", "user_session", "login_throttle", "user_audit_event", "user_audit_event_id_seq", "user_email_token", "river_user"}
+var userSetObjects = []string{`"user"`, "user_id_seq", "user_session", "login_throttle", "user_audit_event", "user_audit_event_id_seq", "user_email_token", "personal_access_token", "river_user"}
 
 // afterSplitObjects are the objects of migrations after the role split
 // (user 00006, task 00007), granted to the service groups only.
-var afterSplitObjects = []string{"user_token_revocation", "user_email_token"}
+var afterSplitObjects = []string{"user_token_revocation", "user_email_token", "personal_access_token", "personal_access_token_check"}
 
 // taskSetObjects are the task set's relations, its sweep function and its
 // River schema.
@@ -90,8 +90,12 @@ func TestRoles_EachServiceGroupHasOnlyItsOwnGrants(t *testing.T) {
 			t.Errorf("%s lacks %q; it has %q", schema.UserRole, w, user)
 		}
 	}
-	// The one object of the user set the task service may read, on purpose
-	// (user 00007): the per-user token generations, nothing else.
+	// The objects of the user set the task service may use, on purpose: the
+	// per-user token generations (user 00007) and the check of one personal
+	// access token it holds (user 00010), nothing else.
+	if got, want := onObjects(task, "personal_access_token_check"), []string{"function personal_access_token_check(bytea) EXECUTE"}; !slices.Equal(got, want) {
+		t.Errorf("%s on personal_access_token_check: %q, want %q", schema.TaskRole, got, want)
+	}
 	if got, want := onObjects(task, "user_token_revocation"), []string{"relation user_token_revocation SELECT"}; !slices.Equal(got, want) {
 		t.Errorf("%s on user_token_revocation: %q, want %q", schema.TaskRole, got, want)
 	}
@@ -134,6 +138,7 @@ func TestRoles_TaskServiceCannotReadUserSecrets(t *testing.T) {
 		`INSERT INTO user_token_revocation (user_id, generation) VALUES (1, 1)`,
 		`UPDATE user_token_revocation SET generation = 0`,
 		`DELETE FROM user_token_revocation`,
+		`SELECT * FROM personal_access_token`,
 	})
 	// What it does own is still its own: it may create a task for a user
 	// the foreign key finds without reading "user" itself.

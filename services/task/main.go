@@ -35,6 +35,7 @@ import (
 	"github.com/todo-platform/todo/pkg/grpcclient"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/jobs"
+	"github.com/todo-platform/todo/pkg/pat"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/pkg/schema"
@@ -149,7 +150,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 
 	store := taskstore.New(db)
 	svc := task.NewService(store, userclient.NewDirectory(users))
-	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)
+	// Personal access tokens are checked with personal_access_token_check,
+	// which answers for one token hash only (user set, migration 00010).
+	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience, auth.WithPATs(pat.NewSource(db.Pool)))
 	// Token revocations: from user_token_revocation, the one object of the
 	// user set this service may read (see docs/security.md).
 	revoked, err := revocation.Start(ctx, log, verifier, revocation.Config{

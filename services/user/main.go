@@ -32,6 +32,7 @@ import (
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/jobs"
 	"github.com/todo-platform/todo/pkg/mail"
+	"github.com/todo-platform/todo/pkg/pat"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/pkg/schema"
@@ -141,7 +142,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		return err
 	}
 	defer db.Close()
-	verifier := auth.NewVerifier(keyfile.Static(keys), cfg.TokenIssuer, cfg.TokenAudience)
+	verifier := auth.NewVerifier(keyfile.Static(keys), cfg.TokenIssuer, cfg.TokenAudience, auth.WithPATs(pat.NewSource(db.Pool)))
 	revoked, err := revocation.Start(ctx, log, verifier, cfg.revocation(db))
 	if err != nil {
 		return err

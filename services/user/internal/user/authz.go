@@ -4,6 +4,8 @@ package user
 type Caller struct {
 	UserID int64
 	Admin  bool
+	// ViaPAT says the caller authenticated with a personal access token.
+	ViaPAT bool
 }
 
 // Action is something a caller does to a user, or to users in general.

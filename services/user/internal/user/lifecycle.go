@@ -226,8 +226,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, login, addr string) 
 // ResetPassword spends a reset token and sets next as the password of its
 // user (the same rules as sign-up: a *PasswordError), from client address
 // addr. In the same transaction it voids the user's other reset tokens,
-// revokes every refresh session and every access token issued before it
-// (refused within seconds everywhere) and writes the audit event. An
+// revokes every refresh session, every personal access token and every
+// access token issued before it (refused within seconds everywhere) and
+// writes the audit event. An
 // unknown, used or expired token, or an inactive user, is
 // ErrInvalidEmailToken.
 func (s *Service) ResetPassword(ctx context.Context, token, next, addr string) error {

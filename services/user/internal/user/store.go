@@ -49,6 +49,15 @@ type Store interface {
 	// identifier (ScopeLogin) from addr (see PairSubject), and of addr
 	// (ScopeAddr) when addr is not empty.
 	LoginState(ctx context.Context, l Lookup, addr string, window time.Duration) (LoginState, error)
+	// CreatePAT stores a personal access token of user id whose secret's
+	// hash is hash and returns it.
+	CreatePAT(ctx context.Context, id int64, t NewPAT, hash []byte, audit ...Event) (PersonalAccessToken, error)
+	// PATs returns the tokens of user id, newest first.
+	PATs(ctx context.Context, id int64) ([]PersonalAccessToken, error)
+	// RevokePAT revokes the token with id if owner is 0 or its user (else,
+	// or when there is none, ErrPATNotFound) and returns it; the events'
+	// target is its user.
+	RevokePAT(ctx context.Context, id, owner int64, audit ...Event) (PersonalAccessToken, error)
 	// CountAttempt adds one attempt to the counter key (a closed window
 	// starts a new one) and returns the counter as it is then.
 	CountAttempt(ctx context.Context, key ThrottleKey, window time.Duration) (ThrottleCount, error)
@@ -62,7 +71,8 @@ type Store interface {
 	VerifyEmail(ctx context.Context, tokenHash []byte, audit ...Event) (User, error)
 	// ResetPassword spends the reset token whose hash is tokenHash: it sets
 	// passwordHash, voids the user's other reset tokens, revokes its
-	// sessions and raises its token generation, in one transaction; the
+	// sessions and personal access tokens and raises its token generation,
+	// in one transaction; the
 	// events' target is the token's user. ErrInvalidEmailToken when the
 	// token is unknown, used or expired, or its user inactive.
 	ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, audit ...Event) error

@@ -71,7 +71,7 @@ func caller(ctx context.Context) (user.Caller, error) {
 	if !ok {
 		return user.Caller{}, unauthenticated()
 	}
-	return user.Caller{UserID: p.UserID, Admin: p.Admin}, nil
+	return user.Caller{UserID: p.UserID, Admin: p.Admin, ViaPAT: p.TokenID != 0}, nil
 }
 
 // CreateUser signs up a new account.

@@ -44,6 +44,8 @@ type fieldPaths struct {
 	PageSize, PageToken string
 	// Token is a token sent by mail.
 	Token string
+	// PATExpiry is a personal access token's expiry.
+	PATExpiry string
 }
 
 // status turns an error of the business layer into the gRPC status the
@@ -77,6 +79,10 @@ func (s *Server) status(ctx context.Context, err error, paths fieldPaths) error 
 		return grpcerr.ResourceExhausted(msgMailThrottled, throttled.RetryAfter)
 	case errors.Is(err, user.ErrInvalidEmailToken):
 		return s.invalid(ctx, err, paths.Token, "is not a valid token: unknown, already used or expired")
+	case errors.Is(err, user.ErrPATNotFound):
+		return status.Error(codes.NotFound, "personal access token not found")
+	case errors.Is(err, user.ErrInvalidPATExpiry):
+		return s.invalid(ctx, err, paths.PATExpiry, "must be in the future and at most 366 days ahead")
 	case errors.Is(err, user.ErrAlreadyVerified):
 		return status.Error(codes.FailedPrecondition, msgAlreadyVerified)
 	case errors.As(err, &throttled):

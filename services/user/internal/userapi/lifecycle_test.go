@@ -184,6 +184,7 @@ func TestPasswordReset_SameAnswerForAllMailOnlyToVerifiedTokenOnceRevokesEveryth
 	b.signUp(t, "bob@example.com", "bob", pw) // never verified
 	before := b.login(t, "ann", pw)
 	b.accepted(t, before.GetTokens().GetAccessToken())
+	script := b.createPAT(t, before.GetTokens().GetAccessToken(), "script", userv1.PersonalAccessTokenScope_PERSONAL_ACCESS_TOKEN_SCOPE_READ_ONLY)
 
 	// Existing and verified (by email, by username), existing but not
 	// verified, unknown: the same answer, status and body.
@@ -230,6 +231,7 @@ func TestPasswordReset_SameAnswerForAllMailOnlyToVerifiedTokenOnceRevokesEveryth
 	_, err = b.client.RefreshToken(ctx, &userv1.RefreshTokenRequest{RefreshToken: before.GetTokens().GetRefreshToken()})
 	wantCode(t, err, codes.Unauthenticated)
 	b.refusedWithin(t, before.GetTokens().GetAccessToken())
+	b.refusedWithin(t, script.GetToken()) // personal access tokens too
 	b.accepted(t, b.login(t, "ann", next).GetTokens().GetAccessToken())
 
 	// Audited, without the password or the token.

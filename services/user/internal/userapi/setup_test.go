@@ -26,6 +26,7 @@ import (
 	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
 	"github.com/todo-platform/todo/pkg/mail"
 	"github.com/todo-platform/todo/pkg/mail/mailtest"
+	"github.com/todo-platform/todo/pkg/pat"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
 	"github.com/todo-platform/todo/pkg/revocation"
@@ -153,7 +154,7 @@ func setup(t testing.TB, opts ...func(*options)) *bundle {
 		})
 	}
 	pub := signer.PublicKey()
-	verifier := auth.NewVerifier(auth.StaticKeys{pub.KeyID: pub.Key}, auth.DefaultIssuer, auth.DefaultAudience)
+	verifier := auth.NewVerifier(auth.StaticKeys{pub.KeyID: pub.Key}, auth.DefaultIssuer, auth.DefaultAudience, auth.WithPATs(pat.NewSource(app.Pool)))
 	// Revocations as the binary learns them: LISTEN on a connection of
 	// the runtime role, and polling.
 	watcher, err := revocation.Start(testkit.Context(t), log, verifier, revocation.Config{Pool: app.Pool, ListenDSN: db.UserAppURL})

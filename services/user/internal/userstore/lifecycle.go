@@ -206,6 +206,9 @@ func (s *Store) VerifyEmail(ctx context.Context, tokenHash []byte, audit ...user
 	return u, err
 }
 
+// revokeUserPATsSQL revokes every live personal access token of user @id.
+const revokeUserPATsSQL = `UPDATE personal_access_token SET revoked_at = now() WHERE user_id = @id AND revoked_at IS NULL AND @revoke::boolean`
+
 // voidResetTokensSQL spends every live reset token of user @id.
 const voidResetTokensSQL = `UPDATE user_email_token SET used_at = now() WHERE user_id = @id AND purpose = 'reset_password' AND used_at IS NULL`
 
@@ -218,7 +221,7 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHas
 			return err
 		}
 		id := pgx.NamedArgs{"id": t.userID, "revoke": true}
-		for _, q := range []string{voidResetTokensSQL, revokeUserSessionsSQL, revokeUserTokensSQL} {
+		for _, q := range []string{voidResetTokensSQL, revokeUserSessionsSQL, revokeUserTokensSQL, revokeUserPATsSQL} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
 				return err
 			}

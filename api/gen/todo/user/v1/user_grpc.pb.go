@@ -19,25 +19,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UserService_CreateUser_FullMethodName           = "/todo.user.v1.UserService/CreateUser"
-	UserService_Login_FullMethodName                = "/todo.user.v1.UserService/Login"
-	UserService_RefreshToken_FullMethodName         = "/todo.user.v1.UserService/RefreshToken"
-	UserService_Logout_FullMethodName               = "/todo.user.v1.UserService/Logout"
-	UserService_LogoutAll_FullMethodName            = "/todo.user.v1.UserService/LogoutAll"
-	UserService_VerifyEmail_FullMethodName          = "/todo.user.v1.UserService/VerifyEmail"
-	UserService_ResendVerification_FullMethodName   = "/todo.user.v1.UserService/ResendVerification"
-	UserService_RequestPasswordReset_FullMethodName = "/todo.user.v1.UserService/RequestPasswordReset"
-	UserService_ResetPassword_FullMethodName        = "/todo.user.v1.UserService/ResetPassword"
-	UserService_GetPublicKeys_FullMethodName        = "/todo.user.v1.UserService/GetPublicKeys"
-	UserService_GetUser_FullMethodName              = "/todo.user.v1.UserService/GetUser"
-	UserService_GetCurrentUser_FullMethodName       = "/todo.user.v1.UserService/GetCurrentUser"
-	UserService_ListUsers_FullMethodName            = "/todo.user.v1.UserService/ListUsers"
-	UserService_UpdateUser_FullMethodName           = "/todo.user.v1.UserService/UpdateUser"
-	UserService_ChangePassword_FullMethodName       = "/todo.user.v1.UserService/ChangePassword"
-	UserService_DeactivateUser_FullMethodName       = "/todo.user.v1.UserService/DeactivateUser"
-	UserService_ActivateUser_FullMethodName         = "/todo.user.v1.UserService/ActivateUser"
-	UserService_BatchGetUsers_FullMethodName        = "/todo.user.v1.UserService/BatchGetUsers"
-	UserService_ListUserAuditEvents_FullMethodName  = "/todo.user.v1.UserService/ListUserAuditEvents"
+	UserService_CreateUser_FullMethodName                = "/todo.user.v1.UserService/CreateUser"
+	UserService_Login_FullMethodName                     = "/todo.user.v1.UserService/Login"
+	UserService_RefreshToken_FullMethodName              = "/todo.user.v1.UserService/RefreshToken"
+	UserService_Logout_FullMethodName                    = "/todo.user.v1.UserService/Logout"
+	UserService_LogoutAll_FullMethodName                 = "/todo.user.v1.UserService/LogoutAll"
+	UserService_VerifyEmail_FullMethodName               = "/todo.user.v1.UserService/VerifyEmail"
+	UserService_ResendVerification_FullMethodName        = "/todo.user.v1.UserService/ResendVerification"
+	UserService_RequestPasswordReset_FullMethodName      = "/todo.user.v1.UserService/RequestPasswordReset"
+	UserService_ResetPassword_FullMethodName             = "/todo.user.v1.UserService/ResetPassword"
+	UserService_CreatePersonalAccessToken_FullMethodName = "/todo.user.v1.UserService/CreatePersonalAccessToken"
+	UserService_ListPersonalAccessTokens_FullMethodName  = "/todo.user.v1.UserService/ListPersonalAccessTokens"
+	UserService_RevokePersonalAccessToken_FullMethodName = "/todo.user.v1.UserService/RevokePersonalAccessToken"
+	UserService_GetPublicKeys_FullMethodName             = "/todo.user.v1.UserService/GetPublicKeys"
+	UserService_GetUser_FullMethodName                   = "/todo.user.v1.UserService/GetUser"
+	UserService_GetCurrentUser_FullMethodName            = "/todo.user.v1.UserService/GetCurrentUser"
+	UserService_ListUsers_FullMethodName                 = "/todo.user.v1.UserService/ListUsers"
+	UserService_UpdateUser_FullMethodName                = "/todo.user.v1.UserService/UpdateUser"
+	UserService_ChangePassword_FullMethodName            = "/todo.user.v1.UserService/ChangePassword"
+	UserService_DeactivateUser_FullMethodName            = "/todo.user.v1.UserService/DeactivateUser"
+	UserService_ActivateUser_FullMethodName              = "/todo.user.v1.UserService/ActivateUser"
+	UserService_BatchGetUsers_FullMethodName             = "/todo.user.v1.UserService/BatchGetUsers"
+	UserService_ListUserAuditEvents_FullMethodName       = "/todo.user.v1.UserService/ListUserAuditEvents"
 )
 
 // UserServiceClient is the client API for UserService service.
@@ -94,6 +97,20 @@ type UserServiceClient interface {
 	// revoked: both services refuse them within seconds. An unknown, used or
 	// expired token fails with INVALID_ARGUMENT naming token.
 	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
+	// CreatePersonalAccessToken creates a personal access token for the
+	// caller: a named bearer token for scripts, read-only or read-write,
+	// expiring at expires_at (default 30 days, at most 366). Its secret, in
+	// token, is in this answer only; it begins with "todo_pat_". Both
+	// services accept it in "Authorization: Bearer". A personal access token
+	// cannot create another (PERMISSION_DENIED).
+	CreatePersonalAccessToken(ctx context.Context, in *CreatePersonalAccessTokenRequest, opts ...grpc.CallOption) (*PersonalAccessToken, error)
+	// ListPersonalAccessTokens lists the caller's personal access tokens, or,
+	// for an admin, those of user_id; newest first, secrets never included.
+	ListPersonalAccessTokens(ctx context.Context, in *ListPersonalAccessTokensRequest, opts ...grpc.CallOption) (*ListPersonalAccessTokensResponse, error)
+	// RevokePersonalAccessToken revokes a personal access token of the
+	// caller's (an admin: anyone's); both services refuse it within seconds.
+	// Revoking a revoked token changes nothing.
+	RevokePersonalAccessToken(ctx context.Context, in *RevokePersonalAccessTokenRequest, opts ...grpc.CallOption) (*PersonalAccessToken, error)
 	// GetPublicKeys returns the keys that verify access tokens, in the shape of
 	// a JSON Web Key Set. Several keys may be current while keys rotate.
 	GetPublicKeys(ctx context.Context, in *GetPublicKeysRequest, opts ...grpc.CallOption) (*GetPublicKeysResponse, error)
@@ -227,6 +244,36 @@ func (c *userServiceClient) ResetPassword(ctx context.Context, in *ResetPassword
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ResetPasswordResponse)
 	err := c.cc.Invoke(ctx, UserService_ResetPassword_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) CreatePersonalAccessToken(ctx context.Context, in *CreatePersonalAccessTokenRequest, opts ...grpc.CallOption) (*PersonalAccessToken, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PersonalAccessToken)
+	err := c.cc.Invoke(ctx, UserService_CreatePersonalAccessToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) ListPersonalAccessTokens(ctx context.Context, in *ListPersonalAccessTokensRequest, opts ...grpc.CallOption) (*ListPersonalAccessTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPersonalAccessTokensResponse)
+	err := c.cc.Invoke(ctx, UserService_ListPersonalAccessTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) RevokePersonalAccessToken(ctx context.Context, in *RevokePersonalAccessTokenRequest, opts ...grpc.CallOption) (*PersonalAccessToken, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PersonalAccessToken)
+	err := c.cc.Invoke(ctx, UserService_RevokePersonalAccessToken_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -387,6 +434,20 @@ type UserServiceServer interface {
 	// revoked: both services refuse them within seconds. An unknown, used or
 	// expired token fails with INVALID_ARGUMENT naming token.
 	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
+	// CreatePersonalAccessToken creates a personal access token for the
+	// caller: a named bearer token for scripts, read-only or read-write,
+	// expiring at expires_at (default 30 days, at most 366). Its secret, in
+	// token, is in this answer only; it begins with "todo_pat_". Both
+	// services accept it in "Authorization: Bearer". A personal access token
+	// cannot create another (PERMISSION_DENIED).
+	CreatePersonalAccessToken(context.Context, *CreatePersonalAccessTokenRequest) (*PersonalAccessToken, error)
+	// ListPersonalAccessTokens lists the caller's personal access tokens, or,
+	// for an admin, those of user_id; newest first, secrets never included.
+	ListPersonalAccessTokens(context.Context, *ListPersonalAccessTokensRequest) (*ListPersonalAccessTokensResponse, error)
+	// RevokePersonalAccessToken revokes a personal access token of the
+	// caller's (an admin: anyone's); both services refuse it within seconds.
+	// Revoking a revoked token changes nothing.
+	RevokePersonalAccessToken(context.Context, *RevokePersonalAccessTokenRequest) (*PersonalAccessToken, error)
 	// GetPublicKeys returns the keys that verify access tokens, in the shape of
 	// a JSON Web Key Set. Several keys may be current while keys rotate.
 	GetPublicKeys(context.Context, *GetPublicKeysRequest) (*GetPublicKeysResponse, error)
@@ -462,6 +523,15 @@ func (UnimplementedUserServiceServer) RequestPasswordReset(context.Context, *Req
 }
 func (UnimplementedUserServiceServer) ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResetPassword not implemented")
+}
+func (UnimplementedUserServiceServer) CreatePersonalAccessToken(context.Context, *CreatePersonalAccessTokenRequest) (*PersonalAccessToken, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePersonalAccessToken not implemented")
+}
+func (UnimplementedUserServiceServer) ListPersonalAccessTokens(context.Context, *ListPersonalAccessTokensRequest) (*ListPersonalAccessTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPersonalAccessTokens not implemented")
+}
+func (UnimplementedUserServiceServer) RevokePersonalAccessToken(context.Context, *RevokePersonalAccessTokenRequest) (*PersonalAccessToken, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokePersonalAccessToken not implemented")
 }
 func (UnimplementedUserServiceServer) GetPublicKeys(context.Context, *GetPublicKeysRequest) (*GetPublicKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPublicKeys not implemented")
@@ -672,6 +742,60 @@ func _UserService_ResetPassword_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(UserServiceServer).ResetPassword(ctx, req.(*ResetPasswordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_CreatePersonalAccessToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePersonalAccessTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).CreatePersonalAccessToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_CreatePersonalAccessToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).CreatePersonalAccessToken(ctx, req.(*CreatePersonalAccessTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_ListPersonalAccessTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPersonalAccessTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ListPersonalAccessTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ListPersonalAccessTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ListPersonalAccessTokens(ctx, req.(*ListPersonalAccessTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_RevokePersonalAccessToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokePersonalAccessTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).RevokePersonalAccessToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_RevokePersonalAccessToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).RevokePersonalAccessToken(ctx, req.(*RevokePersonalAccessTokenRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -898,6 +1022,18 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResetPassword",
 			Handler:    _UserService_ResetPassword_Handler,
+		},
+		{
+			MethodName: "CreatePersonalAccessToken",
+			Handler:    _UserService_CreatePersonalAccessToken_Handler,
+		},
+		{
+			MethodName: "ListPersonalAccessTokens",
+			Handler:    _UserService_ListPersonalAccessTokens_Handler,
+		},
+		{
+			MethodName: "RevokePersonalAccessToken",
+			Handler:    _UserService_RevokePersonalAccessToken_Handler,
 		},
 		{
 			MethodName: "GetPublicKeys",
