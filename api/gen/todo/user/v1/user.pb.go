@@ -2507,9 +2507,9 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x05token\x18\b \x01(\tB\x04\xe2A\x01\x03R\x05token\"\x85\x01\n" +
 	" CreatePersonalAccessTokenRequest\x12a\n" +
 	"\x15personal_access_token\x18\x01 \x01(\v2!.todo.user.v1.PersonalAccessTokenB\n" +
-	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x13personalAccessToken\"C\n" +
-	"\x1fListPersonalAccessTokensRequest\x12 \n" +
-	"\auser_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x06userId\"{\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x13personalAccessToken\"G\n" +
+	"\x1fListPersonalAccessTokensRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\x03B\v\xe2A\x01\x01\xbaH\x04\"\x02(\x00R\x06userId\"{\n" +
 	" ListPersonalAccessTokensResponse\x12W\n" +
 	"\x16personal_access_tokens\x18\x01 \x03(\v2!.todo.user.v1.PersonalAccessTokenR\x14personalAccessTokens\"?\n" +
 	" RevokePersonalAccessTokenRequest\x12\x1b\n" +
