@@ -143,7 +143,7 @@ RETURNING id`)
 	}
 	for _, s := range shapes {
 		s.q.Limit = task.DefaultPageSize + 1
-		sql, args := listQuery(s.c, s.q)
+		sql, args := listQuery(DefaultSearchConfig, s.c, s.q)
 		for _, generic := range []bool{false, true} {
 			plan := explain(t, db, s.c, sql, args, generic)
 			t.Logf("%s (generic %v):\n%s", s.name, generic, plan)
