@@ -30,7 +30,8 @@ func ParseSearch(q string) (Search, error) {
 	s := Search{Query: q, Head: q}
 	// The last word is a prefix when the query ends in it: it is a run of
 	// letters and digits at the very end, preceded by white space or
-	// nothing, outside quotes, and not the operator "or".
+	// nothing, outside quotes, neither the operator "or" nor right after
+	// it (the prefix is added to the query with AND).
 	start := len(q)
 	for start > 0 {
 		r, size := utf8.DecodeLastRuneInString(q[:start])
@@ -48,7 +49,9 @@ func ParseSearch(q string) (Search, error) {
 		}
 	}
 	word := q[start:]
-	if strings.Count(q[:start], `"`)%2 == 1 || strings.EqualFold(word, "or") {
+	before := strings.Fields(q[:start])
+	if strings.Count(q[:start], `"`)%2 == 1 || strings.EqualFold(word, "or") ||
+		len(before) > 0 && strings.EqualFold(before[len(before)-1], "or") {
 		return s, nil
 	}
 	s.Head, s.Prefix = q[:start], word

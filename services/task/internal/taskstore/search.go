@@ -98,7 +98,7 @@ func scanRankedTasks(row pgx.CollectableRow) (task.Task, error) {
 // they may see). The service calls it at start.
 func (s *Store) CheckSearch(ctx context.Context) (indexed bool, err error) {
 	const checkSQL = `
-SELECT to_regconfig(@config::text) IS NOT NULL,
+SELECT EXISTS (SELECT FROM pg_ts_config WHERE cfgname = @config::text),
        EXISTS (SELECT FROM pg_index i
                WHERE i.indrelid = 'task'::regclass
                  AND pg_get_indexdef(i.indexrelid) LIKE '%USING gin (task_document(''' || @config::text || '''::regconfig, title, description))%')`
