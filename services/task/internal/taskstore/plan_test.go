@@ -77,6 +77,10 @@ func literal(t *testing.T, v any) string {
 		return "'" + v.Format(time.RFC3339Nano) + "'"
 	case []string:
 		return "'{" + strings.Join(v, ",") + "}'"
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case float32:
+		return fmt.Sprint(v)
 	}
 	t.Fatalf("no literal for %T", v)
 	return ""

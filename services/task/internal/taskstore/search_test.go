@@ -262,3 +262,90 @@ func TestCheckSearch(t *testing.T) {
 		t.Error("klingon: no error")
 	}
 }
+
+func TestSearchPlans_100kTasks_UseTheSearchIndexUnderRLS(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := testkit.Context(t)
+	rows, err := db.Owner.Query(ctx, `
+INSERT INTO "user" (email, username, password_hash)
+SELECT 'u' || i || '@example.com', 'u' || i, 'x' FROM generate_series(1, 200) AS i
+RETURNING id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100,000 tasks of words from a vocabulary of 5,000: each word is in
+	// about 100 tasks, as a real user's rarer words are.
+	r := rand.New(rand.NewPCG(18, 100))
+	word := func() string { return fmt.Sprintf("word%04d", r.IntN(5000)) }
+	statuses := task.Statuses()
+	data := make([][]any, 100_000)
+	for i := range data {
+		var assignee any
+		if r.IntN(10) >= 4 {
+			assignee = users[r.IntN(len(users))]
+		}
+		status := statuses[r.IntN(2)] // not completed: no completed_at to set
+		data[i] = []any{"task " + word() + " " + word(), word() + " " + word() + " " + word(), string(status), "medium",
+			users[r.IntN(len(users))], assignee}
+	}
+	err = pgx.BeginFunc(ctx, db.Owner, func(tx pgx.Tx) error {
+		// As seedTasks: no per-row foreign key or audit triggers.
+		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			return err
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"task"},
+			[]string{"title", "description", "status", "priority", "created_by", "assigned_to"}, pgx.CopyFromRows(data))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("copy tasks: %v", err)
+	}
+	if _, err := db.Owner.Exec(ctx, "VACUUM ANALYZE task"); err != nil {
+		t.Fatal(err)
+	}
+	me := task.Caller{UserID: users[17]}
+	admin := task.Caller{UserID: users[0], Admin: true}
+	search := func(q string) task.Filter {
+		s, err := task.ParseSearch(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task.Filter{Search: &s}
+	}
+	byStatus := search("word0042 ")
+	byStatus.Statuses = []task.Status{task.StatusPending}
+	relevance := task.Order{Key: task.SortRelevance, Desc: true}
+	for _, s := range []struct {
+		name string
+		c    task.Caller
+		q    task.Query
+	}{
+		{"visible to me, newest first", me, task.Query{Filter: search("word0042 word0043 "), Order: task.DefaultOrder}},
+		{"visible to me, one word", me, task.Query{Filter: search("word0042 "), Order: task.DefaultOrder}},
+		{"visible to me, prefix as typed", me, task.Query{Filter: search("word0042 word004"), Order: task.DefaultOrder}},
+		{"visible to me, by relevance", me, task.Query{Filter: search("word0042"), Order: relevance}},
+		{"visible to me, by relevance, next page", me, task.Query{Filter: search("word0042"), Order: relevance,
+			After: &task.Cursor{ID: 50_000, Score: 0.06}}},
+		{"visible to me, with a status", me, task.Query{Filter: byStatus, Order: task.Order{Key: task.SortUpdatedAt}}},
+		{"admin, newest first", admin, task.Query{Filter: search("word0042"), Order: task.DefaultOrder}},
+		{"admin, by relevance", admin, task.Query{Filter: search("word0042 word0043"), Order: relevance}},
+	} {
+		s.q.Limit = task.DefaultPageSize + 1
+		sql, args := listQuery(DefaultSearchConfig, s.c, s.q)
+		for _, generic := range []bool{false, true} {
+			plan := explain(t, db, s.c, sql, args, generic)
+			t.Logf("%s (generic %v):\n%s", s.name, generic, plan)
+			if strings.Contains(plan, "Seq Scan on task") {
+				t.Errorf("%s (generic plan %v): sequential scan of task:\n%s", s.name, generic, plan)
+			}
+			if !strings.Contains(plan, "idx_tasks_search") {
+				t.Errorf("%s (generic plan %v): idx_tasks_search not used:\n%s", s.name, generic, plan)
+			}
+		}
+	}
+}
