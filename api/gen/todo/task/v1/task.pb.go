@@ -1832,16 +1832,25 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
 	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
-	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\xc0\n" +
-	"\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\x83\x0f\n" +
 	"\vTaskService\x12Z\n" +
 	"\n" +
 	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
 	"\aGetTask\x12\x1c.todo.task.v1.GetTaskRequest\x1a\x12.todo.task.v1.Task\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/tasks/{id}\x12_\n" +
-	"\tListTasks\x12\x1e.todo.task.v1.ListTasksRequest\x1a\x1f.todo.task.v1.ListTasksResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasks\x12\x83\x01\n" +
-	"\x10BatchCreateTasks\x12%.todo.task.v1.BatchCreateTasksRequest\x1a&.todo.task.v1.BatchCreateTasksResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchCreate\x12\x83\x01\n" +
-	"\x10BatchUpdateTasks\x12%.todo.task.v1.BatchUpdateTasksRequest\x1a&.todo.task.v1.BatchUpdateTasksResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchUpdate\x12s\n" +
-	"\x10BatchDeleteTasks\x12%.todo.task.v1.BatchDeleteTasksRequest\x1a\x16.google.protobuf.Empty\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchDelete\x12d\n" +
+	"\tListTasks\x12\x1e.todo.task.v1.ListTasksRequest\x1a\x1f.todo.task.v1.ListTasksResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasks\x12\xeb\x01\n" +
+	"\x10BatchCreateTasks\x12%.todo.task.v1.BatchCreateTasksRequest\x1a&.todo.task.v1.BatchCreateTasksResponse\"\x87\x01\x92AdJb\n" +
+	"\x03404\x12[\n" +
+	"YAn item's request_id made a task that has been deleted since; the message names the item.\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchCreate\x12\xf0\x02\n" +
+	"\x10BatchUpdateTasks\x12%.todo.task.v1.BatchUpdateTasksRequest\x1a&.todo.task.v1.BatchUpdateTasksResponse\"\x8c\x02\x92A\xe8\x01Jm\n" +
+	"\x03404\x12f\n" +
+	"dAn item names a task that does not exist or that the caller may not see; the message names the item.Jw\n" +
+	"\x03409\x12p\n" +
+	"nAn item's etag is stale, or its task changed concurrently; nothing was updated and the message names the item.\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchUpdate\x12\xe0\x02\n" +
+	"\x10BatchDeleteTasks\x12%.todo.task.v1.BatchDeleteTasksRequest\x1a\x16.google.protobuf.Empty\"\x8c\x02\x92A\xe8\x01Jm\n" +
+	"\x03404\x12f\n" +
+	"dAn item names a task that does not exist or that the caller may not see; the message names the item.Jw\n" +
+	"\x03409\x12p\n" +
+	"nAn item's etag is stale, or its task changed concurrently; nothing was deleted and the message names the item.\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchDelete\x12d\n" +
 	"\n" +
 	"UpdateTask\x12\x1f.todo.task.v1.UpdateTaskRequest\x1a\x12.todo.task.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04task2\x13/v1/tasks/{task.id}\x12]\n" +
 	"\n" +
