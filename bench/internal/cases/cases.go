@@ -28,7 +28,7 @@ const (
 	GetTask      = "GetTask"
 	ListFirst    = "ListTasks page 1"
 	ListDeep     = "ListTasks page 1000"
-	Search       = "ListTasks q, by relevance"
+	Search       = "ListTasks q by relevance"
 	GetTaskStats = "GetTaskStats"
 	UpdateTask   = "UpdateTask"
 	Login        = "Login"
