@@ -21,11 +21,31 @@ const (
 	PgBench = "pgbench SQL"
 )
 
+// The process names of the CPU table besides the services: PostgreSQL
+// (the postmaster and all its backends) and the load driver.
+const (
+	Postgres = "postgres"
+	Driver   = "driver"
+)
+
 // Measured is one row's result at one dataset size.
 type Measured struct {
 	load.Result
 	// Err is set when the case could not be measured at all.
 	Err string
+	// CPU is the CPU time (user + system) each process spent in the
+	// measured window, by process name (the services, Postgres, Driver).
+	CPU map[string]time.Duration
+}
+
+// PerRequest returns process's CPU time per request in microseconds, and
+// whether there is one.
+func (m Measured) PerRequest(process string) (float64, bool) {
+	d, ok := m.CPU[process]
+	if !ok || m.Requests == 0 || m.Failed() {
+		return 0, false
+	}
+	return float64(d) / float64(time.Microsecond) / float64(m.Requests), true
 }
 
 // Failed reports whether the row is marked failed: it could not run, or a
@@ -69,6 +89,11 @@ type Report struct {
 	SQL   map[string]bool
 	// Processes are the process names of the peak RSS table, in order.
 	Processes []string
+	// Server names the process that serves each case (the other cases are
+	// served by DefaultServer); the CPU table divides its time by
+	// PostgreSQL's and the gateway's by its.
+	Server        map[string]string
+	DefaultServer string
 	// Sizes are the datasets, smallest first; ratios across sizes compare
 	// the last with the first.
 	Sizes []Size
@@ -209,6 +234,63 @@ func (r Report) BatchTable() string {
 	return b.String()
 }
 
+// CPUTable returns the CPU-per-request table of one dataset in markdown:
+// for each row, each process's CPU time in the measured window divided by
+// the requests, in µs, then the serving process's over PostgreSQL's and the
+// gateway's over the serving process's.
+func (r Report) CPUTable(s Size) string {
+	var b strings.Builder
+	procs := append(slices.Clone(r.Processes), Postgres, Driver)
+	head := []string{"case", "via"}
+	align := []string{"---", "---"}
+	for _, p := range procs {
+		head = append(head, p+" µs/req")
+		align = append(align, "--:")
+	}
+	head = append(head, "server ÷ postgres", "gateway ÷ server")
+	align = append(align, "--:", "--:")
+	row(&b, head)
+	row(&b, align)
+	for _, c := range r.Cases {
+		server := r.DefaultServer
+		if p, ok := r.Server[c]; ok {
+			server = p
+		}
+		for _, via := range r.vias(c) {
+			m, ok := s.Rows[Key{c, via}]
+			if !ok {
+				continue
+			}
+			cells := []string{c, via}
+			for _, p := range procs {
+				if v, ok := m.PerRequest(p); ok {
+					cells = append(cells, Micros(v))
+				} else {
+					cells = append(cells, "")
+				}
+			}
+			srv, sok := m.PerRequest(server)
+			pg, pok := m.PerRequest(Postgres)
+			gw, gok := m.PerRequest("gateway")
+			cells = append(cells, ratio(sok && pok, srv, pg), ratio(via == REST && sok && gok, gw, srv))
+			row(&b, cells)
+		}
+	}
+	return b.String()
+}
+
+// Micros formats microseconds with three significant digits.
+func Micros(us float64) string {
+	switch {
+	case us >= 100:
+		return strconv.FormatFloat(us, 'f', 0, 64)
+	case us >= 10:
+		return strconv.FormatFloat(us, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(us, 'f', 2, 64)
+	}
+}
+
 // RSSTable returns the peak RSS table in markdown.
 func (r Report) RSSTable() string {
 	var b strings.Builder
@@ -259,6 +341,11 @@ func (r Report) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	for _, sz := range r.Sizes {
+		fmt.Fprintf(&b, "CPU time per request, %s tasks (each process's user + system time in the measured window ÷ the requests; see [Method](#method)):\n\n", Count(sz.Tasks))
+		b.WriteString(r.CPUTable(sz))
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "Peak resident memory of each process (VmHWM, read after its dataset's cases; the services are restarted for each dataset):\n\n")
 	b.WriteString(r.RSSTable())
 	b.WriteString("\n")
@@ -277,6 +364,17 @@ const method = `## Method
   *÷ pgbench* divides the row's throughput by that of pgbench running the
   call's SQL; *page 1000 / page 1* divides the 1000th page's throughput by
   the first page's. A ratio of throughputs below 1 means slower.
+- **CPU per request.** For every row, the CPU time (utime + stime from
+  /proc/<pid>/stat, 10 ms ticks) each process spent between the start and
+  the end of the measured window, divided by the requests of the window:
+  the three services, *postgres* (the postmaster with all its backends,
+  live and exited) and the *driver* (the load generator itself; for the
+  pgbench rows only PostgreSQL is counted). *server ÷ postgres* divides
+  the CPU of the process serving the call (the task service; the user
+  service for Login) by PostgreSQL's, *gateway ÷ server* the gateway's by
+  that process's, for the REST rows. Unlike req/s these figures hardly
+  change when the machine has other work: they are the ones to compare
+  between runs.
 - **Load.** A Go driver (bench/) runs each case for the warm-up and then
   the measured duration at a fixed number of workers, each making one
   request at a time: gRPC with the generated clients straight to the task
