@@ -31,10 +31,11 @@ func ValidSearchConfig(name string) bool { return searchConfigName.MatchString(n
 type Option func(*Store)
 
 // WithSearchConfig makes searches match words in the text search
-// configuration name (english, german, …; see ValidSearchConfig). Only
-// 'simple' has an index from the migrations; for another configuration
-// the index of docs/search.md must be made, or searches read every row
-// they may see.
+// configuration name (english, german, …). Only 'simple' has an index
+// from the migrations; for another configuration the index of
+// docs/search.md must be made, or searches read every row they may see.
+// It panics when ValidSearchConfig(name) is false: the service's
+// configuration checks the name first.
 func WithSearchConfig(name string) Option {
 	return func(s *Store) {
 		if !ValidSearchConfig(name) {
