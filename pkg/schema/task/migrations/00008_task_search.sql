@@ -5,8 +5,10 @@
 --    title's with weight A, the description's with weight B, in a text
 --    search configuration. Each text is cut at 100,000 characters, far
 --    above what the service accepts, so that to_tsvector can never fail on
---    a row (its limit is 1 MB of words); the SET clause keeps the function
---    from being inlined, so queries and the index see this one function.
+--    a row (its limit is 1 MB of words). It is PL/pgSQL, which PostgreSQL
+--    never inlines, so queries and the index see this one function (whose
+--    leakproofness, below, is what lets the index serve searches); every
+--    name in it is schema-qualified, so no search_path can change it.
 --
 -- 2. idx_tasks_search: a GIN expression index on task_document('simple',
 --    title, description). 'simple' lower-cases words and neither stems nor
@@ -35,11 +37,16 @@
 --    its tasks' ids first (nextval) to return them in request order.
 
 -- +goose Up
+-- +goose StatementBegin
 CREATE FUNCTION task_document(config regconfig, title text, description text) RETURNS tsvector
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $$
-    SELECT setweight(to_tsvector(config, left(title, 100000)), 'A')
-        || setweight(to_tsvector(config, left(coalesce(description, ''), 100000)), 'B')
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN pg_catalog.setweight(pg_catalog.to_tsvector(config, pg_catalog.left(title, 100000)), 'A')
+        OPERATOR(pg_catalog.||)
+        pg_catalog.setweight(pg_catalog.to_tsvector(config, pg_catalog.left(coalesce(description, ''), 100000)), 'B');
+END
 $$;
+-- +goose StatementEnd
 GRANT EXECUTE ON FUNCTION task_document(regconfig, text, text) TO todo_task_svc;
 
 CREATE INDEX idx_tasks_search ON task USING gin (task_document('simple', title, description));
