@@ -1,9 +1,11 @@
 package taskstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +21,8 @@ import (
 // statements; a batch update or delete queues the single method's own
 // statement once per item (updateSQL, queueDelete), so that every item is
 // authorized, conditioned and written exactly as the single method does it.
+// Rows are locked in one order, request ids and task ids ascending, so two
+// batches over the same rows wait for each other instead of deadlocking.
 const (
 	// batchClaimSQL claims the request ids of the batch (NULL: an item
 	// without one), as requestClaimSQL does one.
@@ -27,6 +31,7 @@ INSERT INTO task_request (created_by, request_id, fingerprint)
 SELECT @uid::bigint, i.request_id, i.fingerprint
 FROM unnest(@request_ids::text[]::uuid[], @fingerprints::bytea[]) AS i(request_id, fingerprint)
 WHERE i.request_id IS NOT NULL
+ORDER BY i.request_id
 ON CONFLICT (created_by, request_id) DO NOTHING`
 
 	// batchInsertSQL inserts the items without a request id and those whose
@@ -49,7 +54,7 @@ WITH item AS (
     INSERT INTO task (id, title, description, status, priority, due_date, created_by, completed_at)
     SELECT new_id, title, nullif(description, ''), status, priority, due_date, @uid::bigint,
            CASE WHEN status = 'completed' THEN now() END
-    FROM fresh ORDER BY idx
+    FROM fresh ORDER BY new_id
     RETURNING *
 ), claimed AS (
     UPDATE task_request r SET task_id = fresh.new_id FROM fresh
@@ -205,20 +210,21 @@ func checkFingerprints(br pgx.BatchResults, items []task.BatchCreateItem) error 
 // none (see task.Store).
 func (s *Store) BatchUpdate(ctx context.Context, c task.Caller, patches []task.Patch) ([]task.Task, error) {
 	tasks := make([]task.Task, len(patches))
+	order := byID(len(patches), func(i int) int64 { return patches[i].ID })
 	// As for Update: a second run would be a second version of each task.
 	err := s.db.InTx(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		for _, p := range patches {
-			b.Queue(updateSQL, updateArgs(c, p))
+		for _, i := range order {
+			b.Queue(updateSQL, updateArgs(c, patches[i]))
 		}
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
 		failed := -1
-		for i := range patches {
+		for _, i := range order {
 			t, err := scanTask(br.QueryRow())
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
-				if failed < 0 {
+				if failed < 0 || i < failed {
 					failed = i
 				}
 			case err != nil:
@@ -241,21 +247,22 @@ func (s *Store) BatchUpdate(ctx context.Context, c task.Caller, patches []task.P
 // BatchDelete deletes every item as Delete does, in one transaction, or
 // none (see task.Store).
 func (s *Store) BatchDelete(ctx context.Context, c task.Caller, items []task.DeleteItem) error {
+	order := byID(len(items), func(i int) int64 { return items[i].ID })
 	// As for Delete: a second run would find nothing to delete.
 	err := s.db.InTx(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		for _, it := range items {
-			queueDelete(b, c, it.ID, it.If)
+		for _, i := range order {
+			queueDelete(b, c, items[i].ID, items[i].If)
 		}
 		br := tx.SendBatch(ctx, b)
 		defer br.Close()
 		failed := -1
-		for i := range items {
+		for _, i := range order {
 			tag, err := br.Exec()
 			if err != nil {
 				return &task.ItemError{Index: i, Err: translate(err)}
 			}
-			if tag.RowsAffected() == 0 && failed < 0 {
+			if tag.RowsAffected() == 0 && (failed < 0 || i < failed) {
 				failed = i
 			}
 		}
@@ -268,4 +275,15 @@ func (s *Store) BatchDelete(ctx context.Context, c task.Caller, items []task.Del
 		return fmt.Errorf("taskstore batch delete: %w", err)
 	}
 	return nil
+}
+
+// byID returns the item numbers 0…n-1 ordered by the task id id(i) of
+// each, the order in which a batch locks its rows.
+func byID(n int, id func(i int) int64) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(id(a), id(b)) })
+	return order
 }

@@ -234,3 +234,31 @@ func TestBatchDelete_AllOrNothing(t *testing.T) {
 		t.Errorf("%d task.delete audit events, want 4", n)
 	}
 }
+
+func TestBatchUpdate_OppositeOrdersDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	ctx := testkit.Context(t)
+	svc := task.NewService(bn.store, nil)
+	var up, down []task.Patch
+	for i := range 30 {
+		tk := mustCreate(t, bn.store, bn.a, fmt.Sprintf("task %d", i))
+		up = append(up, task.Patch{ID: tk.ID, Fields: task.Fields(task.FieldDescription), Description: "up"})
+	}
+	for i := range up {
+		p := up[len(up)-1-i]
+		p.Description = "down"
+		down = append(down, p)
+	}
+	for round := range 10 {
+		errs := make(chan error, 2)
+		for _, patches := range [][]task.Patch{up, down} {
+			go func() { _, err := svc.BatchUpdate(ctx, bn.a, patches); errs <- err }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v (two batches over the same tasks must wait for each other)", round, err)
+			}
+		}
+	}
+}
