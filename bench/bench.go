@@ -134,15 +134,17 @@ func (b *bench) close() {
 func (b *bench) run(ctx context.Context) error {
 	started := time.Now()
 	rep := report.Report{
-		When:          started,
-		Machine:       b.machine,
-		Cases:         []string{cases.GetTask, cases.ListFirst, cases.ListDeep, cases.GetTaskStats, cases.UpdateTask, cases.Login, cases.CreateTask},
+		When:    started,
+		Machine: b.machine,
+		Cases: []string{cases.GetTask, cases.ListFirst, cases.ListDeep, cases.Search, cases.GetTaskStats, cases.UpdateTask,
+			cases.Login, cases.CreateTask, cases.BatchCreate},
 		SQL:           map[string]bool{},
 		Processes:     processes,
 		Server:        map[string]string{cases.Login: "user-service"},
 		DefaultServer: "task-service",
 		ListFirst:     cases.ListFirst,
 		ListDeep:      cases.ListDeep,
+		Batch:         report.Batch{Case: cases.BatchCreate, Single: cases.CreateTask, Size: cases.BatchSize},
 	}
 	for c := range sqlCases {
 		rep.SQL[c] = true
@@ -176,6 +178,10 @@ func (b *bench) run(ctx context.Context) error {
 		fmt.Print(rep.CPUTable(s))
 	}
 	fmt.Println()
+	if t := rep.BatchTable(); t != "" {
+		fmt.Print(t)
+		fmt.Println()
+	}
 	fmt.Print(rep.RSSTable())
 	if b.cfg.Out != "-" {
 		if err := os.MkdirAll(filepath.Dir(b.cfg.Out), 0o755); err != nil {

@@ -146,7 +146,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	}
 	cancel()
 
-	store := taskstore.New(db)
+	store := taskstore.New(db, taskstore.WithSearchConfig(cfg.SearchConfig))
+	if indexed, err := store.CheckSearch(ctx); err != nil {
+		return fmt.Errorf("TASK_SEARCH_CONFIG: %w", err)
+	} else if !indexed {
+		log.WarnContext(ctx, "no search index for TASK_SEARCH_CONFIG: searches read every task they may see (docs/search.md)", slog.String("config", cfg.SearchConfig))
+	}
 	svc := task.NewService(store, userclient.NewDirectory(users))
 	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)
 	created := prometheus.NewCounter(prometheus.CounterOpts{

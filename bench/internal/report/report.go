@@ -100,6 +100,16 @@ type Report struct {
 	// ListFirst and ListDeep name the ListTasks cases the page ratio
 	// compares.
 	ListFirst, ListDeep string
+	// Batch names the batch create case BatchTable compares with single
+	// creates; zero: no such table.
+	Batch Batch
+}
+
+// Batch is a case whose one request does what Size requests of case Single
+// do (a batch of creates and the single create).
+type Batch struct {
+	Case, Single string
+	Size         int
 }
 
 // Failures returns one line per failed row.
@@ -190,6 +200,34 @@ func (r Report) Table() string {
 				pages = ratio(ok && zok && !p1.Failed() && !z.Failed(), z.Throughput(), p1.Throughput())
 			}
 			cells = append(cells, restGRPC, vsPgbench, pages)
+			row(&b, cells)
+		}
+	}
+	return b.String()
+}
+
+// BatchTable returns, in markdown, the batch case's throughput in items
+// (requests × Size) on each dataset and over each transport, against the
+// single case's, and their ratio; "" when the report has no batch case.
+func (r Report) BatchTable() string {
+	if r.Batch.Case == "" || !slices.Contains(r.Cases, r.Batch.Case) {
+		return ""
+	}
+	var b strings.Builder
+	row(&b, []string{"dataset", "via", r.Batch.Case + ": req/s", "tasks/s", r.Batch.Single + ": tasks/s", "batch ÷ single"})
+	row(&b, []string{"---", "---", "--:", "--:", "--:", "--:"})
+	for _, s := range r.Sizes {
+		for _, via := range []string{GRPC, REST} {
+			bm, bok := s.Rows[Key{r.Batch.Case, via}]
+			sm, sok := s.Rows[Key{r.Batch.Single, via}]
+			cells := []string{Count(s.Tasks), via, "—", "—", "—", ""}
+			if bok && !bm.Failed() {
+				cells[2], cells[3] = Rate(bm.Throughput()), Rate(bm.Throughput()*float64(r.Batch.Size))
+			}
+			if sok && !sm.Failed() {
+				cells[4] = Rate(sm.Throughput())
+			}
+			cells[5] = ratio(bok && sok && !bm.Failed() && !sm.Failed(), bm.Throughput()*float64(r.Batch.Size), sm.Throughput())
 			row(&b, cells)
 		}
 	}
@@ -291,6 +329,11 @@ func (r Report) Markdown() string {
 	fmt.Fprintf(&b, "## Results\n\n")
 	b.WriteString(r.Table())
 	b.WriteString("\n")
+	if t := r.BatchTable(); t != "" {
+		fmt.Fprintf(&b, "Tasks created per second by batches of %d (%s, each with its request ids, one transaction) against single creates (%s, no request id), from the rows above:\n\n", r.Batch.Size, r.Batch.Case, r.Batch.Single)
+		b.WriteString(t)
+		b.WriteString("\n")
+	}
 	if f := r.Failures(); len(f) > 0 {
 		fmt.Fprintf(&b, "**Failed rows** (a row with any error is marked failed):\n\n")
 		for _, l := range f {
@@ -348,12 +391,16 @@ const method = `## Method
   parameters: 19 MiB, 2 passes), so Login pays the full hash.
 - **Who calls.** GetTask and UpdateTask act on seeded tasks of signed-in
   regular users (sampled by task, so users with more tasks are likelier);
-  GetTaskStats, Login and CreateTask on those users; both ListTasks cases
-  run as the "heavy" users, who own enough tasks for page 1000, with the
-  same page size, default order (created_at desc) and no filters. Page
-  1000's token was reached by following next_page_token from page 1 during
-  setup. UpdateTask changes title and priority (no etag); CreateTask sends
-  no request_id.
+  GetTaskStats, Login, CreateTask and BatchCreateTasks on those users; the
+  ListTasks cases run as the "heavy" users, who own enough tasks for page
+  1000, with the same page size; the two page cases with the default order
+  (created_at desc) and no filters, the search case with q two words of the
+  seeded vocabulary, the second a prefix as typed ("review rep"), ordered
+  by relevance (every match of the user is ranked). Page 1000's token was
+  reached by following next_page_token from page 1 during setup.
+  UpdateTask changes title and priority (no etag); CreateTask sends no
+  request_id; BatchCreateTasks sends 100 of CreateTask's tasks, each with
+  a request_id.
 - **pgbench.** ` + "`pgbench -M prepared`" + ` at the same clients, two threads, runs
   scripts with the task store's statements, pipelined in one round trip and
   one implicit transaction as its pgx batch is: the per-transaction
@@ -363,9 +410,9 @@ const method = `## Method
   computed from the same seeded layout. pgbench rounds durations up to
   whole seconds and rows it throughput as pgbench reports it (excluding
   connection time), with percentiles from its per-transaction log.
-- **Order.** Cases run reads first, writes last (CreateTask last, then the
-  pgbench runs), so the rows the writes add do not change what the reads
-  read.
+- **Order.** Cases run reads first, writes last (the creates last, then
+  the pgbench runs), so the rows the writes add do not change what the
+  reads read.
 - **Knobs.** BENCH_USERS, BENCH_TASKS (the large dataset; the small one
   has BENCH_SMALL_TASKS), BENCH_DURATION, BENCH_WARMUP, BENCH_CONCURRENCY,
   BENCH_PAGE_SIZE, BENCH_LOGIN_USERS, BENCH_SHARED_BUFFERS.

@@ -65,6 +65,30 @@ func TestTable_RatiosAndFailedRows(t *testing.T) {
 	}
 }
 
+func TestBatchTable_ItemsPerSecondAgainstSingleCalls(t *testing.T) {
+	ms := time.Millisecond
+	r := Report{
+		Cases: []string{"Create", "Create ×100"},
+		Batch: Batch{Case: "Create ×100", Single: "Create", Size: 100},
+		Sizes: []Size{{Tasks: 1_000_000, Rows: map[Key]Measured{
+			{"Create", GRPC}: result(2000, 0, ms, ms), {"Create", REST}: result(1000, 0, ms, ms),
+			{"Create ×100", GRPC}: result(50, 0, ms, ms), {"Create ×100", REST}: result(20, 1, ms, ms),
+		}}},
+	}
+	table := r.BatchTable()
+	for _, want := range []string{
+		"| 1M | gRPC | 50 | 5,000 | 2,000 | 2.50 |",
+		"| 1M | REST | — | — | 1,000 |  |",
+	} {
+		if !strings.Contains(table, want+"\n") {
+			t.Errorf("table lacks row\n%s\ntable:\n%s", want, table)
+		}
+	}
+	if got := (Report{Cases: []string{"Create"}}).BatchTable(); got != "" {
+		t.Errorf("without a batch case: %q, want no table", got)
+	}
+}
+
 func TestCPUTable_PerRequestAndRatios(t *testing.T) {
 	ms := time.Millisecond
 	withCPU := func(m Measured, cpu map[string]time.Duration) Measured { m.CPU = cpu; return m }
