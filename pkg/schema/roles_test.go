@@ -179,6 +179,16 @@ func TestRoles_MigrationsMoveGrantsBothWays(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
 	roles := []string{schema.AppRole, schema.UserRole, schema.TaskRole}
+	latest := map[string][]string{}
+	for _, r := range roles {
+		latest[r] = privileges(t, db.Owner, r)
+	}
+	// The task migrations after the split (00008) grant todo_task_svc
+	// more, which todo_app never had: compare with the grants the split
+	// made.
+	if err := schema.DownTo(ctx, db.OwnerURL, schema.Task(), 7); err != nil {
+		t.Fatal(err)
+	}
 	before := map[string][]string{}
 	for _, r := range roles {
 		before[r] = privileges(t, db.Owner, r)
@@ -214,8 +224,8 @@ func TestRoles_MigrationsMoveGrantsBothWays(t *testing.T) {
 		}
 	}
 	for _, r := range roles {
-		if got := privileges(t, db.Owner, r); !slices.Equal(got, before[r]) {
-			t.Errorf("after down to 5 and up, %s has\n%q\nwant\n%q", r, got, before[r])
+		if got := privileges(t, db.Owner, r); !slices.Equal(got, latest[r]) {
+			t.Errorf("after down to 5 and up, %s has\n%q\nwant\n%q", r, got, latest[r])
 		}
 	}
 }

@@ -148,7 +148,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	}
 	cancel()
 
-	store := taskstore.New(db)
+	store := taskstore.New(db, taskstore.WithSearchConfig(cfg.SearchConfig))
+	if indexed, err := store.CheckSearch(ctx); err != nil {
+		return fmt.Errorf("TASK_SEARCH_CONFIG: %w", err)
+	} else if !indexed {
+		log.WarnContext(ctx, "no search index for TASK_SEARCH_CONFIG: searches read every task they may see (docs/search.md)", slog.String("config", cfg.SearchConfig))
+	}
 	svc := task.NewService(store, userclient.NewDirectory(users))
 	// Personal access tokens are checked with personal_access_token_check,
 	// which answers for one token hash only (user set, migration 00010).
