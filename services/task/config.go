@@ -27,6 +27,7 @@ type config struct {
 	envcfg.UpstreamTLS
 	envcfg.Tokens
 	envcfg.Audit
+	envcfg.Revocation
 	// TokenKeysMinRefresh is the least time between two fetches of the
 	// verification keys prompted by tokens naming an unknown key id.
 	TokenKeysMinRefresh time.Duration `env:"TOKEN_KEYS_MIN_REFRESH" envDefault:"30s"`
@@ -43,6 +44,7 @@ func (c config) Validate() error {
 	p.Check(c.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
 	p.Add(c.Tokens.Validate())
 	p.Add(c.Audit.Validate())
+	p.Add(c.Revocation.Validate())
 	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
 	p.Check(taskstore.ValidSearchConfig(c.SearchConfig), "TASK_SEARCH_CONFIG must name a text search configuration, such as simple or english")
 	return p.Err()
