@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/procfs"
 
 	"github.com/todo-platform/todo/bench/internal/cases"
+	"github.com/todo-platform/todo/bench/internal/cpu"
 	"github.com/todo-platform/todo/bench/internal/dataset"
 	"github.com/todo-platform/todo/bench/internal/load"
 	"github.com/todo-platform/todo/bench/internal/pgbench"
@@ -132,13 +134,17 @@ func (b *bench) close() {
 func (b *bench) run(ctx context.Context) error {
 	started := time.Now()
 	rep := report.Report{
-		When:      started,
-		Machine:   b.machine,
-		Cases:     []string{cases.GetTask, cases.ListFirst, cases.ListDeep, cases.GetTaskStats, cases.UpdateTask, cases.Login, cases.CreateTask},
-		SQL:       map[string]bool{},
-		Processes: processes,
-		ListFirst: cases.ListFirst,
-		ListDeep:  cases.ListDeep,
+		When:    started,
+		Machine: b.machine,
+		Cases: []string{cases.GetTask, cases.ListFirst, cases.ListDeep, cases.Search, cases.GetTaskStats, cases.UpdateTask,
+			cases.Login, cases.CreateTask, cases.BatchCreate},
+		SQL:           map[string]bool{},
+		Processes:     processes,
+		Server:        map[string]string{cases.Login: "user-service"},
+		DefaultServer: "task-service",
+		ListFirst:     cases.ListFirst,
+		ListDeep:      cases.ListDeep,
+		Batch:         report.Batch{Case: cases.BatchCreate, Single: cases.CreateTask, Size: cases.BatchSize},
 	}
 	for c := range sqlCases {
 		rep.SQL[c] = true
@@ -167,7 +173,15 @@ func (b *bench) run(ctx context.Context) error {
 	md := rep.Markdown()
 	fmt.Println()
 	fmt.Print(rep.Table())
+	for _, s := range rep.Sizes {
+		fmt.Println()
+		fmt.Print(rep.CPUTable(s))
+	}
 	fmt.Println()
+	if t := rep.BatchTable(); t != "" {
+		fmt.Print(t)
+		fmt.Println()
+	}
 	fmt.Print(rep.RSSTable())
 	if b.cfg.Out != "-" {
 		if err := os.MkdirAll(filepath.Dir(b.cfg.Out), 0o755); err != nil {
@@ -232,7 +246,14 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 	}
 	say("%s: %d users, %d of their tasks, %d heavy users ready", label, len(pool.Users), len(pool.Pairs), len(pool.Heavy))
 
-	opts := load.Options{Concurrency: b.cfg.Concurrency, Warmup: b.cfg.Warmup, Duration: b.cfg.Duration, Timeout: 30 * time.Second}
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return size, fmt.Errorf("read /proc: %w", err)
+	}
+	groups := []cpu.Group{{Name: report.Postgres, PID: b.cluster.PID(), Children: true}, {Name: report.Driver, PID: os.Getpid()}}
+	for _, p := range svc.procs {
+		groups = append(groups, cpu.Group{Name: p.Name(), PID: p.PID()})
+	}
 	for i, c := range cases.All(svc.targets(), pool) {
 		if !slices.Contains(names, c.Name) {
 			continue
@@ -244,11 +265,25 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 		if b.cfg.Profile != "" {
 			rec = profile.Start(ctx, b.cfg.Warmup, b.cfg.Duration, filepath.Join(b.cfg.Profile, profileName(label, c.Name, c.Via)))
 		}
+		var before, after cpu.Sample
+		var cpuErr error
+		opts := load.Options{
+			Concurrency: b.cfg.Concurrency, Warmup: b.cfg.Warmup, Duration: b.cfg.Duration, Timeout: 30 * time.Second,
+			Started: func() { before, cpuErr = cpu.Read(fs, groups) },
+			Stopped: func() {
+				if cpuErr == nil {
+					after, cpuErr = cpu.Read(fs, groups)
+				}
+			},
+		}
 		res := load.Run(ctx, opts, uint64(i+1), c.Do)
 		if ctx.Err() != nil {
 			return size, ctx.Err()
 		}
-		size.Rows[report.Key{Case: c.Name, Via: c.Via}] = report.Measured{Result: res}
+		if cpuErr != nil {
+			return size, cpuErr
+		}
+		size.Rows[report.Key{Case: c.Name, Via: c.Via}] = report.Measured{Result: res, CPU: after.Since(before)}
 		sayResult(label, c.Name, c.Via, res)
 		if rec != nil {
 			b.summarize(rec)
@@ -275,7 +310,21 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 			rec = profile.Start(ctx, time.Duration(0), b.cfg.Duration, filepath.Join(b.cfg.Profile, profileName(label, c, "pgbench")))
 		}
 		m := report.Measured{}
-		m.Result, err = pgbench.Run(ctx, pgOpts, script)
+		pgGroup := []cpu.Group{{Name: report.Postgres, PID: b.cluster.PID(), Children: true}}
+		var before, after cpu.Sample
+		var cpuErr error
+		o := pgOpts
+		o.Started = func() { before, cpuErr = cpu.Read(fs, pgGroup) }
+		o.Stopped = func() {
+			if cpuErr == nil {
+				after, cpuErr = cpu.Read(fs, pgGroup)
+			}
+		}
+		m.Result, err = pgbench.Run(ctx, o, script)
+		if cpuErr != nil {
+			return size, cpuErr
+		}
+		m.CPU = after.Since(before)
 		if err != nil {
 			if ctx.Err() != nil {
 				return size, ctx.Err()

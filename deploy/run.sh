@@ -355,8 +355,16 @@ wait_listening() {
 
 # In dependency order: the task service fetches the token keys from the user
 # service when it starts.
+# Mail: to SMTP_URL when it is set, else appended to a file here.
+MAIL_ENV=()
+if [ -n "${SMTP_URL:-}" ]; then
+	MAIL_NOTE="mail           sent through SMTP_URL"
+else
+	MAIL_ENV=(MAIL_LOG_FILE="$LOGS/mail.log")
+	MAIL_NOTE="mail           ${LOGS#"$ROOT/"}/mail.log (no SMTP_URL: nothing is sent; verification and reset tokens are there)"
+fi
 say "starting user-service, task-service and gateway (logs in ${LOGS#"$ROOT/"}/)"
-start user-service DATABASE_URL="$USER_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY" DATA_KEYRING_FILE="$DATA_KEYRING" "${USER_TLS[@]}"
+start user-service DATABASE_URL="$USER_DSN" GRPC_ADDR="$USER_GRPC_ADDR" ADMIN_ADDR="$USER_ADMIN_ADDR" TOKEN_PRIVATE_KEY_FILE="$KEY" DATA_KEYRING_FILE="$DATA_KEYRING" "${MAIL_ENV[@]}" "${USER_TLS[@]}"
 wait_listening user-service "$USER_DIAL"
 start task-service DATABASE_URL="$TASK_DSN" GRPC_ADDR="$TASK_GRPC_ADDR" ADMIN_ADDR="$TASK_ADMIN_ADDR" USER_SERVICE_ADDR="$USER_DIAL" "${TASK_TLS[@]}"
 wait_listening task-service "$TASK_DIAL"
@@ -383,6 +391,7 @@ ${GREEN}todo is running${OFF}
   task service   grpc://$TASK_DIAL   (grpcurl $GRPCURL_TLS $TASK_DIAL list)
   admin ports    http://$(dial_of "$GATEWAY_ADMIN_ADDR") gateway, http://$(dial_of "$USER_ADMIN_ADDR") user, http://$(dial_of "$TASK_ADMIN_ADDR") task   (/metrics, /readyz, /debug/pprof/)
   logs           ${LOGS#"$ROOT/"}/{user-service,task-service,gateway}.log
+  $MAIL_NOTE
 EOF
 [ -n "$ADMIN_NOTE" ] && printf '  %s\n' "$ADMIN_NOTE" >&2
 cat >&2 <<EOF

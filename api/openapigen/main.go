@@ -103,6 +103,9 @@ func convert(src []byte, d *descriptors) (*openapi3.T, error) {
 	if err := shapeSchemas(doc, d); err != nil {
 		return nil, err
 	}
+	if err := itemRequestCopies(doc, d); err != nil {
+		return nil, err
+	}
 	requestExamplesWithoutOutputs(doc)
 
 	if err := doc.Validate(context.Background()); err != nil {

@@ -237,6 +237,41 @@ func requestCopy(doc *openapi3.T, d *descriptors, op operation, name string, md 
 	return copyName, nil
 }
 
+// itemRequestCopies makes a request message that is an item of a batch
+// body (BatchCreateTasksRequest.requests holds CreateTaskRequest) say what
+// its own method accepts: the field that method takes as its body (the
+// Task of CreateTask) refers to the request copy that method's body uses
+// (v1TaskCreate), not to the response schema, so an item is checked as
+// the single call's body is.
+func itemRequestCopies(doc *openapi3.T, d *descriptors) error {
+	responses := responseSchemas(doc)
+	for _, op := range operations(doc) {
+		if op.RequestBody == nil {
+			continue
+		}
+		m, ok := d.methods[op.OperationID]
+		if !ok {
+			return fmt.Errorf("operation %s names no method", op.OperationID)
+		}
+		rule, _ := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+		field := rule.GetBody()
+		if field == "*" || field == "" {
+			continue
+		}
+		item := doc.Components.Schemas[schemaName(d, m.Input())]
+		if item == nil || item.Value == nil || responses[schemaName(d, m.Input())] {
+			continue // not an item of any body, or also a response
+		}
+		for _, mt := range op.RequestBody.Value.Content {
+			if item.Value.Properties[field] == nil || mt.Schema.Ref == "" {
+				return fmt.Errorf("%s: item schema %s has no property %s, or the body no schema", op.OperationID, schemaName(d, m.Input()), field)
+			}
+			item.Value.Properties[field] = &openapi3.SchemaRef{Ref: mt.Schema.Ref, Value: mt.Schema.Value}
+		}
+	}
+	return nil
+}
+
 // schemaName is the component schema name of md.
 func schemaName(d *descriptors, md protoreflect.MessageDescriptor) string {
 	for name, m := range d.schemas {

@@ -35,8 +35,15 @@ func BenchmarkVerify(b *testing.B) {
 		}{
 			{"Cold", []auth.VerifierOption{auth.WithCacheSize(0)}},
 			{"Warm", nil},
+			{"WarmAfter1000Revocations", nil},
 		} {
 			v := auth.NewVerifier(src.keys, auth.DefaultIssuer, auth.DefaultAudience, c.opts...)
+			if c.name == "WarmAfter1000Revocations" {
+				// Other users' revocations: the hit path does not look at them.
+				for u := range int64(1000) {
+					v.Revoke(1000+u, 1)
+				}
+			}
 			ctx := context.Background()
 			if _, err := v.Verify(ctx, token); err != nil {
 				b.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -102,6 +103,36 @@ func (c *tokenCache) put(d tokenDigest, e cacheEntry, now time.Time) {
 		}
 	}
 	s.entries[d] = e
+}
+
+// putUnlessRevoked is put, except that it keeps nothing when epoch no
+// longer holds seen: a revocation arrived while e was being proven, and e
+// may be one of the tokens it voids. A revocation updates the list, then
+// the epoch, then purges: either it moved the epoch before the check after
+// the put (the entry is removed here), or the entry was stored before the
+// purge (which removes it if the revocation voids it).
+func (c *tokenCache) putUnlessRevoked(d tokenDigest, e cacheEntry, now time.Time, epoch *atomic.Uint64, seen uint64) {
+	if epoch.Load() != seen {
+		return
+	}
+	c.put(d, e, now)
+	if epoch.Load() != seen {
+		c.remove(d)
+	}
+}
+
+// purge removes every entry of user whose generation is below gen.
+func (c *tokenCache) purge(user, gen int64) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for k, e := range s.entries {
+			if e.principal.UserID == user && e.principal.Generation < gen {
+				delete(s.entries, k)
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 // len returns the number of entries, expired or not.

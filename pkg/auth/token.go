@@ -45,6 +45,17 @@ var ErrUnknownKey = fmt.Errorf("%w: unknown key id", ErrInvalidToken)
 type Principal struct {
 	UserID int64
 	Admin  bool
+	// Generation is the user's token generation when the token was issued
+	// (claim "gen"; 0 when absent): a Verifier refuses a token whose
+	// generation is below the one it last learnt for the user (see
+	// Verifier.Revoke).
+	Generation int64
+	// TokenID is the id of the personal access token the caller presented
+	// (0 for an access token).
+	TokenID int64
+	// ReadOnly is true for a personal access token of read-only scope: the
+	// caller may read, not write (see grpcauth).
+	ReadOnly bool
 }
 
 type principalKey struct{}
@@ -65,6 +76,8 @@ func FromContext(ctx context.Context) (Principal, bool) {
 type claims struct {
 	jwt.RegisteredClaims
 	Admin bool `json:"adm,omitempty"`
+	// Gen is the user's token generation (Principal.Generation).
+	Gen int64 `json:"gen,omitempty"`
 }
 
 // Signer issues access tokens signed with one Ed25519 key.
@@ -97,8 +110,9 @@ func (s *Signer) PublicKey() PublicKey {
 
 // Sign issues an access token for p, issued at now, and returns it with its
 // expiry time. The token has header alg EdDSA, typ "at+jwt" and kid, and
-// claims iss, aud, sub (the user id in decimal), iat, exp, jti (random) and
-// adm (true for admins, absent otherwise).
+// claims iss, aud, sub (the user id in decimal), iat, exp, jti (random),
+// adm (true for admins, absent otherwise) and gen (p.Generation, absent
+// when 0).
 func (s *Signer) Sign(p Principal, now time.Time) (string, time.Time, error) {
 	if p.UserID <= 0 {
 		return "", time.Time{}, fmt.Errorf("auth: sign: user id %d is not positive", p.UserID)
@@ -119,6 +133,7 @@ func (s *Signer) Sign(p Principal, now time.Time) (string, time.Time, error) {
 			ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
 		},
 		Admin: p.Admin,
+		Gen:   p.Generation,
 	})
 	t.Header["typ"] = TokenType
 	t.Header["kid"] = s.kid
@@ -151,10 +166,13 @@ func (s *Signer) Sign(p Principal, now time.Time) (string, time.Time, error) {
 // set only when it fetches it again, which it does when a token with an
 // unknown kid arrives.
 type Verifier struct {
-	keys   KeySource
-	parser *jwt.Parser
-	now    func() time.Time
-	cache  *tokenCache // nil when caching is disabled
+	keys     KeySource
+	parser   *jwt.Parser
+	now      func() time.Time
+	cache    *tokenCache // nil when caching is disabled
+	revoked  revocations
+	pats     PATSource // nil: personal access tokens are refused
+	patCache patCache
 
 	hits, misses atomic.Uint64
 }
@@ -164,6 +182,7 @@ type VerifierOption func(*verifierOptions)
 
 type verifierOptions struct {
 	cacheSize int
+	pats      PATSource
 }
 
 // WithCacheSize sets how many verified tokens the Verifier remembers; when it
@@ -188,7 +207,10 @@ func newVerifier(keys KeySource, issuer, audience string, now func() time.Time, 
 		opt(&o)
 	}
 	return &Verifier{
-		keys: keys,
+		pats:     o.pats,
+		patCache: patCache{entries: map[tokenDigest]patEntry{}},
+		revoked:  revocations{byUser: map[int64]revocation{}},
+		keys:     keys,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -214,9 +236,15 @@ func (e *keySourceError) Unwrap() error { return e.err }
 // an error wrapping ErrInvalidToken; an error that does not wrap it means the
 // verification keys could not be obtained (the token may be fine).
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	if IsPAT(token) {
+		return v.verifyPAT(ctx, token)
+	}
 	if v.cache == nil {
 		e, err := v.verify(ctx, token)
-		return e.principal, err
+		if err != nil {
+			return Principal{}, err
+		}
+		return e.principal, nil
 	}
 	d := digest(token)
 	if e, ok := v.cache.get(d, v.now()); ok {
@@ -229,11 +257,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 		v.cache.remove(d)
 	}
 	v.misses.Add(1)
+	epoch := v.revoked.epoch.Load()
 	e, err := v.verify(ctx, token)
 	if err != nil {
 		return Principal{}, err
 	}
-	v.cache.put(d, e, v.now())
+	v.cache.putUnlessRevoked(d, e, v.now(), &v.revoked.epoch, epoch)
 	return e.principal, nil
 }
 
@@ -296,8 +325,17 @@ func (v *Verifier) verify(ctx context.Context, token string) (cacheEntry, error)
 	if err != nil || id <= 0 {
 		return cacheEntry{}, fmt.Errorf("auth: verify: %w: sub %q is not a positive integer", ErrInvalidToken, c.Subject)
 	}
+	if c.IssuedAt == nil || c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTokenLifetime {
+		return cacheEntry{}, fmt.Errorf("auth: verify: %w: lifetime exp - iat exceeds %s", ErrInvalidToken, MaxTokenLifetime)
+	}
+	if c.Gen < 0 {
+		return cacheEntry{}, fmt.Errorf("auth: verify: %w: gen %d is negative", ErrInvalidToken, c.Gen)
+	}
+	if g := v.revoked.generation(id); c.Gen < g {
+		return cacheEntry{}, fmt.Errorf("auth: verify: %w: revoked (token generation %d, user %d is at %d)", ErrInvalidToken, c.Gen, id, g)
+	}
 	return cacheEntry{
-		principal: Principal{UserID: id, Admin: c.Admin},
+		principal: Principal{UserID: id, Admin: c.Admin, Generation: c.Gen},
 		exp:       c.ExpiresAt.Time, // WithExpirationRequired: present
 		kid:       kid,
 		key:       pubKey,

@@ -59,10 +59,6 @@ type Database struct {
 	// session-level and a transaction-mode pooler (Neon's pooled endpoint)
 	// does not keep a session. Empty: DATABASE_URL.
 	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL" log:"dsn"`
-	// DatabaseListenURL is the direct DSN for work that needs a session of
-	// its own (LISTEN/NOTIFY, session advisory locks), as the runtime role.
-	// Empty: DATABASE_URL, which is then assumed to be direct.
-	DatabaseListenURL string `env:"DATABASE_LISTEN_URL" log:"dsn"`
 }
 
 // MigrateURL returns the DSN migrate runs with: MIGRATE_DATABASE_URL, else
@@ -70,15 +66,6 @@ type Database struct {
 func (d Database) MigrateURL() string {
 	if d.MigrateDatabaseURL != "" {
 		return d.MigrateDatabaseURL
-	}
-	return d.DatabaseURL
-}
-
-// ListenURL returns the DSN for session work: DATABASE_LISTEN_URL, else
-// DATABASE_URL.
-func (d Database) ListenURL() string {
-	if d.DatabaseListenURL != "" {
-		return d.DatabaseListenURL
 	}
 	return d.DatabaseURL
 }

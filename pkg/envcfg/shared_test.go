@@ -44,9 +44,9 @@ func TestShared_DefaultsAreTheLibraries(t *testing.T) {
 	}
 }
 
-// TestDatabase_DirectURLsFallBackToDatabaseURL checks MIGRATE_DATABASE_URL
-// and DATABASE_LISTEN_URL: each wins when set, DATABASE_URL otherwise.
-func TestDatabase_DirectURLsFallBackToDatabaseURL(t *testing.T) {
+// TestDatabase_MigrateURLFallsBackToDatabaseURL checks MIGRATE_DATABASE_URL:
+// it wins when set, DATABASE_URL otherwise.
+func TestDatabase_MigrateURLFallsBackToDatabaseURL(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://app@pooler/todo")
 	cfg, err := envcfg.Load[envcfg.Database]()
 	if err != nil {
@@ -55,18 +55,11 @@ func TestDatabase_DirectURLsFallBackToDatabaseURL(t *testing.T) {
 	if got := cfg.MigrateURL(); got != "postgres://app@pooler/todo" {
 		t.Errorf("MigrateURL() unset = %q, want DATABASE_URL", got)
 	}
-	if got := cfg.ListenURL(); got != "postgres://app@pooler/todo" {
-		t.Errorf("ListenURL() unset = %q, want DATABASE_URL", got)
-	}
 	t.Setenv("MIGRATE_DATABASE_URL", "postgres://owner@direct/todo")
-	t.Setenv("DATABASE_LISTEN_URL", "postgres://app@direct/todo")
 	if cfg, err = envcfg.Load[envcfg.Database](); err != nil {
 		t.Fatal(err)
 	}
 	if got := cfg.MigrateURL(); got != "postgres://owner@direct/todo" {
 		t.Errorf("MigrateURL() = %q", got)
-	}
-	if got := cfg.ListenURL(); got != "postgres://app@direct/todo" {
-		t.Errorf("ListenURL() = %q", got)
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcerr"
 	"github.com/todo-platform/todo/pkg/listen"
+	applog "github.com/todo-platform/todo/pkg/logging"
 )
 
 // Defaults applied by New to zero fields of Config.
@@ -151,7 +152,7 @@ type Server struct {
 func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerInterceptor) *Server {
 	cfg = cfg.withDefaults()
 	lg := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		log.Log(ctx, slog.Level(lvl), msg, fields...)
+		applog.Log(ctx, log, slog.Level(lvl), msg, fields...)
 	})
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 	recOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(recoverPanic(log))}

@@ -50,6 +50,13 @@ type Config struct {
 	PollInterval time.Duration
 	// ID names the client (default: River's, host name and time).
 	ID string
+	// Register, when not nil, adds the service's other workers (such as
+	// the mail outbox's, package mail) to the client.
+	Register func(*river.Workers) error
+	// RescueStuckJobsAfter is how long a job may stay running before
+	// River runs it again, as after a crash of the process that ran it
+	// (default: River's, one hour). It must exceed every worker's timeout.
+	RescueStuckJobsAfter time.Duration
 }
 
 // Runner is a started River client running Config's jobs.
@@ -114,6 +121,11 @@ func Start(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, cfg Config
 	if err := river.AddWorkerSafely(workers, river.Worker[args](w)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
+	if cfg.Register != nil {
+		if err := cfg.Register(workers); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+	}
 	var periodic []*river.PeriodicJob
 	for _, j := range cfg.Jobs {
 		if j.Name == "" || j.Every <= 0 || j.Run == nil {
@@ -133,14 +145,15 @@ func Start(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, cfg Config
 	// River logs each retry itself at warn level; its info lines are noise.
 	riverLog := slog.New(levelFloor{log.Handler(), slog.LevelWarn})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		ID:                cfg.ID,
-		Schema:            cfg.Schema,
-		PollOnly:          true,
-		FetchPollInterval: cmp.Or(cfg.PollInterval, time.Second),
-		Logger:            riverLog,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
-		Workers:           workers,
-		PeriodicJobs:      periodic,
+		ID:                   cfg.ID,
+		Schema:               cfg.Schema,
+		PollOnly:             true,
+		FetchPollInterval:    cmp.Or(cfg.PollInterval, time.Second),
+		Logger:               riverLog,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
+		Workers:              workers,
+		PeriodicJobs:         periodic,
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)

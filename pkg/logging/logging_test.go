@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -147,5 +148,41 @@ func TestRequestID_EmptyWithoutOne(t *testing.T) {
 	}
 	if got := logging.RequestID(logging.WithRequestID(context.Background(), "r")); got != "r" {
 		t.Errorf("RequestID = %q, want r", got)
+	}
+}
+
+// TestLogAttrs_WritesWithoutSource: the access-log helpers write the record
+// with its attributes and the context's ids, at the level asked, and skip
+// levels the handler does not want.
+func TestLogAttrs_WritesWithoutSource(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := logging.New(&buf, "info", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := logging.WithRequestID(context.Background(), "r-9")
+	logging.LogAttrs(ctx, log, slog.LevelInfo, "http request", slog.Int("status", 200))
+	logging.Log(ctx, log, slog.LevelWarn, "finished call", "grpc.code", "NotFound")
+	logging.LogAttrs(ctx, log, slog.LevelDebug, "dropped")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2 (debug dropped):\n%s", len(lines), buf.String())
+	}
+	for i, want := range []map[string]any{
+		{"level": "INFO", "msg": "http request", "status": float64(200), "request_id": "r-9"},
+		{"level": "WARN", "msg": "finished call", "grpc.code": "NotFound", "request_id": "r-9"},
+	} {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("line %d: %s = %v, want %v", i, k, got[k], v)
+			}
+		}
+		if _, ok := got["time"]; !ok {
+			t.Errorf("line %d has no time", i)
+		}
 	}
 }

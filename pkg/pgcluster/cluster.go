@@ -204,6 +204,10 @@ func StartTLS(ctx context.Context, tls TLS, settings ...string) (*Cluster, error
 // 127.0.0.1 (and the number in its socket file's name).
 func (c *Cluster) Port() int { return c.port }
 
+// PID returns the process id of the cluster's postmaster (whose children
+// are the backends), for accounting such as make bench's CPU columns.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 func start(ctx context.Context, tlsFiles *TLS, settings []string) (*Cluster, error) {
 	for _, s := range settings {
 		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {

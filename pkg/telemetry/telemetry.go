@@ -124,13 +124,22 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// ServerOptions are the gRPC server options of a service: the otelgrpc
-// stats handler, then, outermost of the interceptors, the request id (from
-// the x-request-id metadata into the context, for the logs) and the
-// Prometheus server metrics (grpc_server_handled_total by method and code,
-// grpc_server_handling_seconds). Call InitServerMetrics once the services
-// are registered.
+// ServerOptions are the gRPC server options of a service: outermost, the
+// trace context (the otelgrpc stats handler when spans are exported; when
+// they are not, an interceptor that only starts the non-recording server
+// span from the caller's traceparent, whose ids the log lines carry), the
+// request id (from the x-request-id metadata into the context, for the
+// logs), then the Prometheus server metrics (grpc_server_handled_total by
+// method and code, grpc_server_handling_seconds). Call InitServerMetrics
+// once the services are registered.
 func (t *Telemetry) ServerOptions() []grpc.ServerOption {
+	if !t.Exporting {
+		tc := serverTraceContext{tracer: t.TracerProvider.Tracer(tracerName), prop: t.Propagator}
+		return []grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(tc.unary, t.serverMetrics.UnaryServerInterceptor()),
+			grpc.ChainStreamInterceptor(tc.stream, t.serverMetrics.StreamServerInterceptor()),
+		}
+	}
 	return []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(t.TracerProvider),
@@ -147,11 +156,20 @@ func (t *Telemetry) ServerOptions() []grpc.ServerOption {
 func (t *Telemetry) InitServerMetrics(s *grpc.Server) { t.serverMetrics.InitializeMetrics(s) }
 
 // DialOptions are the gRPC client options of a connection to one of the
-// platform's services: the otelgrpc stats handler (it sends traceparent),
-// the Prometheus client metrics (grpc_client_handled_total,
+// platform's services: the trace context sent as traceparent (by the
+// otelgrpc stats handler when spans are exported, else by an interceptor
+// that writes the context's span context and records nothing), the
+// Prometheus client metrics (grpc_client_handled_total,
 // grpc_client_handling_seconds), and the request id of the context passed on
 // as x-request-id.
 func (t *Telemetry) DialOptions() []grpc.DialOption {
+	if !t.Exporting {
+		tc := clientTraceContext{t.Propagator}
+		return []grpc.DialOption{
+			grpc.WithChainUnaryInterceptor(t.clientMetrics.UnaryClientInterceptor(), tc.unary),
+			grpc.WithChainStreamInterceptor(t.clientMetrics.StreamClientInterceptor(), tc.stream),
+		}
+	}
 	return []grpc.DialOption{
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(t.TracerProvider),
@@ -199,3 +217,105 @@ func clientRequestID(ctx context.Context, method string, req, reply any, cc *grp
 	}
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
+
+// tracerName is the instrumentation scope of the spans started here.
+const tracerName = "github.com/todo-platform/todo/pkg/telemetry"
+
+// serverTraceContext is what the otelgrpc server handler keeps of a call
+// when spans are not recorded: a server span parented by the caller's
+// traceparent (so that the log lines carry its trace_id and the calls this
+// one makes pass it on), and the request id, in one context, without
+// otelgrpc's attributes, message events and metadata copies.
+type serverTraceContext struct {
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
+}
+
+func (tc serverTraceContext) context(ctx context.Context, method string) (context.Context, trace.Span) {
+	ctx = tc.prop.Extract(ctx, incomingCarrier{ctx})
+	ctx, span := tc.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
+	if v := metadata.ValueFromIncomingContext(ctx, RequestIDMetadata); len(v) > 0 && v[0] != "" {
+		ctx = logging.WithRequestID(ctx, v[0])
+	}
+	return ctx, span
+}
+
+func (tc serverTraceContext) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, span := tc.context(ctx, info.FullMethod)
+	defer span.End()
+	return handler(ctx, req)
+}
+
+func (tc serverTraceContext) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, span := tc.context(ss.Context(), info.FullMethod)
+	defer span.End()
+	return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+}
+
+// contextStream is a server stream with another context.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
+
+// incomingCarrier reads a propagator's keys from the incoming metadata
+// without copying it (Extract only calls Get).
+type incomingCarrier struct{ ctx context.Context }
+
+func (c incomingCarrier) Get(key string) string {
+	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (incomingCarrier) Set(string, string) {}
+
+func (c incomingCarrier) Keys() []string {
+	md, _ := metadata.FromIncomingContext(c.ctx)
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// clientTraceContext passes the context's span context on (traceparent,
+// through the propagator) and its request id as x-request-id, in one
+// metadata append, when spans are not recorded (otelgrpc's client handler
+// does the former otherwise).
+type clientTraceContext struct{ prop propagation.TextMapPropagator }
+
+func (tc clientTraceContext) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(tc.outgoing(ctx), method, req, reply, cc, opts...)
+}
+
+func (tc clientTraceContext) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(tc.outgoing(ctx), desc, cc, method, opts...)
+}
+
+func (tc clientTraceContext) outgoing(ctx context.Context) context.Context {
+	kv := make(outgoingCarrier, 0, 6)
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		tc.prop.Inject(ctx, &kv)
+	}
+	if id := logging.RequestID(ctx); id != "" {
+		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(RequestIDMetadata)) == 0 {
+			kv = append(kv, RequestIDMetadata, id)
+		}
+	}
+	if len(kv) > 0 {
+		ctx = metadata.AppendToOutgoingContext(ctx, kv...)
+	}
+	return ctx
+}
+
+// outgoingCarrier collects what a propagator injects as metadata key-value
+// pairs.
+type outgoingCarrier []string
+
+func (c *outgoingCarrier) Set(key, value string) { *c = append(*c, key, value) }
+func (*outgoingCarrier) Get(string) string       { return "" }
+func (*outgoingCarrier) Keys() []string          { return nil }

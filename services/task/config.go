@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/todo-platform/todo/pkg/envcfg"
+	"github.com/todo-platform/todo/services/task/internal/taskstore"
 )
 
 // config is the service's configuration, from the environment (see
@@ -26,9 +27,14 @@ type config struct {
 	envcfg.UpstreamTLS
 	envcfg.Tokens
 	envcfg.Audit
+	envcfg.Revocation
 	// TokenKeysMinRefresh is the least time between two fetches of the
 	// verification keys prompted by tokens naming an unknown key id.
 	TokenKeysMinRefresh time.Duration `env:"TOKEN_KEYS_MIN_REFRESH" envDefault:"30s"`
+	// SearchConfig is the PostgreSQL text search configuration ListTasks'
+	// q matches words in (simple, english, german, …); only simple has an
+	// index from the migrations (docs/search.md).
+	SearchConfig string `env:"TASK_SEARCH_CONFIG" envDefault:"simple"`
 }
 
 // Validate names each variable whose value cannot work.
@@ -38,6 +44,8 @@ func (c config) Validate() error {
 	p.Check(c.UserServiceAddr != "", "USER_SERVICE_ADDR must not be empty")
 	p.Add(c.Tokens.Validate())
 	p.Add(c.Audit.Validate())
+	p.Add(c.Revocation.Validate())
 	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
+	p.Check(taskstore.ValidSearchConfig(c.SearchConfig), "TASK_SEARCH_CONFIG must name a text search configuration, such as simple or english")
 	return p.Err()
 }

@@ -35,7 +35,9 @@ import (
 	"github.com/todo-platform/todo/pkg/grpcclient"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/jobs"
+	"github.com/todo-platform/todo/pkg/pat"
 	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/telemetry"
 	"github.com/todo-platform/todo/services/task/internal/task"
@@ -146,9 +148,25 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	}
 	cancel()
 
-	store := taskstore.New(db)
+	store := taskstore.New(db, taskstore.WithSearchConfig(cfg.SearchConfig))
+	if indexed, err := store.CheckSearch(ctx); err != nil {
+		return fmt.Errorf("TASK_SEARCH_CONFIG: %w", err)
+	} else if !indexed {
+		log.WarnContext(ctx, "no search index for TASK_SEARCH_CONFIG: searches read every task they may see (docs/search.md)", slog.String("config", cfg.SearchConfig))
+	}
 	svc := task.NewService(store, userclient.NewDirectory(users))
-	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience)
+	// Personal access tokens are checked with personal_access_token_check,
+	// which answers for one token hash only (user set, migration 00010).
+	verifier := auth.NewVerifier(keys, cfg.TokenIssuer, cfg.TokenAudience, auth.WithPATs(pat.NewSource(db.Pool)))
+	// Token revocations: from user_token_revocation, the one object of the
+	// user set this service may read (see docs/security.md).
+	revoked, err := revocation.Start(ctx, log, verifier, revocation.Config{
+		Pool: db.Pool, ListenDSN: cfg.ListenURL(cfg.DatabaseURL), PollInterval: cfg.TokenRevocationPollInterval,
+	})
+	if err != nil {
+		return err
+	}
+	defer revoked.Stop()
 	created := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "task_tasks_created_total",
 		Help: "Tasks created (a repeat with the same request_id included).",

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -10,6 +11,9 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/keyring"
+	"github.com/todo-platform/todo/pkg/mail"
+	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/services/user/internal/user"
 	"github.com/todo-platform/todo/services/user/internal/userapi"
 )
@@ -29,6 +33,7 @@ type config struct {
 	envcfg.Shutdown
 	envcfg.Tokens
 	envcfg.Audit
+	envcfg.Revocation
 
 	// TokenPrivateKeyFile is the Ed25519 PKCS #8 PEM signing key (required by serve).
 	TokenPrivateKeyFile string `env:"TOKEN_PRIVATE_KEY_FILE"`
@@ -45,6 +50,18 @@ type config struct {
 	LoginMaxFailuresPerAccount int           `env:"LOGIN_MAX_FAILURES_PER_ACCOUNT" envDefault:"100"`
 	LoginMaxFailuresPerAddress int           `env:"LOGIN_MAX_FAILURES_PER_ADDRESS" envDefault:"1000"`
 	LoginThrottleWindow        time.Duration `env:"LOGIN_THROTTLE_WINDOW" envDefault:"1h"`
+	// SignUpMaxPerAddress is how many sign-up attempts one client address
+	// may make within LOGIN_THROTTLE_WINDOW.
+	SignUpMaxPerAddress int `env:"SIGNUP_MAX_PER_ADDRESS" envDefault:"20"`
+	// Mail: SMTP_URL names the server (see mail.NewSMTP), MAIL_FROM the
+	// sender. Without SMTP_URL, mail is appended to MAIL_LOG_FILE (make
+	// run sets it), or not sent at all (logged without its text).
+	SMTPURL     string `env:"SMTP_URL" log:"dsn"`
+	MailFrom    string `env:"MAIL_FROM" envDefault:"todo <no-reply@localhost>"`
+	MailLogFile string `env:"MAIL_LOG_FILE"`
+	// MailLinkBaseURL is where the links of mails point (a web front
+	// end); empty: mails carry the token and the API call only.
+	MailLinkBaseURL string `env:"MAIL_LINK_BASE_URL"`
 	// TrustedProxies are the peers (CIDR prefixes or addresses) whose
 	// x-forwarded-for metadata names the client, such as the REST gateway.
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," envDefault:"127.0.0.0/8,::1/128"`
@@ -76,11 +93,14 @@ func (c config) Validate() error {
 	p.Add(c.Shutdown.Validate())
 	p.Add(c.Tokens.Validate())
 	p.Add(c.Audit.Validate())
-	p.Check(c.AccessTokenTTL > 0, "ACCESS_TOKEN_TTL must be positive")
+	p.Add(c.Revocation.Validate())
+	p.Check(c.AccessTokenTTL > 0 && c.AccessTokenTTL <= auth.MaxTokenLifetime,
+		fmt.Sprintf("ACCESS_TOKEN_TTL must be positive and at most %s (verifiers refuse longer-lived tokens)", auth.MaxTokenLifetime))
 	p.Check(c.RefreshTokenTTL > 0, "REFRESH_TOKEN_TTL must be positive")
 	p.Check(c.LoginMaxFailuresPerAccount > 0, "LOGIN_MAX_FAILURES_PER_ACCOUNT must be positive")
 	p.Check(c.LoginMaxFailuresPerAddress > 0, "LOGIN_MAX_FAILURES_PER_ADDRESS must be positive")
 	p.Check(c.LoginThrottleWindow > 0, "LOGIN_THROTTLE_WINDOW must be positive")
+	p.Check(c.SignUpMaxPerAddress > 0, "SIGNUP_MAX_PER_ADDRESS must be positive")
 	p.Check(c.PasswordHashMemoryKiB >= user.OWASPMemoryKiB, fmt.Sprintf("PASSWORD_HASH_MEMORY_KIB must be at least %d (OWASP)", user.OWASPMemoryKiB))
 	p.Check(c.PasswordHashTime >= user.OWASPTime, fmt.Sprintf("PASSWORD_HASH_TIME must be at least %d (OWASP)", user.OWASPTime))
 	p.Check(c.PasswordHashThreads >= user.OWASPThreads, "PASSWORD_HASH_THREADS must be at least 1")
@@ -131,6 +151,24 @@ func (c config) trustedProxies() ([]netip.Prefix, error) {
 	return proxies, nil
 }
 
+// mailSender returns the Sender of SMTP_URL, else of MAIL_LOG_FILE, else
+// one that sends nothing.
+func (c config) mailSender(log *slog.Logger) (mail.Sender, error) {
+	switch {
+	case c.SMTPURL != "":
+		return mail.NewSMTP(c.SMTPURL, c.MailFrom)
+	case c.MailLogFile != "":
+		return mail.NewFile(c.MailLogFile)
+	default:
+		return mail.Discard{Log: log}, nil
+	}
+}
+
+// revocation returns where the token revocations are read, on db.
+func (c config) revocation(db *pgdb.DB) revocation.Config {
+	return revocation.Config{Pool: db.Pool, ListenDSN: c.ListenURL(c.DatabaseURL), PollInterval: c.TokenRevocationPollInterval}
+}
+
 // service returns the business rules' tunables.
 func (c config) service() user.Config {
 	return user.Config{
@@ -138,6 +176,8 @@ func (c config) service() user.Config {
 		ThrottleWindow:        c.LoginThrottleWindow,
 		MaxFailuresPerAccount: c.LoginMaxFailuresPerAccount,
 		MaxFailuresPerAddress: c.LoginMaxFailuresPerAddress,
+		MaxSignUpsPerAddress:  c.SignUpMaxPerAddress,
+		LinkBaseURL:           c.MailLinkBaseURL,
 	}
 }
 

@@ -41,7 +41,7 @@ func keys(ctx context.Context, log *slog.Logger, cfg config, action string, out 
 		fmt.Fprintf(out, "new primary key %d; run keys reencrypt, then keys prune\n", id)
 		return nil
 	case "reencrypt", "decrypt":
-		db, store, err := openStore(ctx, cfg)
+		db, store, err := openStore(ctx, cfg, false)
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func keys(ctx context.Context, log *slog.Logger, cfg config, action string, out 
 		fmt.Fprintf(out, "re-encrypted %d names; %d left\n", total, left)
 		return nil
 	case "prune":
-		db, store, err := openStore(ctx, cfg)
+		db, store, err := openStore(ctx, cfg, false)
 		if err != nil {
 			return err
 		}

@@ -31,7 +31,10 @@ import (
 	"github.com/todo-platform/todo/pkg/envcfg"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/jobs"
+	"github.com/todo-platform/todo/pkg/mail"
+	"github.com/todo-platform/todo/pkg/pat"
 	"github.com/todo-platform/todo/pkg/pgdb"
+	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/telemetry"
 	"github.com/todo-platform/todo/services/user/internal/user"
@@ -70,10 +73,11 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 }
 
 // open opens the runtime pool (see pgdb.OpenRuntime) and the Service on it;
-// signer is nil for admin create, which issues no tokens. The caller closes
-// the pool.
-func open(ctx context.Context, log *slog.Logger, cfg config, signer *auth.Signer, hasher *user.Hasher, opts ...pgdb.Option) (*pgdb.DB, *user.Service, error) {
-	db, store, err := openStore(ctx, cfg, opts...)
+// signer is nil for admin create, which issues no tokens, and so is the
+// mail outbox (withMail false), which it sends nothing through. The
+// caller closes the pool.
+func open(ctx context.Context, log *slog.Logger, cfg config, signer *auth.Signer, hasher *user.Hasher, withMail bool, opts ...pgdb.Option) (*pgdb.DB, *user.Service, error) {
+	db, store, err := openStore(ctx, cfg, withMail, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -86,8 +90,9 @@ func open(ctx context.Context, log *slog.Logger, cfg config, signer *auth.Signer
 }
 
 // openStore opens the runtime pool and the store on it, with the keyring of
-// DATA_KEYRING_FILE. The caller closes the pool.
-func openStore(ctx context.Context, cfg config, opts ...pgdb.Option) (*pgdb.DB, *userstore.Store, error) {
+// DATA_KEYRING_FILE and, withMail, the mail outbox in River's schema. The
+// caller closes the pool.
+func openStore(ctx context.Context, cfg config, withMail bool, opts ...pgdb.Option) (*pgdb.DB, *userstore.Store, error) {
 	ring, err := cfg.keyring()
 	if err != nil {
 		return nil, nil, err
@@ -96,7 +101,15 @@ func openStore(ctx context.Context, cfg config, opts ...pgdb.Option) (*pgdb.DB, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return db, userstore.New(db, ring), nil
+	if !withMail {
+		return db, userstore.New(db, ring), nil
+	}
+	outbox, err := mail.NewOutbox(db.Pool, schema.User().RiverSchema, ring)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, userstore.New(db, ring, userstore.WithOutbox(outbox)), nil
 }
 
 // serve runs the gRPC server, the admin port and the periodic clean-up
@@ -116,12 +129,25 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	}
 	defer func() { err = errors.Join(err, tel.Shutdown(context.WithoutCancel(ctx))) }()
 	hasher := newHasher(cfg)
-	db, svc, err := open(ctx, log, cfg, signer, hasher, pgdb.WithTracer(tel.PgxTracer()))
+	sender, err := cfg.mailSender(log)
+	if err != nil {
+		return err
+	}
+	ring, err := cfg.keyring()
+	if err != nil {
+		return err
+	}
+	db, svc, err := open(ctx, log, cfg, signer, hasher, true, pgdb.WithTracer(tel.PgxTracer()))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	verifier := auth.NewVerifier(keyfile.Static(keys), cfg.TokenIssuer, cfg.TokenAudience)
+	verifier := auth.NewVerifier(keyfile.Static(keys), cfg.TokenIssuer, cfg.TokenAudience, auth.WithPATs(pat.NewSource(db.Pool)))
+	revoked, err := revocation.Start(ctx, log, verifier, cfg.revocation(db))
+	if err != nil {
+		return err
+	}
+	defer revoked.Stop()
 	m, collectors := newMetrics(hasher)
 	svc.SetMetrics(m)
 	collectors = append(collectors, telemetry.NewPoolCollector(db.Pool))
@@ -142,7 +168,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	adm := admin.Config{Addr: cfg.AdminAddr, Gatherer: tel.Registry, Checks: map[string]admin.Check{"database": db.Ping}}
 	return admin.Run(ctx, log, adm, cfg.ShutdownTimeout, func(ctx context.Context) error {
 		// The periodic jobs stop when the server does, also when it fails to start.
-		runner, err := jobs.Start(ctx, log, db.Pool, jobs.Config{Schema: schema.User().RiverSchema, Registerer: tel.Registry, Jobs: periodicJobs(svc, cfg)})
+		runner, err := jobs.Start(ctx, log, db.Pool, jobs.Config{
+			Schema: schema.User().RiverSchema, Registerer: tel.Registry, Jobs: periodicJobs(svc, cfg),
+			Register:             mail.NewWorker(log, sender, ring, cfg.MailFrom).Register,
+			RescueStuckJobsAfter: rescueStuckJobsAfter,
+		})
 		if err != nil {
 			return err
 		}
@@ -172,6 +202,11 @@ func periodicJobs(svc *user.Service, cfg config) []jobs.Job {
 	}
 }
 
+// rescueStuckJobsAfter is how long a job may stay running before River
+// runs it again (a replica died while it ran): well above the mail
+// worker's timeout, so that a slow delivery is not started twice.
+const rescueStuckJobsAfter = 2 * time.Minute
+
 // readyInterval is how often the database is pinged for the gRPC health
 // status (the gateway's readiness).
 const readyInterval = 2 * time.Second
@@ -188,7 +223,7 @@ func adminCreate(ctx context.Context, log *slog.Logger, cfg config) error {
 	if cfg.AdminEmail == "" || cfg.AdminUsername == "" {
 		return errors.New("configuration: admin create needs ADMIN_EMAIL and ADMIN_USERNAME (and ADMIN_PASSWORD to create the user)")
 	}
-	db, svc, err := open(ctx, log, cfg, nil, newHasher(cfg))
+	db, svc, err := open(ctx, log, cfg, nil, newHasher(cfg), false)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,10 @@ func newMetrics(hasher *user.Hasher) (user.Metrics, []prometheus.Collector) {
 		Name: "user_refresh_token_reuse_total",
 		Help: "Spent refresh tokens presented again; each revokes its token family.",
 	})
+	signUps := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "user_signups_throttled_total",
+		Help: "Sign-ups refused by the per-address sign-up throttle.",
+	})
 	slots := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "user_password_hash_slots_in_use",
 		Help: "Password hashes running now.",
@@ -35,10 +39,11 @@ func newMetrics(hasher *user.Hasher) (user.Metrics, []prometheus.Collector) {
 		Help: "Password hashes that may run at once (PASSWORD_HASH_CONCURRENCY).",
 	}, func() float64 { _, _, n := hasher.Slots(); return float64(n) })
 	m := user.Metrics{
-		LoginsFailed:    failed,
-		LoginsAllowed:   throttle.WithLabelValues("allowed"),
-		LoginsThrottled: throttle.WithLabelValues("throttled"),
-		RefreshReuse:    reuse,
+		LoginsFailed:     failed,
+		LoginsAllowed:    throttle.WithLabelValues("allowed"),
+		LoginsThrottled:  throttle.WithLabelValues("throttled"),
+		RefreshReuse:     reuse,
+		SignUpsThrottled: signUps,
 	}
-	return m, []prometheus.Collector{failed, throttle, reuse, slots, waiting, capacity}
+	return m, []prometheus.Collector{failed, throttle, reuse, signUps, slots, waiting, capacity}
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -20,17 +22,28 @@ import (
 )
 
 // The case names, in the order All returns them: reads first, then the
-// writes, CreateTask last, so that the rows it adds do not change what the
-// other cases read.
+// writes, the creates last, so that the rows they add do not change what
+// the other cases read.
 const (
 	GetTask      = "GetTask"
 	ListFirst    = "ListTasks page 1"
 	ListDeep     = "ListTasks page 1000"
+	Search       = "ListTasks q by relevance"
 	GetTaskStats = "GetTaskStats"
 	UpdateTask   = "UpdateTask"
 	Login        = "Login"
 	CreateTask   = "CreateTask"
+	BatchCreate  = "BatchCreateTasks ×100"
 )
+
+// BatchSize is how many tasks one BatchCreate request creates.
+const BatchSize = 100
+
+// searches are the queries of the Search case: two words of the seeded
+// vocabulary (bench/internal/dataset), the second being typed (a prefix),
+// as a search box sends them.
+var searches = []string{"plan spr", "review rep", "budget quart", "deploy serv", "invoice supp",
+	"email cust", "meet tea", "release not", "fix dash", "book offs"}
 
 // The transports.
 const (
@@ -110,6 +123,23 @@ func All(t Targets, p *Pool) []Case {
 			return t.rest(ctx, http.MethodGet, "/v1/tasks?"+sizeQuery+"&page_token="+h.deepTokenURL, h.Bearer, nil)
 		})
 
+	// Search runs as the heavy users, whose thousands of tasks (at the
+	// large dataset) make the ranking work: every match is ranked before
+	// the best page is returned.
+	add(Search,
+		func(ctx context.Context, r *rand.Rand) error {
+			h := p.Heavy[r.IntN(len(p.Heavy))]
+			q := searches[r.IntN(len(searches))]
+			_, err := t.Task.ListTasks(metadata.NewOutgoingContext(ctx, h.md),
+				&taskv1.ListTasksRequest{PageSize: size, Q: &q, OrderBy: "relevance"})
+			return err
+		},
+		func(ctx context.Context, r *rand.Rand) error {
+			h := p.Heavy[r.IntN(len(p.Heavy))]
+			q := url.QueryEscape(searches[r.IntN(len(searches))])
+			return t.rest(ctx, http.MethodGet, "/v1/tasks?"+sizeQuery+"&order_by=relevance&q="+q, h.Bearer, nil)
+		})
+
 	add(GetTaskStats,
 		func(ctx context.Context, r *rand.Rand) error {
 			u := p.Users[r.IntN(len(p.Users))]
@@ -170,7 +200,50 @@ func All(t Targets, p *Pool) []Case {
 				taskv1.TaskPriority(1+r.IntN(4)).String() + `","due_date":"` + dueDate(r).Format(time.RFC3339) + `"}`
 			return t.rest(ctx, http.MethodPost, "/v1/tasks", u.Bearer, []byte(body))
 		})
+
+	// BatchCreate creates BatchSize tasks like CreateTask's in one call,
+	// each with a request id (what an importer sends to retry safely).
+	add(BatchCreate,
+		func(ctx context.Context, r *rand.Rand) error {
+			u := p.Users[r.IntN(len(p.Users))]
+			reqs := make([]*taskv1.CreateTaskRequest, BatchSize)
+			for i := range reqs {
+				reqs[i] = &taskv1.CreateTaskRequest{Task: &taskv1.Task{
+					Title:       newTitles[r.IntN(len(newTitles))],
+					Description: "Created by the benchmark",
+					Priority:    taskv1.TaskPriority(1 + r.IntN(4)),
+					DueDate:     timestamppb.New(dueDate(r)),
+				}, RequestId: requestID(r)}
+			}
+			resp, err := t.Task.BatchCreateTasks(metadata.NewOutgoingContext(ctx, u.md), &taskv1.BatchCreateTasksRequest{Requests: reqs})
+			if err == nil && len(resp.GetTasks()) != BatchSize {
+				err = fmt.Errorf("BatchCreateTasks created %d tasks, want %d", len(resp.GetTasks()), BatchSize)
+			}
+			return err
+		},
+		func(ctx context.Context, r *rand.Rand) error {
+			u := p.Users[r.IntN(len(p.Users))]
+			var b strings.Builder
+			b.WriteString(`{"requests":[`)
+			for i := range BatchSize {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`{"task":{"title":"` + newTitles[r.IntN(len(newTitles))] + `","description":"Created by the benchmark","priority":"` +
+					taskv1.TaskPriority(1+r.IntN(4)).String() + `","due_date":"` + dueDate(r).Format(time.RFC3339) + `"},"request_id":"` + requestID(r) + `"}`)
+			}
+			b.WriteString(`]}`)
+			return t.rest(ctx, http.MethodPost, "/v1/tasks:batchCreate", u.Bearer, []byte(b.String()))
+		})
 	return all
+}
+
+// requestID returns a random version 4 UUID.
+func requestID(r *rand.Rand) string {
+	hi, lo := r.Uint64(), r.Uint64()
+	hi = hi&^0xf000 | 0x4000 // version 4
+	lo = lo&^(3<<62) | 1<<63 // variant 10
+	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", hi>>32, hi>>16&0xffff, hi&0xffff, lo>>48, lo&0xffffffffffff)
 }
 
 var newTitles = []string{"Prepare the quarterly report", "Call the supplier", "Review the pull request",

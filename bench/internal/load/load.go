@@ -25,6 +25,9 @@ type Options struct {
 	Duration time.Duration
 	// Timeout bounds each request.
 	Timeout time.Duration
+	// Started and Stopped, when set, are called as the measured window
+	// starts and ends (before Run returns), e.g. to sample CPU time.
+	Started, Stopped func()
 }
 
 // maxErrorSamples is how many distinct error messages a Result keeps.
@@ -72,6 +75,23 @@ func Run(ctx context.Context, o Options, seed uint64, f Func) Result {
 	stopAt := measureFrom.Add(o.Duration)
 	workers := make([]worker, o.Concurrency)
 	var wg sync.WaitGroup
+	if o.Started != nil || o.Stopped != nil {
+		wg.Go(func() {
+			for _, edge := range []struct {
+				at time.Time
+				f  func()
+			}{{measureFrom, o.Started}, {stopAt, o.Stopped}} {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Until(edge.at)):
+				}
+				if edge.f != nil {
+					edge.f()
+				}
+			}
+		})
+	}
 	for i := range workers {
 		w := &workers[i]
 		w.latencies = make([]time.Duration, 0, 1<<14)

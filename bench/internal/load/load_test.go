@@ -52,3 +52,30 @@ func TestRun_CountsOnlyMeasuredRequestsAndErrors(t *testing.T) {
 		t.Errorf("Duration = %v, want 100ms", res.Duration)
 	}
 }
+
+func TestRun_MarksTheWindow(t *testing.T) {
+	var started, stopped atomic.Int64
+	var inWindow atomic.Int64
+	res := Run(context.Background(), Options{
+		Concurrency: 2, Warmup: 30 * time.Millisecond, Duration: 60 * time.Millisecond,
+		Started: func() { started.Add(1) },
+		Stopped: func() {
+			if started.Load() != 1 {
+				t.Error("Stopped before Started")
+			}
+			stopped.Add(1)
+		},
+	}, 1, func(ctx context.Context, r *rand.Rand) error {
+		if started.Load() == 1 && stopped.Load() == 0 {
+			inWindow.Add(1)
+		}
+		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if started.Load() != 1 || stopped.Load() != 1 {
+		t.Fatalf("Started called %d times, Stopped %d times by the time Run returned; want once each", started.Load(), stopped.Load())
+	}
+	if inWindow.Load() == 0 || res.Requests == 0 {
+		t.Errorf("%d calls between the marks, %d requests measured; want some of each", inWindow.Load(), res.Requests)
+	}
+}

@@ -72,6 +72,10 @@ type Options struct {
 	Vars map[string]string
 	// Dir is a scratch directory for scripts and transaction logs.
 	Dir string
+	// Started and Stopped, when set, are called just before and just after
+	// the measured run (its connection setup included), e.g. to sample CPU
+	// time.
+	Started, Stopped func()
 }
 
 // Run runs script s with -M prepared for o.Warmup, then again for
@@ -102,7 +106,13 @@ func runFile(ctx context.Context, o Options, s, src string) (load.Result, error)
 		return load.Result{}, fmt.Errorf("pgbench %s: %w", s, err)
 	}
 	defer os.RemoveAll(logDir)
+	if o.Started != nil {
+		o.Started()
+	}
 	out, err := run(ctx, o, file, "-T", seconds(o.Duration), "-l", "--log-prefix="+filepath.Join(logDir, "tx"))
+	if o.Stopped != nil {
+		o.Stopped()
+	}
 	if err != nil {
 		return load.Result{}, fmt.Errorf("pgbench %s: %w", s, err)
 	}

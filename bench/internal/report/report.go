@@ -5,6 +5,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,11 +21,31 @@ const (
 	PgBench = "pgbench SQL"
 )
 
+// The process names of the CPU table besides the services: PostgreSQL
+// (the postmaster and all its backends) and the load driver.
+const (
+	Postgres = "postgres"
+	Driver   = "driver"
+)
+
 // Measured is one row's result at one dataset size.
 type Measured struct {
 	load.Result
 	// Err is set when the case could not be measured at all.
 	Err string
+	// CPU is the CPU time (user + system) each process spent in the
+	// measured window, by process name (the services, Postgres, Driver).
+	CPU map[string]time.Duration
+}
+
+// PerRequest returns process's CPU time per request in microseconds, and
+// whether there is one.
+func (m Measured) PerRequest(process string) (float64, bool) {
+	d, ok := m.CPU[process]
+	if !ok || m.Requests == 0 || m.Failed() {
+		return 0, false
+	}
+	return float64(d) / float64(time.Microsecond) / float64(m.Requests), true
 }
 
 // Failed reports whether the row is marked failed: it could not run, or a
@@ -68,12 +89,27 @@ type Report struct {
 	SQL   map[string]bool
 	// Processes are the process names of the peak RSS table, in order.
 	Processes []string
+	// Server names the process that serves each case (the other cases are
+	// served by DefaultServer); the CPU table divides its time by
+	// PostgreSQL's and the gateway's by its.
+	Server        map[string]string
+	DefaultServer string
 	// Sizes are the datasets, smallest first; ratios across sizes compare
 	// the last with the first.
 	Sizes []Size
 	// ListFirst and ListDeep name the ListTasks cases the page ratio
 	// compares.
 	ListFirst, ListDeep string
+	// Batch names the batch create case BatchTable compares with single
+	// creates; zero: no such table.
+	Batch Batch
+}
+
+// Batch is a case whose one request does what Size requests of case Single
+// do (a batch of creates and the single create).
+type Batch struct {
+	Case, Single string
+	Size         int
 }
 
 // Failures returns one line per failed row.
@@ -170,6 +206,91 @@ func (r Report) Table() string {
 	return b.String()
 }
 
+// BatchTable returns, in markdown, the batch case's throughput in items
+// (requests × Size) on each dataset and over each transport, against the
+// single case's, and their ratio; "" when the report has no batch case.
+func (r Report) BatchTable() string {
+	if r.Batch.Case == "" || !slices.Contains(r.Cases, r.Batch.Case) {
+		return ""
+	}
+	var b strings.Builder
+	row(&b, []string{"dataset", "via", r.Batch.Case + ": req/s", "tasks/s", r.Batch.Single + ": tasks/s", "batch ÷ single"})
+	row(&b, []string{"---", "---", "--:", "--:", "--:", "--:"})
+	for _, s := range r.Sizes {
+		for _, via := range []string{GRPC, REST} {
+			bm, bok := s.Rows[Key{r.Batch.Case, via}]
+			sm, sok := s.Rows[Key{r.Batch.Single, via}]
+			cells := []string{Count(s.Tasks), via, "—", "—", "—", ""}
+			if bok && !bm.Failed() {
+				cells[2], cells[3] = Rate(bm.Throughput()), Rate(bm.Throughput()*float64(r.Batch.Size))
+			}
+			if sok && !sm.Failed() {
+				cells[4] = Rate(sm.Throughput())
+			}
+			cells[5] = ratio(bok && sok && !bm.Failed() && !sm.Failed(), bm.Throughput()*float64(r.Batch.Size), sm.Throughput())
+			row(&b, cells)
+		}
+	}
+	return b.String()
+}
+
+// CPUTable returns the CPU-per-request table of one dataset in markdown:
+// for each row, each process's CPU time in the measured window divided by
+// the requests, in µs, then the serving process's over PostgreSQL's and the
+// gateway's over the serving process's.
+func (r Report) CPUTable(s Size) string {
+	var b strings.Builder
+	procs := append(slices.Clone(r.Processes), Postgres, Driver)
+	head := []string{"case", "via"}
+	align := []string{"---", "---"}
+	for _, p := range procs {
+		head = append(head, p+" µs/req")
+		align = append(align, "--:")
+	}
+	head = append(head, "server ÷ postgres", "gateway ÷ server")
+	align = append(align, "--:", "--:")
+	row(&b, head)
+	row(&b, align)
+	for _, c := range r.Cases {
+		server := r.DefaultServer
+		if p, ok := r.Server[c]; ok {
+			server = p
+		}
+		for _, via := range r.vias(c) {
+			m, ok := s.Rows[Key{c, via}]
+			if !ok {
+				continue
+			}
+			cells := []string{c, via}
+			for _, p := range procs {
+				if v, ok := m.PerRequest(p); ok {
+					cells = append(cells, Micros(v))
+				} else {
+					cells = append(cells, "")
+				}
+			}
+			srv, sok := m.PerRequest(server)
+			pg, pok := m.PerRequest(Postgres)
+			gw, gok := m.PerRequest("gateway")
+			cells = append(cells, ratio(sok && pok, srv, pg), ratio(via == REST && sok && gok, gw, srv))
+			row(&b, cells)
+		}
+	}
+	return b.String()
+}
+
+// Micros formats microseconds with three significant digits.
+func Micros(us float64) string {
+	switch {
+	case us >= 100:
+		return strconv.FormatFloat(us, 'f', 0, 64)
+	case us >= 10:
+		return strconv.FormatFloat(us, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(us, 'f', 2, 64)
+	}
+}
+
 // RSSTable returns the peak RSS table in markdown.
 func (r Report) RSSTable() string {
 	var b strings.Builder
@@ -208,11 +329,21 @@ func (r Report) Markdown() string {
 	fmt.Fprintf(&b, "## Results\n\n")
 	b.WriteString(r.Table())
 	b.WriteString("\n")
+	if t := r.BatchTable(); t != "" {
+		fmt.Fprintf(&b, "Tasks created per second by batches of %d (%s, each with its request ids, one transaction) against single creates (%s, no request id), from the rows above:\n\n", r.Batch.Size, r.Batch.Case, r.Batch.Single)
+		b.WriteString(t)
+		b.WriteString("\n")
+	}
 	if f := r.Failures(); len(f) > 0 {
 		fmt.Fprintf(&b, "**Failed rows** (a row with any error is marked failed):\n\n")
 		for _, l := range f {
 			fmt.Fprintf(&b, "- %s\n", l)
 		}
+		b.WriteString("\n")
+	}
+	for _, sz := range r.Sizes {
+		fmt.Fprintf(&b, "CPU time per request, %s tasks (each process's user + system time in the measured window ÷ the requests; see [Method](#method)):\n\n", Count(sz.Tasks))
+		b.WriteString(r.CPUTable(sz))
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "Peak resident memory of each process (VmHWM, read after its dataset's cases; the services are restarted for each dataset):\n\n")
@@ -233,6 +364,17 @@ const method = `## Method
   *÷ pgbench* divides the row's throughput by that of pgbench running the
   call's SQL; *page 1000 / page 1* divides the 1000th page's throughput by
   the first page's. A ratio of throughputs below 1 means slower.
+- **CPU per request.** For every row, the CPU time (utime + stime from
+  /proc/<pid>/stat, 10 ms ticks) each process spent between the start and
+  the end of the measured window, divided by the requests of the window:
+  the three services, *postgres* (the postmaster with all its backends,
+  live and exited) and the *driver* (the load generator itself; for the
+  pgbench rows only PostgreSQL is counted). *server ÷ postgres* divides
+  the CPU of the process serving the call (the task service; the user
+  service for Login) by PostgreSQL's, *gateway ÷ server* the gateway's by
+  that process's, for the REST rows. Unlike req/s these figures hardly
+  change when the machine has other work: they are the ones to compare
+  between runs.
 - **Load.** A Go driver (bench/) runs each case for the warm-up and then
   the measured duration at a fixed number of workers, each making one
   request at a time: gRPC with the generated clients straight to the task
@@ -249,12 +391,16 @@ const method = `## Method
   parameters: 19 MiB, 2 passes), so Login pays the full hash.
 - **Who calls.** GetTask and UpdateTask act on seeded tasks of signed-in
   regular users (sampled by task, so users with more tasks are likelier);
-  GetTaskStats, Login and CreateTask on those users; both ListTasks cases
-  run as the "heavy" users, who own enough tasks for page 1000, with the
-  same page size, default order (created_at desc) and no filters. Page
-  1000's token was reached by following next_page_token from page 1 during
-  setup. UpdateTask changes title and priority (no etag); CreateTask sends
-  no request_id.
+  GetTaskStats, Login, CreateTask and BatchCreateTasks on those users; the
+  ListTasks cases run as the "heavy" users, who own enough tasks for page
+  1000, with the same page size; the two page cases with the default order
+  (created_at desc) and no filters, the search case with q two words of the
+  seeded vocabulary, the second a prefix as typed ("review rep"), ordered
+  by relevance (every match of the user is ranked). Page 1000's token was
+  reached by following next_page_token from page 1 during setup.
+  UpdateTask changes title and priority (no etag); CreateTask sends no
+  request_id; BatchCreateTasks sends 100 of CreateTask's tasks, each with
+  a request_id.
 - **pgbench.** ` + "`pgbench -M prepared`" + ` at the same clients, two threads, runs
   scripts with the task store's statements, pipelined in one round trip and
   one implicit transaction as its pgx batch is: the per-transaction
@@ -264,9 +410,9 @@ const method = `## Method
   computed from the same seeded layout. pgbench rounds durations up to
   whole seconds and rows it throughput as pgbench reports it (excluding
   connection time), with percentiles from its per-transaction log.
-- **Order.** Cases run reads first, writes last (CreateTask last, then the
-  pgbench runs), so the rows the writes add do not change what the reads
-  read.
+- **Order.** Cases run reads first, writes last (the creates last, then
+  the pgbench runs), so the rows the writes add do not change what the
+  reads read.
 - **Knobs.** BENCH_USERS, BENCH_TASKS (the large dataset; the small one
   has BENCH_SMALL_TASKS), BENCH_DURATION, BENCH_WARMUP, BENCH_CONCURRENCY,
   BENCH_PAGE_SIZE, BENCH_LOGIN_USERS, BENCH_SHARED_BUFFERS.

@@ -64,3 +64,63 @@ func TestTable_RatiosAndFailedRows(t *testing.T) {
 		t.Errorf("Failures() = %q, want the two Login rows", f)
 	}
 }
+
+func TestBatchTable_ItemsPerSecondAgainstSingleCalls(t *testing.T) {
+	ms := time.Millisecond
+	r := Report{
+		Cases: []string{"Create", "Create ×100"},
+		Batch: Batch{Case: "Create ×100", Single: "Create", Size: 100},
+		Sizes: []Size{{Tasks: 1_000_000, Rows: map[Key]Measured{
+			{"Create", GRPC}: result(2000, 0, ms, ms), {"Create", REST}: result(1000, 0, ms, ms),
+			{"Create ×100", GRPC}: result(50, 0, ms, ms), {"Create ×100", REST}: result(20, 1, ms, ms),
+		}}},
+	}
+	table := r.BatchTable()
+	for _, want := range []string{
+		"| 1M | gRPC | 50 | 5,000 | 2,000 | 2.50 |",
+		"| 1M | REST | — | — | 1,000 |  |",
+	} {
+		if !strings.Contains(table, want+"\n") {
+			t.Errorf("table lacks row\n%s\ntable:\n%s", want, table)
+		}
+	}
+	if got := (Report{Cases: []string{"Create"}}).BatchTable(); got != "" {
+		t.Errorf("without a batch case: %q, want no table", got)
+	}
+}
+
+func TestCPUTable_PerRequestAndRatios(t *testing.T) {
+	ms := time.Millisecond
+	withCPU := func(m Measured, cpu map[string]time.Duration) Measured { m.CPU = cpu; return m }
+	r := Report{
+		Cases:         []string{"Get", "Login"},
+		SQL:           map[string]bool{"Get": true},
+		Processes:     []string{"user-service", "task-service", "gateway"},
+		Server:        map[string]string{"Login": "user-service"},
+		DefaultServer: "task-service",
+	}
+	s := Size{Tasks: 10_000, Rows: map[Key]Measured{
+		// 1,000 requests: 50 ms of task service is 50 µs each, 25 ms of
+		// PostgreSQL 25 µs.
+		{"Get", GRPC}: withCPU(result(1000, 0, ms, ms), map[string]time.Duration{
+			"task-service": 50 * ms, Postgres: 25 * ms, Driver: 10 * ms, "gateway": 0, "user-service": 0}),
+		{"Get", REST}: withCPU(result(500, 0, ms, ms), map[string]time.Duration{
+			"task-service": 25 * ms, "gateway": 20 * ms, Postgres: 12500 * time.Microsecond, Driver: 5 * ms, "user-service": 0}),
+		{"Get", PgBench}: withCPU(result(4000, 0, ms, ms), map[string]time.Duration{Postgres: 40 * ms}),
+		{"Login", GRPC}: withCPU(result(10, 0, ms, ms), map[string]time.Duration{
+			"user-service": 200 * ms, Postgres: 1 * ms, "task-service": 0, "gateway": 0, Driver: ms}),
+		{"Login", REST}: {Err: "down"},
+	}}
+	table := r.CPUTable(s)
+	for _, want := range []string{
+		"| Get | gRPC | 0.00 | 50.0 | 0.00 | 25.0 | 10.0 | 2.00 |  |",
+		"| Get | REST | 0.00 | 50.0 | 40.0 | 25.0 | 10.0 | 2.00 | 0.80 |",
+		"| Get | pgbench SQL |  |  |  | 10.0 |  |  |  |",
+		"| Login | gRPC | 20000 | 0.00 | 0.00 | 100 | 100 | 200.00 |  |",
+		"| Login | REST |  |  |  |  |  |  |  |",
+	} {
+		if !strings.Contains(table, want+"\n") {
+			t.Errorf("CPU table lacks row\n%s\ntable:\n%s", want, table)
+		}
+	}
+}

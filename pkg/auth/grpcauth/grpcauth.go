@@ -23,6 +23,28 @@ const authorizationKey = "authorization"
 // and orchestrators call without a token.
 const healthMethodPrefix = "/grpc.health.v1.Health/"
 
+// ReadOnlyMessage is the message of the PermissionDenied status a
+// read-only personal access token gets for a method that is not a read.
+const ReadOnlyMessage = "a read-only personal access token may only read"
+
+// readPrefixes begin the names of the methods that only read, as the API
+// names them (AIP-131, 132, 231: Get, List, BatchGet; and Search, Watch).
+var readPrefixes = []string{"Get", "List", "BatchGet", "Search", "Watch"}
+
+// ReadMethod reports whether the gRPC method fullMethod
+// ("/pkg.Service/Method") only reads: its name begins with Get, List,
+// BatchGet, Search or Watch. A read-only personal access token may call
+// only these.
+func ReadMethod(fullMethod string) bool {
+	name := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
+	for _, p := range readPrefixes {
+		if rest, ok := strings.CutPrefix(name, p); ok && (rest == "" || rest[0] >= 'A' && rest[0] <= 'Z') {
+			return true
+		}
+	}
+	return false
+}
+
 // UnauthenticatedMessage is the message of every Unauthenticated status the
 // interceptor returns; the reason is logged server-side, never sent.
 const UnauthenticatedMessage = "missing or invalid access token"
@@ -58,7 +80,9 @@ func WithBearer(ctx context.Context, token string) context.Context {
 // as "/todo.user.v1.UserService/Login") and to the grpc.health.v1 service,
 // which run without a Principal (or with one, when they carry a valid token).
 // When the verification keys cannot be obtained the call fails with
-// Unavailable. The refusal's reason is added to the call's log line (field
+// Unavailable. A read-only personal access token (auth.Principal.ReadOnly)
+// gets PermissionDenied and ReadOnlyMessage for any method but a
+// ReadMethod. The refusal's reason is added to the call's log line (field
 // "auth.error") through go-grpc-middleware's logging fields.
 func UnaryServerInterceptor(v *auth.Verifier, publicMethods ...string) grpc.UnaryServerInterceptor {
 	public := make(map[string]bool, len(publicMethods))
@@ -77,6 +101,9 @@ func UnaryServerInterceptor(v *auth.Verifier, publicMethods ...string) grpc.Unar
 		}
 		p, err := v.Verify(ctx, token)
 		switch {
+		case err == nil && p.ReadOnly && !ReadMethod(info.FullMethod):
+			logging.AddFields(ctx, logging.Fields{"auth.user_id", p.UserID, "auth.error", "read-only personal access token"})
+			return nil, status.Error(codes.PermissionDenied, ReadOnlyMessage)
 		case err == nil:
 			logging.AddFields(ctx, logging.Fields{"auth.user_id", p.UserID})
 			return handler(auth.NewContext(ctx, p), req)

@@ -13,8 +13,9 @@ import (
 // they run on Neon's pooled endpoint, with the query exec mode the README
 // gives for a pooler without protocol-level prepared statements
 // (default_query_exec_mode=exec; Debian's PgBouncer is 1.18). Migrations take
-// the direct URL from MIGRATE_DATABASE_URL while DATABASE_URL is the pooled
-// one, as a deployment on Neon sets them.
+// the direct URL from MIGRATE_DATABASE_URL and the revocation LISTEN the
+// direct DATABASE_LISTEN_URL while DATABASE_URL is the pooled one, as a
+// deployment on Neon sets them.
 func TestQuickstart_ThroughPgBouncer(t *testing.T) {
 	db := pgtest.New(t)
 	pooled := pgtest.ViaPgBouncer(t, db)
@@ -35,5 +36,7 @@ func TestQuickstart_ThroughPgBouncer(t *testing.T) {
 	quickstart(t, startStackWith(t, db, stackConfig{
 		userDatabaseURL: pooled.UserAppURL,
 		taskDatabaseURL: pooled.TaskAppURL,
+		userListenURL:   db.UserAppURL,
+		taskListenURL:   db.TaskAppURL,
 	}))
 }

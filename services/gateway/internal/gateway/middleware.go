@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+
+	"github.com/todo-platform/todo/pkg/logging"
 )
 
 // RequestIDHeader is the HTTP header that carries a request's id, both ways:
@@ -79,7 +81,7 @@ func withAccessLog(next http.Handler, log *slog.Logger) http.Handler {
 		if code >= 500 {
 			level = slog.LevelError
 		}
-		log.LogAttrs(r.Context(), level, "http request",
+		logging.LogAttrs(r.Context(), log, level, "http request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", code),

@@ -40,4 +40,9 @@ var (
 	// ErrInvalidPageToken: a page token that is malformed, was altered, or
 	// was issued for other filters or another order.
 	ErrInvalidPageToken = errors.New("page token invalid, or issued for other filters or another order")
+	// ErrEmptySearch: a search query without a word to find: empty, only
+	// stop words, or only excluded words.
+	ErrEmptySearch = errors.New("search query has no word to find")
+	// ErrRelevanceNeedsSearch: an order by relevance without a search.
+	ErrRelevanceNeedsSearch = errors.New("order by relevance needs a search query")
 )

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,8 @@ type Filter struct {
 	// *DueAfter (tasks without a due date match neither), UpdatedAfter
 	// updated_at > *UpdatedAfter.
 	DueBefore, DueAfter, UpdatedAfter *time.Time
+	// Search, when not nil, matches the tasks whose words it finds.
+	Search *Search
 }
 
 // normalize sorts and deduplicates the sets and converts times to UTC, so
@@ -65,6 +68,9 @@ const (
 	SortUpdatedAt
 	SortDueDate  // tasks without a due date come last in both directions
 	SortPriority // by Rank
+	// SortRelevance orders by how well a task matches Filter.Search, best
+	// first; only with a search, only descending.
+	SortRelevance
 )
 
 // Order is a sort key and direction.
@@ -78,8 +84,8 @@ var DefaultOrder = Order{Key: SortCreatedAt, Desc: true}
 
 // ParseOrder parses an order_by: one of created_at, updated_at, due_date,
 // priority, optionally followed by " asc" or " desc" (ascending when
-// omitted). The empty string is DefaultOrder. Anything else is
-// ErrInvalidOrder.
+// omitted), or relevance, optionally followed by " desc" (best first). The
+// empty string is DefaultOrder. Anything else is ErrInvalidOrder.
 func ParseOrder(s string) (Order, error) {
 	parts := strings.Fields(s)
 	if len(parts) == 0 {
@@ -98,6 +104,11 @@ func ParseOrder(s string) (Order, error) {
 		o.Key = SortDueDate
 	case "priority":
 		o.Key = SortPriority
+	case "relevance":
+		if len(parts) == 2 && !strings.EqualFold(parts[1], "desc") {
+			return Order{}, ErrInvalidOrder
+		}
+		return Order{Key: SortRelevance, Desc: true}, nil
 	default:
 		return Order{}, ErrInvalidOrder
 	}
@@ -123,6 +134,8 @@ type Cursor struct {
 	NoDue bool
 	// Rank is the priority rank for SortPriority.
 	Rank int
+	// Score is the task's Relevance for SortRelevance.
+	Score float32
 }
 
 // CursorOf returns the position of t in order o.
@@ -141,6 +154,8 @@ func CursorOf(t Task, o Order) Cursor {
 		}
 	case SortPriority:
 		c.Rank = t.Priority.Rank()
+	case SortRelevance:
+		c.Score = t.Relevance
 	}
 	return c
 }
@@ -156,7 +171,10 @@ type Query struct {
 
 // ListRequest is what a caller asks ListTasks.
 type ListRequest struct {
-	Filter    Filter
+	// Filter is the listing's filter; its Search is set from Search.
+	Filter Filter
+	// Search, when not nil, is the search query (see ParseSearch).
+	Search    *string
 	OrderBy   string
 	PageSize  int // 0 means DefaultPageSize; more than MaxPageSize is MaxPageSize
 	PageToken string
@@ -183,6 +201,8 @@ func EncodePageToken(f Filter, o Order, c Cursor) string {
 	switch {
 	case o.Key == SortPriority:
 		pos = pos.Bool(false).Int64(int64(c.Rank))
+	case o.Key == SortRelevance:
+		pos = pos.Bool(false).Int64(int64(math.Float32bits(c.Score)))
 	case c.NoDue:
 		pos = pos.Bool(true).Int64(0)
 	default:
@@ -210,6 +230,11 @@ func DecodePageToken(token string, f Filter, o Order) (Cursor, error) {
 			return Cursor{}, ErrInvalidPageToken
 		}
 		c.Rank = int(v)
+	case o.Key == SortRelevance:
+		if noDue || v < 0 || v > math.MaxUint32 {
+			return Cursor{}, ErrInvalidPageToken
+		}
+		c.Score = math.Float32frombits(uint32(v))
 	case noDue:
 		if o.Key != SortDueDate {
 			return Cursor{}, ErrInvalidPageToken
@@ -238,7 +263,13 @@ func tokenBinding(f Filter, o Order) pagetoken.Fields {
 	for _, p := range f.Priorities {
 		priorities |= 1 << p.Rank()
 	}
-	return pagetoken.Fields{}.Byte(orderByte(o)).Byte(statuses).Byte(priorities).
+	b := pagetoken.Fields{}.Byte(orderByte(o)).Byte(statuses).Byte(priorities).
 		OptInt64(f.AssignedTo).OptInt64(f.CreatedBy).
 		OptTime(f.DueBefore).OptTime(f.DueAfter).OptTime(f.UpdatedAfter)
+	if f.Search != nil {
+		// Only a search adds to the binding, so the tokens of listings
+		// without one are what they were before searches existed.
+		b = append(b.Int64(int64(len(f.Search.Query))), f.Search.Query...)
+	}
+	return b
 }

@@ -74,9 +74,19 @@ func (s *Service) List(ctx context.Context, c Caller, r ListRequest) (Page, erro
 	if err != nil {
 		return Page{}, err
 	}
+	if r.Search != nil {
+		s, err := ParseSearch(*r.Search)
+		if err != nil {
+			return Page{}, err
+		}
+		f.Search = &s
+	}
 	o, err := ParseOrder(r.OrderBy)
 	if err != nil {
 		return Page{}, err
+	}
+	if o.Key == SortRelevance && f.Search == nil {
+		return Page{}, ErrRelevanceNeedsSearch
 	}
 	q := Query{Filter: f, Order: o, Limit: r.PageSize}
 	switch {

@@ -32,6 +32,19 @@ type Store interface {
 	Delete(ctx context.Context, c Caller, id int64, cond Condition) error
 	// Stats summarises the tasks c created.
 	Stats(ctx context.Context, c Caller) (Stats, error)
+	// BatchCreate is Create for every item, in one transaction: all are
+	// created (or found by their request ids) or none, and the failure of
+	// one (ErrRequestIDReused, or ErrNotFound for a request id whose task
+	// was deleted) is an *ItemError naming it. The tasks come in item order.
+	BatchCreate(ctx context.Context, c Caller, items []BatchCreateItem) ([]Task, error)
+	// BatchUpdate is Update for every patch, in one transaction: all are
+	// written or none, and a patch that matched no row is an *ItemError
+	// wrapping ErrNotFound. The tasks come in patch order.
+	BatchUpdate(ctx context.Context, c Caller, patches []Patch) ([]Task, error)
+	// BatchDelete is Delete for every item, in one transaction: all are
+	// deleted or none, and an item that matched no row is an *ItemError
+	// wrapping ErrNotFound.
+	BatchDelete(ctx context.Context, c Caller, items []DeleteItem) error
 	// TaskEvents returns the events of the task *q.Filter.TaskID that q
 	// selects, newest first, when c can see the task now or, once it is
 	// deleted, when c created it or is an admin; ErrNotFound otherwise. Which events c may read is the database's rule (row-level

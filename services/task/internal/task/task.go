@@ -90,6 +90,9 @@ type Task struct {
 	CompletedAt *time.Time
 	// Version starts at 1 and grows by one with every write of the row.
 	Version int64
+	// Relevance is how well the task matches the search of a listing
+	// ordered by relevance (higher is better); 0 in every other result.
+	Relevance float32
 }
 
 // etagPrefix starts every etag; the rest is the task's version in base 10.

@@ -96,11 +96,7 @@ func (s *Server) ListTasks(ctx context.Context, req *taskv1.ListTasksRequest) (*
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	out := &taskv1.ListTasksResponse{Tasks: make([]*taskv1.Task, len(p.Tasks)), NextPageToken: p.NextPageToken}
-	for i, t := range p.Tasks {
-		out.Tasks[i] = toProto(t)
-	}
-	return out, nil
+	return &taskv1.ListTasksResponse{Tasks: tasksToProto(p.Tasks), NextPageToken: p.NextPageToken}, nil
 }
 
 // UpdateTask changes the fields of the update mask.

@@ -256,7 +256,12 @@ func listRequestFromProto(r *taskv1.ListTasksRequest) (task.ListRequest, error) 
 	if f.UpdatedAfter, err = timeFromProto(r.GetUpdatedAfter(), "updated_after"); err != nil {
 		return task.ListRequest{}, err
 	}
-	return task.ListRequest{Filter: f, OrderBy: r.GetOrderBy(), PageSize: int(r.GetPageSize()), PageToken: r.GetPageToken()}, nil
+	lr := task.ListRequest{Filter: f, OrderBy: r.GetOrderBy(), PageSize: int(r.GetPageSize()), PageToken: r.GetPageToken()}
+	if r.Q != nil {
+		q := r.GetQ()
+		lr.Search = &q
+	}
+	return lr, nil
 }
 
 // statsToProto converts dashboard statistics.

@@ -30,6 +30,9 @@ const (
 // errors of other services count as unexpected: their codes and messages are
 // not this service's answer.
 func (s *Server) status(ctx context.Context, err error) error {
+	if ie := (*task.ItemError)(nil); errors.As(err, &ie) {
+		return inItem(ie.Index, s.status(ctx, ie.Err))
+	}
 	switch {
 	case errors.Is(err, task.ErrNotFound):
 		return status.Error(codes.NotFound, msgNotFound)
@@ -50,7 +53,17 @@ func (s *Server) status(ctx context.Context, err error) error {
 	case errors.Is(err, task.ErrNothingToUpdate):
 		return invalid("update_mask", "names no field to update, and the task sets none")
 	case errors.Is(err, task.ErrInvalidOrder):
-		return invalid("order_by", `must be one of created_at, updated_at, due_date, priority, optionally followed by " asc" or " desc"`)
+		return invalid("order_by", `must be one of created_at, updated_at, due_date, priority, optionally followed by " asc" or " desc", or, with q, relevance`)
+	case errors.Is(err, task.ErrRelevanceNeedsSearch):
+		return invalid("order_by", "relevance orders the results of a search: give q")
+	case errors.Is(err, task.ErrEmptySearch):
+		return invalid("q", "has no word to find: it is empty, or has only stop words or excluded (-word) words")
+	case errors.Is(err, task.ErrBatchSize):
+		return invalid("requests", "must have 1 to 100 items")
+	case errors.Is(err, task.ErrDuplicateRequestID):
+		return invalid("request_id", "repeats the request_id of an earlier item")
+	case errors.Is(err, task.ErrDuplicateTask):
+		return invalid("", "names the same task as an earlier item")
 	case errors.Is(err, task.ErrInvalidPageToken):
 		return invalid("page_token", "invalid, or issued for other filters or another order_by")
 	case errors.Is(err, task.ErrRequestIDReused):

@@ -26,10 +26,10 @@ import (
 // users' rows anyway; the explicit condition is what lets the planner use
 // the indexes.
 const (
-	listAdminSQL = `SELECT ` + columns + ` FROM task WHERE %s ORDER BY %s LIMIT @limit::bigint`
+	listAdminSQL = `SELECT ` + columns + `%[3]s FROM task WHERE %[1]s ORDER BY %[2]s LIMIT @limit::bigint`
 
 	listUserSQL = `
-SELECT ` + columns + ` FROM (
+SELECT ` + columns + `%[3]s FROM (
     (SELECT * FROM task WHERE created_by = @uid::bigint AND %[1]s ORDER BY %[2]s LIMIT @limit::bigint)
     UNION ALL
     (SELECT * FROM task WHERE assigned_to = @uid::bigint AND created_by <> @uid::bigint AND %[1]s ORDER BY %[2]s LIMIT @limit::bigint)
@@ -64,6 +64,10 @@ ORDER BY %[2]s LIMIT @limit::bigint`
 	afterNoDueDesc    = `(due_date IS NULL AND id < @after_id::bigint)`
 	afterPriorityAsc  = `(` + rankExpr + `, id) > (@after_rank::integer, @after_id::bigint)`
 	afterPriorityDesc = `(` + rankExpr + `, id) < (@after_rank::integer, @after_id::bigint)`
+	// With a search (search.go), in place of the search fragments' %[2]s
+	// and %[3]s; relevance is best first only.
+	orderRelevance = searchRank + ` DESC, id DESC`
+	afterRelevance = `(` + searchRank + `, id) < (@after_score::real, @after_id::bigint)`
 )
 
 // orderFragments returns the ORDER BY list of o.
@@ -75,6 +79,8 @@ func orderFragments(o task.Order) string {
 		return pick(o.Desc, orderDueDesc, orderDueAsc)
 	case task.SortPriority:
 		return pick(o.Desc, orderPriorityDesc, orderPriorityAsc)
+	case task.SortRelevance:
+		return orderRelevance
 	default:
 		return pick(o.Desc, orderCreatedDesc, orderCreatedAsc)
 	}
@@ -92,6 +98,8 @@ func afterFragment(o task.Order, c task.Cursor) string {
 		return pick(o.Desc, afterDueDesc, afterDueAsc)
 	case task.SortPriority:
 		return pick(o.Desc, afterPriorityDesc, afterPriorityAsc)
+	case task.SortRelevance:
+		return afterRelevance
 	default:
 		return pick(o.Desc, afterCreatedDesc, afterCreatedAsc)
 	}
@@ -104,8 +112,9 @@ func pick(desc bool, ifDesc, ifAsc string) string {
 	return ifAsc
 }
 
-// listQuery returns the SQL and arguments of q for c.
-func listQuery(c task.Caller, q task.Query) (string, pgx.NamedArgs) {
+// listQuery returns the SQL and arguments of q for c, searching in the
+// text search configuration searchConfig.
+func listQuery(searchConfig string, c task.Caller, q task.Query) (string, pgx.NamedArgs) {
 	args := callerArgs(c)
 	args["limit"] = int64(q.Limit)
 	var conds []string
@@ -150,37 +159,71 @@ func listQuery(c task.Caller, q task.Query) (string, pgx.NamedArgs) {
 		conds = append(conds, condUpdatedAfter)
 		args["updated_after"] = *f.UpdatedAfter
 	}
+	if f.Search != nil {
+		conds = append(conds, searchSQL(searchMatch, searchConfig, f.Search))
+		searchArgs(args, f.Search)
+	}
 	if a := q.After; a != nil {
-		conds = append(conds, afterFragment(q.Order, *a))
+		after := afterFragment(q.Order, *a)
+		if q.Order.Key == task.SortRelevance {
+			// ParseOrder and Service.List allow relevance with a search only.
+			after = searchSQL(after, searchConfig, f.Search)
+		}
+		conds = append(conds, after)
 		args["after_id"] = a.ID
 		args["after_time"] = a.Time
 		args["after_rank"] = int32(a.Rank)
+		args["after_score"] = a.Score
 	}
 	if len(conds) == 0 {
 		conds = append(conds, condTrue)
 	}
 	where := strings.Join(conds, " AND ")
 	order := orderFragments(q.Order)
-	if c.Admin {
-		return fmt.Sprintf(listAdminSQL, where, order), args
+	var relevance string
+	if q.Order.Key == task.SortRelevance {
+		order = searchSQL(order, searchConfig, f.Search)
+		relevance = searchSQL(", "+searchRank, searchConfig, f.Search)
 	}
-	return fmt.Sprintf(listUserSQL, where, order), args
+	if c.Admin {
+		return fmt.Sprintf(listAdminSQL, where, order, relevance), args
+	}
+	return fmt.Sprintf(listUserSQL, where, order, relevance), args
 }
 
 // List returns the page q describes within the tasks c can see.
 func (s *Store) List(ctx context.Context, c task.Caller, q task.Query) ([]task.Task, error) {
-	sql, args := listQuery(c, q)
+	sql, args := listQuery(s.searchConfig, c, q)
+	search := q.Filter.Search
+	scan := scanTasks
+	if q.Order.Key == task.SortRelevance {
+		scan = scanRankedTasks
+	}
 	var tasks []task.Task
-	err := s.db.Send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) { b.Queue(sql, args) }, func(br pgx.BatchResults) error {
+	searchable := true
+	err := s.db.Send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) {
+		if search != nil {
+			b.Queue(searchSQL(searchCheckSQL, s.searchConfig, search), args)
+		}
+		b.Queue(sql, args)
+	}, func(br pgx.BatchResults) error {
+		if search != nil {
+			if err := br.QueryRow().Scan(&searchable); err != nil {
+				return fmt.Errorf("check search query: %w", err)
+			}
+		}
 		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
-		tasks, err = pgx.CollectRows(rows, scanTasks)
+		tasks, err = pgx.CollectRows(rows, scan)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("taskstore list: %w", err)
+	}
+	if !searchable {
+		return nil, fmt.Errorf("taskstore list: %w", task.ErrEmptySearch)
 	}
 	return tasks, nil
 }

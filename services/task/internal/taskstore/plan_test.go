@@ -77,6 +77,10 @@ func literal(t *testing.T, v any) string {
 		return "'" + v.Format(time.RFC3339Nano) + "'"
 	case []string:
 		return "'{" + strings.Join(v, ",") + "}'"
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case float32:
+		return fmt.Sprint(v)
 	}
 	t.Fatalf("no literal for %T", v)
 	return ""
@@ -143,7 +147,7 @@ RETURNING id`)
 	}
 	for _, s := range shapes {
 		s.q.Limit = task.DefaultPageSize + 1
-		sql, args := listQuery(s.c, s.q)
+		sql, args := listQuery(DefaultSearchConfig, s.c, s.q)
 		for _, generic := range []bool{false, true} {
 			plan := explain(t, db, s.c, sql, args, generic)
 			t.Logf("%s (generic %v):\n%s", s.name, generic, plan)

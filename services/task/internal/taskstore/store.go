@@ -36,12 +36,21 @@ import (
 // Store is a task.Store on a pgdb.DB whose role is a member of todo_task_svc.
 type Store struct {
 	db *pgdb.DB
+	// searchConfig is the text search configuration of searches.
+	searchConfig string
 }
 
 var _ task.Store = (*Store)(nil)
 
-// New returns a Store on db.
-func New(db *pgdb.DB) *Store { return &Store{db: db} }
+// New returns a Store on db, searching in DefaultSearchConfig unless an
+// option says otherwise.
+func New(db *pgdb.DB, opts ...Option) *Store {
+	s := &Store{db: db, searchConfig: DefaultSearchConfig}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // settings returns the row-level security settings of c and, when ctx
 // carries one, the request id, which the audit trigger on task records with
@@ -357,6 +366,17 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 
 // Update writes p's fields when c may do a and p.If holds.
 func (s *Store) Update(ctx context.Context, c task.Caller, p task.Patch) (task.Task, error) {
+	// A second run would bump the version again, or, with an etag, fail
+	// on the version its first run wrote.
+	t, err := s.one(ctx, c, pgdb.RetryIfNotSent, updateSQL, updateArgs(c, p))
+	if err != nil {
+		return task.Task{}, fmt.Errorf("taskstore update: %w", err)
+	}
+	return t, nil
+}
+
+// updateArgs returns the named arguments of updateSQL for p by c.
+func updateArgs(c task.Caller, p task.Patch) pgx.NamedArgs {
 	args := condition(callerArgs(c), p.If)
 	args["id"] = p.ID
 	args["set_title"] = p.Fields.Has(task.FieldTitle)
@@ -369,13 +389,7 @@ func (s *Store) Update(ctx context.Context, c task.Caller, p task.Patch) (task.T
 	args["priority"] = string(p.Priority)
 	args["set_due_date"] = p.Fields.Has(task.FieldDueDate)
 	args["due_date"] = p.DueDate
-	// A second run would bump the version again, or, with an etag, fail
-	// on the version its first run wrote.
-	t, err := s.one(ctx, c, pgdb.RetryIfNotSent, updateSQL, args)
-	if err != nil {
-		return task.Task{}, fmt.Errorf("taskstore update: %w", err)
-	}
-	return t, nil
+	return args
 }
 
 // Assign sets the assignee (0: nobody) when c is the creator or an admin
@@ -394,11 +408,9 @@ func (s *Store) Assign(ctx context.Context, c task.Caller, id, assignee int64, c
 
 // Delete deletes the task when c is the creator or an admin and cond holds.
 func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.Condition) error {
-	args := condition(callerArgs(c), cond)
-	args["id"] = id
 	var tag pgconn.CommandTag
 	// A second run would find nothing to delete and answer ErrNotFound.
-	err := s.db.Send(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
+	err := s.db.Send(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(b *pgx.Batch) { queueDelete(b, c, id, cond) }, func(br pgx.BatchResults) error {
 		var err error
 		tag, err = br.Exec()
 		return err
@@ -410,6 +422,15 @@ func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.C
 		return fmt.Errorf("taskstore delete: %w", task.ErrNotFound)
 	}
 	return nil
+}
+
+// queueDelete queues the delete of task id by c under cond; its result is
+// a command tag whose RowsAffected is 0 when the task was not deleted.
+// BatchDelete queues it once per item, so both deletes are one rule.
+func queueDelete(b *pgx.Batch, c task.Caller, id int64, cond task.Condition) {
+	args := condition(callerArgs(c), cond)
+	args["id"] = id
+	b.Queue(deleteSQL, args)
 }
 
 // Stats counts the tasks c created by status and priority, and the overdue

@@ -46,17 +46,26 @@ const (
 
 // The actions of the user service's audit log.
 const (
-	ActionSignUp         = "user.sign_up"
-	ActionLogin          = "user.login"
-	ActionLoginFailed    = "user.login_failed"
-	ActionRefreshReused  = "user.refresh_token_reused"
-	ActionLogout         = "user.logout"
-	ActionPasswordChange = "user.password_change"
-	ActionProfileChange  = "user.profile_change"
-	ActionActivate       = "user.activate"
-	ActionDeactivate     = "user.deactivate"
-	ActionAdminCreate    = "user.admin_create"
-	ActionAdminPromote   = "user.admin_promote"
+	ActionSignUp        = "user.sign_up"
+	ActionLogin         = "user.login"
+	ActionLoginFailed   = "user.login_failed"
+	ActionRefreshReused = "user.refresh_token_reused"
+	ActionLogout        = "user.logout"
+	ActionLogoutAll     = "user.logout_all"
+	// ActionVerificationSent: a verification mail was queued (sign-up and
+	// email changes record theirs in their own event).
+	ActionVerificationSent = "user.verification_sent"
+	ActionEmailVerified    = "user.email_verified"
+	// ActionPasswordResetRequested: a reset mail was queued (nothing is
+	// recorded for a request that names no eligible account).
+	ActionPasswordResetRequested = "user.password_reset_requested"
+	ActionPasswordReset          = "user.password_reset"
+	ActionPasswordChange         = "user.password_change"
+	ActionProfileChange          = "user.profile_change"
+	ActionActivate               = "user.activate"
+	ActionDeactivate             = "user.deactivate"
+	ActionAdminCreate            = "user.admin_create"
+	ActionAdminPromote           = "user.admin_promote"
 )
 
 // byCaller is the Actor of c.

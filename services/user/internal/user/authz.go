@@ -4,6 +4,8 @@ package user
 type Caller struct {
 	UserID int64
 	Admin  bool
+	// ViaPAT says the caller authenticated with a personal access token.
+	ViaPAT bool
 }
 
 // Action is something a caller does to a user, or to users in general.
@@ -23,6 +25,9 @@ const (
 	// ActionAdminister lists users or activates and deactivates one:
 	// admins only.
 	ActionAdminister
+	// ActionSelf acts on the caller's own account only (LogoutAll,
+	// ResendVerification).
+	ActionSelf
 )
 
 // Authorize returns nil when c may do a to the user with id (ignored by
@@ -39,6 +44,8 @@ func Authorize(c Caller, id int64, a Action) error {
 		ok = c.isSelf(id)
 	case ActionAdminister:
 		ok = c.Admin
+	case ActionSelf:
+		ok = c.isSelf(id)
 	}
 	if !ok {
 		return ErrPermissionDenied

@@ -29,8 +29,22 @@ var (
 	// ErrPermissionDenied: the caller may not do this (see Authorize), or
 	// an inactive user asks to change its password.
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrTokensRevoked: the user's tokens were revoked while a sign-in was
+	// under way (Store.StartSession stores no session then).
+	ErrTokensRevoked = errors.New("the user's tokens were revoked meanwhile")
 	// ErrThrottled is wrapped by *ThrottledError.
 	ErrThrottled = errors.New("too many failed sign-in attempts")
+	// ErrSignUpThrottled is wrapped by a *ThrottledError with SignUp.
+	ErrSignUpThrottled = errors.New("too many sign-ups from this client address")
+	// ErrMailThrottled is wrapped by a *ThrottledError with Mail.
+	ErrMailThrottled = errors.New("too many mails asked for")
+	// ErrInvalidEmailToken: a token sent by mail that is unknown, used,
+	// expired, of another purpose, for an address the user no longer has,
+	// or of an inactive user (deliberately not told apart).
+	ErrInvalidEmailToken = errors.New("invalid or expired token")
+	// ErrAlreadyVerified: a verification asked for an address that is
+	// verified already.
+	ErrAlreadyVerified = errors.New("the email address is already verified")
 
 	// ErrInvalidEmail: an email that is empty, longer than 254 bytes, has no
 	// '@' with something on each side, or contains white space.
@@ -55,18 +69,31 @@ var (
 	ErrInvalidPageSize = fmt.Errorf("the page size must be 0 to %d", MaxPageSize)
 )
 
-// ThrottledError says that sign-ins are refused for now, and for how long.
+// ThrottledError says that sign-ins (or, with SignUp, sign-ups) are
+// refused for now, and for how long.
 type ThrottledError struct {
 	RetryAfter time.Duration
+	// SignUp says it is the sign-up throttle of the client address.
+	SignUp bool
+	// Mail says it is a throttle of mails asked for.
+	Mail bool
 }
 
 // Error implements error.
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("%v; retry after %s", ErrThrottled, e.RetryAfter.Round(time.Second))
+	return fmt.Sprintf("%v; retry after %s", e.Unwrap(), e.RetryAfter.Round(time.Second))
 }
 
-// Unwrap returns ErrThrottled.
-func (e *ThrottledError) Unwrap() error { return ErrThrottled }
+// Unwrap returns ErrThrottled, or ErrSignUpThrottled for SignUp.
+func (e *ThrottledError) Unwrap() error {
+	switch {
+	case e.SignUp:
+		return ErrSignUpThrottled
+	case e.Mail:
+		return ErrMailThrottled
+	}
+	return ErrThrottled
+}
 
 // PasswordError says why a new password is refused; Reason completes the
 // sentence "the password …" ("must be 12 to 128 characters long, not 9").

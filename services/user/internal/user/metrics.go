@@ -16,6 +16,8 @@ type Metrics struct {
 	// RefreshReuse counts spent refresh tokens presented again (their
 	// family is revoked).
 	RefreshReuse Counter
+	// SignUpsThrottled counts sign-ups refused by the per-address throttle.
+	SignUpsThrottled Counter
 }
 
 // SetMetrics makes s count its events into m. Call it before s serves.

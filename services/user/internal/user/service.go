@@ -40,6 +40,13 @@ type Config struct {
 	MaxFailuresPerAccount int
 	// MaxFailuresPerAddress is the same for one client address (an IPv6 /64).
 	MaxFailuresPerAddress int
+	// MaxSignUpsPerAddress is how many sign-up attempts (successful or
+	// not) one client address may make within a ThrottleWindow.
+	MaxSignUpsPerAddress int
+	// LinkBaseURL is where the links of mails point (a web front end's
+	// origin, such as https://todo.example.com); empty: mails carry the
+	// token and the API call only.
+	LinkBaseURL string
 }
 
 // validate returns an error naming the first field that is not positive.
@@ -53,6 +60,8 @@ func (c Config) validate() error {
 		return errors.New("user.Config: MaxFailuresPerAccount must be positive")
 	case c.MaxFailuresPerAddress <= 0:
 		return errors.New("user.Config: MaxFailuresPerAddress must be positive")
+	case c.MaxSignUpsPerAddress <= 0:
+		return errors.New("user.Config: MaxSignUpsPerAddress must be positive")
 	}
 	return nil
 }
@@ -140,11 +149,15 @@ func validateUsername(username string) error {
 	return nil
 }
 
-// CreateUser signs up a new, active, non-admin user; anyone may. The email
-// is stored normalised. An unacceptable email, username or password gives
+// CreateUser signs up a new, active, non-admin user; anyone may, from the
+// client address addr (as for Login; empty when unknown). The email is
+// stored normalised. An unacceptable email, username or password gives
 // ErrInvalidEmail, ErrInvalidUsername or a *PasswordError; a duplicate
-// gives ErrEmailTaken or ErrUsernameTaken.
-func (s *Service) CreateUser(ctx context.Context, in SignUp) (User, error) {
+// gives ErrEmailTaken or ErrUsernameTaken (see docs/security.md, Sign-up
+// and enumeration). Every attempt with valid input counts against addr:
+// beyond MaxSignUpsPerAddress in a window it is a *ThrottledError with
+// SignUp, before anything is looked up.
+func (s *Service) CreateUser(ctx context.Context, in SignUp, addr string) (User, error) {
 	in.Email = NormalizeEmail(in.Email)
 	if err := validateEmail(in.Email); err != nil {
 		return User{}, err
@@ -155,11 +168,25 @@ func (s *Service) CreateUser(ctx context.Context, in SignUp) (User, error) {
 	if err := ValidatePassword(in.Password); err != nil {
 		return User{}, err
 	}
+	if addr != "" {
+		over, wait, err := s.countAttempt(ctx, ThrottleKey{Scope: ScopeSignUp, Subject: addr}, s.cfg.MaxSignUpsPerAddress)
+		if err != nil {
+			return User{}, fmt.Errorf("create user: %w", err)
+		}
+		if over {
+			inc(s.metrics.SignUpsThrottled)
+			return User{}, &ThrottledError{RetryAfter: wait, SignUp: true}
+		}
+	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return User{}, err
 	}
-	u, err := s.store.CreateUser(ctx, NewUser{Email: in.Email, Username: in.Username, FullName: in.FullName, PasswordHash: hash},
+	verify, err := s.verification(in.Username, in.Email)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := s.store.CreateUser(ctx, NewUser{Email: in.Email, Username: in.Username, FullName: in.FullName, PasswordHash: hash, Verification: verify},
 		Event{Action: ActionSignUp, Actor: self, TargetUsername: in.Username,
 			Change: map[string]any{"email": in.Email, "username": in.Username, "full_name": in.FullName}})
 	if err != nil {
@@ -197,19 +224,24 @@ func (s *Service) throttled(st LoginState) error {
 		return nil
 	}
 	inc(s.metrics.LoginsThrottled)
-	// Whole seconds, rounded up: never tell a client to come back too early.
-	wait = (wait + time.Second - 1).Truncate(time.Second)
-	return &ThrottledError{RetryAfter: wait}
+	return &ThrottledError{RetryAfter: roundUp(wait)}
+}
+
+// roundUp returns d in whole seconds, rounded up (at least one): never tell
+// a client to come back too early.
+func roundUp(d time.Duration) time.Duration {
+	return max((d + time.Second - 1).Truncate(time.Second), time.Second)
 }
 
 // failureKeys returns the counters a failed sign-in adds to: the account's
-// (or the unknown identifier's) and the client address's.
+// (or the unknown identifier's) from the client address, and the client
+// address's.
 func failureKeys(st LoginState, ident, addr string) []ThrottleKey {
 	keys := make([]ThrottleKey, 0, 2)
 	if st.Account != nil {
-		keys = append(keys, ThrottleKey{Scope: ScopeUser, Subject: strconv.FormatInt(st.Account.ID, 10)})
+		keys = append(keys, ThrottleKey{Scope: ScopeUser, Subject: PairSubject(strconv.FormatInt(st.Account.ID, 10), addr)})
 	} else {
-		keys = append(keys, ThrottleKey{Scope: ScopeLogin, Subject: ident})
+		keys = append(keys, ThrottleKey{Scope: ScopeLogin, Subject: PairSubject(ident, addr)})
 	}
 	if addr != "" {
 		keys = append(keys, ThrottleKey{Scope: ScopeAddr, Subject: addr})
@@ -293,20 +325,26 @@ func (s *Service) Login(ctx context.Context, login, password, addr string) (Toke
 		}
 	}
 	u := st.Account.User
-	tokens, sess, err := s.newTokens(u, s.now())
+	tokens, sess, err := s.newTokens(u, st.Account.TokenGeneration, s.now())
 	if err != nil {
 		return Tokens{}, User{}, err
 	}
-	if err := s.store.StartSession(ctx, sess, newHash, Event{Action: ActionLogin, Actor: self, TargetID: u.ID, ClientAddr: addr}); err != nil {
+	err = s.store.StartSession(ctx, sess, newHash, Event{Action: ActionLogin, Actor: self, TargetID: u.ID, ClientAddr: addr})
+	if errors.Is(err, ErrTokensRevoked) {
+		// Deactivated, or the password changed, since LoginState read the
+		// account: the sign-in checked what is no longer true.
+		return Tokens{}, User{}, ErrInvalidCredentials
+	}
+	if err != nil {
 		return Tokens{}, User{}, fmt.Errorf("login: %w", err)
 	}
 	return tokens, u, nil
 }
 
-// newTokens signs an access token for u and makes a refresh token, returning
-// the session to store for it.
-func (s *Service) newTokens(u User, now time.Time) (Tokens, NewSession, error) {
-	access, accessExp, err := s.signer.Sign(auth.Principal{UserID: u.ID, Admin: u.IsAdmin}, now)
+// newTokens signs an access token for u in token generation gen and makes
+// a refresh token, returning the session to store for it.
+func (s *Service) newTokens(u User, gen int64, now time.Time) (Tokens, NewSession, error) {
+	access, accessExp, err := s.signer.Sign(auth.Principal{UserID: u.ID, Admin: u.IsAdmin, Generation: gen}, now)
 	if err != nil {
 		return Tokens{}, NewSession{}, fmt.Errorf("sign access token: %w", err)
 	}
@@ -322,9 +360,10 @@ func (s *Service) newTokens(u User, now time.Time) (Tokens, NewSession, error) {
 			RefreshToken:   refresh,
 			RefreshExpires: refreshExp,
 		}, NewSession{
-			UserID:    u.ID,
-			TokenHash: HashRefreshToken(refresh),
-			ExpiresAt: refreshExp,
+			UserID:     u.ID,
+			TokenHash:  HashRefreshToken(refresh),
+			ExpiresAt:  refreshExp,
+			Generation: gen,
 		}, nil
 }
 
@@ -359,7 +398,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 			outcome = ErrInvalidRefreshToken
 			return Rotation{}, nil
 		}
-		t, next, err := s.newTokens(cur.User, now)
+		t, next, err := s.newTokens(cur.User, cur.TokenGeneration, now)
 		if err != nil {
 			return Rotation{}, err
 		}
@@ -384,6 +423,20 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	hash := HashRefreshToken(refreshToken)
 	if err := s.store.RevokeFamily(ctx, hash, Event{Action: ActionLogout, Actor: self, TargetTokenHash: hash}); err != nil {
 		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
+}
+
+// LogoutAll ends every sign-in of the caller c: it revokes all of c's
+// refresh sessions and voids every access token issued to c so far,
+// including the one of this call (every verifier refuses them within
+// seconds, see package revocation).
+func (s *Service) LogoutAll(ctx context.Context, c Caller) error {
+	if err := Authorize(c, c.UserID, ActionSelf); err != nil {
+		return fmt.Errorf("logout all: %w", err)
+	}
+	if err := s.store.RevokeTokens(ctx, c.UserID, Event{Action: ActionLogoutAll, Actor: self, TargetID: c.UserID}); err != nil {
+		return fmt.Errorf("logout all: %w", err)
 	}
 	return nil
 }
@@ -510,6 +563,21 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, id int64, ch Change)
 	if err != nil {
 		return User{}, err
 	}
+	if u.Email != nil {
+		cur, err := s.store.User(ctx, id)
+		if err != nil {
+			return User{}, fmt.Errorf("update user %d: %w", id, err)
+		}
+		if cur.Email != *u.Email {
+			username := cur.Username
+			if u.Username != nil {
+				username = *u.Username
+			}
+			if u.Verification, err = s.verification(username, *u.Email); err != nil {
+				return User{}, err
+			}
+		}
+	}
 	var out User
 	if u == (Update{}) {
 		out, err = s.store.User(ctx, id)
@@ -568,10 +636,11 @@ func (ch Change) update() (Update, error) {
 
 // ChangePassword replaces the password of user id, when c is that user
 // (ActionChangePassword), after checking current; addr is the client
-// address, as for Login. It revokes every refresh session of the user (the
-// request carries no refresh token, so the caller's own session cannot be
-// told apart and is revoked too; the caller's access token stays valid
-// until it expires). An unacceptable next is a *PasswordError. A wrong
+// address, as for Login. It revokes every refresh session and every access
+// token of the user (the request carries no refresh token, so the caller's
+// own session cannot be told apart and is revoked too, and so is the
+// access token of the call: the caller signs in again with the new
+// password). An unacceptable next is a *PasswordError. A wrong
 // current password is ErrWrongCurrentPassword and counts as a failed
 // sign-in for the account and the address, and is throttled like Login. An
 // inactive user gets ErrPermissionDenied.
@@ -618,9 +687,9 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, id int64, curren
 }
 
 // SetActive activates or deactivates the user with id, when c is an admin
-// (ActionAdminister). Deactivation revokes every refresh session of the
-// user: they can neither sign in nor refresh (access tokens already issued
-// stay valid until they expire).
+// (ActionAdminister). Deactivation revokes every refresh session and
+// every access token of the user: they can neither sign in nor refresh,
+// and the tokens they hold are refused within seconds everywhere.
 func (s *Service) SetActive(ctx context.Context, c Caller, id int64, active bool) (User, error) {
 	if err := Authorize(c, id, ActionAdminister); err != nil {
 		return User{}, fmt.Errorf("set user %d active=%t: %w", id, active, err)

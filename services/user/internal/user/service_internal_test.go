@@ -75,7 +75,7 @@ func TestChange_ChecksNamesThenValues(t *testing.T) {
 }
 
 func TestNewService_RefusesAConfigWithoutLimits(t *testing.T) {
-	good := Config{RefreshTTL: time.Hour, ThrottleWindow: time.Hour, MaxFailuresPerAccount: 1, MaxFailuresPerAddress: 1}
+	good := Config{RefreshTTL: time.Hour, ThrottleWindow: time.Hour, MaxFailuresPerAccount: 1, MaxFailuresPerAddress: 1, MaxSignUpsPerAddress: 1}
 	for _, tc := range []struct {
 		field string
 		cfg   func(*Config)
@@ -84,6 +84,7 @@ func TestNewService_RefusesAConfigWithoutLimits(t *testing.T) {
 		{"ThrottleWindow", func(c *Config) { c.ThrottleWindow = -time.Second }},
 		{"MaxFailuresPerAccount", func(c *Config) { c.MaxFailuresPerAccount = 0 }},
 		{"MaxFailuresPerAddress", func(c *Config) { c.MaxFailuresPerAddress = 0 }},
+		{"MaxSignUpsPerAddress", func(c *Config) { c.MaxSignUpsPerAddress = -1 }},
 	} {
 		c := good
 		tc.cfg(&c)

@@ -25,7 +25,8 @@ type Store interface {
 	// UpdateUser applies u to the user with id and returns the result.
 	UpdateUser(ctx context.Context, id int64, u Update, audit ...Event) (User, error)
 	// SetActive sets is_active of the user with id; deactivating also revokes
-	// every live refresh session of the user, in the same transaction.
+	// every live refresh session of the user and raises its token
+	// generation, in the same transaction.
 	SetActive(ctx context.Context, id int64, active bool, audit ...Event) (User, error)
 	// PromoteAdmin makes the user with id an active admin.
 	PromoteAdmin(ctx context.Context, id int64, audit ...Event) (User, error)
@@ -34,20 +35,54 @@ type Store interface {
 	AccountsByEmailOrUsername(ctx context.Context, email, username string) ([]Account, error)
 	// Account returns the user with id and its password hash, or ErrNotFound.
 	Account(ctx context.Context, id int64) (Account, error)
+	// RevokeTokens revokes every live refresh session of the user with id
+	// and raises its token generation, voiding its access tokens, in one
+	// transaction; an unknown id is ErrNotFound.
+	RevokeTokens(ctx context.Context, id int64, audit ...Event) error
 	// SetPasswordHash replaces the password hash of the user with id and, when
 	// revokeSessions is true, revokes every live refresh session of the user
-	// in the same transaction.
+	// and raises its token generation, in the same transaction.
 	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, audit ...Event) error
 
 	// LoginState returns the account l names (if any) and the open failure
 	// counters, within window, of that account (ScopeUser) or of the unknown
-	// identifier (ScopeLogin), and of addr (ScopeAddr) when addr is not empty.
+	// identifier (ScopeLogin) from addr (see PairSubject), and of addr
+	// (ScopeAddr) when addr is not empty.
 	LoginState(ctx context.Context, l Lookup, addr string, window time.Duration) (LoginState, error)
+	// CreatePAT stores a personal access token of user id whose secret's
+	// hash is hash and returns it.
+	CreatePAT(ctx context.Context, id int64, t NewPAT, hash []byte, audit ...Event) (PersonalAccessToken, error)
+	// PATs returns the tokens of user id, newest first.
+	PATs(ctx context.Context, id int64) ([]PersonalAccessToken, error)
+	// RevokePAT revokes the token with id if owner is 0 or its user (else,
+	// or when there is none, ErrPATNotFound) and returns it; the events'
+	// target is its user.
+	RevokePAT(ctx context.Context, id, owner int64, audit ...Event) (PersonalAccessToken, error)
+	// CountAttempt adds one attempt to the counter key (a closed window
+	// starts a new one) and returns the counter as it is then.
+	CountAttempt(ctx context.Context, key ThrottleKey, window time.Duration) (ThrottleCount, error)
+	// QueueMail stores out's token for the user with id and queues its
+	// mail, in one transaction.
+	QueueMail(ctx context.Context, id int64, out *Outgoing, audit ...Event) error
+	// VerifyEmail spends the verification token whose hash is tokenHash and
+	// marks the user's email verified, returning the user; the events'
+	// target is the token's user. ErrInvalidEmailToken when the token is
+	// unknown, used, expired or for an address the user no longer has.
+	VerifyEmail(ctx context.Context, tokenHash []byte, audit ...Event) (User, error)
+	// ResetPassword spends the reset token whose hash is tokenHash: it sets
+	// passwordHash, voids the user's other reset tokens, revokes its
+	// sessions and personal access tokens and raises its token generation,
+	// in one transaction; the
+	// events' target is the token's user. ErrInvalidEmailToken when the
+	// token is unknown, used or expired, or its user inactive.
+	ResetPassword(ctx context.Context, tokenHash []byte, passwordHash string, audit ...Event) error
 	// RecordFailures adds one failure to each counter in keys; a counter whose
 	// window (of length window) has closed starts a new one.
 	RecordFailures(ctx context.Context, keys []ThrottleKey, window time.Duration, audit ...Event) error
 	// StartSession stores a new refresh session (a new family) and, when
-	// rehash is not empty, replaces the user's password hash with it.
+	// rehash is not empty, replaces the user's password hash with it. When
+	// the user's token generation is no longer s.Generation it stores
+	// nothing and returns ErrTokensRevoked.
 	StartSession(ctx context.Context, s NewSession, rehash string, audit ...Event) error
 	// RotateSession locks the session whose token hash is tokenHash in a
 	// transaction, lets decide choose a Rotation and applies it before

@@ -35,6 +35,9 @@ func (u User) PublicProfile() User {
 type Account struct {
 	User
 	PasswordHash string
+	// TokenGeneration is the generation the user's tokens are issued in;
+	// revoking them raises it (see Store.RevokeTokens).
+	TokenGeneration int64
 }
 
 // Summary is what other services need to know about a user.
@@ -51,6 +54,8 @@ type NewUser struct {
 	FullName     string
 	PasswordHash string
 	IsAdmin      bool
+	// Verification, when set, is stored and mailed with the user.
+	Verification *Outgoing
 }
 
 // The names of the fields of a user that a Change may name.
@@ -84,6 +89,9 @@ type Update struct {
 	FullName *string
 	Username *string
 	Email    *string
+	// Verification, when set, is stored and mailed with the change (a new
+	// email's verification).
+	Verification *Outgoing
 }
 
 // Lookup names the account a sign-in or password check is for: by ID, by
@@ -99,14 +107,32 @@ type ThrottleScope string
 
 // The throttle scopes.
 const (
-	// ScopeUser counts failures against an existing account (subject: its id).
+	// ScopeUser counts failures against an existing account from one client
+	// address (subject: PairSubject of its id and the address), so that a
+	// flood from one address throttles that address for the account, not
+	// the account's own sign-ins from elsewhere.
 	ScopeUser ThrottleScope = "user"
-	// ScopeLogin counts failures against an identifier that names no account,
-	// so that unknown and known accounts are throttled alike.
+	// ScopeLogin counts failures against an identifier that names no account
+	// from one client address (subject: PairSubject of the identifier and
+	// the address), so that unknown and known accounts are throttled alike.
 	ScopeLogin ThrottleScope = "login"
-	// ScopeAddr counts failures against a client address (an IPv6 /64).
+	// ScopeAddr counts failures against a client address (an IPv6 /64),
+	// whatever account they name.
 	ScopeAddr ThrottleScope = "addr"
+	// ScopeSignUp counts sign-up attempts from a client address.
+	ScopeSignUp ThrottleScope = "signup"
 )
+
+// PairSubject is the subject of a ScopeUser or ScopeLogin counter: the
+// account's id (or the unknown identifier) and the client address, joined
+// by a space (which neither may contain); just the account when the
+// address is unknown.
+func PairSubject(account, addr string) string {
+	if addr == "" {
+		return account
+	}
+	return account + " " + addr
+}
 
 // ThrottleKey is one failure counter.
 type ThrottleKey struct {
@@ -135,6 +161,9 @@ type NewSession struct {
 	UserID    int64
 	TokenHash []byte
 	ExpiresAt time.Time
+	// Generation is the user's token generation the sign-in read: the
+	// session is stored only while it still is (ErrTokensRevoked).
+	Generation int64
 }
 
 // RefreshSession is a stored refresh session, locked while a rotation decides
@@ -149,6 +178,8 @@ type RefreshSession struct {
 	Replaced bool
 	// User is the session's user as it is now.
 	User User
+	// TokenGeneration is the user's token generation now.
+	TokenGeneration int64
 }
 
 // Rotation is what RotateSession does with the locked session: insert Next

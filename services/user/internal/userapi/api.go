@@ -58,6 +58,9 @@ func PublicMethods() []string {
 		userv1.UserService_RefreshToken_FullMethodName,
 		userv1.UserService_Logout_FullMethodName,
 		userv1.UserService_GetPublicKeys_FullMethodName,
+		userv1.UserService_VerifyEmail_FullMethodName,
+		userv1.UserService_RequestPasswordReset_FullMethodName,
+		userv1.UserService_ResetPassword_FullMethodName,
 	}
 }
 
@@ -68,7 +71,7 @@ func caller(ctx context.Context) (user.Caller, error) {
 	if !ok {
 		return user.Caller{}, unauthenticated()
 	}
-	return user.Caller{UserID: p.UserID, Admin: p.Admin}, nil
+	return user.Caller{UserID: p.UserID, Admin: p.Admin, ViaPAT: p.TokenID != 0}, nil
 }
 
 // CreateUser signs up a new account.
@@ -78,7 +81,7 @@ func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) 
 		Username: req.GetUsername(),
 		FullName: req.GetFullName(),
 		Password: req.GetPassword(),
-	})
+	}, s.ClientAddr(ctx))
 	if err != nil {
 		return nil, s.status(ctx, err, fieldPaths{Email: "email", Username: "username", Password: "password"})
 	}
@@ -109,6 +112,18 @@ func (s *Server) Logout(ctx context.Context, req *userv1.LogoutRequest) (*userv1
 		return nil, s.status(ctx, err, fieldPaths{})
 	}
 	return &userv1.LogoutResponse{}, nil
+}
+
+// LogoutAll ends every sign-in of the caller.
+func (s *Server) LogoutAll(ctx context.Context, _ *userv1.LogoutAllRequest) (*userv1.LogoutAllResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.LogoutAll(ctx, c); err != nil {
+		return nil, s.status(ctx, err, fieldPaths{})
+	}
+	return &userv1.LogoutAllResponse{}, nil
 }
 
 // GetPublicKeys returns the token verification keys.

@@ -22,6 +22,9 @@ const (
 	msgNotFound            = "user not found"
 	msgPermissionDenied    = "permission denied"
 	msgThrottled           = "too many failed sign-in attempts; retry later"
+	msgSignUpThrottled     = "too many sign-ups from this address; retry later"
+	msgMailThrottled       = "too many mails asked for; retry later"
+	msgAlreadyVerified     = "the email address is already verified"
 	msgEmailTaken          = "email already registered"
 	msgUsernameTaken       = "username already taken"
 )
@@ -39,6 +42,10 @@ type fieldPaths struct {
 	Change string
 	// PageSize and PageToken are the paging fields of a listing.
 	PageSize, PageToken string
+	// Token is a token sent by mail.
+	Token string
+	// PATExpiry is a personal access token's expiry.
+	PATExpiry string
 }
 
 // status turns an error of the business layer into the gRPC status the
@@ -66,6 +73,18 @@ func (s *Server) status(ctx context.Context, err error, paths fieldPaths) error 
 		return status.Error(codes.Unauthenticated, msgInvalidRefreshToken)
 	case errors.Is(err, user.ErrPermissionDenied):
 		return status.Error(codes.PermissionDenied, msgPermissionDenied)
+	case errors.As(err, &throttled) && throttled.SignUp:
+		return grpcerr.ResourceExhausted(msgSignUpThrottled, throttled.RetryAfter)
+	case errors.As(err, &throttled) && throttled.Mail:
+		return grpcerr.ResourceExhausted(msgMailThrottled, throttled.RetryAfter)
+	case errors.Is(err, user.ErrInvalidEmailToken):
+		return s.invalid(ctx, err, paths.Token, "is not a valid token: unknown, already used or expired")
+	case errors.Is(err, user.ErrPATNotFound):
+		return status.Error(codes.NotFound, "personal access token not found")
+	case errors.Is(err, user.ErrInvalidPATExpiry):
+		return s.invalid(ctx, err, paths.PATExpiry, "must be in the future and at most 366 days ahead")
+	case errors.Is(err, user.ErrAlreadyVerified):
+		return status.Error(codes.FailedPrecondition, msgAlreadyVerified)
 	case errors.As(err, &throttled):
 		return grpcerr.ResourceExhausted(msgThrottled, throttled.RetryAfter)
 	case errors.Is(err, user.ErrInvalidEmail):

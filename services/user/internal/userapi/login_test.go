@@ -99,6 +99,44 @@ func TestLogin_101stFailureForOneAccountIsThrottledOthersAreNot(t *testing.T) {
 	b.login(t, "alice", pw)
 }
 
+// TestLogin_FloodFromOneAddressCannotLockTheVictimOut: 150 wrong
+// passwords for V from address X throttle X (with a retry delay), while V
+// still signs in with the right password from address Y.
+func TestLogin_FloodFromOneAddressCannotLockTheVictimOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t, cheapHashing)
+	const pw = "correct horse battery"
+	b.signUp(t, "victim@example.com", "victim", pw)
+	x, y := "203.0.113.7", "198.51.100.20"
+	var refused int
+	for i := range 150 {
+		_, err := b.client.Login(withForwardedFor(testkit.Context(t), x), &userv1.LoginRequest{Login: "victim", Password: fmt.Sprintf("guess %d", i)})
+		switch status.Code(err) {
+		case codes.Unauthenticated:
+			if refused > 0 {
+				t.Fatalf("attempt %d: Unauthenticated after being throttled", i+1)
+			}
+		case codes.ResourceExhausted:
+			if d := retryDelay(t, err); d <= 0 || d > time.Hour {
+				t.Fatalf("attempt %d: retry delay %v", i+1, d)
+			}
+			refused++
+		default:
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if want := 150 - b.cfg.MaxFailuresPerAccount; refused != want {
+		t.Errorf("%d of 150 attempts throttled, want %d (the limit is %d)", refused, want, b.cfg.MaxFailuresPerAccount)
+	}
+	// X is throttled for V even with the right password…
+	_, err := b.client.Login(withForwardedFor(testkit.Context(t), x), &userv1.LoginRequest{Login: "victim", Password: pw})
+	retryDelay(t, err)
+	// …but V signs in from Y.
+	if _, err := b.client.Login(withForwardedFor(testkit.Context(t), y), &userv1.LoginRequest{Login: "victim", Password: pw}); err != nil {
+		t.Fatalf("the victim from another address: %v", err)
+	}
+}
+
 func TestLogin_UnknownAccountsAreThrottledLikeKnownOnes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, cheapHashing, func(o *options) { o.cfg.MaxFailuresPerAccount = 3 })

@@ -22,9 +22,14 @@ import (
 	"github.com/todo-platform/todo/pkg/auth/keyfile"
 	"github.com/todo-platform/todo/pkg/grpcserver"
 	"github.com/todo-platform/todo/pkg/grpcserver/grpcservertest"
+	"github.com/todo-platform/todo/pkg/jobs"
 	"github.com/todo-platform/todo/pkg/keyring/keyringtest"
+	"github.com/todo-platform/todo/pkg/mail"
+	"github.com/todo-platform/todo/pkg/mail/mailtest"
+	"github.com/todo-platform/todo/pkg/pat"
 	"github.com/todo-platform/todo/pkg/pgdb"
 	"github.com/todo-platform/todo/pkg/pgtest"
+	"github.com/todo-platform/todo/pkg/revocation"
 	"github.com/todo-platform/todo/pkg/schema"
 	"github.com/todo-platform/todo/pkg/testkit"
 	"github.com/todo-platform/todo/services/user/internal/user"
@@ -45,6 +50,8 @@ type bundle struct {
 	conn    *grpc.ClientConn
 	signer  *auth.Signer
 	key     ed25519.PrivateKey
+	// mail is the SMTP server the service mails to (options.mail).
+	mail *mailtest.Server
 }
 
 type options struct {
@@ -57,12 +64,18 @@ type options struct {
 	// private puts the database on a cluster of the test's own, which the
 	// test may stop (bundle.cluster).
 	private bool
+	// mail runs the outbox's worker, delivering to an SMTP server of the
+	// test's own (bundle.mail); without it mail is queued, never sent.
+	mail bool
 }
+
+// withMail delivers the service's mail to a test SMTP server.
+func withMail(o *options) { o.mail = true }
 
 // defaultConfig is the service configuration tests start from: the limits
 // an operator gets without setting any variable.
 func defaultConfig() user.Config {
-	return user.Config{RefreshTTL: 720 * time.Hour, ThrottleWindow: time.Hour, MaxFailuresPerAccount: 100, MaxFailuresPerAddress: 1000}
+	return user.Config{RefreshTTL: 720 * time.Hour, ThrottleWindow: time.Hour, MaxFailuresPerAccount: 100, MaxFailuresPerAddress: 1000, MaxSignUpsPerAddress: 20}
 }
 
 // cheapHashing makes password hashing cheap, for tests of behaviour that does
@@ -112,17 +125,48 @@ func setup(t testing.TB, opts ...func(*options)) *bundle {
 		log = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 
-	svc, err := user.NewService(testkit.Context(t), log, userstore.New(app, ring), user.NewHasher(o.params, 2), signer, o.cfg)
+	outbox, err := mail.NewOutbox(app.Pool, schema.User().RiverSchema, ring)
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc, err := user.NewService(testkit.Context(t), log, userstore.New(app, ring, userstore.WithOutbox(outbox)), user.NewHasher(o.params, 2), signer, o.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var smtp *mailtest.Server
+	if o.mail {
+		smtp = mailtest.New(t)
+		sender, err := mail.NewSMTP(smtp.URL(), "todo <no-reply@example.com>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		runner, err := jobs.Start(testkit.Context(t), log, app.Pool, jobs.Config{
+			Schema: schema.User().RiverSchema, PollInterval: 100 * time.Millisecond,
+			Register: mail.NewWorker(log, sender, ring, "no-reply@example.com").Register,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := runner.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	pub := signer.PublicKey()
-	verifier := auth.NewVerifier(auth.StaticKeys{pub.KeyID: pub.Key}, auth.DefaultIssuer, auth.DefaultAudience)
+	verifier := auth.NewVerifier(auth.StaticKeys{pub.KeyID: pub.Key}, auth.DefaultIssuer, auth.DefaultAudience, auth.WithPATs(pat.NewSource(app.Pool)))
+	// Revocations as the binary learns them: LISTEN on a connection of
+	// the runtime role, and polling.
+	watcher, err := revocation.Start(testkit.Context(t), log, verifier, revocation.Config{Pool: app.Pool, ListenDSN: db.UserAppURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(watcher.Stop)
 	srv := grpcserver.New(log, grpcserver.Config{}, grpcauth.UnaryServerInterceptor(verifier, userapi.PublicMethods()...))
 	userapi.New(log, svc, []auth.PublicKey{pub}, o.proxies).Register(srv.GRPC())
 
 	conn := grpcservertest.Serve(t, srv)
-	return &bundle{db: db, cluster: cluster, cfg: o.cfg, svc: svc, client: userv1.NewUserServiceClient(conn), conn: conn, signer: signer, key: key}
+	return &bundle{db: db, cluster: cluster, cfg: o.cfg, svc: svc, client: userv1.NewUserServiceClient(conn), conn: conn, signer: signer, key: key, mail: smtp}
 }
 
 // openWithStatementTimeout opens a runtime pool on dsn with

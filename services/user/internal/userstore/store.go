@@ -37,6 +37,7 @@ import (
 type Store struct {
 	db     *pgdb.DB
 	cipher Cipher
+	outbox Outbox // nil: no mail
 }
 
 var _ user.Store = (*Store)(nil)
@@ -56,8 +57,12 @@ type Cipher interface {
 }
 
 // New returns a Store using db, encrypting full names with cipher.
-func New(db *pgdb.DB, cipher Cipher) *Store {
-	return &Store{db: db, cipher: cipher}
+func New(db *pgdb.DB, cipher Cipher, opts ...Option) *Store {
+	s := &Store{db: db, cipher: cipher}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // userColumns are the columns scanUser reads, in order. full_name is
@@ -65,8 +70,13 @@ func New(db *pgdb.DB, cipher Cipher) *Store {
 // sealed in full_name_ct.
 const userColumns = `u.id, u.email, u.username, u.full_name, u.full_name_ct, u.is_active, u.is_verified, u.is_admin, u.created_at, u.updated_at`
 
-// accountColumns are the columns scanAccount reads, in order.
-const accountColumns = userColumns + `, u.password_hash`
+// accountColumns are the columns scanAccount reads, in order: the user's,
+// its password hash and its token generation (0 when never revoked).
+const accountColumns = userColumns + `, u.password_hash, ` + generationColumn
+
+// generationColumn is the token generation of the user u (see migration
+// 00007): tokens are issued in it.
+const generationColumn = `coalesce((SELECT r.generation FROM user_token_revocation r WHERE r.user_id = u.id), 0)`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -144,7 +154,7 @@ func (s *Store) scanAccount(row scanner) (user.Account, error) {
 		a user.Account
 		n storedName
 	)
-	if err := row.Scan(append(userFields(&a.User, &n), &a.PasswordHash)...); err != nil {
+	if err := row.Scan(append(userFields(&a.User, &n), &a.PasswordHash, &a.TokenGeneration)...); err != nil {
 		return user.Account{}, err
 	}
 	if err := s.openName(&a.User, n); err != nil {
@@ -257,6 +267,9 @@ RETURNING ` + userColumns
 // it. A second run would find the first one's row and fail with
 // ErrEmailTaken, so the insert is retried only when it cannot have run.
 func (s *Store) CreateUser(ctx context.Context, u user.NewUser, audit ...user.Event) (user.User, error) {
+	if u.Verification != nil {
+		return s.createUserTx(ctx, u, audit)
+	}
 	var (
 		id     *int64
 		sealed []byte
@@ -396,6 +409,9 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd user.Update, audit
 		"set_email":     setEmail,
 		"email":         email,
 	}
+	if upd.Verification != nil {
+		return s.updateUserTx(ctx, id, args, upd.Verification, audit)
+	}
 	return s.queryUser(ctx, "update user", pgdb.RetryIfNotSent, updateUserSQL, args, audit...)
 }
 
@@ -404,24 +420,58 @@ const (
 	// revokeUserSessionsSQL revokes the live sessions of user @id when
 	// @revoke is true.
 	revokeUserSessionsSQL = `UPDATE user_session SET revoked_at = now() WHERE user_id = @id AND revoked_at IS NULL AND @revoke::boolean`
+	// revokeUserTokensSQL raises the token generation of user @id when
+	// @revoke is true, voiding every access token issued before; the
+	// table's trigger tells the verifiers on commit.
+	revokeUserTokensSQL = `
+INSERT INTO user_token_revocation AS r (user_id, generation)
+SELECT @id::bigint, 1 WHERE @revoke::boolean
+ON CONFLICT (user_id) DO UPDATE SET generation = r.generation + 1, revoked_at = now()`
 )
 
-// SetActive sets is_active; deactivation revokes the user's sessions in the
-// same transaction.
+// SetActive sets is_active; deactivation revokes the user's sessions and
+// access tokens in the same transaction.
 func (s *Store) SetActive(ctx context.Context, id int64, active bool, audit ...user.Event) (user.User, error) {
 	var u user.User
 	err := s.send(ctx, "set active", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(setActiveSQL, pgx.NamedArgs{"id": id, "active": active})
 		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": !active})
+		b.Queue(revokeUserTokensSQL, pgx.NamedArgs{"id": id, "revoke": !active})
 	}, func(br pgx.BatchResults) error {
 		var err error
 		if u, err = s.scanUser(br.QueryRow()); err != nil {
 			return err
 		}
-		_, err = br.Exec()
-		return err
+		return execAll(br, 2)
 	}, audit...)
 	return u, err
+}
+
+// execAll reads the results of the next n statements of br.
+func execAll(br pgx.BatchResults, n int) error {
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RevokeTokens revokes every live session of the user with id and raises
+// its token generation, in one transaction; an unknown id is ErrNotFound.
+// A second run would write its audit event again, so it is retried only
+// when it cannot have run.
+func (s *Store) RevokeTokens(ctx context.Context, id int64, audit ...user.Event) error {
+	return s.send(ctx, "revoke tokens", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(userByIDSQL, pgx.NamedArgs{"id": id})
+		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": true})
+		b.Queue(revokeUserTokensSQL, pgx.NamedArgs{"id": id, "revoke": true})
+	}, func(br pgx.BatchResults) error {
+		if _, err := s.scanUser(br.QueryRow()); err != nil {
+			return err
+		}
+		return execAll(br, 2)
+	}, audit...)
 }
 
 const promoteAdminSQL = `UPDATE "user" AS u SET is_admin = true, is_active = true WHERE u.id = @id RETURNING ` + userColumns
@@ -468,11 +518,12 @@ func (s *Store) Account(ctx context.Context, id int64) (user.Account, error) {
 const setPasswordHashSQL = `UPDATE "user" SET password_hash = @password_hash WHERE id = @id`
 
 // SetPasswordHash replaces the password hash and optionally revokes the
-// user's sessions, in one transaction.
+// user's sessions and access tokens, in one transaction.
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, audit ...user.Event) error {
 	return s.send(ctx, "set password hash", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
 		b.Queue(setPasswordHashSQL, pgx.NamedArgs{"id": id, "password_hash": hash})
 		b.Queue(revokeUserSessionsSQL, pgx.NamedArgs{"id": id, "revoke": revokeSessions})
+		b.Queue(revokeUserTokensSQL, pgx.NamedArgs{"id": id, "revoke": revokeSessions})
 	}, func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err != nil {
@@ -481,8 +532,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 		if tag.RowsAffected() == 0 {
 			return user.ErrNotFound
 		}
-		_, err = br.Exec()
-		return err
+		return execAll(br, 2)
 	}, audit...)
 }
 
@@ -494,7 +544,7 @@ SELECT ` + accountColumns + `, coalesce(t.failures, 0),
        coalesce(extract(epoch FROM t.window_start + @window_seconds::float8 * interval '1 second' - now()), 0)::float8
 FROM "user" u
 LEFT JOIN login_throttle t
-       ON t.scope = 'user' AND t.subject = u.id::text
+       ON t.scope = 'user' AND t.subject = u.id::text || @pair_suffix::text
       AND t.window_start > now() - @window_seconds::float8 * interval '1 second'
 `
 	loginStateByIDSQL       = loginStateAccountSelect + `WHERE u.id = @id`
@@ -518,7 +568,10 @@ func seconds(f float64) time.Duration {
 // LoginState returns the account l names and the open failure counters, in
 // one round trip.
 func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, window time.Duration) (user.LoginState, error) {
-	args := pgx.NamedArgs{"window_seconds": window.Seconds(), "addr": addr}
+	// The pair counters' subjects (user.PairSubject): the account or
+	// identifier, then this suffix.
+	suffix := user.PairSubject("", addr)
+	args := pgx.NamedArgs{"window_seconds": window.Seconds(), "addr": addr, "pair_suffix": suffix}
 	account := loginStateByUsernameSQL
 	switch {
 	case l.ID != 0:
@@ -528,10 +581,10 @@ func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, wind
 	case l.Email != "":
 		account = loginStateByEmailSQL
 		args["email"] = l.Email
-		args["login"] = l.Email
+		args["login"] = user.PairSubject(l.Email, addr)
 	default:
 		args["username"] = l.Username
-		args["login"] = l.Username
+		args["login"] = user.PairSubject(l.Username, addr)
 	}
 	var st user.LoginState
 	err := s.send(ctx, "login state", pgdb.RetrySafe, func(b *pgx.Batch) {
@@ -545,7 +598,7 @@ func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, wind
 			failures int
 			secs     float64
 		)
-		err := br.QueryRow().Scan(append(userFields(&a.User, &name), &a.PasswordHash, &failures, &secs)...)
+		err := br.QueryRow().Scan(append(userFields(&a.User, &name), &a.PasswordHash, &a.TokenGeneration, &failures, &secs)...)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
@@ -558,7 +611,7 @@ func (s *Store) LoginState(ctx context.Context, l user.Lookup, addr string, wind
 			st.Account = &a
 			if failures > 0 {
 				st.Counters = append(st.Counters, user.ThrottleCount{
-					Key:        user.ThrottleKey{Scope: user.ScopeUser, Subject: strconv.FormatInt(a.ID, 10)},
+					Key:        user.ThrottleKey{Scope: user.ScopeUser, Subject: user.PairSubject(strconv.FormatInt(a.ID, 10), addr)},
 					Failures:   failures,
 					RetryAfter: seconds(secs),
 				})
@@ -618,20 +671,58 @@ func (s *Store) RecordFailures(ctx context.Context, keys []user.ThrottleKey, win
 	}, audit...)
 }
 
-const insertSessionSQL = `INSERT INTO user_session (user_id, token_hash, expires_at) VALUES (@user_id, @token_hash, @expires_at)`
+// countAttemptSQL adds one attempt to the counter (@scope, @subject) (a
+// closed window starts again at one) and returns the count and the
+// seconds left in the window.
+const countAttemptSQL = `
+INSERT INTO login_throttle AS t (scope, subject, window_start, failures)
+VALUES (@scope, @subject, now(), 1)
+ON CONFLICT (scope, subject) DO UPDATE SET
+    failures     = CASE WHEN t.window_start > now() - @window_seconds::float8 * interval '1 second' THEN t.failures + 1 ELSE 1 END,
+    window_start = CASE WHEN t.window_start > now() - @window_seconds::float8 * interval '1 second' THEN t.window_start ELSE now() END
+RETURNING failures, extract(epoch FROM window_start + @window_seconds::float8 * interval '1 second' - now())::float8`
+
+// CountAttempt adds an attempt to the counter key. A second run would
+// count it twice, so it is retried only when it cannot have run.
+func (s *Store) CountAttempt(ctx context.Context, key user.ThrottleKey, window time.Duration) (user.ThrottleCount, error) {
+	c := user.ThrottleCount{Key: key}
+	err := s.send(ctx, "count attempt", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
+		b.Queue(countAttemptSQL, pgx.NamedArgs{"scope": string(key.Scope), "subject": key.Subject, "window_seconds": window.Seconds()})
+	}, func(br pgx.BatchResults) error {
+		var secs float64
+		if err := br.QueryRow().Scan(&c.Failures, &secs); err != nil {
+			return err
+		}
+		c.RetryAfter = seconds(secs)
+		return nil
+	})
+	return c, err
+}
+
+// insertSessionSQL inserts a session unless the user's token generation
+// is no longer @generation: the user's tokens were revoked since the
+// sign-in read it, and the session would outlive that revocation.
+const insertSessionSQL = `
+INSERT INTO user_session (user_id, token_hash, expires_at)
+SELECT @user_id, @token_hash, @expires_at
+WHERE coalesce((SELECT r.generation FROM user_token_revocation r WHERE r.user_id = @user_id), 0) = @generation`
 
 // StartSession stores a new session family and optionally a new password
 // hash. A second run would insert the token hash again and fail on its
 // uniqueness, so it is retried only when it cannot have run.
 func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash string, audit ...user.Event) error {
 	return s.send(ctx, "start session", pgdb.RetryIfNotSent, func(b *pgx.Batch) {
-		b.Queue(insertSessionSQL, pgx.NamedArgs{"user_id": sess.UserID, "token_hash": sess.TokenHash, "expires_at": sess.ExpiresAt})
+		b.Queue(insertSessionSQL, pgx.NamedArgs{"user_id": sess.UserID, "token_hash": sess.TokenHash, "expires_at": sess.ExpiresAt, "generation": sess.Generation})
 		if rehash != "" {
 			b.Queue(setPasswordHashSQL, pgx.NamedArgs{"id": sess.UserID, "password_hash": rehash})
 		}
 	}, func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
+		tag, err := br.Exec()
+		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return user.ErrTokensRevoked
 		}
 		if rehash != "" {
 			if _, err := br.Exec(); err != nil {
@@ -644,7 +735,7 @@ func (s *Store) StartSession(ctx context.Context, sess user.NewSession, rehash s
 
 const (
 	lockSessionSQL = `
-SELECT s.id, s.user_id, s.family_id, s.expires_at, s.revoked_at IS NOT NULL, s.replaced_by IS NOT NULL, ` + userColumns + `
+SELECT s.id, s.user_id, s.family_id, s.expires_at, s.revoked_at IS NOT NULL, s.replaced_by IS NOT NULL, ` + generationColumn + `, ` + userColumns + `
 FROM user_session s
 JOIN "user" u ON u.id = s.user_id
 WHERE s.token_hash = @token_hash
@@ -671,7 +762,7 @@ func (s *Store) RotateSession(ctx context.Context, tokenHash []byte, decide func
 			family pgtype.UUID
 			name   storedName
 		)
-		fields := append([]any{&cur.ID, &cur.UserID, &family, &cur.ExpiresAt, &cur.Revoked, &cur.Replaced}, userFields(&cur.User, &name)...)
+		fields := append([]any{&cur.ID, &cur.UserID, &family, &cur.ExpiresAt, &cur.Revoked, &cur.Replaced, &cur.TokenGeneration}, userFields(&cur.User, &name)...)
 		if err := tx.QueryRow(ctx, lockSessionSQL, pgx.NamedArgs{"token_hash": tokenHash}).Scan(fields...); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return user.ErrInvalidRefreshToken
@@ -739,6 +830,7 @@ func (s *Store) RevokeFamily(ctx context.Context, tokenHash []byte, audit ...use
 const (
 	deleteExpiredSessionsSQL = `DELETE FROM user_session WHERE expires_at < @before`
 	deleteClosedCountersSQL  = `DELETE FROM login_throttle WHERE window_start < @before`
+	deleteExpiredTokensSQL   = `DELETE FROM user_email_token WHERE expires_at < @before`
 )
 
 // DeleteExpired deletes expired sessions and closed counters and returns how
@@ -749,9 +841,10 @@ func (s *Store) DeleteExpired(ctx context.Context, sessionsBefore, throttleBefor
 	err := s.send(ctx, "delete expired", pgdb.RetrySafe, func(b *pgx.Batch) {
 		b.Queue(deleteExpiredSessionsSQL, pgx.NamedArgs{"before": sessionsBefore})
 		b.Queue(deleteClosedCountersSQL, pgx.NamedArgs{"before": throttleBefore})
+		b.Queue(deleteExpiredTokensSQL, pgx.NamedArgs{"before": sessionsBefore})
 	}, func(br pgx.BatchResults) error {
 		n = 0
-		for range 2 {
+		for range 3 {
 			tag, err := br.Exec()
 			if err != nil {
 				return err

@@ -106,9 +106,14 @@ func TestLoginState_CountsFailuresPerScopeAndRestartsClosedWindows(t *testing.T)
 		t.Fatal(err)
 	}
 	const window = time.Hour
-	userKey := user.ThrottleKey{Scope: user.ScopeUser, Subject: strconv.FormatInt(u.ID, 10)}
+	userKey := user.ThrottleKey{Scope: user.ScopeUser, Subject: user.PairSubject(strconv.FormatInt(u.ID, 10), "192.0.2.1")}
 	addrKey := user.ThrottleKey{Scope: user.ScopeAddr, Subject: "192.0.2.1"}
-	ghostKey := user.ThrottleKey{Scope: user.ScopeLogin, Subject: "ghost"}
+	ghostKey := user.ThrottleKey{Scope: user.ScopeLogin, Subject: user.PairSubject("ghost", "192.0.2.1")}
+	// The same account's failures from another address are not counted
+	// against this one.
+	if err := s.RecordFailures(ctx, []user.ThrottleKey{{Scope: user.ScopeUser, Subject: user.PairSubject(strconv.FormatInt(u.ID, 10), "198.51.100.1")}}, window); err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
 		if err := s.RecordFailures(ctx, []user.ThrottleKey{userKey, addrKey}, window); err != nil {
 			t.Fatal(err)
@@ -156,8 +161,8 @@ func TestLoginState_CountsFailuresPerScopeAndRestartsClosedWindows(t *testing.T)
 	}
 
 	n, err := s.DeleteExpired(ctx, time.Now(), time.Now().Add(-window))
-	if err != nil || n != 2 { // the closed addr and ghost counters
-		t.Errorf("DeleteExpired = %d, %v; want 2 closed counters", n, err)
+	if err != nil || n != 3 { // the closed addr, ghost and other-address counters
+		t.Errorf("DeleteExpired = %d, %v; want 3 closed counters", n, err)
 	}
 }
 

@@ -469,7 +469,9 @@ type ListTasksRequest struct {
 	// The sort order: one of created_at, updated_at, due_date, priority,
 	// optionally followed by " desc" (or " asc"); ties are broken by id.
 	// Priority sorts by rank (low < medium < high < urgent). Tasks without a
-	// due date sort last. Empty means "created_at desc".
+	// due date sort last. With q, "relevance" (or "relevance desc") sorts
+	// the best matches first: words in the title count more than words in
+	// the description. Empty means "created_at desc".
 	OrderBy string `protobuf:"bytes,3,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Only tasks with one of these statuses.
 	Status []TaskStatus `protobuf:"varint,4,rep,packed,name=status,proto3,enum=todo.task.v1.TaskStatus" json:"status,omitempty"`
@@ -484,7 +486,17 @@ type ListTasksRequest struct {
 	// Only tasks due at or after this instant.
 	DueAfter *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=due_after,json=dueAfter,proto3" json:"due_after,omitempty"`
 	// Only tasks changed after this instant.
-	UpdatedAfter  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	UpdatedAfter *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	// Only tasks whose title or description contain these words (full-text
+	// search, web-search syntax): every word must occur, "quoted words" must
+	// occur in that order, `or` between words accepts either, and -word
+	// excludes tasks with that word. The last word also matches as a prefix
+	// while it is being typed ("plan sp" finds "plan sprint"); a query ending
+	// in a space matches its last word whole. Words match in the server's
+	// search language (see the README), case-insensitively. A query without
+	// a word to find (empty, only stop words, only excluded words) is
+	// INVALID_ARGUMENT; leave q unset to list without searching.
+	Q             *string `protobuf:"bytes,11,opt,name=q,proto3,oneof" json:"q,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -587,6 +599,13 @@ func (x *ListTasksRequest) GetUpdatedAfter() *timestamppb.Timestamp {
 		return x.UpdatedAfter
 	}
 	return nil
+}
+
+func (x *ListTasksRequest) GetQ() string {
+	if x != nil && x.Q != nil {
+		return *x.Q
+	}
+	return ""
 }
 
 // ListTasksResponse is one page of tasks.
@@ -757,6 +776,239 @@ func (x *DeleteTaskRequest) GetEtag() string {
 	return ""
 }
 
+// BatchCreateTasksRequest carries the tasks to create.
+type BatchCreateTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One CreateTask request per task, 1 to 100 of them. Request ids must
+	// differ between items.
+	Requests      []*CreateTaskRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateTasksRequest) Reset() {
+	*x = BatchCreateTasksRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateTasksRequest) ProtoMessage() {}
+
+func (x *BatchCreateTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateTasksRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateTasksRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BatchCreateTasksRequest) GetRequests() []*CreateTaskRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// BatchCreateTasksResponse is the tasks created.
+type BatchCreateTasksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tasks, in the order of the requests.
+	Tasks         []*Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateTasksResponse) Reset() {
+	*x = BatchCreateTasksResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateTasksResponse) ProtoMessage() {}
+
+func (x *BatchCreateTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateTasksResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateTasksResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *BatchCreateTasksResponse) GetTasks() []*Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+// BatchUpdateTasksRequest carries the updates to apply.
+type BatchUpdateTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One UpdateTask request per task, 1 to 100 of them, each naming a
+	// different task.
+	Requests      []*UpdateTaskRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpdateTasksRequest) Reset() {
+	*x = BatchUpdateTasksRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpdateTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpdateTasksRequest) ProtoMessage() {}
+
+func (x *BatchUpdateTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpdateTasksRequest.ProtoReflect.Descriptor instead.
+func (*BatchUpdateTasksRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *BatchUpdateTasksRequest) GetRequests() []*UpdateTaskRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// BatchUpdateTasksResponse is the tasks as written.
+type BatchUpdateTasksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tasks, in the order of the requests.
+	Tasks         []*Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpdateTasksResponse) Reset() {
+	*x = BatchUpdateTasksResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpdateTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpdateTasksResponse) ProtoMessage() {}
+
+func (x *BatchUpdateTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpdateTasksResponse.ProtoReflect.Descriptor instead.
+func (*BatchUpdateTasksResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BatchUpdateTasksResponse) GetTasks() []*Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+// BatchDeleteTasksRequest names the tasks to delete.
+type BatchDeleteTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One DeleteTask request per task, 1 to 100 of them, each naming a
+	// different task.
+	Requests      []*DeleteTaskRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchDeleteTasksRequest) Reset() {
+	*x = BatchDeleteTasksRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchDeleteTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchDeleteTasksRequest) ProtoMessage() {}
+
+func (x *BatchDeleteTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchDeleteTasksRequest.ProtoReflect.Descriptor instead.
+func (*BatchDeleteTasksRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BatchDeleteTasksRequest) GetRequests() []*DeleteTaskRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
 // AssignTaskRequest gives a task to a user.
 type AssignTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -772,7 +1024,7 @@ type AssignTaskRequest struct {
 
 func (x *AssignTaskRequest) Reset() {
 	*x = AssignTaskRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	mi := &file_todo_task_v1_task_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +1036,7 @@ func (x *AssignTaskRequest) String() string {
 func (*AssignTaskRequest) ProtoMessage() {}
 
 func (x *AssignTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	mi := &file_todo_task_v1_task_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1049,7 @@ func (x *AssignTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignTaskRequest.ProtoReflect.Descriptor instead.
 func (*AssignTaskRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AssignTaskRequest) GetId() int64 {
@@ -830,7 +1082,7 @@ type GetTaskStatsRequest struct {
 
 func (x *GetTaskStatsRequest) Reset() {
 	*x = GetTaskStatsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[8]
+	mi := &file_todo_task_v1_task_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +1094,7 @@ func (x *GetTaskStatsRequest) String() string {
 func (*GetTaskStatsRequest) ProtoMessage() {}
 
 func (x *GetTaskStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[8]
+	mi := &file_todo_task_v1_task_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +1107,7 @@ func (x *GetTaskStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskStatsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{8}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{13}
 }
 
 // GetTaskStatsResponse counts the tasks the caller created.
@@ -873,7 +1125,7 @@ type GetTaskStatsResponse struct {
 
 func (x *GetTaskStatsResponse) Reset() {
 	*x = GetTaskStatsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	mi := &file_todo_task_v1_task_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1137,7 @@ func (x *GetTaskStatsResponse) String() string {
 func (*GetTaskStatsResponse) ProtoMessage() {}
 
 func (x *GetTaskStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	mi := &file_todo_task_v1_task_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1150,7 @@ func (x *GetTaskStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskStatsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{9}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetTaskStatsResponse) GetCounts() []*TaskCount {
@@ -937,7 +1189,7 @@ type TaskCount struct {
 
 func (x *TaskCount) Reset() {
 	*x = TaskCount{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[10]
+	mi := &file_todo_task_v1_task_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1201,7 @@ func (x *TaskCount) String() string {
 func (*TaskCount) ProtoMessage() {}
 
 func (x *TaskCount) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[10]
+	mi := &file_todo_task_v1_task_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1214,7 @@ func (x *TaskCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCount.ProtoReflect.Descriptor instead.
 func (*TaskCount) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{10}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TaskCount) GetStatus() TaskStatus {
@@ -1006,7 +1258,7 @@ type FieldChange struct {
 
 func (x *FieldChange) Reset() {
 	*x = FieldChange{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	mi := &file_todo_task_v1_task_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1270,7 @@ func (x *FieldChange) String() string {
 func (*FieldChange) ProtoMessage() {}
 
 func (x *FieldChange) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	mi := &file_todo_task_v1_task_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1283,7 @@ func (x *FieldChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
 func (*FieldChange) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{11}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FieldChange) GetField() string {
@@ -1082,7 +1334,7 @@ type TaskEvent struct {
 
 func (x *TaskEvent) Reset() {
 	*x = TaskEvent{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[12]
+	mi := &file_todo_task_v1_task_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1346,7 @@ func (x *TaskEvent) String() string {
 func (*TaskEvent) ProtoMessage() {}
 
 func (x *TaskEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[12]
+	mi := &file_todo_task_v1_task_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1359,7 @@ func (x *TaskEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskEvent.ProtoReflect.Descriptor instead.
 func (*TaskEvent) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{12}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TaskEvent) GetTime() *timestamppb.Timestamp {
@@ -1174,7 +1426,7 @@ type ListTaskEventsRequest struct {
 
 func (x *ListTaskEventsRequest) Reset() {
 	*x = ListTaskEventsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	mi := &file_todo_task_v1_task_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1438,7 @@ func (x *ListTaskEventsRequest) String() string {
 func (*ListTaskEventsRequest) ProtoMessage() {}
 
 func (x *ListTaskEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	mi := &file_todo_task_v1_task_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1451,7 @@ func (x *ListTaskEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListTaskEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{13}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListTaskEventsRequest) GetId() int64 {
@@ -1236,7 +1488,7 @@ type ListTaskEventsResponse struct {
 
 func (x *ListTaskEventsResponse) Reset() {
 	*x = ListTaskEventsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	mi := &file_todo_task_v1_task_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1500,7 @@ func (x *ListTaskEventsResponse) String() string {
 func (*ListTaskEventsResponse) ProtoMessage() {}
 
 func (x *ListTaskEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	mi := &file_todo_task_v1_task_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1513,7 @@ func (x *ListTaskEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListTaskEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{14}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListTaskEventsResponse) GetEvents() []*TaskEvent {
@@ -1303,7 +1555,7 @@ type ListTaskAuditEventsRequest struct {
 
 func (x *ListTaskAuditEventsRequest) Reset() {
 	*x = ListTaskAuditEventsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	mi := &file_todo_task_v1_task_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1567,7 @@ func (x *ListTaskAuditEventsRequest) String() string {
 func (*ListTaskAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListTaskAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	mi := &file_todo_task_v1_task_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1580,7 @@ func (x *ListTaskAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListTaskAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{15}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListTaskAuditEventsRequest) GetPageSize() int32 {
@@ -1393,7 +1645,7 @@ type ListTaskAuditEventsResponse struct {
 
 func (x *ListTaskAuditEventsResponse) Reset() {
 	*x = ListTaskAuditEventsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[16]
+	mi := &file_todo_task_v1_task_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1657,7 @@ func (x *ListTaskAuditEventsResponse) String() string {
 func (*ListTaskAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListTaskAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[16]
+	mi := &file_todo_task_v1_task_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1670,7 @@ func (x *ListTaskAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListTaskAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{16}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListTaskAuditEventsResponse) GetEvents() []*TaskEvent {
@@ -1469,7 +1721,7 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\x17\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"-\n" +
 	"\x0eGetTaskRequest\x12\x1b\n" +
-	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xf2\x04\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\x99\x05\n" +
 	"\x10ListTasksRequest\x12+\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
@@ -1485,9 +1737,11 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"due_before\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\tdueBefore\x12=\n" +
 	"\tdue_after\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\bdueAfter\x12E\n" +
 	"\rupdated_after\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\fupdatedAfterB\x0e\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\fupdatedAfter\x12\x1f\n" +
+	"\x01q\x18\v \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xe8\aH\x02R\x01q\x88\x01\x01B\x0e\n" +
 	"\f_assigned_toB\r\n" +
-	"\v_created_by\"\x87\x03\n" +
+	"\v_created_byB\x04\n" +
+	"\x02_q\"\x87\x03\n" +
 	"\x11ListTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.todo.task.v1.TaskR\x05tasks\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken:\x9f\x02\x92A\x9b\x022\x98\x02{\"tasks\": [{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"\", \"status\": \"TASK_STATUS_PENDING\", \"priority\": \"TASK_PRIORITY_HIGH\", \"created_by\": \"7\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-02T09:30:00Z\", \"etag\": \"v1\"}], \"next_page_token\": \"CgQIARAq\"}\"\x8a\x01\n" +
@@ -1498,7 +1752,17 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"updateMask\"Q\n" +
 	"\x11DeleteTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12\x1f\n" +
-	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"\x7f\n" +
+	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"f\n" +
+	"\x17BatchCreateTasksRequest\x12K\n" +
+	"\brequests\x18\x01 \x03(\v2\x1f.todo.task.v1.CreateTaskRequestB\x0e\xe2A\x01\x02\xbaH\a\x92\x01\x04\b\x01\x10dR\brequests\"D\n" +
+	"\x18BatchCreateTasksResponse\x12(\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x12.todo.task.v1.TaskR\x05tasks\"f\n" +
+	"\x17BatchUpdateTasksRequest\x12K\n" +
+	"\brequests\x18\x01 \x03(\v2\x1f.todo.task.v1.UpdateTaskRequestB\x0e\xe2A\x01\x02\xbaH\a\x92\x01\x04\b\x01\x10dR\brequests\"D\n" +
+	"\x18BatchUpdateTasksResponse\x12(\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x12.todo.task.v1.TaskR\x05tasks\"f\n" +
+	"\x17BatchDeleteTasksRequest\x12K\n" +
+	"\brequests\x18\x01 \x03(\v2\x1f.todo.task.v1.DeleteTaskRequestB\x0e\xe2A\x01\x02\xbaH\a\x92\x01\x04\b\x01\x10dR\brequests\"\x7f\n" +
 	"\x11AssignTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12,\n" +
 	"\vassignee_id\x18\x02 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02(\x00R\n" +
@@ -1568,12 +1832,25 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
 	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
-	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\xbf\a\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\x83\x0f\n" +
 	"\vTaskService\x12Z\n" +
 	"\n" +
 	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
 	"\aGetTask\x12\x1c.todo.task.v1.GetTaskRequest\x1a\x12.todo.task.v1.Task\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/tasks/{id}\x12_\n" +
-	"\tListTasks\x12\x1e.todo.task.v1.ListTasksRequest\x1a\x1f.todo.task.v1.ListTasksResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasks\x12d\n" +
+	"\tListTasks\x12\x1e.todo.task.v1.ListTasksRequest\x1a\x1f.todo.task.v1.ListTasksResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasks\x12\xeb\x01\n" +
+	"\x10BatchCreateTasks\x12%.todo.task.v1.BatchCreateTasksRequest\x1a&.todo.task.v1.BatchCreateTasksResponse\"\x87\x01\x92AdJb\n" +
+	"\x03404\x12[\n" +
+	"YAn item's request_id made a task that has been deleted since; the message names the item.\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchCreate\x12\xf0\x02\n" +
+	"\x10BatchUpdateTasks\x12%.todo.task.v1.BatchUpdateTasksRequest\x1a&.todo.task.v1.BatchUpdateTasksResponse\"\x8c\x02\x92A\xe8\x01Jm\n" +
+	"\x03404\x12f\n" +
+	"dAn item names a task that does not exist or that the caller may not see; the message names the item.Jw\n" +
+	"\x03409\x12p\n" +
+	"nAn item's etag is stale, or its task changed concurrently; nothing was updated and the message names the item.\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchUpdate\x12\xe0\x02\n" +
+	"\x10BatchDeleteTasks\x12%.todo.task.v1.BatchDeleteTasksRequest\x1a\x16.google.protobuf.Empty\"\x8c\x02\x92A\xe8\x01Jm\n" +
+	"\x03404\x12f\n" +
+	"dAn item names a task that does not exist or that the caller may not see; the message names the item.Jw\n" +
+	"\x03409\x12p\n" +
+	"nAn item's etag is stale, or its task changed concurrently; nothing was deleted and the message names the item.\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks:batchDelete\x12d\n" +
 	"\n" +
 	"UpdateTask\x12\x1f.todo.task.v1.UpdateTaskRequest\x1a\x12.todo.task.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04task2\x13/v1/tasks/{task.id}\x12]\n" +
 	"\n" +
@@ -1603,7 +1880,7 @@ func file_todo_task_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_todo_task_v1_task_proto_goTypes = []any{
 	(TaskStatus)(0),                     // 0: todo.task.v1.TaskStatus
 	(TaskPriority)(0),                   // 1: todo.task.v1.TaskPriority
@@ -1615,72 +1892,88 @@ var file_todo_task_v1_task_proto_goTypes = []any{
 	(*ListTasksResponse)(nil),           // 7: todo.task.v1.ListTasksResponse
 	(*UpdateTaskRequest)(nil),           // 8: todo.task.v1.UpdateTaskRequest
 	(*DeleteTaskRequest)(nil),           // 9: todo.task.v1.DeleteTaskRequest
-	(*AssignTaskRequest)(nil),           // 10: todo.task.v1.AssignTaskRequest
-	(*GetTaskStatsRequest)(nil),         // 11: todo.task.v1.GetTaskStatsRequest
-	(*GetTaskStatsResponse)(nil),        // 12: todo.task.v1.GetTaskStatsResponse
-	(*TaskCount)(nil),                   // 13: todo.task.v1.TaskCount
-	(*FieldChange)(nil),                 // 14: todo.task.v1.FieldChange
-	(*TaskEvent)(nil),                   // 15: todo.task.v1.TaskEvent
-	(*ListTaskEventsRequest)(nil),       // 16: todo.task.v1.ListTaskEventsRequest
-	(*ListTaskEventsResponse)(nil),      // 17: todo.task.v1.ListTaskEventsResponse
-	(*ListTaskAuditEventsRequest)(nil),  // 18: todo.task.v1.ListTaskAuditEventsRequest
-	(*ListTaskAuditEventsResponse)(nil), // 19: todo.task.v1.ListTaskAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 21: google.protobuf.FieldMask
-	(*structpb.Value)(nil),              // 22: google.protobuf.Value
-	(*emptypb.Empty)(nil),               // 23: google.protobuf.Empty
+	(*BatchCreateTasksRequest)(nil),     // 10: todo.task.v1.BatchCreateTasksRequest
+	(*BatchCreateTasksResponse)(nil),    // 11: todo.task.v1.BatchCreateTasksResponse
+	(*BatchUpdateTasksRequest)(nil),     // 12: todo.task.v1.BatchUpdateTasksRequest
+	(*BatchUpdateTasksResponse)(nil),    // 13: todo.task.v1.BatchUpdateTasksResponse
+	(*BatchDeleteTasksRequest)(nil),     // 14: todo.task.v1.BatchDeleteTasksRequest
+	(*AssignTaskRequest)(nil),           // 15: todo.task.v1.AssignTaskRequest
+	(*GetTaskStatsRequest)(nil),         // 16: todo.task.v1.GetTaskStatsRequest
+	(*GetTaskStatsResponse)(nil),        // 17: todo.task.v1.GetTaskStatsResponse
+	(*TaskCount)(nil),                   // 18: todo.task.v1.TaskCount
+	(*FieldChange)(nil),                 // 19: todo.task.v1.FieldChange
+	(*TaskEvent)(nil),                   // 20: todo.task.v1.TaskEvent
+	(*ListTaskEventsRequest)(nil),       // 21: todo.task.v1.ListTaskEventsRequest
+	(*ListTaskEventsResponse)(nil),      // 22: todo.task.v1.ListTaskEventsResponse
+	(*ListTaskAuditEventsRequest)(nil),  // 23: todo.task.v1.ListTaskAuditEventsRequest
+	(*ListTaskAuditEventsResponse)(nil), // 24: todo.task.v1.ListTaskAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 26: google.protobuf.FieldMask
+	(*structpb.Value)(nil),              // 27: google.protobuf.Value
+	(*emptypb.Empty)(nil),               // 28: google.protobuf.Empty
 }
 var file_todo_task_v1_task_proto_depIdxs = []int32{
 	0,  // 0: todo.task.v1.Task.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 1: todo.task.v1.Task.priority:type_name -> todo.task.v1.TaskPriority
-	20, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
-	20, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
-	20, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
-	20, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
+	25, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
+	25, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	25, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
 	3,  // 6: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
 	0,  // 7: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 8: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
-	20, // 9: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
-	20, // 10: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
-	20, // 11: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
+	25, // 9: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
+	25, // 10: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
+	25, // 11: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
 	3,  // 12: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
 	3,  // 13: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
-	21, // 14: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13, // 15: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
-	0,  // 16: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
-	1,  // 17: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
-	22, // 18: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	22, // 19: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
-	20, // 20: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 21: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
-	14, // 22: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
-	15, // 23: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	20, // 24: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	20, // 25: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	15, // 26: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	4,  // 27: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
-	5,  // 28: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
-	6,  // 29: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
-	8,  // 30: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
-	9,  // 31: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
-	10, // 32: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
-	11, // 33: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
-	16, // 34: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
-	18, // 35: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
-	3,  // 36: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
-	3,  // 37: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
-	7,  // 38: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
-	3,  // 39: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
-	23, // 40: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
-	3,  // 41: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
-	12, // 42: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
-	17, // 43: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
-	19, // 44: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
-	36, // [36:45] is the sub-list for method output_type
-	27, // [27:36] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	26, // 14: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 15: todo.task.v1.BatchCreateTasksRequest.requests:type_name -> todo.task.v1.CreateTaskRequest
+	3,  // 16: todo.task.v1.BatchCreateTasksResponse.tasks:type_name -> todo.task.v1.Task
+	8,  // 17: todo.task.v1.BatchUpdateTasksRequest.requests:type_name -> todo.task.v1.UpdateTaskRequest
+	3,  // 18: todo.task.v1.BatchUpdateTasksResponse.tasks:type_name -> todo.task.v1.Task
+	9,  // 19: todo.task.v1.BatchDeleteTasksRequest.requests:type_name -> todo.task.v1.DeleteTaskRequest
+	18, // 20: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
+	0,  // 21: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
+	1,  // 22: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
+	27, // 23: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	27, // 24: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	25, // 25: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 26: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
+	19, // 27: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
+	20, // 28: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	25, // 29: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	25, // 30: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	20, // 31: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	4,  // 32: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
+	5,  // 33: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
+	6,  // 34: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
+	10, // 35: todo.task.v1.TaskService.BatchCreateTasks:input_type -> todo.task.v1.BatchCreateTasksRequest
+	12, // 36: todo.task.v1.TaskService.BatchUpdateTasks:input_type -> todo.task.v1.BatchUpdateTasksRequest
+	14, // 37: todo.task.v1.TaskService.BatchDeleteTasks:input_type -> todo.task.v1.BatchDeleteTasksRequest
+	8,  // 38: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
+	9,  // 39: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
+	15, // 40: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
+	16, // 41: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
+	21, // 42: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
+	23, // 43: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
+	3,  // 44: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
+	3,  // 45: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
+	7,  // 46: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
+	11, // 47: todo.task.v1.TaskService.BatchCreateTasks:output_type -> todo.task.v1.BatchCreateTasksResponse
+	13, // 48: todo.task.v1.TaskService.BatchUpdateTasks:output_type -> todo.task.v1.BatchUpdateTasksResponse
+	28, // 49: todo.task.v1.TaskService.BatchDeleteTasks:output_type -> google.protobuf.Empty
+	3,  // 50: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
+	28, // 51: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
+	3,  // 52: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
+	17, // 53: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
+	22, // 54: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
+	24, // 55: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
+	44, // [44:56] is the sub-list for method output_type
+	32, // [32:44] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_todo_task_v1_task_proto_init() }
@@ -1690,15 +1983,15 @@ func file_todo_task_v1_task_proto_init() {
 	}
 	file_todo_task_v1_task_proto_msgTypes[0].OneofWrappers = []any{}
 	file_todo_task_v1_task_proto_msgTypes[3].OneofWrappers = []any{}
-	file_todo_task_v1_task_proto_msgTypes[12].OneofWrappers = []any{}
-	file_todo_task_v1_task_proto_msgTypes[15].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[17].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[20].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_task_v1_task_proto_rawDesc), len(file_todo_task_v1_task_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,9 @@ const (
 	TaskService_CreateTask_FullMethodName          = "/todo.task.v1.TaskService/CreateTask"
 	TaskService_GetTask_FullMethodName             = "/todo.task.v1.TaskService/GetTask"
 	TaskService_ListTasks_FullMethodName           = "/todo.task.v1.TaskService/ListTasks"
+	TaskService_BatchCreateTasks_FullMethodName    = "/todo.task.v1.TaskService/BatchCreateTasks"
+	TaskService_BatchUpdateTasks_FullMethodName    = "/todo.task.v1.TaskService/BatchUpdateTasks"
+	TaskService_BatchDeleteTasks_FullMethodName    = "/todo.task.v1.TaskService/BatchDeleteTasks"
 	TaskService_UpdateTask_FullMethodName          = "/todo.task.v1.TaskService/UpdateTask"
 	TaskService_DeleteTask_FullMethodName          = "/todo.task.v1.TaskService/DeleteTask"
 	TaskService_AssignTask_FullMethodName          = "/todo.task.v1.TaskService/AssignTask"
@@ -53,8 +56,25 @@ type TaskServiceClient interface {
 	// GetTask returns a task visible to the caller.
 	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*Task, error)
 	// ListTasks pages through the tasks visible to the caller that match every
-	// given filter.
+	// given filter and, with q, the words searched for.
 	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error)
+	// BatchCreateTasks creates up to 100 tasks owned by the caller, all or
+	// nothing, in one transaction: each item is validated and treated as
+	// CreateTask would treat it, and when one fails nothing is written and
+	// the error names the item (requests[3].task.title). Each item's
+	// request_id makes a retry of the batch return the tasks of the first.
+	BatchCreateTasks(ctx context.Context, in *BatchCreateTasksRequest, opts ...grpc.CallOption) (*BatchCreateTasksResponse, error)
+	// BatchUpdateTasks applies up to 100 updates, all or nothing, in one
+	// transaction: each item is an UpdateTask request (its own update_mask
+	// and etag) checked and authorized as UpdateTask would; when one fails
+	// (a stale etag: ABORTED) nothing is changed and the error names the
+	// item. The tasks are returned in the order of the requests.
+	BatchUpdateTasks(ctx context.Context, in *BatchUpdateTasksRequest, opts ...grpc.CallOption) (*BatchUpdateTasksResponse, error)
+	// BatchDeleteTasks deletes up to 100 tasks, all or nothing, in one
+	// transaction: each item is a DeleteTask request (its own etag)
+	// authorized as DeleteTask would; when one fails nothing is deleted and
+	// the error names the item.
+	BatchDeleteTasks(ctx context.Context, in *BatchDeleteTasksRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// UpdateTask changes the fields named in update_mask (title, description,
 	// status, priority, due_date) and nothing else. When task.etag is given it
 	// must equal the task's current etag, or the call fails with ABORTED and
@@ -123,6 +143,36 @@ func (c *taskServiceClient) ListTasks(ctx context.Context, in *ListTasksRequest,
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListTasksResponse)
 	err := c.cc.Invoke(ctx, TaskService_ListTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) BatchCreateTasks(ctx context.Context, in *BatchCreateTasksRequest, opts ...grpc.CallOption) (*BatchCreateTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCreateTasksResponse)
+	err := c.cc.Invoke(ctx, TaskService_BatchCreateTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) BatchUpdateTasks(ctx context.Context, in *BatchUpdateTasksRequest, opts ...grpc.CallOption) (*BatchUpdateTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchUpdateTasksResponse)
+	err := c.cc.Invoke(ctx, TaskService_BatchUpdateTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) BatchDeleteTasks(ctx context.Context, in *BatchDeleteTasksRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, TaskService_BatchDeleteTasks_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,8 +261,25 @@ type TaskServiceServer interface {
 	// GetTask returns a task visible to the caller.
 	GetTask(context.Context, *GetTaskRequest) (*Task, error)
 	// ListTasks pages through the tasks visible to the caller that match every
-	// given filter.
+	// given filter and, with q, the words searched for.
 	ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error)
+	// BatchCreateTasks creates up to 100 tasks owned by the caller, all or
+	// nothing, in one transaction: each item is validated and treated as
+	// CreateTask would treat it, and when one fails nothing is written and
+	// the error names the item (requests[3].task.title). Each item's
+	// request_id makes a retry of the batch return the tasks of the first.
+	BatchCreateTasks(context.Context, *BatchCreateTasksRequest) (*BatchCreateTasksResponse, error)
+	// BatchUpdateTasks applies up to 100 updates, all or nothing, in one
+	// transaction: each item is an UpdateTask request (its own update_mask
+	// and etag) checked and authorized as UpdateTask would; when one fails
+	// (a stale etag: ABORTED) nothing is changed and the error names the
+	// item. The tasks are returned in the order of the requests.
+	BatchUpdateTasks(context.Context, *BatchUpdateTasksRequest) (*BatchUpdateTasksResponse, error)
+	// BatchDeleteTasks deletes up to 100 tasks, all or nothing, in one
+	// transaction: each item is a DeleteTask request (its own etag)
+	// authorized as DeleteTask would; when one fails nothing is deleted and
+	// the error names the item.
+	BatchDeleteTasks(context.Context, *BatchDeleteTasksRequest) (*emptypb.Empty, error)
 	// UpdateTask changes the fields named in update_mask (title, description,
 	// status, priority, due_date) and nothing else. When task.etag is given it
 	// must equal the task's current etag, or the call fails with ABORTED and
@@ -265,6 +332,15 @@ func (UnimplementedTaskServiceServer) GetTask(context.Context, *GetTaskRequest) 
 }
 func (UnimplementedTaskServiceServer) ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) BatchCreateTasks(context.Context, *BatchCreateTasksRequest) (*BatchCreateTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchCreateTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) BatchUpdateTasks(context.Context, *BatchUpdateTasksRequest) (*BatchUpdateTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchUpdateTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) BatchDeleteTasks(context.Context, *BatchDeleteTasksRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchDeleteTasks not implemented")
 }
 func (UnimplementedTaskServiceServer) UpdateTask(context.Context, *UpdateTaskRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateTask not implemented")
@@ -355,6 +431,60 @@ func _TaskService_ListTasks_Handler(srv interface{}, ctx context.Context, dec fu
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(TaskServiceServer).ListTasks(ctx, req.(*ListTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_BatchCreateTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCreateTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).BatchCreateTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_BatchCreateTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).BatchCreateTasks(ctx, req.(*BatchCreateTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_BatchUpdateTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchUpdateTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).BatchUpdateTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_BatchUpdateTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).BatchUpdateTasks(ctx, req.(*BatchUpdateTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_BatchDeleteTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchDeleteTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).BatchDeleteTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_BatchDeleteTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).BatchDeleteTasks(ctx, req.(*BatchDeleteTasksRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -485,6 +615,18 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTasks",
 			Handler:    _TaskService_ListTasks_Handler,
+		},
+		{
+			MethodName: "BatchCreateTasks",
+			Handler:    _TaskService_BatchCreateTasks_Handler,
+		},
+		{
+			MethodName: "BatchUpdateTasks",
+			Handler:    _TaskService_BatchUpdateTasks_Handler,
+		},
+		{
+			MethodName: "BatchDeleteTasks",
+			Handler:    _TaskService_BatchDeleteTasks_Handler,
 		},
 		{
 			MethodName: "UpdateTask",

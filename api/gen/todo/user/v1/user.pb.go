@@ -27,6 +27,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// PersonalAccessTokenScope is what a personal access token may do.
+type PersonalAccessTokenScope int32
+
+const (
+	// Unspecified: on create, read-only.
+	PersonalAccessTokenScope_PERSONAL_ACCESS_TOKEN_SCOPE_UNSPECIFIED PersonalAccessTokenScope = 0
+	// Only the methods that read (Get…, List…, BatchGet…, Search…, Watch…);
+	// any other is PERMISSION_DENIED.
+	PersonalAccessTokenScope_PERSONAL_ACCESS_TOKEN_SCOPE_READ_ONLY PersonalAccessTokenScope = 1
+	// Whatever the user may do, except creating personal access tokens.
+	PersonalAccessTokenScope_PERSONAL_ACCESS_TOKEN_SCOPE_READ_WRITE PersonalAccessTokenScope = 2
+)
+
+// Enum value maps for PersonalAccessTokenScope.
+var (
+	PersonalAccessTokenScope_name = map[int32]string{
+		0: "PERSONAL_ACCESS_TOKEN_SCOPE_UNSPECIFIED",
+		1: "PERSONAL_ACCESS_TOKEN_SCOPE_READ_ONLY",
+		2: "PERSONAL_ACCESS_TOKEN_SCOPE_READ_WRITE",
+	}
+	PersonalAccessTokenScope_value = map[string]int32{
+		"PERSONAL_ACCESS_TOKEN_SCOPE_UNSPECIFIED": 0,
+		"PERSONAL_ACCESS_TOKEN_SCOPE_READ_ONLY":   1,
+		"PERSONAL_ACCESS_TOKEN_SCOPE_READ_WRITE":  2,
+	}
+)
+
+func (x PersonalAccessTokenScope) Enum() *PersonalAccessTokenScope {
+	p := new(PersonalAccessTokenScope)
+	*p = x
+	return p
+}
+
+func (x PersonalAccessTokenScope) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PersonalAccessTokenScope) Descriptor() protoreflect.EnumDescriptor {
+	return file_todo_user_v1_user_proto_enumTypes[0].Descriptor()
+}
+
+func (PersonalAccessTokenScope) Type() protoreflect.EnumType {
+	return &file_todo_user_v1_user_proto_enumTypes[0]
+}
+
+func (x PersonalAccessTokenScope) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PersonalAccessTokenScope.Descriptor instead.
+func (PersonalAccessTokenScope) EnumDescriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{0}
+}
+
 // AuditActorKind says who did a recorded operation.
 type AuditActorKind int32
 
@@ -69,11 +123,11 @@ func (x AuditActorKind) String() string {
 }
 
 func (AuditActorKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_todo_user_v1_user_proto_enumTypes[0].Descriptor()
+	return file_todo_user_v1_user_proto_enumTypes[1].Descriptor()
 }
 
 func (AuditActorKind) Type() protoreflect.EnumType {
-	return &file_todo_user_v1_user_proto_enumTypes[0]
+	return &file_todo_user_v1_user_proto_enumTypes[1]
 }
 
 func (x AuditActorKind) Number() protoreflect.EnumNumber {
@@ -82,7 +136,7 @@ func (x AuditActorKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AuditActorKind.Descriptor instead.
 func (AuditActorKind) EnumDescriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{0}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{1}
 }
 
 // User is an account. It never carries a password or a password hash.
@@ -649,6 +703,671 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{8}
 }
 
+// LogoutAllRequest is empty: the caller is the access token's user.
+type LogoutAllRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutAllRequest) Reset() {
+	*x = LogoutAllRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutAllRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutAllRequest) ProtoMessage() {}
+
+func (x *LogoutAllRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutAllRequest.ProtoReflect.Descriptor instead.
+func (*LogoutAllRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{9}
+}
+
+// LogoutAllResponse is empty.
+type LogoutAllResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutAllResponse) Reset() {
+	*x = LogoutAllResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutAllResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutAllResponse) ProtoMessage() {}
+
+func (x *LogoutAllResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutAllResponse.ProtoReflect.Descriptor instead.
+func (*LogoutAllResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{10}
+}
+
+// VerifyEmailRequest carries the token of a verification mail.
+type VerifyEmailRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token, as the mail gives it.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailRequest) Reset() {
+	*x = VerifyEmailRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailRequest) ProtoMessage() {}
+
+func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailRequest.ProtoReflect.Descriptor instead.
+func (*VerifyEmailRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *VerifyEmailRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// ResendVerificationRequest is empty: the caller is the access token's user.
+type ResendVerificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendVerificationRequest) Reset() {
+	*x = ResendVerificationRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendVerificationRequest) ProtoMessage() {}
+
+func (x *ResendVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendVerificationRequest.ProtoReflect.Descriptor instead.
+func (*ResendVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{12}
+}
+
+// ResendVerificationResponse is empty.
+type ResendVerificationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendVerificationResponse) Reset() {
+	*x = ResendVerificationResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendVerificationResponse) ProtoMessage() {}
+
+func (x *ResendVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendVerificationResponse.ProtoReflect.Descriptor instead.
+func (*ResendVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{13}
+}
+
+// RequestPasswordResetRequest names the account.
+type RequestPasswordResetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account's email address or username.
+	Login         string `protobuf:"bytes,1,opt,name=login,proto3" json:"login,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPasswordResetRequest) Reset() {
+	*x = RequestPasswordResetRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPasswordResetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPasswordResetRequest) ProtoMessage() {}
+
+func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPasswordResetRequest.ProtoReflect.Descriptor instead.
+func (*RequestPasswordResetRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RequestPasswordResetRequest) GetLogin() string {
+	if x != nil {
+		return x.Login
+	}
+	return ""
+}
+
+// RequestPasswordResetResponse is empty, whatever happened.
+type RequestPasswordResetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPasswordResetResponse) Reset() {
+	*x = RequestPasswordResetResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPasswordResetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPasswordResetResponse) ProtoMessage() {}
+
+func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPasswordResetResponse.ProtoReflect.Descriptor instead.
+func (*RequestPasswordResetResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{15}
+}
+
+// ResetPasswordRequest carries the token of a reset mail and the new
+// password.
+type ResetPasswordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token, as the mail gives it.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The new password: 12 to 128 characters.
+	NewPassword   string `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordRequest) Reset() {
+	*x = ResetPasswordRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordRequest) ProtoMessage() {}
+
+func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ResetPasswordRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ResetPasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+// ResetPasswordResponse is empty.
+type ResetPasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordResponse) Reset() {
+	*x = ResetPasswordResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordResponse) ProtoMessage() {}
+
+func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{17}
+}
+
+// PersonalAccessToken is a named, expiring bearer token of a user.
+type PersonalAccessToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's id, assigned by the server.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The user the token acts as.
+	UserId int64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// What the token is for: 1 to 100 characters.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// What the token may do (unspecified: read-only).
+	Scope PersonalAccessTokenScope `protobuf:"varint,4,opt,name=scope,proto3,enum=todo.user.v1.PersonalAccessTokenScope" json:"scope,omitempty"`
+	// When the token was created.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the token stops working: in the future, at most 366 days ahead
+	// (default: 30 days after creation).
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// When the token was revoked; absent while it is not.
+	RevokedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// The secret, "todo_pat_" and 43 characters: only in the answer of
+	// CreatePersonalAccessToken, never again (only its hash is stored).
+	Token         string `protobuf:"bytes,8,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersonalAccessToken) Reset() {
+	*x = PersonalAccessToken{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonalAccessToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonalAccessToken) ProtoMessage() {}
+
+func (x *PersonalAccessToken) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonalAccessToken.ProtoReflect.Descriptor instead.
+func (*PersonalAccessToken) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PersonalAccessToken) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PersonalAccessToken) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *PersonalAccessToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PersonalAccessToken) GetScope() PersonalAccessTokenScope {
+	if x != nil {
+		return x.Scope
+	}
+	return PersonalAccessTokenScope_PERSONAL_ACCESS_TOKEN_SCOPE_UNSPECIFIED
+}
+
+func (x *PersonalAccessToken) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *PersonalAccessToken) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *PersonalAccessToken) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *PersonalAccessToken) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// CreatePersonalAccessTokenRequest carries the token to create.
+type CreatePersonalAccessTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token: name, scope and expires_at.
+	PersonalAccessToken *PersonalAccessToken `protobuf:"bytes,1,opt,name=personal_access_token,json=personalAccessToken,proto3" json:"personal_access_token,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CreatePersonalAccessTokenRequest) Reset() {
+	*x = CreatePersonalAccessTokenRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePersonalAccessTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePersonalAccessTokenRequest) ProtoMessage() {}
+
+func (x *CreatePersonalAccessTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePersonalAccessTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreatePersonalAccessTokenRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreatePersonalAccessTokenRequest) GetPersonalAccessToken() *PersonalAccessToken {
+	if x != nil {
+		return x.PersonalAccessToken
+	}
+	return nil
+}
+
+// ListPersonalAccessTokensRequest names whose tokens to list.
+type ListPersonalAccessTokensRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An admin may list another user's tokens; 0: the caller's.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPersonalAccessTokensRequest) Reset() {
+	*x = ListPersonalAccessTokensRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPersonalAccessTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPersonalAccessTokensRequest) ProtoMessage() {}
+
+func (x *ListPersonalAccessTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPersonalAccessTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListPersonalAccessTokensRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListPersonalAccessTokensRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// ListPersonalAccessTokensResponse lists tokens, newest first.
+type ListPersonalAccessTokensResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tokens, without their secrets.
+	PersonalAccessTokens []*PersonalAccessToken `protobuf:"bytes,1,rep,name=personal_access_tokens,json=personalAccessTokens,proto3" json:"personal_access_tokens,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ListPersonalAccessTokensResponse) Reset() {
+	*x = ListPersonalAccessTokensResponse{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPersonalAccessTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPersonalAccessTokensResponse) ProtoMessage() {}
+
+func (x *ListPersonalAccessTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPersonalAccessTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListPersonalAccessTokensResponse) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListPersonalAccessTokensResponse) GetPersonalAccessTokens() []*PersonalAccessToken {
+	if x != nil {
+		return x.PersonalAccessTokens
+	}
+	return nil
+}
+
+// RevokePersonalAccessTokenRequest names the token to revoke.
+type RevokePersonalAccessTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's id.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokePersonalAccessTokenRequest) Reset() {
+	*x = RevokePersonalAccessTokenRequest{}
+	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokePersonalAccessTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokePersonalAccessTokenRequest) ProtoMessage() {}
+
+func (x *RevokePersonalAccessTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokePersonalAccessTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokePersonalAccessTokenRequest) Descriptor() ([]byte, []int) {
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RevokePersonalAccessTokenRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 // GetPublicKeysRequest is empty.
 type GetPublicKeysRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -658,7 +1377,7 @@ type GetPublicKeysRequest struct {
 
 func (x *GetPublicKeysRequest) Reset() {
 	*x = GetPublicKeysRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	mi := &file_todo_user_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +1389,7 @@ func (x *GetPublicKeysRequest) String() string {
 func (*GetPublicKeysRequest) ProtoMessage() {}
 
 func (x *GetPublicKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[9]
+	mi := &file_todo_user_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +1402,7 @@ func (x *GetPublicKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicKeysRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicKeysRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{9}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 // GetPublicKeysResponse is a JSON Web Key Set (RFC 7517) of the keys that
@@ -698,7 +1417,7 @@ type GetPublicKeysResponse struct {
 
 func (x *GetPublicKeysResponse) Reset() {
 	*x = GetPublicKeysResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	mi := &file_todo_user_v1_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +1429,7 @@ func (x *GetPublicKeysResponse) String() string {
 func (*GetPublicKeysResponse) ProtoMessage() {}
 
 func (x *GetPublicKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[10]
+	mi := &file_todo_user_v1_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +1442,7 @@ func (x *GetPublicKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicKeysResponse.ProtoReflect.Descriptor instead.
 func (*GetPublicKeysResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{10}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetPublicKeysResponse) GetKeys() []*PublicKey {
@@ -754,7 +1473,7 @@ type PublicKey struct {
 
 func (x *PublicKey) Reset() {
 	*x = PublicKey{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	mi := &file_todo_user_v1_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +1485,7 @@ func (x *PublicKey) String() string {
 func (*PublicKey) ProtoMessage() {}
 
 func (x *PublicKey) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[11]
+	mi := &file_todo_user_v1_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +1498,7 @@ func (x *PublicKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKey.ProtoReflect.Descriptor instead.
 func (*PublicKey) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PublicKey) GetKid() string {
@@ -833,7 +1552,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	mi := &file_todo_user_v1_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1564,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[12]
+	mi := &file_todo_user_v1_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1577,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{26}
 }
 
 // GetUserRequest names a user.
@@ -872,7 +1591,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	mi := &file_todo_user_v1_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +1603,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[13]
+	mi := &file_todo_user_v1_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1616,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{13}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetUserRequest) GetId() int64 {
@@ -923,7 +1642,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	mi := &file_todo_user_v1_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1654,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[14]
+	mi := &file_todo_user_v1_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1667,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{14}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListUsersRequest) GetPageSize() int32 {
@@ -985,7 +1704,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	mi := &file_todo_user_v1_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1716,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[15]
+	mi := &file_todo_user_v1_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1729,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{15}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -1042,7 +1761,7 @@ type UpdateUserRequest struct {
 
 func (x *UpdateUserRequest) Reset() {
 	*x = UpdateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	mi := &file_todo_user_v1_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1773,7 @@ func (x *UpdateUserRequest) String() string {
 func (*UpdateUserRequest) ProtoMessage() {}
 
 func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[16]
+	mi := &file_todo_user_v1_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1786,7 @@ func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{16}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateUserRequest) GetUser() *User {
@@ -1099,7 +1818,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	mi := &file_todo_user_v1_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1830,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[17]
+	mi := &file_todo_user_v1_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1843,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{17}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChangePasswordRequest) GetId() int64 {
@@ -1157,7 +1876,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	mi := &file_todo_user_v1_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1888,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[18]
+	mi := &file_todo_user_v1_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1901,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{18}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{32}
 }
 
 // DeactivateUserRequest names the user to deactivate.
@@ -1196,7 +1915,7 @@ type DeactivateUserRequest struct {
 
 func (x *DeactivateUserRequest) Reset() {
 	*x = DeactivateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	mi := &file_todo_user_v1_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1927,7 @@ func (x *DeactivateUserRequest) String() string {
 func (*DeactivateUserRequest) ProtoMessage() {}
 
 func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[19]
+	mi := &file_todo_user_v1_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1940,7 @@ func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{19}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeactivateUserRequest) GetId() int64 {
@@ -1242,7 +1961,7 @@ type ActivateUserRequest struct {
 
 func (x *ActivateUserRequest) Reset() {
 	*x = ActivateUserRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[20]
+	mi := &file_todo_user_v1_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1973,7 @@ func (x *ActivateUserRequest) String() string {
 func (*ActivateUserRequest) ProtoMessage() {}
 
 func (x *ActivateUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[20]
+	mi := &file_todo_user_v1_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1986,7 @@ func (x *ActivateUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateUserRequest.ProtoReflect.Descriptor instead.
 func (*ActivateUserRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{20}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ActivateUserRequest) GetId() int64 {
@@ -1288,7 +2007,7 @@ type BatchGetUsersRequest struct {
 
 func (x *BatchGetUsersRequest) Reset() {
 	*x = BatchGetUsersRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	mi := &file_todo_user_v1_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +2019,7 @@ func (x *BatchGetUsersRequest) String() string {
 func (*BatchGetUsersRequest) ProtoMessage() {}
 
 func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[21]
+	mi := &file_todo_user_v1_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +2032,7 @@ func (x *BatchGetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersRequest.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{21}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BatchGetUsersRequest) GetIds() []int64 {
@@ -1335,7 +2054,7 @@ type BatchGetUsersResponse struct {
 
 func (x *BatchGetUsersResponse) Reset() {
 	*x = BatchGetUsersResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	mi := &file_todo_user_v1_user_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +2066,7 @@ func (x *BatchGetUsersResponse) String() string {
 func (*BatchGetUsersResponse) ProtoMessage() {}
 
 func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[22]
+	mi := &file_todo_user_v1_user_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +2079,7 @@ func (x *BatchGetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchGetUsersResponse.ProtoReflect.Descriptor instead.
 func (*BatchGetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{22}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BatchGetUsersResponse) GetUsers() []*UserSummary {
@@ -1385,7 +2104,7 @@ type UserSummary struct {
 
 func (x *UserSummary) Reset() {
 	*x = UserSummary{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[23]
+	mi := &file_todo_user_v1_user_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +2116,7 @@ func (x *UserSummary) String() string {
 func (*UserSummary) ProtoMessage() {}
 
 func (x *UserSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[23]
+	mi := &file_todo_user_v1_user_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +2129,7 @@ func (x *UserSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSummary.ProtoReflect.Descriptor instead.
 func (*UserSummary) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{23}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UserSummary) GetId() int64 {
@@ -1466,7 +2185,7 @@ type UserAuditEvent struct {
 
 func (x *UserAuditEvent) Reset() {
 	*x = UserAuditEvent{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[24]
+	mi := &file_todo_user_v1_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +2197,7 @@ func (x *UserAuditEvent) String() string {
 func (*UserAuditEvent) ProtoMessage() {}
 
 func (x *UserAuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[24]
+	mi := &file_todo_user_v1_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +2210,7 @@ func (x *UserAuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserAuditEvent.ProtoReflect.Descriptor instead.
 func (*UserAuditEvent) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{24}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UserAuditEvent) GetTime() *timestamppb.Timestamp {
@@ -1575,7 +2294,7 @@ type ListUserAuditEventsRequest struct {
 
 func (x *ListUserAuditEventsRequest) Reset() {
 	*x = ListUserAuditEventsRequest{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	mi := &file_todo_user_v1_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +2306,7 @@ func (x *ListUserAuditEventsRequest) String() string {
 func (*ListUserAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListUserAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[25]
+	mi := &file_todo_user_v1_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +2319,7 @@ func (x *ListUserAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListUserAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{25}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListUserAuditEventsRequest) GetPageSize() int32 {
@@ -1665,7 +2384,7 @@ type ListUserAuditEventsResponse struct {
 
 func (x *ListUserAuditEventsResponse) Reset() {
 	*x = ListUserAuditEventsResponse{}
-	mi := &file_todo_user_v1_user_proto_msgTypes[26]
+	mi := &file_todo_user_v1_user_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +2396,7 @@ func (x *ListUserAuditEventsResponse) String() string {
 func (*ListUserAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListUserAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_user_v1_user_proto_msgTypes[26]
+	mi := &file_todo_user_v1_user_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +2409,7 @@ func (x *ListUserAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListUserAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{26}
+	return file_todo_user_v1_user_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListUserAuditEventsResponse) GetEvents() []*UserAuditEvent {
@@ -1759,7 +2478,42 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\t\xd2\x01\x06tokens\"E\n" +
 	"\rLogoutRequest\x124\n" +
 	"\rrefresh_token\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\frefreshToken\"\x10\n" +
-	"\x0eLogoutResponse\"\x16\n" +
+	"\x0eLogoutResponse\"\x12\n" +
+	"\x10LogoutAllRequest\"\x13\n" +
+	"\x11LogoutAllResponse\"<\n" +
+	"\x12VerifyEmailRequest\x12&\n" +
+	"\x05token\x18\x01 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\x05token\"\x1b\n" +
+	"\x19ResendVerificationRequest\"\x1c\n" +
+	"\x1aResendVerificationResponse\"D\n" +
+	"\x1bRequestPasswordResetRequest\x12%\n" +
+	"\x05login\x18\x01 \x01(\tB\x0f\xe2A\x01\x02\xbaH\b\xc8\x01\x01r\x03\x18\xfe\x01R\x05login\"\x1e\n" +
+	"\x1cRequestPasswordResetResponse\"u\n" +
+	"\x14ResetPasswordRequest\x12&\n" +
+	"\x05token\x18\x01 \x01(\tB\x10\xe2A\x02\x02\x04\xbaH\b\xc8\x01\x01r\x03\x18\x80\x01R\x05token\x125\n" +
+	"\fnew_password\x18\x02 \x01(\tB\x12\xe2A\x02\x02\x04\xbaH\n" +
+	"\xc8\x01\x01r\x05\x10\f\x18\x80\x01R\vnewPassword\"\x17\n" +
+	"\x15ResetPasswordResponse\"\x98\x03\n" +
+	"\x13PersonalAccessToken\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12\x1d\n" +
+	"\auser_id\x18\x02 \x01(\x03B\x04\xe2A\x01\x03R\x06userId\x12!\n" +
+	"\x04name\x18\x03 \x01(\tB\r\xe2A\x01\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12J\n" +
+	"\x05scope\x18\x04 \x01(\x0e2&.todo.user.v1.PersonalAccessTokenScopeB\f\xe2A\x01\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05scope\x12?\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tcreatedAt\x12?\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\texpiresAt\x12?\n" +
+	"\n" +
+	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\trevokedAt\x12\x1a\n" +
+	"\x05token\x18\b \x01(\tB\x04\xe2A\x01\x03R\x05token\"\x85\x01\n" +
+	" CreatePersonalAccessTokenRequest\x12a\n" +
+	"\x15personal_access_token\x18\x01 \x01(\v2!.todo.user.v1.PersonalAccessTokenB\n" +
+	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x13personalAccessToken\"G\n" +
+	"\x1fListPersonalAccessTokensRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\x03B\v\xe2A\x01\x01\xbaH\x04\"\x02(\x00R\x06userId\"{\n" +
+	" ListPersonalAccessTokensResponse\x12W\n" +
+	"\x16personal_access_tokens\x18\x01 \x03(\v2!.todo.user.v1.PersonalAccessTokenR\x14personalAccessTokens\"?\n" +
+	" RevokePersonalAccessTokenRequest\x12\x1b\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\x16\n" +
 	"\x14GetPublicKeysRequest\"D\n" +
 	"\x15GetPublicKeysResponse\x12+\n" +
 	"\x04keys\x18\x01 \x03(\v2\x17.todo.user.v1.PublicKeyR\x04keys\"s\n" +
@@ -1834,17 +2588,23 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\x0f_target_user_id\"{\n" +
 	"\x1bListUserAuditEventsResponse\x124\n" +
 	"\x06events\x18\x01 \x03(\v2\x1c.todo.user.v1.UserAuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x89\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x9e\x01\n" +
+	"\x18PersonalAccessTokenScope\x12+\n" +
+	"'PERSONAL_ACCESS_TOKEN_SCOPE_UNSPECIFIED\x10\x00\x12)\n" +
+	"%PERSONAL_ACCESS_TOKEN_SCOPE_READ_ONLY\x10\x01\x12*\n" +
+	"&PERSONAL_ACCESS_TOKEN_SCOPE_READ_WRITE\x10\x02*\x89\x01\n" +
 	"\x0eAuditActorKind\x12 \n" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
 	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
-	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\x8f\x0e\n" +
-	"\vUserService\x12\x8a\x01\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\x85\x19\n" +
+	"\vUserService\x12\xdf\x01\n" +
 	"\n" +
-	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"G\x92A0J,\n" +
+	"CreateUser\x12\x1f.todo.user.v1.CreateUserRequest\x1a\x12.todo.user.v1.User\"\x9b\x01\x92A\x83\x01J,\n" +
 	"\x03409\x12%\n" +
-	"#The email or the username is taken.b\x00\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12\xe2\x01\n" +
+	"#The email or the username is taken.JQ\n" +
+	"\x03429\x12J\n" +
+	"HToo many sign-ups from this client address; retry after the delay given.b\x00\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12\xe2\x01\n" +
 	"\x05Login\x12\x1a.todo.user.v1.LoginRequest\x1a\x1b.todo.user.v1.LoginResponse\"\x9f\x01\x92A\x82\x01J=\n" +
 	"\x03401\x126\n" +
 	"4Unknown account, wrong password or inactive account.J?\n" +
@@ -1853,7 +2613,19 @@ const file_todo_user_v1_user_proto_rawDesc = "" +
 	"\fRefreshToken\x12!.todo.user.v1.RefreshTokenRequest\x1a\".todo.user.v1.RefreshTokenResponse\"c\x92AEJA\n" +
 	"\x03401\x12:\n" +
 	"8The refresh token is unknown, spent, revoked or expired.b\x00\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/auth/refresh\x12d\n" +
-	"\x06Logout\x12\x1b.todo.user.v1.LogoutRequest\x1a\x1c.todo.user.v1.LogoutResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12t\n" +
+	"\x06Logout\x12\x1b.todo.user.v1.LogoutRequest\x1a\x1c.todo.user.v1.LogoutResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/auth/logout\x12k\n" +
+	"\tLogoutAll\x12\x1e.todo.user.v1.LogoutAllRequest\x1a\x1f.todo.user.v1.LogoutAllResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/auth/logoutAll\x12i\n" +
+	"\vVerifyEmail\x12 .todo.user.v1.VerifyEmailRequest\x1a\x12.todo.user.v1.User\"$\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/auth/verifyEmail\x12\xe0\x01\n" +
+	"\x12ResendVerification\x12'.todo.user.v1.ResendVerificationRequest\x1a(.todo.user.v1.ResendVerificationResponse\"w\x92ANJL\n" +
+	"\x03429\x12E\n" +
+	"CToo many verification mails asked for; retry after the delay given.\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/auth/resendVerification\x12\xf6\x01\n" +
+	"\x14RequestPasswordReset\x12).todo.user.v1.RequestPasswordResetRequest\x1a*.todo.user.v1.RequestPasswordResetResponse\"\x86\x01\x92A[JW\n" +
+	"\x03429\x12P\n" +
+	"NToo many reset requests from this client address; retry after the delay given.b\x00\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/auth/requestPasswordReset\x12\x80\x01\n" +
+	"\rResetPassword\x12\".todo.user.v1.ResetPasswordRequest\x1a#.todo.user.v1.ResetPasswordResponse\"&\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/auth/resetPassword\x12\xa7\x01\n" +
+	"\x19CreatePersonalAccessToken\x12..todo.user.v1.CreatePersonalAccessTokenRequest\x1a!.todo.user.v1.PersonalAccessToken\"7\x82\xd3\xe4\x93\x021:\x15personal_access_token\"\x18/v1/personalAccessTokens\x12\x9b\x01\n" +
+	"\x18ListPersonalAccessTokens\x12-.todo.user.v1.ListPersonalAccessTokensRequest\x1a..todo.user.v1.ListPersonalAccessTokensResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/personalAccessTokens\x12\x9f\x01\n" +
+	"\x19RevokePersonalAccessToken\x12..todo.user.v1.RevokePersonalAccessTokenRequest\x1a!.todo.user.v1.PersonalAccessToken\"/\x82\xd3\xe4\x93\x02):\x01*\"$/v1/personalAccessTokens/{id}:revoke\x12t\n" +
 	"\rGetPublicKeys\x12\".todo.user.v1.GetPublicKeysRequest\x1a#.todo.user.v1.GetPublicKeysResponse\"\x1a\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/auth/keys\x12S\n" +
 	"\aGetUser\x12\x1c.todo.user.v1.GetUserRequest\x1a\x12.todo.user.v1.User\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/users/{id}\x12_\n" +
 	"\x0eGetCurrentUser\x12#.todo.user.v1.GetCurrentUserRequest\x1a\x12.todo.user.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/users/me\x12_\n" +
@@ -1886,93 +2658,130 @@ func file_todo_user_v1_user_proto_rawDescGZIP() []byte {
 	return file_todo_user_v1_user_proto_rawDescData
 }
 
-var file_todo_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_todo_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_todo_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_todo_user_v1_user_proto_goTypes = []any{
-	(AuditActorKind)(0),                 // 0: todo.user.v1.AuditActorKind
-	(*User)(nil),                        // 1: todo.user.v1.User
-	(*CreateUserRequest)(nil),           // 2: todo.user.v1.CreateUserRequest
-	(*LoginRequest)(nil),                // 3: todo.user.v1.LoginRequest
-	(*LoginResponse)(nil),               // 4: todo.user.v1.LoginResponse
-	(*TokenPair)(nil),                   // 5: todo.user.v1.TokenPair
-	(*RefreshTokenRequest)(nil),         // 6: todo.user.v1.RefreshTokenRequest
-	(*RefreshTokenResponse)(nil),        // 7: todo.user.v1.RefreshTokenResponse
-	(*LogoutRequest)(nil),               // 8: todo.user.v1.LogoutRequest
-	(*LogoutResponse)(nil),              // 9: todo.user.v1.LogoutResponse
-	(*GetPublicKeysRequest)(nil),        // 10: todo.user.v1.GetPublicKeysRequest
-	(*GetPublicKeysResponse)(nil),       // 11: todo.user.v1.GetPublicKeysResponse
-	(*PublicKey)(nil),                   // 12: todo.user.v1.PublicKey
-	(*GetCurrentUserRequest)(nil),       // 13: todo.user.v1.GetCurrentUserRequest
-	(*GetUserRequest)(nil),              // 14: todo.user.v1.GetUserRequest
-	(*ListUsersRequest)(nil),            // 15: todo.user.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),           // 16: todo.user.v1.ListUsersResponse
-	(*UpdateUserRequest)(nil),           // 17: todo.user.v1.UpdateUserRequest
-	(*ChangePasswordRequest)(nil),       // 18: todo.user.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil),      // 19: todo.user.v1.ChangePasswordResponse
-	(*DeactivateUserRequest)(nil),       // 20: todo.user.v1.DeactivateUserRequest
-	(*ActivateUserRequest)(nil),         // 21: todo.user.v1.ActivateUserRequest
-	(*BatchGetUsersRequest)(nil),        // 22: todo.user.v1.BatchGetUsersRequest
-	(*BatchGetUsersResponse)(nil),       // 23: todo.user.v1.BatchGetUsersResponse
-	(*UserSummary)(nil),                 // 24: todo.user.v1.UserSummary
-	(*UserAuditEvent)(nil),              // 25: todo.user.v1.UserAuditEvent
-	(*ListUserAuditEventsRequest)(nil),  // 26: todo.user.v1.ListUserAuditEventsRequest
-	(*ListUserAuditEventsResponse)(nil), // 27: todo.user.v1.ListUserAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 29: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),             // 30: google.protobuf.Struct
+	(PersonalAccessTokenScope)(0),            // 0: todo.user.v1.PersonalAccessTokenScope
+	(AuditActorKind)(0),                      // 1: todo.user.v1.AuditActorKind
+	(*User)(nil),                             // 2: todo.user.v1.User
+	(*CreateUserRequest)(nil),                // 3: todo.user.v1.CreateUserRequest
+	(*LoginRequest)(nil),                     // 4: todo.user.v1.LoginRequest
+	(*LoginResponse)(nil),                    // 5: todo.user.v1.LoginResponse
+	(*TokenPair)(nil),                        // 6: todo.user.v1.TokenPair
+	(*RefreshTokenRequest)(nil),              // 7: todo.user.v1.RefreshTokenRequest
+	(*RefreshTokenResponse)(nil),             // 8: todo.user.v1.RefreshTokenResponse
+	(*LogoutRequest)(nil),                    // 9: todo.user.v1.LogoutRequest
+	(*LogoutResponse)(nil),                   // 10: todo.user.v1.LogoutResponse
+	(*LogoutAllRequest)(nil),                 // 11: todo.user.v1.LogoutAllRequest
+	(*LogoutAllResponse)(nil),                // 12: todo.user.v1.LogoutAllResponse
+	(*VerifyEmailRequest)(nil),               // 13: todo.user.v1.VerifyEmailRequest
+	(*ResendVerificationRequest)(nil),        // 14: todo.user.v1.ResendVerificationRequest
+	(*ResendVerificationResponse)(nil),       // 15: todo.user.v1.ResendVerificationResponse
+	(*RequestPasswordResetRequest)(nil),      // 16: todo.user.v1.RequestPasswordResetRequest
+	(*RequestPasswordResetResponse)(nil),     // 17: todo.user.v1.RequestPasswordResetResponse
+	(*ResetPasswordRequest)(nil),             // 18: todo.user.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),            // 19: todo.user.v1.ResetPasswordResponse
+	(*PersonalAccessToken)(nil),              // 20: todo.user.v1.PersonalAccessToken
+	(*CreatePersonalAccessTokenRequest)(nil), // 21: todo.user.v1.CreatePersonalAccessTokenRequest
+	(*ListPersonalAccessTokensRequest)(nil),  // 22: todo.user.v1.ListPersonalAccessTokensRequest
+	(*ListPersonalAccessTokensResponse)(nil), // 23: todo.user.v1.ListPersonalAccessTokensResponse
+	(*RevokePersonalAccessTokenRequest)(nil), // 24: todo.user.v1.RevokePersonalAccessTokenRequest
+	(*GetPublicKeysRequest)(nil),             // 25: todo.user.v1.GetPublicKeysRequest
+	(*GetPublicKeysResponse)(nil),            // 26: todo.user.v1.GetPublicKeysResponse
+	(*PublicKey)(nil),                        // 27: todo.user.v1.PublicKey
+	(*GetCurrentUserRequest)(nil),            // 28: todo.user.v1.GetCurrentUserRequest
+	(*GetUserRequest)(nil),                   // 29: todo.user.v1.GetUserRequest
+	(*ListUsersRequest)(nil),                 // 30: todo.user.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),                // 31: todo.user.v1.ListUsersResponse
+	(*UpdateUserRequest)(nil),                // 32: todo.user.v1.UpdateUserRequest
+	(*ChangePasswordRequest)(nil),            // 33: todo.user.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),           // 34: todo.user.v1.ChangePasswordResponse
+	(*DeactivateUserRequest)(nil),            // 35: todo.user.v1.DeactivateUserRequest
+	(*ActivateUserRequest)(nil),              // 36: todo.user.v1.ActivateUserRequest
+	(*BatchGetUsersRequest)(nil),             // 37: todo.user.v1.BatchGetUsersRequest
+	(*BatchGetUsersResponse)(nil),            // 38: todo.user.v1.BatchGetUsersResponse
+	(*UserSummary)(nil),                      // 39: todo.user.v1.UserSummary
+	(*UserAuditEvent)(nil),                   // 40: todo.user.v1.UserAuditEvent
+	(*ListUserAuditEventsRequest)(nil),       // 41: todo.user.v1.ListUserAuditEventsRequest
+	(*ListUserAuditEventsResponse)(nil),      // 42: todo.user.v1.ListUserAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),            // 43: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),            // 44: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),                  // 45: google.protobuf.Struct
 }
 var file_todo_user_v1_user_proto_depIdxs = []int32{
-	28, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	28, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
-	5,  // 2: todo.user.v1.LoginResponse.tokens:type_name -> todo.user.v1.TokenPair
-	1,  // 3: todo.user.v1.LoginResponse.user:type_name -> todo.user.v1.User
-	28, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
-	28, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 6: todo.user.v1.RefreshTokenResponse.tokens:type_name -> todo.user.v1.TokenPair
-	12, // 7: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
-	1,  // 8: todo.user.v1.ListUsersResponse.users:type_name -> todo.user.v1.User
-	1,  // 9: todo.user.v1.UpdateUserRequest.user:type_name -> todo.user.v1.User
-	29, // 10: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 11: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
-	28, // 12: todo.user.v1.UserAuditEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 13: todo.user.v1.UserAuditEvent.actor_kind:type_name -> todo.user.v1.AuditActorKind
-	30, // 14: todo.user.v1.UserAuditEvent.change:type_name -> google.protobuf.Struct
-	28, // 15: todo.user.v1.ListUserAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	28, // 16: todo.user.v1.ListUserAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	25, // 17: todo.user.v1.ListUserAuditEventsResponse.events:type_name -> todo.user.v1.UserAuditEvent
-	2,  // 18: todo.user.v1.UserService.CreateUser:input_type -> todo.user.v1.CreateUserRequest
-	3,  // 19: todo.user.v1.UserService.Login:input_type -> todo.user.v1.LoginRequest
-	6,  // 20: todo.user.v1.UserService.RefreshToken:input_type -> todo.user.v1.RefreshTokenRequest
-	8,  // 21: todo.user.v1.UserService.Logout:input_type -> todo.user.v1.LogoutRequest
-	10, // 22: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
-	14, // 23: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
-	13, // 24: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
-	15, // 25: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
-	17, // 26: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
-	18, // 27: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
-	20, // 28: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
-	21, // 29: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
-	22, // 30: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
-	26, // 31: todo.user.v1.UserService.ListUserAuditEvents:input_type -> todo.user.v1.ListUserAuditEventsRequest
-	1,  // 32: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
-	4,  // 33: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
-	7,  // 34: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
-	9,  // 35: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
-	11, // 36: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
-	1,  // 37: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
-	1,  // 38: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
-	16, // 39: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
-	1,  // 40: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
-	19, // 41: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
-	1,  // 42: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
-	1,  // 43: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
-	23, // 44: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
-	27, // 45: todo.user.v1.UserService.ListUserAuditEvents:output_type -> todo.user.v1.ListUserAuditEventsResponse
-	32, // [32:46] is the sub-list for method output_type
-	18, // [18:32] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	43, // 0: todo.user.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	43, // 1: todo.user.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	6,  // 2: todo.user.v1.LoginResponse.tokens:type_name -> todo.user.v1.TokenPair
+	2,  // 3: todo.user.v1.LoginResponse.user:type_name -> todo.user.v1.User
+	43, // 4: todo.user.v1.TokenPair.access_token_expire_time:type_name -> google.protobuf.Timestamp
+	43, // 5: todo.user.v1.TokenPair.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 6: todo.user.v1.RefreshTokenResponse.tokens:type_name -> todo.user.v1.TokenPair
+	0,  // 7: todo.user.v1.PersonalAccessToken.scope:type_name -> todo.user.v1.PersonalAccessTokenScope
+	43, // 8: todo.user.v1.PersonalAccessToken.created_at:type_name -> google.protobuf.Timestamp
+	43, // 9: todo.user.v1.PersonalAccessToken.expires_at:type_name -> google.protobuf.Timestamp
+	43, // 10: todo.user.v1.PersonalAccessToken.revoked_at:type_name -> google.protobuf.Timestamp
+	20, // 11: todo.user.v1.CreatePersonalAccessTokenRequest.personal_access_token:type_name -> todo.user.v1.PersonalAccessToken
+	20, // 12: todo.user.v1.ListPersonalAccessTokensResponse.personal_access_tokens:type_name -> todo.user.v1.PersonalAccessToken
+	27, // 13: todo.user.v1.GetPublicKeysResponse.keys:type_name -> todo.user.v1.PublicKey
+	2,  // 14: todo.user.v1.ListUsersResponse.users:type_name -> todo.user.v1.User
+	2,  // 15: todo.user.v1.UpdateUserRequest.user:type_name -> todo.user.v1.User
+	44, // 16: todo.user.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	39, // 17: todo.user.v1.BatchGetUsersResponse.users:type_name -> todo.user.v1.UserSummary
+	43, // 18: todo.user.v1.UserAuditEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 19: todo.user.v1.UserAuditEvent.actor_kind:type_name -> todo.user.v1.AuditActorKind
+	45, // 20: todo.user.v1.UserAuditEvent.change:type_name -> google.protobuf.Struct
+	43, // 21: todo.user.v1.ListUserAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 22: todo.user.v1.ListUserAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	40, // 23: todo.user.v1.ListUserAuditEventsResponse.events:type_name -> todo.user.v1.UserAuditEvent
+	3,  // 24: todo.user.v1.UserService.CreateUser:input_type -> todo.user.v1.CreateUserRequest
+	4,  // 25: todo.user.v1.UserService.Login:input_type -> todo.user.v1.LoginRequest
+	7,  // 26: todo.user.v1.UserService.RefreshToken:input_type -> todo.user.v1.RefreshTokenRequest
+	9,  // 27: todo.user.v1.UserService.Logout:input_type -> todo.user.v1.LogoutRequest
+	11, // 28: todo.user.v1.UserService.LogoutAll:input_type -> todo.user.v1.LogoutAllRequest
+	13, // 29: todo.user.v1.UserService.VerifyEmail:input_type -> todo.user.v1.VerifyEmailRequest
+	14, // 30: todo.user.v1.UserService.ResendVerification:input_type -> todo.user.v1.ResendVerificationRequest
+	16, // 31: todo.user.v1.UserService.RequestPasswordReset:input_type -> todo.user.v1.RequestPasswordResetRequest
+	18, // 32: todo.user.v1.UserService.ResetPassword:input_type -> todo.user.v1.ResetPasswordRequest
+	21, // 33: todo.user.v1.UserService.CreatePersonalAccessToken:input_type -> todo.user.v1.CreatePersonalAccessTokenRequest
+	22, // 34: todo.user.v1.UserService.ListPersonalAccessTokens:input_type -> todo.user.v1.ListPersonalAccessTokensRequest
+	24, // 35: todo.user.v1.UserService.RevokePersonalAccessToken:input_type -> todo.user.v1.RevokePersonalAccessTokenRequest
+	25, // 36: todo.user.v1.UserService.GetPublicKeys:input_type -> todo.user.v1.GetPublicKeysRequest
+	29, // 37: todo.user.v1.UserService.GetUser:input_type -> todo.user.v1.GetUserRequest
+	28, // 38: todo.user.v1.UserService.GetCurrentUser:input_type -> todo.user.v1.GetCurrentUserRequest
+	30, // 39: todo.user.v1.UserService.ListUsers:input_type -> todo.user.v1.ListUsersRequest
+	32, // 40: todo.user.v1.UserService.UpdateUser:input_type -> todo.user.v1.UpdateUserRequest
+	33, // 41: todo.user.v1.UserService.ChangePassword:input_type -> todo.user.v1.ChangePasswordRequest
+	35, // 42: todo.user.v1.UserService.DeactivateUser:input_type -> todo.user.v1.DeactivateUserRequest
+	36, // 43: todo.user.v1.UserService.ActivateUser:input_type -> todo.user.v1.ActivateUserRequest
+	37, // 44: todo.user.v1.UserService.BatchGetUsers:input_type -> todo.user.v1.BatchGetUsersRequest
+	41, // 45: todo.user.v1.UserService.ListUserAuditEvents:input_type -> todo.user.v1.ListUserAuditEventsRequest
+	2,  // 46: todo.user.v1.UserService.CreateUser:output_type -> todo.user.v1.User
+	5,  // 47: todo.user.v1.UserService.Login:output_type -> todo.user.v1.LoginResponse
+	8,  // 48: todo.user.v1.UserService.RefreshToken:output_type -> todo.user.v1.RefreshTokenResponse
+	10, // 49: todo.user.v1.UserService.Logout:output_type -> todo.user.v1.LogoutResponse
+	12, // 50: todo.user.v1.UserService.LogoutAll:output_type -> todo.user.v1.LogoutAllResponse
+	2,  // 51: todo.user.v1.UserService.VerifyEmail:output_type -> todo.user.v1.User
+	15, // 52: todo.user.v1.UserService.ResendVerification:output_type -> todo.user.v1.ResendVerificationResponse
+	17, // 53: todo.user.v1.UserService.RequestPasswordReset:output_type -> todo.user.v1.RequestPasswordResetResponse
+	19, // 54: todo.user.v1.UserService.ResetPassword:output_type -> todo.user.v1.ResetPasswordResponse
+	20, // 55: todo.user.v1.UserService.CreatePersonalAccessToken:output_type -> todo.user.v1.PersonalAccessToken
+	23, // 56: todo.user.v1.UserService.ListPersonalAccessTokens:output_type -> todo.user.v1.ListPersonalAccessTokensResponse
+	20, // 57: todo.user.v1.UserService.RevokePersonalAccessToken:output_type -> todo.user.v1.PersonalAccessToken
+	26, // 58: todo.user.v1.UserService.GetPublicKeys:output_type -> todo.user.v1.GetPublicKeysResponse
+	2,  // 59: todo.user.v1.UserService.GetUser:output_type -> todo.user.v1.User
+	2,  // 60: todo.user.v1.UserService.GetCurrentUser:output_type -> todo.user.v1.User
+	31, // 61: todo.user.v1.UserService.ListUsers:output_type -> todo.user.v1.ListUsersResponse
+	2,  // 62: todo.user.v1.UserService.UpdateUser:output_type -> todo.user.v1.User
+	34, // 63: todo.user.v1.UserService.ChangePassword:output_type -> todo.user.v1.ChangePasswordResponse
+	2,  // 64: todo.user.v1.UserService.DeactivateUser:output_type -> todo.user.v1.User
+	2,  // 65: todo.user.v1.UserService.ActivateUser:output_type -> todo.user.v1.User
+	38, // 66: todo.user.v1.UserService.BatchGetUsers:output_type -> todo.user.v1.BatchGetUsersResponse
+	42, // 67: todo.user.v1.UserService.ListUserAuditEvents:output_type -> todo.user.v1.ListUserAuditEventsResponse
+	46, // [46:68] is the sub-list for method output_type
+	24, // [24:46] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_todo_user_v1_user_proto_init() }
@@ -1981,16 +2790,16 @@ func file_todo_user_v1_user_proto_init() {
 		return
 	}
 	file_todo_user_v1_user_proto_msgTypes[0].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[14].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[24].OneofWrappers = []any{}
-	file_todo_user_v1_user_proto_msgTypes[25].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[28].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[38].OneofWrappers = []any{}
+	file_todo_user_v1_user_proto_msgTypes[39].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_user_v1_user_proto_rawDesc), len(file_todo_user_v1_user_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   27,
+			NumEnums:      2,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

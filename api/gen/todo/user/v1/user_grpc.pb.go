@@ -19,20 +19,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UserService_CreateUser_FullMethodName          = "/todo.user.v1.UserService/CreateUser"
-	UserService_Login_FullMethodName               = "/todo.user.v1.UserService/Login"
-	UserService_RefreshToken_FullMethodName        = "/todo.user.v1.UserService/RefreshToken"
-	UserService_Logout_FullMethodName              = "/todo.user.v1.UserService/Logout"
-	UserService_GetPublicKeys_FullMethodName       = "/todo.user.v1.UserService/GetPublicKeys"
-	UserService_GetUser_FullMethodName             = "/todo.user.v1.UserService/GetUser"
-	UserService_GetCurrentUser_FullMethodName      = "/todo.user.v1.UserService/GetCurrentUser"
-	UserService_ListUsers_FullMethodName           = "/todo.user.v1.UserService/ListUsers"
-	UserService_UpdateUser_FullMethodName          = "/todo.user.v1.UserService/UpdateUser"
-	UserService_ChangePassword_FullMethodName      = "/todo.user.v1.UserService/ChangePassword"
-	UserService_DeactivateUser_FullMethodName      = "/todo.user.v1.UserService/DeactivateUser"
-	UserService_ActivateUser_FullMethodName        = "/todo.user.v1.UserService/ActivateUser"
-	UserService_BatchGetUsers_FullMethodName       = "/todo.user.v1.UserService/BatchGetUsers"
-	UserService_ListUserAuditEvents_FullMethodName = "/todo.user.v1.UserService/ListUserAuditEvents"
+	UserService_CreateUser_FullMethodName                = "/todo.user.v1.UserService/CreateUser"
+	UserService_Login_FullMethodName                     = "/todo.user.v1.UserService/Login"
+	UserService_RefreshToken_FullMethodName              = "/todo.user.v1.UserService/RefreshToken"
+	UserService_Logout_FullMethodName                    = "/todo.user.v1.UserService/Logout"
+	UserService_LogoutAll_FullMethodName                 = "/todo.user.v1.UserService/LogoutAll"
+	UserService_VerifyEmail_FullMethodName               = "/todo.user.v1.UserService/VerifyEmail"
+	UserService_ResendVerification_FullMethodName        = "/todo.user.v1.UserService/ResendVerification"
+	UserService_RequestPasswordReset_FullMethodName      = "/todo.user.v1.UserService/RequestPasswordReset"
+	UserService_ResetPassword_FullMethodName             = "/todo.user.v1.UserService/ResetPassword"
+	UserService_CreatePersonalAccessToken_FullMethodName = "/todo.user.v1.UserService/CreatePersonalAccessToken"
+	UserService_ListPersonalAccessTokens_FullMethodName  = "/todo.user.v1.UserService/ListPersonalAccessTokens"
+	UserService_RevokePersonalAccessToken_FullMethodName = "/todo.user.v1.UserService/RevokePersonalAccessToken"
+	UserService_GetPublicKeys_FullMethodName             = "/todo.user.v1.UserService/GetPublicKeys"
+	UserService_GetUser_FullMethodName                   = "/todo.user.v1.UserService/GetUser"
+	UserService_GetCurrentUser_FullMethodName            = "/todo.user.v1.UserService/GetCurrentUser"
+	UserService_ListUsers_FullMethodName                 = "/todo.user.v1.UserService/ListUsers"
+	UserService_UpdateUser_FullMethodName                = "/todo.user.v1.UserService/UpdateUser"
+	UserService_ChangePassword_FullMethodName            = "/todo.user.v1.UserService/ChangePassword"
+	UserService_DeactivateUser_FullMethodName            = "/todo.user.v1.UserService/DeactivateUser"
+	UserService_ActivateUser_FullMethodName              = "/todo.user.v1.UserService/ActivateUser"
+	UserService_BatchGetUsers_FullMethodName             = "/todo.user.v1.UserService/BatchGetUsers"
+	UserService_ListUserAuditEvents_FullMethodName       = "/todo.user.v1.UserService/ListUserAuditEvents"
 )
 
 // UserServiceClient is the client API for UserService service.
@@ -63,6 +71,46 @@ type UserServiceClient interface {
 	// Logout revokes a refresh token. Revoking an unknown or already revoked
 	// token succeeds, so that logout is safe to retry.
 	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
+	// LogoutAll ends every sign-in of the caller: it revokes all of the
+	// caller's refresh tokens and voids every access token issued to the
+	// caller so far, including the one this call carries. Both services
+	// refuse those access tokens within seconds.
+	LogoutAll(ctx context.Context, in *LogoutAllRequest, opts ...grpc.CallOption) (*LogoutAllResponse, error)
+	// VerifyEmail spends a verification token from a mail (sign-up, an email
+	// change, ResendVerification) and returns the user, whose email is then
+	// verified. The token works once, within 24 hours, and only while the
+	// address it was sent to is still the user's; any other token fails with
+	// INVALID_ARGUMENT naming token.
+	VerifyEmail(ctx context.Context, in *VerifyEmailRequest, opts ...grpc.CallOption) (*User, error)
+	// ResendVerification mails the caller a new verification token for its
+	// current email. An address already verified is FAILED_PRECONDITION; more
+	// than 5 calls an hour are RESOURCE_EXHAUSTED with a retry delay.
+	ResendVerification(ctx context.Context, in *ResendVerificationRequest, opts ...grpc.CallOption) (*ResendVerificationResponse, error)
+	// RequestPasswordReset mails a single-use reset token, valid 30 minutes,
+	// to the account the login (email or username) names, if it exists, is
+	// active and its email is verified. The answer is the same whether or
+	// not anything was sent. Too many requests from one client address are
+	// RESOURCE_EXHAUSTED with a retry delay.
+	RequestPasswordReset(ctx context.Context, in *RequestPasswordResetRequest, opts ...grpc.CallOption) (*RequestPasswordResetResponse, error)
+	// ResetPassword spends a reset token and sets a new password (the rules
+	// of sign-up). Every refresh token and every access token the user had is
+	// revoked: both services refuse them within seconds. An unknown, used or
+	// expired token fails with INVALID_ARGUMENT naming token.
+	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
+	// CreatePersonalAccessToken creates a personal access token for the
+	// caller: a named bearer token for scripts, read-only or read-write,
+	// expiring at expires_at (default 30 days, at most 366). Its secret, in
+	// token, is in this answer only; it begins with "todo_pat_". Both
+	// services accept it in "Authorization: Bearer". A personal access token
+	// cannot create another (PERMISSION_DENIED).
+	CreatePersonalAccessToken(ctx context.Context, in *CreatePersonalAccessTokenRequest, opts ...grpc.CallOption) (*PersonalAccessToken, error)
+	// ListPersonalAccessTokens lists the caller's personal access tokens, or,
+	// for an admin, those of user_id; newest first, secrets never included.
+	ListPersonalAccessTokens(ctx context.Context, in *ListPersonalAccessTokensRequest, opts ...grpc.CallOption) (*ListPersonalAccessTokensResponse, error)
+	// RevokePersonalAccessToken revokes a personal access token of the
+	// caller's (an admin: anyone's); both services refuse it within seconds.
+	// Revoking a revoked token changes nothing.
+	RevokePersonalAccessToken(ctx context.Context, in *RevokePersonalAccessTokenRequest, opts ...grpc.CallOption) (*PersonalAccessToken, error)
 	// GetPublicKeys returns the keys that verify access tokens, in the shape of
 	// a JSON Web Key Set. Several keys may be current while keys rotate.
 	GetPublicKeys(ctx context.Context, in *GetPublicKeysRequest, opts ...grpc.CallOption) (*GetPublicKeysResponse, error)
@@ -146,6 +194,86 @@ func (c *userServiceClient) Logout(ctx context.Context, in *LogoutRequest, opts 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LogoutResponse)
 	err := c.cc.Invoke(ctx, UserService_Logout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) LogoutAll(ctx context.Context, in *LogoutAllRequest, opts ...grpc.CallOption) (*LogoutAllResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogoutAllResponse)
+	err := c.cc.Invoke(ctx, UserService_LogoutAll_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) VerifyEmail(ctx context.Context, in *VerifyEmailRequest, opts ...grpc.CallOption) (*User, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(User)
+	err := c.cc.Invoke(ctx, UserService_VerifyEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) ResendVerification(ctx context.Context, in *ResendVerificationRequest, opts ...grpc.CallOption) (*ResendVerificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResendVerificationResponse)
+	err := c.cc.Invoke(ctx, UserService_ResendVerification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) RequestPasswordReset(ctx context.Context, in *RequestPasswordResetRequest, opts ...grpc.CallOption) (*RequestPasswordResetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestPasswordResetResponse)
+	err := c.cc.Invoke(ctx, UserService_RequestPasswordReset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetPasswordResponse)
+	err := c.cc.Invoke(ctx, UserService_ResetPassword_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) CreatePersonalAccessToken(ctx context.Context, in *CreatePersonalAccessTokenRequest, opts ...grpc.CallOption) (*PersonalAccessToken, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PersonalAccessToken)
+	err := c.cc.Invoke(ctx, UserService_CreatePersonalAccessToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) ListPersonalAccessTokens(ctx context.Context, in *ListPersonalAccessTokensRequest, opts ...grpc.CallOption) (*ListPersonalAccessTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPersonalAccessTokensResponse)
+	err := c.cc.Invoke(ctx, UserService_ListPersonalAccessTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) RevokePersonalAccessToken(ctx context.Context, in *RevokePersonalAccessTokenRequest, opts ...grpc.CallOption) (*PersonalAccessToken, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PersonalAccessToken)
+	err := c.cc.Invoke(ctx, UserService_RevokePersonalAccessToken_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -280,6 +408,46 @@ type UserServiceServer interface {
 	// Logout revokes a refresh token. Revoking an unknown or already revoked
 	// token succeeds, so that logout is safe to retry.
 	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
+	// LogoutAll ends every sign-in of the caller: it revokes all of the
+	// caller's refresh tokens and voids every access token issued to the
+	// caller so far, including the one this call carries. Both services
+	// refuse those access tokens within seconds.
+	LogoutAll(context.Context, *LogoutAllRequest) (*LogoutAllResponse, error)
+	// VerifyEmail spends a verification token from a mail (sign-up, an email
+	// change, ResendVerification) and returns the user, whose email is then
+	// verified. The token works once, within 24 hours, and only while the
+	// address it was sent to is still the user's; any other token fails with
+	// INVALID_ARGUMENT naming token.
+	VerifyEmail(context.Context, *VerifyEmailRequest) (*User, error)
+	// ResendVerification mails the caller a new verification token for its
+	// current email. An address already verified is FAILED_PRECONDITION; more
+	// than 5 calls an hour are RESOURCE_EXHAUSTED with a retry delay.
+	ResendVerification(context.Context, *ResendVerificationRequest) (*ResendVerificationResponse, error)
+	// RequestPasswordReset mails a single-use reset token, valid 30 minutes,
+	// to the account the login (email or username) names, if it exists, is
+	// active and its email is verified. The answer is the same whether or
+	// not anything was sent. Too many requests from one client address are
+	// RESOURCE_EXHAUSTED with a retry delay.
+	RequestPasswordReset(context.Context, *RequestPasswordResetRequest) (*RequestPasswordResetResponse, error)
+	// ResetPassword spends a reset token and sets a new password (the rules
+	// of sign-up). Every refresh token and every access token the user had is
+	// revoked: both services refuse them within seconds. An unknown, used or
+	// expired token fails with INVALID_ARGUMENT naming token.
+	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
+	// CreatePersonalAccessToken creates a personal access token for the
+	// caller: a named bearer token for scripts, read-only or read-write,
+	// expiring at expires_at (default 30 days, at most 366). Its secret, in
+	// token, is in this answer only; it begins with "todo_pat_". Both
+	// services accept it in "Authorization: Bearer". A personal access token
+	// cannot create another (PERMISSION_DENIED).
+	CreatePersonalAccessToken(context.Context, *CreatePersonalAccessTokenRequest) (*PersonalAccessToken, error)
+	// ListPersonalAccessTokens lists the caller's personal access tokens, or,
+	// for an admin, those of user_id; newest first, secrets never included.
+	ListPersonalAccessTokens(context.Context, *ListPersonalAccessTokensRequest) (*ListPersonalAccessTokensResponse, error)
+	// RevokePersonalAccessToken revokes a personal access token of the
+	// caller's (an admin: anyone's); both services refuse it within seconds.
+	// Revoking a revoked token changes nothing.
+	RevokePersonalAccessToken(context.Context, *RevokePersonalAccessTokenRequest) (*PersonalAccessToken, error)
 	// GetPublicKeys returns the keys that verify access tokens, in the shape of
 	// a JSON Web Key Set. Several keys may be current while keys rotate.
 	GetPublicKeys(context.Context, *GetPublicKeysRequest) (*GetPublicKeysResponse, error)
@@ -340,6 +508,30 @@ func (UnimplementedUserServiceServer) RefreshToken(context.Context, *RefreshToke
 }
 func (UnimplementedUserServiceServer) Logout(context.Context, *LogoutRequest) (*LogoutResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Logout not implemented")
+}
+func (UnimplementedUserServiceServer) LogoutAll(context.Context, *LogoutAllRequest) (*LogoutAllResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LogoutAll not implemented")
+}
+func (UnimplementedUserServiceServer) VerifyEmail(context.Context, *VerifyEmailRequest) (*User, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyEmail not implemented")
+}
+func (UnimplementedUserServiceServer) ResendVerification(context.Context, *ResendVerificationRequest) (*ResendVerificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResendVerification not implemented")
+}
+func (UnimplementedUserServiceServer) RequestPasswordReset(context.Context, *RequestPasswordResetRequest) (*RequestPasswordResetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestPasswordReset not implemented")
+}
+func (UnimplementedUserServiceServer) ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetPassword not implemented")
+}
+func (UnimplementedUserServiceServer) CreatePersonalAccessToken(context.Context, *CreatePersonalAccessTokenRequest) (*PersonalAccessToken, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePersonalAccessToken not implemented")
+}
+func (UnimplementedUserServiceServer) ListPersonalAccessTokens(context.Context, *ListPersonalAccessTokensRequest) (*ListPersonalAccessTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPersonalAccessTokens not implemented")
+}
+func (UnimplementedUserServiceServer) RevokePersonalAccessToken(context.Context, *RevokePersonalAccessTokenRequest) (*PersonalAccessToken, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokePersonalAccessToken not implemented")
 }
 func (UnimplementedUserServiceServer) GetPublicKeys(context.Context, *GetPublicKeysRequest) (*GetPublicKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPublicKeys not implemented")
@@ -460,6 +652,150 @@ func _UserService_Logout_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(UserServiceServer).Logout(ctx, req.(*LogoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_LogoutAll_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogoutAllRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).LogoutAll(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_LogoutAll_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).LogoutAll(ctx, req.(*LogoutAllRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_VerifyEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).VerifyEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_VerifyEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).VerifyEmail(ctx, req.(*VerifyEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_ResendVerification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResendVerificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ResendVerification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ResendVerification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ResendVerification(ctx, req.(*ResendVerificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_RequestPasswordReset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestPasswordResetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).RequestPasswordReset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_RequestPasswordReset_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).RequestPasswordReset(ctx, req.(*RequestPasswordResetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_ResetPassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetPasswordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ResetPassword(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ResetPassword_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ResetPassword(ctx, req.(*ResetPasswordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_CreatePersonalAccessToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePersonalAccessTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).CreatePersonalAccessToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_CreatePersonalAccessToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).CreatePersonalAccessToken(ctx, req.(*CreatePersonalAccessTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_ListPersonalAccessTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPersonalAccessTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ListPersonalAccessTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ListPersonalAccessTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ListPersonalAccessTokens(ctx, req.(*ListPersonalAccessTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_RevokePersonalAccessToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokePersonalAccessTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).RevokePersonalAccessToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_RevokePersonalAccessToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).RevokePersonalAccessToken(ctx, req.(*RevokePersonalAccessTokenRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -666,6 +1002,38 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Logout",
 			Handler:    _UserService_Logout_Handler,
+		},
+		{
+			MethodName: "LogoutAll",
+			Handler:    _UserService_LogoutAll_Handler,
+		},
+		{
+			MethodName: "VerifyEmail",
+			Handler:    _UserService_VerifyEmail_Handler,
+		},
+		{
+			MethodName: "ResendVerification",
+			Handler:    _UserService_ResendVerification_Handler,
+		},
+		{
+			MethodName: "RequestPasswordReset",
+			Handler:    _UserService_RequestPasswordReset_Handler,
+		},
+		{
+			MethodName: "ResetPassword",
+			Handler:    _UserService_ResetPassword_Handler,
+		},
+		{
+			MethodName: "CreatePersonalAccessToken",
+			Handler:    _UserService_CreatePersonalAccessToken_Handler,
+		},
+		{
+			MethodName: "ListPersonalAccessTokens",
+			Handler:    _UserService_ListPersonalAccessTokens_Handler,
+		},
+		{
+			MethodName: "RevokePersonalAccessToken",
+			Handler:    _UserService_RevokePersonalAccessToken_Handler,
 		},
 		{
 			MethodName: "GetPublicKeys",
