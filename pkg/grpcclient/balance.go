@@ -41,7 +41,7 @@ const (
 func IdempotentMethods(service string) []string {
 	switch service {
 	case userv1.UserService_ServiceDesc.ServiceName:
-		return []string{"GetPublicKeys", "GetUser", "GetCurrentUser", "ListUsers", "BatchGetUsers", "ListUserAuditEvents"}
+		return []string{"GetPublicKeys", "GetUser", "GetCurrentUser", "ListUsers", "BatchGetUsers", "ListUserAuditEvents", "ListPersonalAccessTokens"}
 	case taskv1.TaskService_ServiceDesc.ServiceName:
 		return []string{"GetTask", "ListTasks", "GetTaskStats", "ListTaskEvents", "ListTaskAuditEvents"}
 	}
