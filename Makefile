@@ -6,8 +6,12 @@ SHELL := /bin/bash
 
 # Every Go module of the workspace (go.work); `go test ./...` does not cross
 # module boundaries, so commands take this list.
-MODULE_DIRS := api api/openapigen pkg services/user services/task services/gateway bench
+MODULE_DIRS := api api/openapigen pkg services/user services/task services/gateway bench deploy
 PKGS = $(foreach m,$(MODULE_DIRS),./$(m)/...)
+# make test runs these; deploy/backup's point-in-time restore has its own
+# target (make test-pitr), which make test then runs.
+PITR_PKG := ./deploy/backup
+TEST_PKGS = $(filter-out github.com/todo-platform/todo/deploy/backup,$(shell go list $(PKGS)))
 
 # Build tools are pinned in tools/go.mod (not part of go.work) and built into
 # .local/tools, which is put first on PATH for the targets that use them.
@@ -29,6 +33,11 @@ THIRD_PARTY := third_party/proto
 # npm packages pinned in tools/npm (package.json + package-lock.json),
 # installed apart from the source tree; make generate vendors what it needs.
 NPM_DIR := tmp/npm
+# npm install, not npm ci: squawk-cli lists one optional package per platform
+# and the lock can only hold those the registry serves here (linux-x64), which
+# npm ci refuses as out of sync. install still takes every version and
+# integrity hash the lock has, and adds only the running platform's binary.
+NPM_INSTALL := npm install --ignore-scripts --no-audit --no-fund --loglevel=error
 DOCS_VENDOR := services/gateway/internal/gateway/docs/swagger-ui
 
 .PHONY: help
@@ -68,7 +77,7 @@ generate: tools third-party-protos ## Regenerate Go code, the OpenAPI document a
 	@deploy/ensure-npm.sh
 	rm -rf $(NPM_DIR) $(DOCS_VENDOR) && mkdir -p $(NPM_DIR) $(DOCS_VENDOR)
 	cp tools/npm/package.json tools/npm/package-lock.json $(NPM_DIR)/
-	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cd $(NPM_DIR) && $(NPM_INSTALL)
 	cp $(NPM_DIR)/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE} $(DOCS_VENDOR)/
 
 GENERATED := api/gen api/openapi api/apidesc proto $(DOCS_VENDOR)
@@ -84,12 +93,25 @@ breaking: tools ## buf breaking: each commit of main since api/BREAKING_BASELINE
 	tools/check-breaking.sh $(TOOLS_DIR)/buf api/BREAKING_BASELINE
 
 .PHONY: lint
-lint: tools third-party-protos ## gofmt, go vet, staticcheck, buf lint and buf format over everything.
+lint: tools third-party-protos ## gofmt, go vet, staticcheck, buf lint and buf format over everything; squawk over the migrations.
 	@out=$$(gofmt -l $(MODULE_DIRS)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet $(PKGS)
 	$(TOOLS_DIR)/staticcheck $(PKGS)
 	$(BUF) lint
 	$(BUF) format -d --exit-code proto
+	@$(MAKE) --no-print-directory lint-migrations
+
+# Every SQL migration of both sets, the ones added later included.
+MIGRATIONS = $(wildcard pkg/schema/*/migrations/*.sql)
+SQUAWK := $(NPM_DIR)/node_modules/.bin/squawk
+
+.PHONY: lint-migrations
+lint-migrations: ## squawk (pinned in tools/npm) over every migration; rules disabled only per statement, with a reason (part of lint).
+	@deploy/ensure-npm.sh
+	@if ! cmp -s tools/npm/package-lock.json $(NPM_DIR)/package-lock.json || [ ! -x $(SQUAWK) ]; then \
+		rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR) && cp tools/npm/package.json tools/npm/package-lock.json $(NPM_DIR)/ && \
+		(cd $(NPM_DIR) && $(NPM_INSTALL)); fi
+	tools/lint-migrations.sh $(SQUAWK) $(MIGRATIONS)
 
 .PHONY: check-modules
 check-modules: ## Build and vet each module on its own (GOWORK=off): its go.mod must require all it uses.
@@ -109,14 +131,23 @@ build: ## Build bin/user-service, bin/task-service and bin/gateway.
 postgres: ## Make sure PostgreSQL server binaries are installed (apt on Debian as root).
 	@deploy/ensure-postgres.sh
 
+.PHONY: pgbouncer
+pgbouncer: ## Make sure pgbouncer is installed, for the tests through a transaction-mode pooler (apt on Debian as root).
+	@deploy/ensure-pgbouncer.sh
+
 .PHONY: chromium
 chromium: ## Make sure headless Chromium is installed, for the /docs test (apt on Debian as root).
 	@deploy/ensure-chromium.sh
 
 .PHONY: test
-test: postgres chromium ## Run every test of every module against a throwaway PostgreSQL, then each fuzz target briefly.
-	go run ./pkg/pgtest/cmd/withpg -- go test -count=1 -timeout 20m $(PKGS)
+test: postgres pgbouncer chromium ## Run every test of every module against a throwaway PostgreSQL, then each fuzz target briefly.
+	go run ./pkg/pgtest/cmd/withpg -- go test -count=1 -timeout 20m $(TEST_PKGS)
+	@$(MAKE) --no-print-directory test-pitr
 	@$(MAKE) --no-print-directory fuzz-smoke
+
+.PHONY: test-pitr
+test-pitr: postgres ## Point-in-time restore with deploy/backup's scripts: base backup, WAL archive, restore into a new cluster at a recorded time (part of test).
+	go test -count=1 -timeout 10m $(PITR_PKG)
 
 # Fuzz targets as package:Target:smoke, where smoke is how long fuzz-smoke
 # runs it (go test takes one -fuzz target at a time). The gateway's target

@@ -54,6 +54,20 @@ type Database struct {
 	// reach a database on another machine without TLS (see
 	// pgdb.CheckTransport); off, they refuse to start.
 	DatabaseAllowInsecure bool `env:"DATABASE_ALLOW_INSECURE" envDefault:"false"`
+	// MigrateDatabaseURL is the DSN migrate runs with: the schema's owner
+	// over a direct connection, because goose's advisory lock is
+	// session-level and a transaction-mode pooler (Neon's pooled endpoint)
+	// does not keep a session. Empty: DATABASE_URL.
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL" log:"dsn"`
+}
+
+// MigrateURL returns the DSN migrate runs with: MIGRATE_DATABASE_URL, else
+// DATABASE_URL.
+func (d Database) MigrateURL() string {
+	if d.MigrateDatabaseURL != "" {
+		return d.MigrateDatabaseURL
+	}
+	return d.DatabaseURL
 }
 
 // ServerTLS is the TLS of a binary's public listener (gRPC or the

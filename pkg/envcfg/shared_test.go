@@ -43,3 +43,23 @@ func TestShared_DefaultsAreTheLibraries(t *testing.T) {
 		t.Error("zero SHUTDOWN_TIMEOUT validated")
 	}
 }
+
+// TestDatabase_MigrateURLFallsBackToDatabaseURL checks MIGRATE_DATABASE_URL:
+// it wins when set, DATABASE_URL otherwise.
+func TestDatabase_MigrateURLFallsBackToDatabaseURL(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://app@pooler/todo")
+	cfg, err := envcfg.Load[envcfg.Database]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.MigrateURL(); got != "postgres://app@pooler/todo" {
+		t.Errorf("MigrateURL() unset = %q, want DATABASE_URL", got)
+	}
+	t.Setenv("MIGRATE_DATABASE_URL", "postgres://owner@direct/todo")
+	if cfg, err = envcfg.Load[envcfg.Database](); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.MigrateURL(); got != "postgres://owner@direct/todo" {
+		t.Errorf("MigrateURL() = %q", got)
+	}
+}

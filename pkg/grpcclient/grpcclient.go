@@ -30,8 +30,22 @@ const (
 // and reconnects by itself at most BackoffMaxDelay apart while the service is
 // down. Callers share one connection per upstream for the life of the
 // process and close it at shutdown.
+//
+// addr may name several instances of the service: a host name that
+// resolves to several addresses (host:port or dns:///host:port, as a
+// Kubernetes headless Service does), or a comma-separated list of
+// host:port. Calls are balanced round_robin over them; with ForService in
+// opts, only over those whose health status is SERVING, and the service's
+// idempotent methods are retried on UNAVAILABLE. Service configs from DNS
+// are ignored.
 func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	tgt, targetOpts, err := target(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %q: %w", addr, err)
+	}
 	opts = append([]grpc.DialOption{
+		grpc.WithDisableServiceConfig(),
+		grpc.WithDefaultServiceConfig(ServiceConfig("")),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
@@ -42,8 +56,8 @@ func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 			},
 			MinConnectTimeout: MinConnectTimeout,
 		}),
-	}, opts...)
-	conn, err := grpc.NewClient(addr, opts...)
+	}, append(targetOpts, opts...)...)
+	conn, err := grpc.NewClient(tgt, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %q: %w", addr, err)
 	}

@@ -37,14 +37,22 @@ import (
 
 // Defaults applied by New to zero fields of Config.
 const (
-	DefaultMaxConcurrentStreams = 1000
-	DefaultMaxRecvMsgBytes      = 4 << 20
-	DefaultShutdownTimeout      = envcfg.DefaultShutdownTimeout
-	DefaultKeepaliveMinTime     = 10 * time.Second
-	DefaultKeepaliveTime        = 1 * time.Minute
-	DefaultKeepaliveTimeout     = 20 * time.Second
-	DefaultMaxConnectionIdle    = 5 * time.Minute
+	DefaultMaxConcurrentStreams  = 1000
+	DefaultMaxRecvMsgBytes       = 4 << 20
+	DefaultShutdownTimeout       = envcfg.DefaultShutdownTimeout
+	DefaultKeepaliveMinTime      = 10 * time.Second
+	DefaultKeepaliveTime         = 1 * time.Minute
+	DefaultKeepaliveTimeout      = 20 * time.Second
+	DefaultMaxConnectionIdle     = 5 * time.Minute
+	DefaultMaxConnectionAge      = 5 * time.Minute
+	DefaultMaxConnectionAgeGrace = 30 * time.Second
 )
+
+// LivenessService is the grpc.health.v1 service name that is SERVING from
+// the start of Serve until the server stops, whatever SetServing says: a
+// liveness probe asks for it (the process answers), a readiness probe for
+// the API's own service name (which follows the database).
+const LivenessService = "liveness"
 
 // Config configures a Server. Zero fields take the Default* values.
 type Config struct {
@@ -71,6 +79,13 @@ type Config struct {
 	KeepaliveTimeout time.Duration
 	// MaxConnectionIdle is how long a connection without RPCs stays open.
 	MaxConnectionIdle time.Duration
+	// MaxConnectionAge is how long any connection stays open (gracefully
+	// closed then, with MaxConnectionAgeGrace for its RPCs to finish), so
+	// that clients balancing over a DNS name that lists the replicas
+	// resolve it again and find the ones added since (a Kubernetes
+	// headless Service scaled out).
+	MaxConnectionAge      time.Duration
+	MaxConnectionAgeGrace time.Duration
 
 	// TLS, when set, makes the server speak TLS only (see package
 	// tlsconfig for certificates reloaded on change and mutual TLS); nil
@@ -103,6 +118,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnectionIdle == 0 {
 		c.MaxConnectionIdle = DefaultMaxConnectionIdle
+	}
+	if c.MaxConnectionAge == 0 {
+		c.MaxConnectionAge = DefaultMaxConnectionAge
+	}
+	if c.MaxConnectionAgeGrace == 0 {
+		c.MaxConnectionAgeGrace = DefaultMaxConnectionAgeGrace
 	}
 	return c
 }
@@ -155,9 +176,11 @@ func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerIntercept
 			PermitWithoutStream: true,
 		}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
-			MaxConnectionIdle: cfg.MaxConnectionIdle,
-			Time:              cfg.KeepaliveTime,
-			Timeout:           cfg.KeepaliveTimeout,
+			MaxConnectionIdle:     cfg.MaxConnectionIdle,
+			MaxConnectionAge:      cfg.MaxConnectionAge,
+			MaxConnectionAgeGrace: cfg.MaxConnectionAgeGrace,
+			Time:                  cfg.KeepaliveTime,
+			Timeout:               cfg.KeepaliveTimeout,
 		}),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
@@ -221,6 +244,7 @@ func (s *Server) Config() Config { return s.cfg }
 // the stop, which it logs) or because GRPC().Stop was called, and the
 // server's error otherwise.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for name := range s.grpc.GetServiceInfo() {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)

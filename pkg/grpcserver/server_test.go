@@ -155,6 +155,32 @@ func TestServe_HealthIsServingForServerAndEachService(t *testing.T) {
 	}
 }
 
+// TestServe_LivenessIgnoresSetServing checks that LivenessService stays
+// SERVING while SetServing(false) marks the server and its services
+// NOT_SERVING (the database is down: unready, but alive).
+func TestServe_LivenessIgnoresSetServing(t *testing.T) {
+	ts := start(t, grpcserver.Config{}, registerUser(&userServer{}))
+	hc := healthpb.NewHealthClient(ts.conn)
+	// An answer means Serve has set the statuses it starts with.
+	if _, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.SetServing(false)
+	for service, want := range map[string]healthpb.HealthCheckResponse_ServingStatus{
+		grpcserver.LivenessService: healthpb.HealthCheckResponse_SERVING,
+		"todo.user.v1.UserService": healthpb.HealthCheckResponse_NOT_SERVING,
+		"":                         healthpb.HealthCheckResponse_NOT_SERVING,
+	} {
+		resp, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			t.Fatalf("Check(%q): %v", service, err)
+		}
+		if got := resp.GetStatus(); got != want {
+			t.Errorf("Check(%q) after SetServing(false) = %v, want %v", service, got, want)
+		}
+	}
+}
+
 func TestServe_ReflectionListsServices(t *testing.T) {
 	ts := start(t, grpcserver.Config{}, registerUser(&userServer{}))
 	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(t.Context())

@@ -111,6 +111,78 @@ func Start(ctx context.Context, settings ...string) (*Cluster, error) {
 	return start(ctx, nil, settings)
 }
 
+// StartFrom starts a cluster on a data directory that fill makes, instead
+// of initdb: fill is given the path of the cluster's data directory (which
+// does not exist yet, inside a directory the postgres OS user owns) and
+// the credential postgres will run as (nil when not running as root), and
+// must create it, for example by restoring a base backup into it. The
+// cluster otherwise runs as Start's does; a data directory that is
+// recovering (recovery.signal) accepts connections once it is consistent.
+func StartFrom(ctx context.Context, fill func(dataDir string, cred *syscall.Credential) error, settings ...string) (*Cluster, error) {
+	for _, s := range settings {
+		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {
+			return nil, fmt.Errorf("server setting %q: want name=value", s)
+		}
+	}
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	cred, err := postgresCredential()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := clusterDir(cred)
+	if err != nil {
+		return nil, err
+	}
+	if err := fill(filepath.Join(dir, "data"), cred); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("fill data directory: %w", err)
+	}
+	c, err := startPostgres(ctx, &Cluster{dir: dir, bin: bin, cred: cred, settings: settings, port: defaultPort})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// postgresCredential returns the credential of the postgres OS user when
+// this process runs as root (PostgreSQL refuses to), else nil.
+func postgresCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root, PostgreSQL must run as the postgres OS user: %w", err)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// clusterDir makes a cluster's temporary directory, owned by cred's user.
+func clusterDir(cred *syscall.Credential) (string, error) {
+	dir, err := os.MkdirTemp("", "pgcluster-")
+	if err != nil {
+		return "", fmt.Errorf("create cluster directory: %w", err)
+	}
+	// The longest port number names the longest socket.
+	if sock := socketPath(dir, 65535); len(sock) > maxSocketPath {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("socket path %s is longer than %d bytes: set TMPDIR to a shorter directory", sock, maxSocketPath)
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("create cluster directory: %w", err)
+		}
+	}
+	return dir, nil
+}
+
 // TLS is a server certificate and key (PEM) for StartTLS.
 type TLS struct {
 	CertPEM, KeyPEM []byte
@@ -146,31 +218,13 @@ func start(ctx context.Context, tlsFiles *TLS, settings []string) (*Cluster, err
 	if err != nil {
 		return nil, err
 	}
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("running as root, PostgreSQL must run as the postgres OS user: %w", err)
-		}
-		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	}
-
-	dir, err := os.MkdirTemp("", "pgcluster-")
+	cred, err := postgresCredential()
 	if err != nil {
-		return nil, fmt.Errorf("create cluster directory: %w", err)
+		return nil, err
 	}
-	// The longest port number names the longest socket.
-	if sock := socketPath(dir, 65535); len(sock) > maxSocketPath {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("socket path %s is longer than %d bytes: set TMPDIR to a shorter directory", sock, maxSocketPath)
-	}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("create cluster directory: %w", err)
-		}
+	dir, err := clusterDir(cred)
+	if err != nil {
+		return nil, err
 	}
 	data := filepath.Join(dir, "data")
 	if err := initdb(ctx, bin, data, cred); err != nil {

@@ -10,7 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
+
+	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 
 	"github.com/todo-platform/todo/pkg/admin"
 	"github.com/todo-platform/todo/pkg/cli"
@@ -96,13 +100,15 @@ func run(ctx context.Context, log *slog.Logger, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	dialOpts := append(tel.DialOptions(), grpcclient.WithTLS(upstreamTLS))
-	user, err := grpcclient.Dial(cfg.UserServiceAddr, dialOpts...)
+	dialOpts := slices.Clip(append(tel.DialOptions(), grpcclient.WithTLS(upstreamTLS)))
+	// Each upstream may be several replicas: balanced, health-checked,
+	// reads retried (grpcclient.ForService).
+	user, err := grpcclient.Dial(cfg.UserServiceAddr, append(dialOpts, grpcclient.ForService(userv1.UserService_ServiceDesc.ServiceName))...)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
 	defer user.Close()
-	task, err := grpcclient.Dial(cfg.TaskServiceAddr, dialOpts...)
+	task, err := grpcclient.Dial(cfg.TaskServiceAddr, append(dialOpts, grpcclient.ForService(taskv1.TaskService_ServiceDesc.ServiceName))...)
 	if err != nil {
 		return fmt.Errorf("TASK_SERVICE_ADDR: %w", err)
 	}

@@ -62,7 +62,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	}
 	log.InfoContext(ctx, "task-service", slog.String("command", cmd), slog.Any("args", values), slog.Any("config", envcfg.LogValue(cfg)))
 	if cmd == "migrate ACTION" {
-		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.Task(), values[0], os.Stdout); err != nil {
+		if err := schema.Run(ctx, log, cfg.MigrateURL(), schema.Task(), values[0], os.Stdout); err != nil {
 			return fmt.Errorf("migrate %s: %w", values[0], err)
 		}
 		return nil

@@ -59,7 +59,7 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	log.InfoContext(ctx, "user-service", slog.String("command", cmd), slog.Any("args", values), slog.Any("config", envcfg.LogValue(cfg)))
 	switch cmd {
 	case "migrate ACTION":
-		if err := schema.Run(ctx, log, cfg.DatabaseURL, schema.User(), values[0], os.Stdout); err != nil {
+		if err := schema.Run(ctx, log, cfg.MigrateURL(), schema.User(), values[0], os.Stdout); err != nil {
 			return fmt.Errorf("migrate %s: %w", values[0], err)
 		}
 		return nil

@@ -67,6 +67,9 @@ type stackConfig struct {
 	// each the service's own login role; empty means db.UserAppURL and
 	// db.TaskAppURL.
 	userDatabaseURL, taskDatabaseURL string
+	// userListenURL and taskListenURL, when set, are the services'
+	// DATABASE_LISTEN_URLs (direct, beside a pooled DATABASE_URL).
+	userListenURL, taskListenURL string
 	// env is added to every process's environment.
 	env []string
 	// tls, when set, puts every hop on TLS (see tlsStack).
@@ -101,6 +104,12 @@ func startStackWith(t testing.TB, db *pgtest.DB, cfg stackConfig) *stack {
 		gatewayReady = proc.HTTPSOK("/readyz", ts.restClient)
 		next = &http.Transport{TLSClientConfig: ts.restClient}
 		scheme = "https"
+	}
+	if cfg.userListenURL != "" {
+		userEnv = append(userEnv, "DATABASE_LISTEN_URL="+cfg.userListenURL)
+	}
+	if cfg.taskListenURL != "" {
+		taskEnv = append(taskEnv, "DATABASE_LISTEN_URL="+cfg.taskListenURL)
 	}
 	_, ringFile := keyringtest.New(t)
 	s := &stack{t: t, db: db, dsn: dsn, keyringFile: ringFile, userBin: proctest.Build(t, module+"user"), http: newContractClientVia(t, next)}

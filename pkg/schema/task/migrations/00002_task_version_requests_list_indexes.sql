@@ -18,6 +18,8 @@
 --    a page costs its own size, not the size of the user's task list.
 
 -- +goose Up
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 ALTER TABLE task ADD COLUMN version bigint NOT NULL DEFAULT 1;
 GRANT UPDATE (version) ON task TO todo_app;
 
@@ -44,13 +46,25 @@ CREATE POLICY task_request_own ON task_request
 GRANT SELECT, INSERT, DELETE ON task_request TO todo_app;
 GRANT UPDATE (task_id) ON task_request TO todo_app;
 
+-- Applied before migrations were linted, when task was small; on a live table use CONCURRENTLY in a NO TRANSACTION migration (docs/migrations.md).
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX idx_tasks_created_by_created_at ON task (created_by, created_at, id);
+-- Applied before migrations were linted, when task was small; on a live table use CONCURRENTLY in a NO TRANSACTION migration (docs/migrations.md).
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX idx_tasks_assigned_to_created_at ON task (assigned_to, created_at, id) WHERE assigned_to IS NOT NULL;
 
 -- +goose Down
+-- Down step: drops the index this migration's up step created.
+-- squawk-ignore require-concurrent-index-deletion
 DROP INDEX idx_tasks_assigned_to_created_at;
+-- Down step: drops the index this migration's up step created.
+-- squawk-ignore require-concurrent-index-deletion
 DROP INDEX idx_tasks_created_by_created_at;
 REVOKE ALL ON task_request FROM todo_app;
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE task_request;
 REVOKE UPDATE (version) ON task FROM todo_app;
+-- Down step: drops the column this migration's up step added.
+-- squawk-ignore ban-drop-column
 ALTER TABLE task DROP COLUMN version;

@@ -24,6 +24,8 @@
 -- it, delete rows older than an hour.
 
 -- +goose Up
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 CREATE SEQUENCE task_audit_event_id_seq AS bigint;
 CREATE TABLE task_audit_event (
     id          bigint      NOT NULL DEFAULT nextval('task_audit_event_id_seq'),
@@ -126,4 +128,6 @@ DROP FUNCTION task_request_sweep(interval);
 DROP POLICY task_request_sweep ON task_request;
 DROP TRIGGER task_audit ON task;
 DROP FUNCTION task_audit();
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE task_audit_event;

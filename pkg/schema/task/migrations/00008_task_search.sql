@@ -38,6 +38,8 @@
 
 -- +goose Up
 -- +goose StatementBegin
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 CREATE FUNCTION task_document(config regconfig, title text, description text) RETURNS tsvector
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
@@ -49,6 +51,8 @@ $$;
 -- +goose StatementEnd
 GRANT EXECUTE ON FUNCTION task_document(regconfig, text, text) TO todo_task_svc;
 
+-- Applied before migrations were linted; on a live table use CONCURRENTLY in a NO TRANSACTION migration (docs/migrations.md).
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX idx_tasks_search ON task USING gin (task_document('simple', title, description));
 
 -- +goose StatementBegin
@@ -79,5 +83,7 @@ END
 $$;
 -- +goose StatementEnd
 
+-- Down step: drops the index this migration's up step created.
+-- squawk-ignore require-concurrent-index-deletion
 DROP INDEX idx_tasks_search;
 DROP FUNCTION task_document(regconfig, text, text);

@@ -26,6 +26,8 @@ $$;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 CREATE FUNCTION update_updated_at_column() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -74,6 +76,8 @@ GRANT SELECT, INSERT, UPDATE ON "user" TO todo_app;
 
 -- +goose Down
 REVOKE ALL ON "user" FROM todo_app;
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE "user";
 DROP FUNCTION update_updated_at_column();
 -- The role todo_app is kept: roles are cluster-wide, other databases of the

@@ -13,6 +13,8 @@
 -- IPv6 /64). Shared by every replica, so all of them refuse alike.
 
 -- +goose Up
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 CREATE TABLE user_session (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     family_id   uuid        NOT NULL DEFAULT gen_random_uuid(),
@@ -39,6 +41,8 @@ CREATE TABLE login_throttle (
     scope        text        NOT NULL,
     subject      text        NOT NULL,
     window_start timestamptz NOT NULL,
+    -- A count of failed logins within one throttle window: bounded far below 2^31.
+    -- squawk-ignore prefer-bigint-over-int
     failures     integer     NOT NULL,
     PRIMARY KEY (scope, subject),
     CONSTRAINT login_throttle_scope_check CHECK (scope IN ('user', 'login', 'addr')),
@@ -53,5 +57,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO todo_app;
 -- +goose Down
 REVOKE ALL ON login_throttle FROM todo_app;
 REVOKE ALL ON user_session FROM todo_app;
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE login_throttle;
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE user_session;

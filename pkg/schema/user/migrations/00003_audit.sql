@@ -22,6 +22,8 @@
 -- audit_partition_create creates the partition of parent for the UTC month
 -- of at, unless it exists, and returns its name.
 -- +goose StatementBegin
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 CREATE FUNCTION audit_partition_create(parent regclass, at timestamptz) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 DECLARE
@@ -144,6 +146,8 @@ GRANT USAGE ON SEQUENCE user_audit_event_id_seq TO todo_app;
 SELECT audit_maintain('user_audit_event', 3, 13);
 
 -- +goose Down
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE user_audit_event;
 DROP FUNCTION audit_maintain(regclass, integer, integer);
 DROP FUNCTION audit_partitions_drop(regclass, integer, timestamptz);

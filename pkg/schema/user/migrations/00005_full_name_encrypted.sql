@@ -14,6 +14,8 @@
 -- USAGE on the sequence.
 
 -- +goose Up
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 ALTER TABLE "user" ADD COLUMN full_name_ct bytea;
 ALTER TABLE "user" ADD CONSTRAINT user_full_name_one_form_check
     CHECK (full_name IS NULL OR full_name_ct IS NULL) NOT VALID;
@@ -33,4 +35,6 @@ $$;
 -- +goose StatementEnd
 REVOKE USAGE ON SEQUENCE user_id_seq FROM todo_app;
 ALTER TABLE "user" DROP CONSTRAINT user_full_name_one_form_check;
+-- Down step: drops the column this migration's up step added.
+-- squawk-ignore ban-drop-column
 ALTER TABLE "user" DROP COLUMN full_name_ct;

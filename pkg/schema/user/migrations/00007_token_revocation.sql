@@ -15,6 +15,8 @@
 -- revocation, no email, name or secret.
 
 -- +goose Up
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 CREATE TABLE user_token_revocation (
     user_id    bigint      PRIMARY KEY REFERENCES "user" (id) ON DELETE CASCADE,
     generation bigint      NOT NULL,
@@ -59,5 +61,7 @@ GRANT SELECT, INSERT, UPDATE ON user_token_revocation TO todo_user_svc;
 GRANT SELECT ON user_token_revocation TO todo_task_svc;
 
 -- +goose Down
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE user_token_revocation;
 DROP FUNCTION user_token_revocation_notify();

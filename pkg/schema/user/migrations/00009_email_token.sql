@@ -10,6 +10,8 @@
 -- the same transaction as the token.
 
 -- +goose Up
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 CREATE TABLE user_email_token (
     id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id    bigint      NOT NULL REFERENCES "user" (id) ON DELETE CASCADE,
@@ -32,4 +34,6 @@ CREATE INDEX idx_user_email_token_expires_at ON user_email_token (expires_at);
 GRANT SELECT, INSERT, UPDATE, DELETE ON user_email_token TO todo_user_svc;
 
 -- +goose Down
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE user_email_token;

@@ -9,6 +9,8 @@
 -- for one hash only: whoever calls it must already hold the token.
 
 -- +goose Up
+-- Applied before migrations were linted (squawk); new migrations set lock_timeout and statement_timeout first (docs/migrations.md).
+-- squawk-ignore require-lock-timeout, require-statement-timeout
 CREATE TABLE personal_access_token (
     id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id    bigint      NOT NULL REFERENCES "user" (id) ON DELETE CASCADE,
@@ -47,4 +49,6 @@ GRANT SELECT, INSERT, UPDATE ON personal_access_token TO todo_user_svc;
 
 -- +goose Down
 DROP FUNCTION personal_access_token_check(bytea);
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE personal_access_token;

@@ -24,12 +24,14 @@ import (
 const CallTimeout = 5 * time.Second
 
 // Dial returns the one connection to the user service at addr for the life
-// of the service (see grpcclient.Dial), with opts added. Its calls wait for
+// of the service (see grpcclient.Dial), with opts added: addr may name
+// several replicas, balanced with health checks, the reads retried
+// (grpcclient.ForService). Its calls wait for
 // the connection (grpc.WaitForReady) within their deadline rather than fail
 // at once while it reconnects; every call of this package therefore carries
 // a deadline of at most CallTimeout.
 func Dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	opts = append([]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.WaitForReady(true))}, opts...)
+	opts = append([]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.WaitForReady(true)), grpcclient.ForService(userv1.UserService_ServiceDesc.ServiceName)}, opts...)
 	conn, err := grpcclient.Dial(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("user service: %w", err)
