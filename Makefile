@@ -149,18 +149,21 @@ test: postgres pgbouncer chromium ## Run every test of every module against a th
 test-pitr: postgres ## Point-in-time restore with deploy/backup's scripts: base backup, WAL archive, restore into a new cluster at a recorded time (part of test).
 	go test -count=1 -timeout 10m $(PITR_PKG)
 
-# Fuzz targets as package:Target:smoke, where smoke is how long fuzz-smoke
-# runs it (go test takes one -fuzz target at a time). The gateway's target
-# starts the whole stack in every fuzz process before it fuzzes, so it is
-# bounded by executions rather than time. Their seed corpora also run as
-# ordinary tests in `make test`.
+# Fuzz targets as package:Target:smoke, where smoke is how many executions
+# fuzz-smoke runs (go test takes one -fuzz target at a time). The budgets
+# are counts, not durations: with a duration, Go 1.26's fuzzing coordinator
+# can fail a target with a bare "context deadline exceeded" when a loaded
+# machine keeps a worker busy past the deadline (golang/go#75804, fixed in
+# Go 1.27); a count has no deadline to race. The gateway's target starts
+# the whole stack in every fuzz process before it fuzzes. Their seed
+# corpora also run as ordinary tests in `make test`.
 FUZZ_TARGETS := \
-	./pkg/pagetoken:FuzzDecode:5s \
-	./services/task/internal/taskapi:FuzzListTasks_PageToken:5s \
-	./services/task/internal/taskapi:FuzzUpdateTask_Mask:5s \
-	./services/user/internal/userapi:FuzzLogin:5s \
-	./services/user/internal/userapi:FuzzListUsers_PageToken:5s \
-	./services/user/internal/userapi:FuzzUpdateUser_Mask:5s \
+	./pkg/pagetoken:FuzzDecode:10000x \
+	./services/task/internal/taskapi:FuzzListTasks_PageToken:300x \
+	./services/task/internal/taskapi:FuzzUpdateTask_Mask:300x \
+	./services/user/internal/userapi:FuzzLogin:1000x \
+	./services/user/internal/userapi:FuzzListUsers_PageToken:300x \
+	./services/user/internal/userapi:FuzzUpdateUser_Mask:500x \
 	./services/gateway/e2e:FuzzGateway_TaskBodies:300x
 FUZZTIME ?= 1m
 
