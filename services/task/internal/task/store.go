@@ -40,6 +40,12 @@ type Store interface {
 	// AuditEvents returns the events q selects, newest first, among those c
 	// may read (for an admin, all of them).
 	AuditEvents(ctx context.Context, c Caller, q EventQuery) ([]Event, error)
+	// DryRun returns a Store whose writes run every statement, check and
+	// trigger as this one's do and then roll back: they return what they
+	// would have written, and fail as they would have failed, but nothing
+	// is committed. A create that would insert a new task returns it with
+	// ID 0, since its id is not kept.
+	DryRun() Store
 }
 
 // UserDirectory answers questions about users, which the task service does

@@ -36,6 +36,8 @@ import (
 // Store is a task.Store on a pgdb.DB whose role is a member of todo_task_svc.
 type Store struct {
 	db *pgdb.DB
+	// dryRun makes every statement roll back (see DryRun).
+	dryRun bool
 }
 
 var _ task.Store = (*Store)(nil)
@@ -125,7 +127,7 @@ func scanTasks(row pgx.CollectableRow) (task.Task, error) { return scanTask(row)
 // run twice (see pgdb.Retry).
 func (s *Store) one(ctx context.Context, c task.Caller, retry pgdb.Retry, q string, args pgx.NamedArgs) (task.Task, error) {
 	var t task.Task
-	err := s.db.Send(ctx, retry, settings(ctx, c), func(b *pgx.Batch) { b.Queue(q, args) }, func(br pgx.BatchResults) error {
+	err := s.send(ctx, retry, settings(ctx, c), func(b *pgx.Batch) { b.Queue(q, args) }, func(br pgx.BatchResults) error {
 		var err error
 		t, err = scanTask(br.QueryRow())
 		return err
@@ -296,6 +298,9 @@ func (s *Store) Create(ctx context.Context, c task.Caller, n task.NewTask, idem 
 		if err != nil {
 			return task.Task{}, fmt.Errorf("taskstore create: %w", err)
 		}
+		if s.dryRun {
+			t.ID = 0 // rolled back: the id is not the task's
+		}
 		return t, nil
 	}
 	t, err := s.createOnce(ctx, c, args, idem)
@@ -321,7 +326,8 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 	)
 	// Idempotent by construction: a second run finds the claim of the
 	// first (or makes it, when the first never committed).
-	err := s.db.Send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) {
+	var created bool
+	err := s.send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) {
 		b.Queue(requestSweepSQL, args)
 		b.Queue(requestClaimSQL, args)
 		b.Queue(requestInsertSQL, args)
@@ -329,9 +335,11 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 		b.Queue(requestTaskSQL, args)
 	}, func(br pgx.BatchResults) error {
 		for _, step := range []string{"sweep expired request ids", "claim request id", "insert task"} {
-			if _, err := br.Exec(); err != nil {
+			tag, err := br.Exec()
+			if err != nil {
 				return fmt.Errorf("%s: %w", step, err)
 			}
+			created = tag.RowsAffected() == 1
 		}
 		if err := br.QueryRow().Scan(&fingerprint); err != nil {
 			return fmt.Errorf("read request id: %w", err)
@@ -351,6 +359,9 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 		return task.Task{}, task.ErrNotFound
 	case err != nil:
 		return task.Task{}, fmt.Errorf("read task: %w", err)
+	}
+	if created && s.dryRun {
+		t.ID = 0 // rolled back: the id is not the task's
 	}
 	return t, nil
 }
@@ -398,7 +409,7 @@ func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.C
 	args["id"] = id
 	var tag pgconn.CommandTag
 	// A second run would find nothing to delete and answer ErrNotFound.
-	err := s.db.Send(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
 		var err error
 		tag, err = br.Exec()
 		return err

@@ -362,7 +362,11 @@ type CreateTaskRequest struct {
 	Task *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
 	// A client-chosen UUID that makes retries safe: the same caller sending
 	// the same request_id within 24 hours gets the first task back.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// When true, every check runs (validation, authorization, the etag, the request_id)
+	// and nothing is written: the response is what the call would return
+	// (AIP-163), with no id when the task would be new. A call that would fail fails the same way.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -409,6 +413,13 @@ func (x *CreateTaskRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateTaskRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // GetTaskRequest names a task.
@@ -653,7 +664,11 @@ type UpdateTaskRequest struct {
 	// The fields to change: any of title, description, status, priority,
 	// due_date. An unknown path is INVALID_ARGUMENT. Through the REST gateway
 	// an absent mask means the fields present in the body.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// When true, every check runs (validation, authorization, the etag)
+	// and nothing is written: the response is what the call would return
+	// (AIP-163). A call that would fail fails the same way.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -702,13 +717,24 @@ func (x *UpdateTaskRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateTaskRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 // DeleteTaskRequest names the task to delete.
 type DeleteTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The task's id.
 	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// When given, the task is deleted only if its etag still equals this.
-	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When true, every check runs (validation, authorization, the etag)
+	// and nothing is written: the response is what the call would return
+	// (AIP-163). A call that would fail fails the same way.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -757,6 +783,13 @@ func (x *DeleteTaskRequest) GetEtag() string {
 	return ""
 }
 
+func (x *DeleteTaskRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 // AssignTaskRequest gives a task to a user.
 type AssignTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -765,7 +798,11 @@ type AssignTaskRequest struct {
 	// The user to assign the task to; 0 takes the assignment back.
 	AssigneeId int64 `protobuf:"varint,2,opt,name=assignee_id,json=assigneeId,proto3" json:"assignee_id,omitempty"`
 	// When given, the task is assigned only if its etag still equals this.
-	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When true, every check runs (validation, authorization, the etag, the assignee lookup)
+	// and nothing is written: the response is what the call would return
+	// (AIP-163). A call that would fail fails the same way.
+	ValidateOnly  bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -819,6 +856,13 @@ func (x *AssignTaskRequest) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *AssignTaskRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // GetTaskStatsRequest is empty: the statistics are the caller's.
@@ -1462,12 +1506,13 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x1a\xd2\x01\n" +
 	"created_at\xd2\x01\n" +
 	"updated_at2\xb2\x02{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"Q3 numbers\", \"status\": \"TASK_STATUS_IN_PROGRESS\", \"priority\": \"TASK_PRIORITY_HIGH\", \"due_date\": \"2030-01-15T17:00:00Z\", \"created_by\": \"7\", \"assigned_to\": \"8\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-03T10:00:00Z\", \"etag\": \"v3\"}B\x0e\n" +
-	"\f_assigned_to\"\x7f\n" +
+	"\f_assigned_to\"\xaa\x01\n" +
 	"\x11CreateTaskRequest\x122\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x126\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\x17\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"-\n" +
+	"request_id\x18\x02 \x01(\tB\x17\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12)\n" +
+	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"-\n" +
 	"\x0eGetTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xf2\x04\n" +
 	"\x10ListTasksRequest\x12+\n" +
@@ -1490,20 +1535,23 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\v_created_by\"\x87\x03\n" +
 	"\x11ListTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.todo.task.v1.TaskR\x05tasks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken:\x9f\x02\x92A\x9b\x022\x98\x02{\"tasks\": [{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"\", \"status\": \"TASK_STATUS_PENDING\", \"priority\": \"TASK_PRIORITY_HIGH\", \"created_by\": \"7\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-02T09:30:00Z\", \"etag\": \"v1\"}], \"next_page_token\": \"CgQIARAq\"}\"\x8a\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken:\x9f\x02\x92A\x9b\x022\x98\x02{\"tasks\": [{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"\", \"status\": \"TASK_STATUS_PENDING\", \"priority\": \"TASK_PRIORITY_HIGH\", \"created_by\": \"7\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-02T09:30:00Z\", \"etag\": \"v1\"}], \"next_page_token\": \"CgQIARAq\"}\"\xb5\x01\n" +
 	"\x11UpdateTaskRequest\x122\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x12A\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
-	"updateMask\"Q\n" +
+	"updateMask\x12)\n" +
+	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"|\n" +
 	"\x11DeleteTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12\x1f\n" +
-	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"\x7f\n" +
+	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\x12)\n" +
+	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"\xaa\x01\n" +
 	"\x11AssignTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12,\n" +
 	"\vassignee_id\x18\x02 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02(\x00R\n" +
 	"assigneeId\x12\x1f\n" +
-	"\x04etag\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"\x15\n" +
+	"\x04etag\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\x12)\n" +
+	"\rvalidate_only\x18\x04 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"\x15\n" +
 	"\x13GetTaskStatsRequest\"w\n" +
 	"\x14GetTaskStatsResponse\x12/\n" +
 	"\x06counts\x18\x01 \x03(\v2\x17.todo.task.v1.TaskCountR\x06counts\x12\x14\n" +
