@@ -166,6 +166,15 @@ func TestRoles_MigrationsMoveGrantsBothWays(t *testing.T) {
 	for _, r := range roles {
 		before[r] = privileges(t, db.Owner, r)
 	}
+	// The later task migrations grant what they add (00009: deleted_at,
+	// task_purge); the split is compared with the grants of just after it.
+	if err := schema.DownTo(ctx, db.OwnerURL, schema.Task(), 7); err != nil {
+		t.Fatal(err)
+	}
+	split := map[string][]string{}
+	for _, r := range roles {
+		split[r] = privileges(t, db.Owner, r)
+	}
 	// The migrations that split the role: task 00007, user 00006.
 	for _, d := range []struct {
 		set *schema.Set
@@ -182,7 +191,7 @@ func TestRoles_MigrationsMoveGrantsBothWays(t *testing.T) {
 		}
 	}
 	// Together the two groups had what todo_app has again.
-	union := slices.Concat(before[schema.UserRole], before[schema.TaskRole])
+	union := slices.Concat(split[schema.UserRole], split[schema.TaskRole])
 	slices.Sort(union)
 	union = slices.Compact(union)
 	if !slices.Equal(shared, union) {

@@ -29,6 +29,9 @@ type config struct {
 	// TokenKeysMinRefresh is the least time between two fetches of the
 	// verification keys prompted by tokens naming an unknown key id.
 	TokenKeysMinRefresh time.Duration `env:"TOKEN_KEYS_MIN_REFRESH" envDefault:"30s"`
+	// DeletedTaskRetention is how long a deleted task can be undeleted
+	// before the periodic job task.purge removes it (at least a day).
+	DeletedTaskRetention time.Duration `env:"DELETED_TASK_RETENTION" envDefault:"720h"`
 }
 
 // Validate names each variable whose value cannot work.
@@ -39,5 +42,6 @@ func (c config) Validate() error {
 	p.Add(c.Tokens.Validate())
 	p.Add(c.Audit.Validate())
 	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
+	p.Check(c.DeletedTaskRetention >= 24*time.Hour, "DELETED_TASK_RETENTION must be at least 24h")
 	return p.Err()
 }

@@ -78,6 +78,9 @@ const (
 	auditMaintenanceInterval = 6 * time.Hour
 	// requestSweepInterval is how often expired request ids are deleted.
 	requestSweepInterval = time.Hour
+	// purgeInterval is how often the tasks deleted longer than
+	// DELETED_TASK_RETENTION ago are purged.
+	purgeInterval = time.Hour
 )
 
 // periodicJobs are the task service's periodic jobs, run once per period
@@ -86,6 +89,13 @@ func periodicJobs(log *slog.Logger, store *taskstore.Store, cfg config) []jobs.J
 	return []jobs.Job{
 		{Name: "task.request_sweep", Every: requestSweepInterval, Run: func(ctx context.Context) error {
 			_, err := store.SweepRequests(ctx, task.RequestIDTTL)
+			return err
+		}},
+		{Name: "task.purge", Every: purgeInterval, Run: func(ctx context.Context) error {
+			n, err := store.PurgeDeleted(ctx, cfg.DeletedTaskRetention)
+			if n > 0 {
+				log.InfoContext(ctx, "deleted tasks purged", slog.Int64("tasks", n), slog.Duration("retention", cfg.DeletedTaskRetention))
+			}
 			return err
 		}},
 		{Name: "task.audit_partitions", Every: auditMaintenanceInterval, Run: func(ctx context.Context) error {
@@ -154,6 +164,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		Help: "Tasks created (a repeat with the same request_id included).",
 	})
 	svc.SetMetrics(task.Metrics{TasksCreated: created})
+	svc.SetDeletedRetention(cfg.DeletedTaskRetention)
 	if err := tel.Register(append(telemetry.VerifierMetrics(verifier), created, telemetry.NewPoolCollector(db.Pool))...); err != nil {
 		return err
 	}

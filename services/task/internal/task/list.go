@@ -29,6 +29,9 @@ type Filter struct {
 	// *DueAfter (tasks without a due date match neither), UpdatedAfter
 	// updated_at > *UpdatedAfter.
 	DueBefore, DueAfter, UpdatedAfter *time.Time
+	// ShowDeleted includes the deleted tasks not purged yet; admins only
+	// (ErrShowDeletedAdminOnly).
+	ShowDeleted bool
 }
 
 // normalize sorts and deduplicates the sets and converts times to UTC, so
@@ -240,5 +243,13 @@ func tokenBinding(f Filter, o Order) pagetoken.Fields {
 	}
 	return pagetoken.Fields{}.Byte(orderByte(o)).Byte(statuses).Byte(priorities).
 		OptInt64(f.AssignedTo).OptInt64(f.CreatedBy).
-		OptTime(f.DueBefore).OptTime(f.DueAfter).OptTime(f.UpdatedAfter)
+		OptTime(f.DueBefore).OptTime(f.DueAfter).OptTime(f.UpdatedAfter).
+		Byte(showDeletedByte(f.ShowDeleted))
+}
+
+func showDeletedByte(show bool) byte {
+	if show {
+		return 1
+	}
+	return 0
 }

@@ -28,6 +28,9 @@ type Service struct {
 	store   Store
 	users   UserDirectory
 	metrics Metrics
+	// retention is how long a deleted task can be undeleted (0: the
+	// default).
+	retention time.Duration
 }
 
 // NewService returns a Service over store and users.
@@ -73,6 +76,9 @@ func (s *Service) List(ctx context.Context, c Caller, r ListRequest) (Page, erro
 	f, err := r.Filter.normalize()
 	if err != nil {
 		return Page{}, err
+	}
+	if f.ShowDeleted && !c.Admin {
+		return Page{}, ErrShowDeletedAdminOnly
 	}
 	o, err := ParseOrder(r.OrderBy)
 	if err != nil {

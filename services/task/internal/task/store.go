@@ -1,6 +1,9 @@
 package task
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps tasks. Every method runs as c: with row-level security set up
 // for c, so that it sees and changes only the rows c may see. The write
@@ -27,9 +30,13 @@ type Store interface {
 	// Assign sets the task's assignee (0: nobody) when c is its creator or
 	// an admin and cond holds.
 	Assign(ctx context.Context, c Caller, id, assignee int64, cond Condition) (Task, error)
-	// Delete deletes the task when c is its creator or an admin and cond
-	// holds.
+	// Delete marks the task deleted (DeletedAt, a new version) when c is its
+	// creator or an admin and cond holds; from then on it is invisible to
+	// every method but Undelete and an admin's List with ShowDeleted.
 	Delete(ctx context.Context, c Caller, id int64, cond Condition) error
+	// Undelete makes the task live again (a new version) when it was
+	// deleted less than retention ago and c is its creator or an admin.
+	Undelete(ctx context.Context, c Caller, id int64, retention time.Duration) (Task, error)
 	// Stats summarises the tasks c created.
 	Stats(ctx context.Context, c Caller) (Stats, error)
 	// TaskEvents returns the events of the task *q.Filter.TaskID that q

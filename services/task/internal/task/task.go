@@ -90,6 +90,10 @@ type Task struct {
 	CompletedAt *time.Time
 	// Version starts at 1 and grows by one with every write of the row.
 	Version int64
+	// DeletedAt is when the task was deleted; nil for a live task. Only an
+	// admin's listing with ShowDeleted and the change feed return deleted
+	// tasks.
+	DeletedAt *time.Time
 }
 
 // etagPrefix starts every etag; the rest is the task's version in base 10.

@@ -20,6 +20,7 @@ const (
 	msgConflict         = "the task changed concurrently; retry"
 	msgUnavailable      = "the user service is unavailable; retry later"
 	msgAdminOnly        = "only admins may list the audit log"
+	msgShowDeleted      = "only admins may list deleted tasks (show_deleted)"
 )
 
 // status turns an error of the domain layer into the gRPC status the client
@@ -37,6 +38,10 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return status.Error(codes.PermissionDenied, msgPermissionDenied)
 	case errors.Is(err, task.ErrAdminOnly):
 		return status.Error(codes.PermissionDenied, msgAdminOnly)
+	case errors.Is(err, task.ErrShowDeletedAdminOnly):
+		return status.Error(codes.PermissionDenied, msgShowDeleted)
+	case errors.Is(err, task.ErrNotDeleted):
+		return failedPrecondition("id", "the task is not deleted")
 	case errors.Is(err, task.ErrEtagMismatch):
 		return status.Error(codes.Aborted, msgEtagMismatch)
 	case errors.Is(err, task.ErrConflict):

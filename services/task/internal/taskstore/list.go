@@ -171,7 +171,11 @@ func listQuery(c task.Caller, q task.Query) (string, pgx.NamedArgs) {
 func (s *Store) List(ctx context.Context, c task.Caller, q task.Query) ([]task.Task, error) {
 	sql, args := listQuery(c, q)
 	var tasks []task.Task
-	err := s.db.Send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) { b.Queue(sql, args) }, func(br pgx.BatchResults) error {
+	set := settings(ctx, c)
+	if q.Filter.ShowDeleted {
+		set = showDeleted(set)
+	}
+	err := s.db.Send(ctx, pgdb.RetrySafe, set, func(b *pgx.Batch) { b.Queue(sql, args) }, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
 			return err

@@ -59,9 +59,15 @@ func settings(ctx context.Context, c task.Caller) []pgdb.Setting {
 	return s
 }
 
+// showDeleted adds to s the setting that makes deleted tasks visible
+// (migration 00009).
+func showDeleted(s []pgdb.Setting) []pgdb.Setting {
+	return append(s, pgdb.Setting{Name: settingShowDeleted, Value: "true"})
+}
+
 // columns are the task columns every query returns, in taskRow's order.
 const columns = `id, title, coalesce(description, ''), status, priority, due_date, created_by,
-	coalesce(assigned_to, 0), created_at, updated_at, completed_at, version`
+	coalesce(assigned_to, 0), created_at, updated_at, completed_at, version, deleted_at`
 
 // taskRow is one row of columns.
 type taskRow struct {
@@ -77,11 +83,12 @@ type taskRow struct {
 	updatedAt   time.Time
 	completedAt *time.Time
 	version     int64
+	deletedAt   *time.Time
 }
 
 func (r *taskRow) dest() []any {
 	return []any{&r.id, &r.title, &r.description, &r.status, &r.priority, &r.dueDate, &r.createdBy,
-		&r.assignedTo, &r.createdAt, &r.updatedAt, &r.completedAt, &r.version}
+		&r.assignedTo, &r.createdAt, &r.updatedAt, &r.completedAt, &r.version, &r.deletedAt}
 }
 
 // toDomain converts a row to a task.Task, times in UTC.
@@ -99,6 +106,7 @@ func (r *taskRow) toDomain() task.Task {
 		UpdatedAt:   r.updatedAt.UTC(),
 		CompletedAt: utcPtr(r.completedAt),
 		Version:     r.version,
+		DeletedAt:   utcPtr(r.deletedAt),
 	}
 }
 
@@ -249,9 +257,13 @@ WHERE id = @id::bigint
   AND (@admin::boolean OR created_by = @uid::bigint)
 RETURNING ` + columns
 
+	// deleteSQL marks the task deleted (migration 00009): it runs with
+	// app.show_deleted, as the deleted row must pass task_select, so it
+	// names the live rows itself.
 	deleteSQL = `
-DELETE FROM task
+UPDATE task SET deleted_at = now(), version = version + 1
 WHERE id = @id::bigint
+  AND deleted_at IS NULL
   AND (@any_version::boolean OR version = @version::bigint)
   AND (@admin::boolean OR created_by = @uid::bigint)`
 
@@ -409,7 +421,7 @@ func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.C
 	args["id"] = id
 	var tag pgconn.CommandTag
 	// A second run would find nothing to delete and answer ErrNotFound.
-	err := s.send(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetryIfNotSent, showDeleted(settings(ctx, c)), func(b *pgx.Batch) { b.Queue(deleteSQL, args) }, func(br pgx.BatchResults) error {
 		var err error
 		tag, err = br.Exec()
 		return err

@@ -235,7 +235,10 @@ type Task struct {
 	// An opaque version that changes with every write. Send it back in
 	// UpdateTask or DeleteTask to change the task only if nobody changed it
 	// since it was read.
-	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When the task was deleted; set only on deleted tasks, which only an
+	// admin's ListTasks with show_deleted returns.
+	DeletedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=deleted_at,json=deletedAt,proto3" json:"deleted_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -352,6 +355,13 @@ func (x *Task) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Task) GetDeletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeletedAt
+	}
+	return nil
 }
 
 // CreateTaskRequest carries the task to create.
@@ -495,7 +505,10 @@ type ListTasksRequest struct {
 	// Only tasks due at or after this instant.
 	DueAfter *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=due_after,json=dueAfter,proto3" json:"due_after,omitempty"`
 	// Only tasks changed after this instant.
-	UpdatedAfter  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	UpdatedAfter *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	// Also list the deleted tasks that are not purged yet (they carry
+	// deleted_at). Admins only: anyone else gets PERMISSION_DENIED.
+	ShowDeleted   bool `protobuf:"varint,11,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -598,6 +611,13 @@ func (x *ListTasksRequest) GetUpdatedAfter() *timestamppb.Timestamp {
 		return x.UpdatedAfter
 	}
 	return nil
+}
+
+func (x *ListTasksRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
 }
 
 // ListTasksResponse is one page of tasks.
@@ -790,6 +810,52 @@ func (x *DeleteTaskRequest) GetValidateOnly() bool {
 	return false
 }
 
+// UndeleteTaskRequest names the deleted task to bring back.
+type UndeleteTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task's id.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteTaskRequest) Reset() {
+	*x = UndeleteTaskRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteTaskRequest) ProtoMessage() {}
+
+func (x *UndeleteTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteTaskRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteTaskRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UndeleteTaskRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 // AssignTaskRequest gives a task to a user.
 type AssignTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -809,7 +875,7 @@ type AssignTaskRequest struct {
 
 func (x *AssignTaskRequest) Reset() {
 	*x = AssignTaskRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	mi := &file_todo_task_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +887,7 @@ func (x *AssignTaskRequest) String() string {
 func (*AssignTaskRequest) ProtoMessage() {}
 
 func (x *AssignTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	mi := &file_todo_task_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +900,7 @@ func (x *AssignTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignTaskRequest.ProtoReflect.Descriptor instead.
 func (*AssignTaskRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AssignTaskRequest) GetId() int64 {
@@ -874,7 +940,7 @@ type GetTaskStatsRequest struct {
 
 func (x *GetTaskStatsRequest) Reset() {
 	*x = GetTaskStatsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[8]
+	mi := &file_todo_task_v1_task_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +952,7 @@ func (x *GetTaskStatsRequest) String() string {
 func (*GetTaskStatsRequest) ProtoMessage() {}
 
 func (x *GetTaskStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[8]
+	mi := &file_todo_task_v1_task_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +965,7 @@ func (x *GetTaskStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskStatsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{8}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{9}
 }
 
 // GetTaskStatsResponse counts the tasks the caller created.
@@ -917,7 +983,7 @@ type GetTaskStatsResponse struct {
 
 func (x *GetTaskStatsResponse) Reset() {
 	*x = GetTaskStatsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	mi := &file_todo_task_v1_task_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +995,7 @@ func (x *GetTaskStatsResponse) String() string {
 func (*GetTaskStatsResponse) ProtoMessage() {}
 
 func (x *GetTaskStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	mi := &file_todo_task_v1_task_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1008,7 @@ func (x *GetTaskStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskStatsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{9}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetTaskStatsResponse) GetCounts() []*TaskCount {
@@ -981,7 +1047,7 @@ type TaskCount struct {
 
 func (x *TaskCount) Reset() {
 	*x = TaskCount{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[10]
+	mi := &file_todo_task_v1_task_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1059,7 @@ func (x *TaskCount) String() string {
 func (*TaskCount) ProtoMessage() {}
 
 func (x *TaskCount) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[10]
+	mi := &file_todo_task_v1_task_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1072,7 @@ func (x *TaskCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCount.ProtoReflect.Descriptor instead.
 func (*TaskCount) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{10}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskCount) GetStatus() TaskStatus {
@@ -1050,7 +1116,7 @@ type FieldChange struct {
 
 func (x *FieldChange) Reset() {
 	*x = FieldChange{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	mi := &file_todo_task_v1_task_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1128,7 @@ func (x *FieldChange) String() string {
 func (*FieldChange) ProtoMessage() {}
 
 func (x *FieldChange) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	mi := &file_todo_task_v1_task_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1141,7 @@ func (x *FieldChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
 func (*FieldChange) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{11}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *FieldChange) GetField() string {
@@ -1126,7 +1192,7 @@ type TaskEvent struct {
 
 func (x *TaskEvent) Reset() {
 	*x = TaskEvent{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[12]
+	mi := &file_todo_task_v1_task_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1204,7 @@ func (x *TaskEvent) String() string {
 func (*TaskEvent) ProtoMessage() {}
 
 func (x *TaskEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[12]
+	mi := &file_todo_task_v1_task_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1217,7 @@ func (x *TaskEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskEvent.ProtoReflect.Descriptor instead.
 func (*TaskEvent) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{12}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskEvent) GetTime() *timestamppb.Timestamp {
@@ -1218,7 +1284,7 @@ type ListTaskEventsRequest struct {
 
 func (x *ListTaskEventsRequest) Reset() {
 	*x = ListTaskEventsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	mi := &file_todo_task_v1_task_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1296,7 @@ func (x *ListTaskEventsRequest) String() string {
 func (*ListTaskEventsRequest) ProtoMessage() {}
 
 func (x *ListTaskEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	mi := &file_todo_task_v1_task_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1309,7 @@ func (x *ListTaskEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListTaskEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{13}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListTaskEventsRequest) GetId() int64 {
@@ -1280,7 +1346,7 @@ type ListTaskEventsResponse struct {
 
 func (x *ListTaskEventsResponse) Reset() {
 	*x = ListTaskEventsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	mi := &file_todo_task_v1_task_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1358,7 @@ func (x *ListTaskEventsResponse) String() string {
 func (*ListTaskEventsResponse) ProtoMessage() {}
 
 func (x *ListTaskEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	mi := &file_todo_task_v1_task_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1371,7 @@ func (x *ListTaskEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListTaskEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{14}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListTaskEventsResponse) GetEvents() []*TaskEvent {
@@ -1347,7 +1413,7 @@ type ListTaskAuditEventsRequest struct {
 
 func (x *ListTaskAuditEventsRequest) Reset() {
 	*x = ListTaskAuditEventsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	mi := &file_todo_task_v1_task_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1425,7 @@ func (x *ListTaskAuditEventsRequest) String() string {
 func (*ListTaskAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListTaskAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	mi := &file_todo_task_v1_task_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1438,7 @@ func (x *ListTaskAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListTaskAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{15}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListTaskAuditEventsRequest) GetPageSize() int32 {
@@ -1437,7 +1503,7 @@ type ListTaskAuditEventsResponse struct {
 
 func (x *ListTaskAuditEventsResponse) Reset() {
 	*x = ListTaskAuditEventsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[16]
+	mi := &file_todo_task_v1_task_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1515,7 @@ func (x *ListTaskAuditEventsResponse) String() string {
 func (*ListTaskAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListTaskAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[16]
+	mi := &file_todo_task_v1_task_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1528,7 @@ func (x *ListTaskAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListTaskAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{16}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListTaskAuditEventsResponse) GetEvents() []*TaskEvent {
@@ -1483,7 +1549,7 @@ var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\b\n" +
+	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf4\b\n" +
 	"\x04Task\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12\x80\x01\n" +
 	"\x05title\x18\x02 \x01(\tBj\xe2A\x01\x02\xbaHc\xba\x01X\n" +
@@ -1502,7 +1568,9 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"updated_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt\x12C\n" +
 	"\fcompleted_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vcompletedAt\x12\x1f\n" +
-	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag:\xd5\x02\x92A\xd1\x02\n" +
+	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\x12?\n" +
+	"\n" +
+	"deleted_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tdeletedAt:\xd5\x02\x92A\xd1\x02\n" +
 	"\x1a\xd2\x01\n" +
 	"created_at\xd2\x01\n" +
 	"updated_at2\xb2\x02{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"Q3 numbers\", \"status\": \"TASK_STATUS_IN_PROGRESS\", \"priority\": \"TASK_PRIORITY_HIGH\", \"due_date\": \"2030-01-15T17:00:00Z\", \"created_by\": \"7\", \"assigned_to\": \"8\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-03T10:00:00Z\", \"etag\": \"v3\"}B\x0e\n" +
@@ -1514,7 +1582,7 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"request_id\x18\x02 \x01(\tB\x17\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12)\n" +
 	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"-\n" +
 	"\x0eGetTaskRequest\x12\x1b\n" +
-	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xf2\x04\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\x9b\x05\n" +
 	"\x10ListTasksRequest\x12+\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
@@ -1530,7 +1598,8 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"due_before\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\tdueBefore\x12=\n" +
 	"\tdue_after\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\bdueAfter\x12E\n" +
 	"\rupdated_after\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\fupdatedAfterB\x0e\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\fupdatedAfter\x12'\n" +
+	"\fshow_deleted\x18\v \x01(\bB\x04\xe2A\x01\x01R\vshowDeletedB\x0e\n" +
 	"\f_assigned_toB\r\n" +
 	"\v_created_by\"\x87\x03\n" +
 	"\x11ListTasksResponse\x12(\n" +
@@ -1545,7 +1614,9 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x11DeleteTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12\x1f\n" +
 	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\x12)\n" +
-	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"\xaa\x01\n" +
+	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"2\n" +
+	"\x13UndeleteTaskRequest\x12\x1b\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xaa\x01\n" +
 	"\x11AssignTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12,\n" +
 	"\vassignee_id\x18\x02 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02(\x00R\n" +
@@ -1616,7 +1687,7 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
 	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
-	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\xbf\a\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\xaa\b\n" +
 	"\vTaskService\x12Z\n" +
 	"\n" +
 	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
@@ -1625,7 +1696,8 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"UpdateTask\x12\x1f.todo.task.v1.UpdateTaskRequest\x1a\x12.todo.task.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04task2\x13/v1/tasks/{task.id}\x12]\n" +
 	"\n" +
-	"DeleteTask\x12\x1f.todo.task.v1.DeleteTaskRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/tasks/{id}\x12c\n" +
+	"DeleteTask\x12\x1f.todo.task.v1.DeleteTaskRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/tasks/{id}\x12i\n" +
+	"\fUndeleteTask\x12!.todo.task.v1.UndeleteTaskRequest\x1a\x12.todo.task.v1.Task\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tasks/{id}:undelete\x12c\n" +
 	"\n" +
 	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12n\n" +
 	"\fGetTaskStats\x12!.todo.task.v1.GetTaskStatsRequest\x1a\".todo.task.v1.GetTaskStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:stats\x12z\n" +
@@ -1651,7 +1723,7 @@ func file_todo_task_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_todo_task_v1_task_proto_goTypes = []any{
 	(TaskStatus)(0),                     // 0: todo.task.v1.TaskStatus
 	(TaskPriority)(0),                   // 1: todo.task.v1.TaskPriority
@@ -1663,72 +1735,76 @@ var file_todo_task_v1_task_proto_goTypes = []any{
 	(*ListTasksResponse)(nil),           // 7: todo.task.v1.ListTasksResponse
 	(*UpdateTaskRequest)(nil),           // 8: todo.task.v1.UpdateTaskRequest
 	(*DeleteTaskRequest)(nil),           // 9: todo.task.v1.DeleteTaskRequest
-	(*AssignTaskRequest)(nil),           // 10: todo.task.v1.AssignTaskRequest
-	(*GetTaskStatsRequest)(nil),         // 11: todo.task.v1.GetTaskStatsRequest
-	(*GetTaskStatsResponse)(nil),        // 12: todo.task.v1.GetTaskStatsResponse
-	(*TaskCount)(nil),                   // 13: todo.task.v1.TaskCount
-	(*FieldChange)(nil),                 // 14: todo.task.v1.FieldChange
-	(*TaskEvent)(nil),                   // 15: todo.task.v1.TaskEvent
-	(*ListTaskEventsRequest)(nil),       // 16: todo.task.v1.ListTaskEventsRequest
-	(*ListTaskEventsResponse)(nil),      // 17: todo.task.v1.ListTaskEventsResponse
-	(*ListTaskAuditEventsRequest)(nil),  // 18: todo.task.v1.ListTaskAuditEventsRequest
-	(*ListTaskAuditEventsResponse)(nil), // 19: todo.task.v1.ListTaskAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 21: google.protobuf.FieldMask
-	(*structpb.Value)(nil),              // 22: google.protobuf.Value
-	(*emptypb.Empty)(nil),               // 23: google.protobuf.Empty
+	(*UndeleteTaskRequest)(nil),         // 10: todo.task.v1.UndeleteTaskRequest
+	(*AssignTaskRequest)(nil),           // 11: todo.task.v1.AssignTaskRequest
+	(*GetTaskStatsRequest)(nil),         // 12: todo.task.v1.GetTaskStatsRequest
+	(*GetTaskStatsResponse)(nil),        // 13: todo.task.v1.GetTaskStatsResponse
+	(*TaskCount)(nil),                   // 14: todo.task.v1.TaskCount
+	(*FieldChange)(nil),                 // 15: todo.task.v1.FieldChange
+	(*TaskEvent)(nil),                   // 16: todo.task.v1.TaskEvent
+	(*ListTaskEventsRequest)(nil),       // 17: todo.task.v1.ListTaskEventsRequest
+	(*ListTaskEventsResponse)(nil),      // 18: todo.task.v1.ListTaskEventsResponse
+	(*ListTaskAuditEventsRequest)(nil),  // 19: todo.task.v1.ListTaskAuditEventsRequest
+	(*ListTaskAuditEventsResponse)(nil), // 20: todo.task.v1.ListTaskAuditEventsResponse
+	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 22: google.protobuf.FieldMask
+	(*structpb.Value)(nil),              // 23: google.protobuf.Value
+	(*emptypb.Empty)(nil),               // 24: google.protobuf.Empty
 }
 var file_todo_task_v1_task_proto_depIdxs = []int32{
 	0,  // 0: todo.task.v1.Task.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 1: todo.task.v1.Task.priority:type_name -> todo.task.v1.TaskPriority
-	20, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
-	20, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
-	20, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
-	20, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
-	3,  // 6: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
-	0,  // 7: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
-	1,  // 8: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
-	20, // 9: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
-	20, // 10: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
-	20, // 11: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
-	3,  // 12: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
-	3,  // 13: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
-	21, // 14: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13, // 15: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
-	0,  // 16: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
-	1,  // 17: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
-	22, // 18: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	22, // 19: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
-	20, // 20: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 21: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
-	14, // 22: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
-	15, // 23: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	20, // 24: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	20, // 25: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	15, // 26: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	4,  // 27: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
-	5,  // 28: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
-	6,  // 29: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
-	8,  // 30: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
-	9,  // 31: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
-	10, // 32: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
-	11, // 33: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
-	16, // 34: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
-	18, // 35: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
-	3,  // 36: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
-	3,  // 37: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
-	7,  // 38: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
-	3,  // 39: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
-	23, // 40: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
-	3,  // 41: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
-	12, // 42: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
-	17, // 43: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
-	19, // 44: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
-	36, // [36:45] is the sub-list for method output_type
-	27, // [27:36] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	21, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
+	21, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	21, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
+	21, // 6: todo.task.v1.Task.deleted_at:type_name -> google.protobuf.Timestamp
+	3,  // 7: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
+	0,  // 8: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
+	1,  // 9: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
+	21, // 10: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
+	21, // 11: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
+	21, // 12: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
+	3,  // 13: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
+	3,  // 14: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
+	22, // 15: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	14, // 16: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
+	0,  // 17: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
+	1,  // 18: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
+	23, // 19: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	23, // 20: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	21, // 21: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 22: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
+	15, // 23: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
+	16, // 24: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	21, // 25: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	21, // 26: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 27: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	4,  // 28: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
+	5,  // 29: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
+	6,  // 30: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
+	8,  // 31: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
+	9,  // 32: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
+	10, // 33: todo.task.v1.TaskService.UndeleteTask:input_type -> todo.task.v1.UndeleteTaskRequest
+	11, // 34: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
+	12, // 35: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
+	17, // 36: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
+	19, // 37: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
+	3,  // 38: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
+	3,  // 39: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
+	7,  // 40: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
+	3,  // 41: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
+	24, // 42: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
+	3,  // 43: todo.task.v1.TaskService.UndeleteTask:output_type -> todo.task.v1.Task
+	3,  // 44: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
+	13, // 45: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
+	18, // 46: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
+	20, // 47: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
+	38, // [38:48] is the sub-list for method output_type
+	28, // [28:38] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_todo_task_v1_task_proto_init() }
@@ -1738,15 +1814,15 @@ func file_todo_task_v1_task_proto_init() {
 	}
 	file_todo_task_v1_task_proto_msgTypes[0].OneofWrappers = []any{}
 	file_todo_task_v1_task_proto_msgTypes[3].OneofWrappers = []any{}
-	file_todo_task_v1_task_proto_msgTypes[12].OneofWrappers = []any{}
-	file_todo_task_v1_task_proto_msgTypes[15].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[13].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_task_v1_task_proto_rawDesc), len(file_todo_task_v1_task_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

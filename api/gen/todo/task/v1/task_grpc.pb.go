@@ -25,6 +25,7 @@ const (
 	TaskService_ListTasks_FullMethodName           = "/todo.task.v1.TaskService/ListTasks"
 	TaskService_UpdateTask_FullMethodName          = "/todo.task.v1.TaskService/UpdateTask"
 	TaskService_DeleteTask_FullMethodName          = "/todo.task.v1.TaskService/DeleteTask"
+	TaskService_UndeleteTask_FullMethodName        = "/todo.task.v1.TaskService/UndeleteTask"
 	TaskService_AssignTask_FullMethodName          = "/todo.task.v1.TaskService/AssignTask"
 	TaskService_GetTaskStats_FullMethodName        = "/todo.task.v1.TaskService/GetTaskStats"
 	TaskService_ListTaskEvents_FullMethodName      = "/todo.task.v1.TaskService/ListTaskEvents"
@@ -68,8 +69,16 @@ type TaskServiceClient interface {
 	UpdateTask(ctx context.Context, in *UpdateTaskRequest, opts ...grpc.CallOption) (*Task, error)
 	// DeleteTask deletes a task. Only its creator and admins may delete it.
 	// When etag is given it must equal the task's current etag, or the call
-	// fails with ABORTED.
+	// fails with ABORTED. The task is soft-deleted: from then on it reads as
+	// missing (NOT_FOUND) everywhere, UndeleteTask brings it back within the
+	// retention window (30 days by default), and after that it is purged for
+	// good; its history stays.
 	DeleteTask(ctx context.Context, in *DeleteTaskRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// UndeleteTask brings back a task deleted less than the retention window
+	// ago, with a new etag. Only its creator and admins may undelete it; a
+	// task that is not deleted fails with FAILED_PRECONDITION, one that is
+	// gone for good (or never was) with NOT_FOUND.
+	UndeleteTask(ctx context.Context, in *UndeleteTaskRequest, opts ...grpc.CallOption) (*Task, error)
 	// AssignTask gives a task to an active user, or takes it back when
 	// assignee_id is 0. Only its creator and admins may assign it. An unknown
 	// or inactive assignee fails with FAILED_PRECONDITION.
@@ -143,6 +152,16 @@ func (c *taskServiceClient) DeleteTask(ctx context.Context, in *DeleteTaskReques
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(emptypb.Empty)
 	err := c.cc.Invoke(ctx, TaskService_DeleteTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) UndeleteTask(ctx context.Context, in *UndeleteTaskRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, TaskService_UndeleteTask_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -226,8 +245,16 @@ type TaskServiceServer interface {
 	UpdateTask(context.Context, *UpdateTaskRequest) (*Task, error)
 	// DeleteTask deletes a task. Only its creator and admins may delete it.
 	// When etag is given it must equal the task's current etag, or the call
-	// fails with ABORTED.
+	// fails with ABORTED. The task is soft-deleted: from then on it reads as
+	// missing (NOT_FOUND) everywhere, UndeleteTask brings it back within the
+	// retention window (30 days by default), and after that it is purged for
+	// good; its history stays.
 	DeleteTask(context.Context, *DeleteTaskRequest) (*emptypb.Empty, error)
+	// UndeleteTask brings back a task deleted less than the retention window
+	// ago, with a new etag. Only its creator and admins may undelete it; a
+	// task that is not deleted fails with FAILED_PRECONDITION, one that is
+	// gone for good (or never was) with NOT_FOUND.
+	UndeleteTask(context.Context, *UndeleteTaskRequest) (*Task, error)
 	// AssignTask gives a task to an active user, or takes it back when
 	// assignee_id is 0. Only its creator and admins may assign it. An unknown
 	// or inactive assignee fails with FAILED_PRECONDITION.
@@ -271,6 +298,9 @@ func (UnimplementedTaskServiceServer) UpdateTask(context.Context, *UpdateTaskReq
 }
 func (UnimplementedTaskServiceServer) DeleteTask(context.Context, *DeleteTaskRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteTask not implemented")
+}
+func (UnimplementedTaskServiceServer) UndeleteTask(context.Context, *UndeleteTaskRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteTask not implemented")
 }
 func (UnimplementedTaskServiceServer) AssignTask(context.Context, *AssignTaskRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method AssignTask not implemented")
@@ -395,6 +425,24 @@ func _TaskService_DeleteTask_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_UndeleteTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).UndeleteTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_UndeleteTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).UndeleteTask(ctx, req.(*UndeleteTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TaskService_AssignTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AssignTaskRequest)
 	if err := dec(in); err != nil {
@@ -493,6 +541,10 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteTask",
 			Handler:    _TaskService_DeleteTask_Handler,
+		},
+		{
+			MethodName: "UndeleteTask",
+			Handler:    _TaskService_UndeleteTask_Handler,
 		},
 		{
 			MethodName: "AssignTask",
