@@ -32,6 +32,9 @@ type config struct {
 	// DeletedTaskRetention is how long a deleted task can be undeleted
 	// before the periodic job task.purge removes it (at least a day).
 	DeletedTaskRetention time.Duration `env:"DELETED_TASK_RETENTION" envDefault:"720h"`
+	// ChangeFeedRetention is how long the change feed keeps its rows and
+	// its tokens stay valid (at least 7 days); an older token must resync.
+	ChangeFeedRetention time.Duration `env:"CHANGE_FEED_RETENTION" envDefault:"720h"`
 }
 
 // Validate names each variable whose value cannot work.
@@ -43,5 +46,6 @@ func (c config) Validate() error {
 	p.Add(c.Audit.Validate())
 	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
 	p.Check(c.DeletedTaskRetention >= 24*time.Hour, "DELETED_TASK_RETENTION must be at least 24h")
+	p.Check(c.ChangeFeedRetention >= 7*24*time.Hour, "CHANGE_FEED_RETENTION must be at least 168h")
 	return p.Err()
 }

@@ -81,6 +81,9 @@ const (
 	// purgeInterval is how often the tasks deleted longer than
 	// DELETED_TASK_RETENTION ago are purged.
 	purgeInterval = time.Hour
+	// feedSweepInterval is how often change feed rows past their
+	// retention are deleted.
+	feedSweepInterval = time.Hour
 )
 
 // periodicJobs are the task service's periodic jobs, run once per period
@@ -96,6 +99,10 @@ func periodicJobs(log *slog.Logger, store *taskstore.Store, cfg config) []jobs.J
 			if n > 0 {
 				log.InfoContext(ctx, "deleted tasks purged", slog.Int64("tasks", n), slog.Duration("retention", cfg.DeletedTaskRetention))
 			}
+			return err
+		}},
+		{Name: "task.feed_sweep", Every: feedSweepInterval, Run: func(ctx context.Context) error {
+			_, err := store.SweepChanges(ctx, cfg.ChangeFeedRetention+task.FeedSweepMargin)
 			return err
 		}},
 		{Name: "task.audit_partitions", Every: auditMaintenanceInterval, Run: func(ctx context.Context) error {
@@ -165,6 +172,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	})
 	svc.SetMetrics(task.Metrics{TasksCreated: created})
 	svc.SetDeletedRetention(cfg.DeletedTaskRetention)
+	svc.SetFeedRetention(cfg.ChangeFeedRetention)
 	if err := tel.Register(append(telemetry.VerifierMetrics(verifier), created, telemetry.NewPoolCollector(db.Pool))...); err != nil {
 		return err
 	}

@@ -31,6 +31,8 @@ type Service struct {
 	// retention is how long a deleted task can be undeleted (0: the
 	// default).
 	retention time.Duration
+	// feedRetention is how long feed tokens stay valid (0: the default).
+	feedRetention time.Duration
 }
 
 // NewService returns a Service over store and users.

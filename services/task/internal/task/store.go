@@ -47,6 +47,11 @@ type Store interface {
 	// AuditEvents returns the events q selects, newest first, among those c
 	// may read (for an admin, all of them).
 	AuditEvents(ctx context.Context, c Caller, q EventQuery) ([]Event, error)
+	// Changes returns, of c's change feed, up to limit changes after pos
+	// whose transactions ended before the read (below its horizon), in
+	// (XID, ID) order, with the horizon and the time of the read. A limit
+	// of 0 reads only the horizon and the time.
+	Changes(ctx context.Context, c Caller, pos FeedPosition, limit int) (FeedRead, error)
 	// DryRun returns a Store whose writes run every statement, check and
 	// trigger as this one's do and then roll back: they return what they
 	// would have written, and fail as they would have failed, but nothing

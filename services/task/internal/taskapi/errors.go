@@ -42,6 +42,10 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return status.Error(codes.PermissionDenied, msgShowDeleted)
 	case errors.Is(err, task.ErrNotDeleted):
 		return failedPrecondition("id", "the task is not deleted")
+	case errors.Is(err, task.ErrInvalidFeedToken):
+		return invalid("since", "invalid, or another user's change feed token")
+	case errors.Is(err, task.ErrResync):
+		return failedPrecondition("since", "resync: the token is older than the change feed's retention; reread the tasks (ListTasks) and start again without since")
 	case errors.Is(err, task.ErrEtagMismatch):
 		return status.Error(codes.Aborted, msgEtagMismatch)
 	case errors.Is(err, task.ErrConflict):

@@ -205,6 +205,128 @@ func (AuditActorKind) EnumDescriptor() ([]byte, []int) {
 	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{2}
 }
 
+// TaskChangeType is what a change did to a task.
+type TaskChangeType int32
+
+const (
+	// Not a change; never returned.
+	TaskChangeType_TASK_CHANGE_TYPE_UNSPECIFIED TaskChangeType = 0
+	// The task was created.
+	TaskChangeType_TASK_CHANGE_TYPE_CREATED TaskChangeType = 1
+	// Its fields changed (title, description, status, priority, due date).
+	TaskChangeType_TASK_CHANGE_TYPE_UPDATED TaskChangeType = 2
+	// It was assigned to a user (or to another one).
+	TaskChangeType_TASK_CHANGE_TYPE_ASSIGNED TaskChangeType = 3
+	// Its assignment was taken back.
+	TaskChangeType_TASK_CHANGE_TYPE_UNASSIGNED TaskChangeType = 4
+	// It was deleted.
+	TaskChangeType_TASK_CHANGE_TYPE_DELETED TaskChangeType = 5
+	// It was undeleted.
+	TaskChangeType_TASK_CHANGE_TYPE_UNDELETED TaskChangeType = 6
+)
+
+// Enum value maps for TaskChangeType.
+var (
+	TaskChangeType_name = map[int32]string{
+		0: "TASK_CHANGE_TYPE_UNSPECIFIED",
+		1: "TASK_CHANGE_TYPE_CREATED",
+		2: "TASK_CHANGE_TYPE_UPDATED",
+		3: "TASK_CHANGE_TYPE_ASSIGNED",
+		4: "TASK_CHANGE_TYPE_UNASSIGNED",
+		5: "TASK_CHANGE_TYPE_DELETED",
+		6: "TASK_CHANGE_TYPE_UNDELETED",
+	}
+	TaskChangeType_value = map[string]int32{
+		"TASK_CHANGE_TYPE_UNSPECIFIED": 0,
+		"TASK_CHANGE_TYPE_CREATED":     1,
+		"TASK_CHANGE_TYPE_UPDATED":     2,
+		"TASK_CHANGE_TYPE_ASSIGNED":    3,
+		"TASK_CHANGE_TYPE_UNASSIGNED":  4,
+		"TASK_CHANGE_TYPE_DELETED":     5,
+		"TASK_CHANGE_TYPE_UNDELETED":   6,
+	}
+)
+
+func (x TaskChangeType) Enum() *TaskChangeType {
+	p := new(TaskChangeType)
+	*p = x
+	return p
+}
+
+func (x TaskChangeType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskChangeType) Descriptor() protoreflect.EnumDescriptor {
+	return file_todo_task_v1_task_proto_enumTypes[3].Descriptor()
+}
+
+func (TaskChangeType) Type() protoreflect.EnumType {
+	return &file_todo_task_v1_task_proto_enumTypes[3]
+}
+
+func (x TaskChangeType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskChangeType.Descriptor instead.
+func (TaskChangeType) EnumDescriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
+// TombstoneReason says why the reader no longer sees a task.
+type TombstoneReason int32
+
+const (
+	// Not a tombstone; never returned.
+	TombstoneReason_TOMBSTONE_REASON_UNSPECIFIED TombstoneReason = 0
+	// The task was deleted.
+	TombstoneReason_TOMBSTONE_REASON_DELETED TombstoneReason = 1
+	// The task was unassigned from the reader (or assigned to someone else).
+	TombstoneReason_TOMBSTONE_REASON_UNASSIGNED TombstoneReason = 2
+)
+
+// Enum value maps for TombstoneReason.
+var (
+	TombstoneReason_name = map[int32]string{
+		0: "TOMBSTONE_REASON_UNSPECIFIED",
+		1: "TOMBSTONE_REASON_DELETED",
+		2: "TOMBSTONE_REASON_UNASSIGNED",
+	}
+	TombstoneReason_value = map[string]int32{
+		"TOMBSTONE_REASON_UNSPECIFIED": 0,
+		"TOMBSTONE_REASON_DELETED":     1,
+		"TOMBSTONE_REASON_UNASSIGNED":  2,
+	}
+)
+
+func (x TombstoneReason) Enum() *TombstoneReason {
+	p := new(TombstoneReason)
+	*p = x
+	return p
+}
+
+func (x TombstoneReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TombstoneReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_todo_task_v1_task_proto_enumTypes[4].Descriptor()
+}
+
+func (TombstoneReason) Type() protoreflect.EnumType {
+	return &file_todo_task_v1_task_proto_enumTypes[4]
+}
+
+func (x TombstoneReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TombstoneReason.Descriptor instead.
+func (TombstoneReason) EnumDescriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{4}
+}
+
 // Task is a unit of work owned by the user who created it.
 type Task struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -375,7 +497,7 @@ type CreateTaskRequest struct {
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// When true, every check runs (validation, authorization, the etag, the request_id)
 	// and nothing is written: the response is what the call would return
-	// (AIP-163), with no id when the task would be new. A call that would fail fails the same way.
+	// (AIP-163), with id 0 when the task would be new. A call that would fail fails the same way.
 	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1545,6 +1667,265 @@ func (x *ListTaskAuditEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Tombstone stands for a task the reader saw and no longer sees.
+type Tombstone struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task's id.
+	TaskId int64 `protobuf:"varint,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// Why the reader no longer sees it.
+	Reason        TombstoneReason `protobuf:"varint,2,opt,name=reason,proto3,enum=todo.task.v1.TombstoneReason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tombstone) Reset() {
+	*x = Tombstone{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tombstone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tombstone) ProtoMessage() {}
+
+func (x *Tombstone) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tombstone.ProtoReflect.Descriptor instead.
+func (*Tombstone) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Tombstone) GetTaskId() int64 {
+	if x != nil {
+		return x.TaskId
+	}
+	return 0
+}
+
+func (x *Tombstone) GetReason() TombstoneReason {
+	if x != nil {
+		return x.Reason
+	}
+	return TombstoneReason_TOMBSTONE_REASON_UNSPECIFIED
+}
+
+// TaskChange is one change of a task, as the reader sees it: the task as
+// the change left it, or a tombstone.
+type TaskChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the change did.
+	Type TaskChangeType `protobuf:"varint,1,opt,name=type,proto3,enum=todo.task.v1.TaskChangeType" json:"type,omitempty"`
+	// The id of the task changed.
+	TaskId int64 `protobuf:"varint,2,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The task after the change; absent for a tombstone.
+	Task *Task `protobuf:"bytes,3,opt,name=task,proto3" json:"task,omitempty"`
+	// Set when the reader no longer sees the task; task is absent then.
+	Tombstone *Tombstone `protobuf:"bytes,4,opt,name=tombstone,proto3" json:"tombstone,omitempty"`
+	// When the change was made (the start of its transaction).
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskChange) Reset() {
+	*x = TaskChange{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskChange) ProtoMessage() {}
+
+func (x *TaskChange) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskChange.ProtoReflect.Descriptor instead.
+func (*TaskChange) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *TaskChange) GetType() TaskChangeType {
+	if x != nil {
+		return x.Type
+	}
+	return TaskChangeType_TASK_CHANGE_TYPE_UNSPECIFIED
+}
+
+func (x *TaskChange) GetTaskId() int64 {
+	if x != nil {
+		return x.TaskId
+	}
+	return 0
+}
+
+func (x *TaskChange) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *TaskChange) GetTombstone() *Tombstone {
+	if x != nil {
+		return x.Tombstone
+	}
+	return nil
+}
+
+func (x *TaskChange) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// ListTaskChangesRequest reads the caller's change feed.
+type ListTaskChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next_token of the previous call; empty for the token of now.
+	Since string `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// At most this many changes are returned; 0 means 50, the maximum is
+	// 1000.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaskChangesRequest) Reset() {
+	*x = ListTaskChangesRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaskChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaskChangesRequest) ProtoMessage() {}
+
+func (x *ListTaskChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaskChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListTaskChangesRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListTaskChangesRequest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+func (x *ListTaskChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListTaskChangesResponse is one page of the caller's change feed.
+type ListTaskChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes, oldest first.
+	Changes []*TaskChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Where the next call starts: pass it as since. Opaque; valid for the
+	// caller only and for the feed's retention.
+	NextToken string `protobuf:"bytes,2,opt,name=next_token,json=nextToken,proto3" json:"next_token,omitempty"`
+	// Whether more changes can be read right now with next_token.
+	HasMore       bool `protobuf:"varint,3,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaskChangesResponse) Reset() {
+	*x = ListTaskChangesResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaskChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaskChangesResponse) ProtoMessage() {}
+
+func (x *ListTaskChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaskChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListTaskChangesResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListTaskChangesResponse) GetChanges() []*TaskChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListTaskChangesResponse) GetNextToken() string {
+	if x != nil {
+		return x.NextToken
+	}
+	return ""
+}
+
+func (x *ListTaskChangesResponse) GetHasMore() bool {
+	if x != nil {
+		return x.HasMore
+	}
+	return false
+}
+
 var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
@@ -1670,7 +2051,25 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\b_task_id\"v\n" +
 	"\x1bListTaskAuditEventsResponse\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.todo.task.v1.TaskEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*z\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"[\n" +
+	"\tTombstone\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\x03R\x06taskId\x125\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x1d.todo.task.v1.TombstoneReasonR\x06reason\"\xe6\x01\n" +
+	"\n" +
+	"TaskChange\x120\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1c.todo.task.v1.TaskChangeTypeR\x04type\x12\x17\n" +
+	"\atask_id\x18\x02 \x01(\x03R\x06taskId\x12&\n" +
+	"\x04task\x18\x03 \x01(\v2\x12.todo.task.v1.TaskR\x04task\x125\n" +
+	"\ttombstone\x18\x04 \x01(\v2\x17.todo.task.v1.TombstoneR\ttombstone\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"i\n" +
+	"\x16ListTaskChangesRequest\x12\"\n" +
+	"\x05since\x18\x01 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\x05since\x12+\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"\x87\x01\n" +
+	"\x17ListTaskChangesResponse\x122\n" +
+	"\achanges\x18\x01 \x03(\v2\x18.todo.task.v1.TaskChangeR\achanges\x12\x1d\n" +
+	"\n" +
+	"next_token\x18\x02 \x01(\tR\tnextToken\x12\x19\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMore*z\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
 	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1687,7 +2086,19 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
 	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
-	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\xaa\b\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x03*\xec\x01\n" +
+	"\x0eTaskChangeType\x12 \n" +
+	"\x1cTASK_CHANGE_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TASK_CHANGE_TYPE_CREATED\x10\x01\x12\x1c\n" +
+	"\x18TASK_CHANGE_TYPE_UPDATED\x10\x02\x12\x1d\n" +
+	"\x19TASK_CHANGE_TYPE_ASSIGNED\x10\x03\x12\x1f\n" +
+	"\x1bTASK_CHANGE_TYPE_UNASSIGNED\x10\x04\x12\x1c\n" +
+	"\x18TASK_CHANGE_TYPE_DELETED\x10\x05\x12\x1e\n" +
+	"\x1aTASK_CHANGE_TYPE_UNDELETED\x10\x06*r\n" +
+	"\x0fTombstoneReason\x12 \n" +
+	"\x1cTOMBSTONE_REASON_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TOMBSTONE_REASON_DELETED\x10\x01\x12\x1f\n" +
+	"\x1bTOMBSTONE_REASON_UNASSIGNED\x10\x022\xa5\t\n" +
 	"\vTaskService\x12Z\n" +
 	"\n" +
 	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
@@ -1699,7 +2110,8 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"DeleteTask\x12\x1f.todo.task.v1.DeleteTaskRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/tasks/{id}\x12i\n" +
 	"\fUndeleteTask\x12!.todo.task.v1.UndeleteTaskRequest\x1a\x12.todo.task.v1.Task\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tasks/{id}:undelete\x12c\n" +
 	"\n" +
-	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12n\n" +
+	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12y\n" +
+	"\x0fListTaskChanges\x12$.todo.task.v1.ListTaskChangesRequest\x1a%.todo.task.v1.ListTaskChangesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/tasks:changes\x12n\n" +
 	"\fGetTaskStats\x12!.todo.task.v1.GetTaskStatsRequest\x1a\".todo.task.v1.GetTaskStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:stats\x12z\n" +
 	"\x0eListTaskEvents\x12#.todo.task.v1.ListTaskEventsRequest\x1a$.todo.task.v1.ListTaskEventsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/tasks/{id}/events\x12\x87\x01\n" +
 	"\x13ListTaskAuditEvents\x12(.todo.task.v1.ListTaskAuditEventsRequest\x1a).todo.task.v1.ListTaskAuditEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/taskAuditEventsB\xb0\x02\x92A\xf1\x01\x12\\\n" +
@@ -1722,89 +2134,103 @@ func file_todo_task_v1_task_proto_rawDescGZIP() []byte {
 	return file_todo_task_v1_task_proto_rawDescData
 }
 
-var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_todo_task_v1_task_proto_goTypes = []any{
 	(TaskStatus)(0),                     // 0: todo.task.v1.TaskStatus
 	(TaskPriority)(0),                   // 1: todo.task.v1.TaskPriority
 	(AuditActorKind)(0),                 // 2: todo.task.v1.AuditActorKind
-	(*Task)(nil),                        // 3: todo.task.v1.Task
-	(*CreateTaskRequest)(nil),           // 4: todo.task.v1.CreateTaskRequest
-	(*GetTaskRequest)(nil),              // 5: todo.task.v1.GetTaskRequest
-	(*ListTasksRequest)(nil),            // 6: todo.task.v1.ListTasksRequest
-	(*ListTasksResponse)(nil),           // 7: todo.task.v1.ListTasksResponse
-	(*UpdateTaskRequest)(nil),           // 8: todo.task.v1.UpdateTaskRequest
-	(*DeleteTaskRequest)(nil),           // 9: todo.task.v1.DeleteTaskRequest
-	(*UndeleteTaskRequest)(nil),         // 10: todo.task.v1.UndeleteTaskRequest
-	(*AssignTaskRequest)(nil),           // 11: todo.task.v1.AssignTaskRequest
-	(*GetTaskStatsRequest)(nil),         // 12: todo.task.v1.GetTaskStatsRequest
-	(*GetTaskStatsResponse)(nil),        // 13: todo.task.v1.GetTaskStatsResponse
-	(*TaskCount)(nil),                   // 14: todo.task.v1.TaskCount
-	(*FieldChange)(nil),                 // 15: todo.task.v1.FieldChange
-	(*TaskEvent)(nil),                   // 16: todo.task.v1.TaskEvent
-	(*ListTaskEventsRequest)(nil),       // 17: todo.task.v1.ListTaskEventsRequest
-	(*ListTaskEventsResponse)(nil),      // 18: todo.task.v1.ListTaskEventsResponse
-	(*ListTaskAuditEventsRequest)(nil),  // 19: todo.task.v1.ListTaskAuditEventsRequest
-	(*ListTaskAuditEventsResponse)(nil), // 20: todo.task.v1.ListTaskAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 22: google.protobuf.FieldMask
-	(*structpb.Value)(nil),              // 23: google.protobuf.Value
-	(*emptypb.Empty)(nil),               // 24: google.protobuf.Empty
+	(TaskChangeType)(0),                 // 3: todo.task.v1.TaskChangeType
+	(TombstoneReason)(0),                // 4: todo.task.v1.TombstoneReason
+	(*Task)(nil),                        // 5: todo.task.v1.Task
+	(*CreateTaskRequest)(nil),           // 6: todo.task.v1.CreateTaskRequest
+	(*GetTaskRequest)(nil),              // 7: todo.task.v1.GetTaskRequest
+	(*ListTasksRequest)(nil),            // 8: todo.task.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),           // 9: todo.task.v1.ListTasksResponse
+	(*UpdateTaskRequest)(nil),           // 10: todo.task.v1.UpdateTaskRequest
+	(*DeleteTaskRequest)(nil),           // 11: todo.task.v1.DeleteTaskRequest
+	(*UndeleteTaskRequest)(nil),         // 12: todo.task.v1.UndeleteTaskRequest
+	(*AssignTaskRequest)(nil),           // 13: todo.task.v1.AssignTaskRequest
+	(*GetTaskStatsRequest)(nil),         // 14: todo.task.v1.GetTaskStatsRequest
+	(*GetTaskStatsResponse)(nil),        // 15: todo.task.v1.GetTaskStatsResponse
+	(*TaskCount)(nil),                   // 16: todo.task.v1.TaskCount
+	(*FieldChange)(nil),                 // 17: todo.task.v1.FieldChange
+	(*TaskEvent)(nil),                   // 18: todo.task.v1.TaskEvent
+	(*ListTaskEventsRequest)(nil),       // 19: todo.task.v1.ListTaskEventsRequest
+	(*ListTaskEventsResponse)(nil),      // 20: todo.task.v1.ListTaskEventsResponse
+	(*ListTaskAuditEventsRequest)(nil),  // 21: todo.task.v1.ListTaskAuditEventsRequest
+	(*ListTaskAuditEventsResponse)(nil), // 22: todo.task.v1.ListTaskAuditEventsResponse
+	(*Tombstone)(nil),                   // 23: todo.task.v1.Tombstone
+	(*TaskChange)(nil),                  // 24: todo.task.v1.TaskChange
+	(*ListTaskChangesRequest)(nil),      // 25: todo.task.v1.ListTaskChangesRequest
+	(*ListTaskChangesResponse)(nil),     // 26: todo.task.v1.ListTaskChangesResponse
+	(*timestamppb.Timestamp)(nil),       // 27: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 28: google.protobuf.FieldMask
+	(*structpb.Value)(nil),              // 29: google.protobuf.Value
+	(*emptypb.Empty)(nil),               // 30: google.protobuf.Empty
 }
 var file_todo_task_v1_task_proto_depIdxs = []int32{
 	0,  // 0: todo.task.v1.Task.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 1: todo.task.v1.Task.priority:type_name -> todo.task.v1.TaskPriority
-	21, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
-	21, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
-	21, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
-	21, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
-	21, // 6: todo.task.v1.Task.deleted_at:type_name -> google.protobuf.Timestamp
-	3,  // 7: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
+	27, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
+	27, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	27, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	27, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
+	27, // 6: todo.task.v1.Task.deleted_at:type_name -> google.protobuf.Timestamp
+	5,  // 7: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
 	0,  // 8: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 9: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
-	21, // 10: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
-	21, // 11: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
-	21, // 12: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
-	3,  // 13: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
-	3,  // 14: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
-	22, // 15: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
-	14, // 16: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
+	27, // 10: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
+	27, // 11: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
+	27, // 12: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
+	5,  // 13: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
+	5,  // 14: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
+	28, // 15: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	16, // 16: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
 	0,  // 17: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 18: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
-	23, // 19: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	23, // 20: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
-	21, // 21: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
+	29, // 19: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	29, // 20: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	27, // 21: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
 	2,  // 22: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
-	15, // 23: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
-	16, // 24: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	21, // 25: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	21, // 26: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	16, // 27: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	4,  // 28: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
-	5,  // 29: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
-	6,  // 30: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
-	8,  // 31: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
-	9,  // 32: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
-	10, // 33: todo.task.v1.TaskService.UndeleteTask:input_type -> todo.task.v1.UndeleteTaskRequest
-	11, // 34: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
-	12, // 35: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
-	17, // 36: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
-	19, // 37: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
-	3,  // 38: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
-	3,  // 39: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
-	7,  // 40: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
-	3,  // 41: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
-	24, // 42: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
-	3,  // 43: todo.task.v1.TaskService.UndeleteTask:output_type -> todo.task.v1.Task
-	3,  // 44: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
-	13, // 45: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
-	18, // 46: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
-	20, // 47: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
-	38, // [38:48] is the sub-list for method output_type
-	28, // [28:38] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	17, // 23: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
+	18, // 24: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	27, // 25: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	27, // 26: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	18, // 27: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	4,  // 28: todo.task.v1.Tombstone.reason:type_name -> todo.task.v1.TombstoneReason
+	3,  // 29: todo.task.v1.TaskChange.type:type_name -> todo.task.v1.TaskChangeType
+	5,  // 30: todo.task.v1.TaskChange.task:type_name -> todo.task.v1.Task
+	23, // 31: todo.task.v1.TaskChange.tombstone:type_name -> todo.task.v1.Tombstone
+	27, // 32: todo.task.v1.TaskChange.time:type_name -> google.protobuf.Timestamp
+	24, // 33: todo.task.v1.ListTaskChangesResponse.changes:type_name -> todo.task.v1.TaskChange
+	6,  // 34: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
+	7,  // 35: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
+	8,  // 36: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
+	10, // 37: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
+	11, // 38: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
+	12, // 39: todo.task.v1.TaskService.UndeleteTask:input_type -> todo.task.v1.UndeleteTaskRequest
+	13, // 40: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
+	25, // 41: todo.task.v1.TaskService.ListTaskChanges:input_type -> todo.task.v1.ListTaskChangesRequest
+	14, // 42: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
+	19, // 43: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
+	21, // 44: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
+	5,  // 45: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
+	5,  // 46: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
+	9,  // 47: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
+	5,  // 48: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
+	30, // 49: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
+	5,  // 50: todo.task.v1.TaskService.UndeleteTask:output_type -> todo.task.v1.Task
+	5,  // 51: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
+	26, // 52: todo.task.v1.TaskService.ListTaskChanges:output_type -> todo.task.v1.ListTaskChangesResponse
+	15, // 53: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
+	20, // 54: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
+	22, // 55: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
+	45, // [45:56] is the sub-list for method output_type
+	34, // [34:45] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_todo_task_v1_task_proto_init() }
@@ -1821,8 +2247,8 @@ func file_todo_task_v1_task_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_task_v1_task_proto_rawDesc), len(file_todo_task_v1_task_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   18,
+			NumEnums:      5,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

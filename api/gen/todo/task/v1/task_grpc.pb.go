@@ -27,6 +27,7 @@ const (
 	TaskService_DeleteTask_FullMethodName          = "/todo.task.v1.TaskService/DeleteTask"
 	TaskService_UndeleteTask_FullMethodName        = "/todo.task.v1.TaskService/UndeleteTask"
 	TaskService_AssignTask_FullMethodName          = "/todo.task.v1.TaskService/AssignTask"
+	TaskService_ListTaskChanges_FullMethodName     = "/todo.task.v1.TaskService/ListTaskChanges"
 	TaskService_GetTaskStats_FullMethodName        = "/todo.task.v1.TaskService/GetTaskStats"
 	TaskService_ListTaskEvents_FullMethodName      = "/todo.task.v1.TaskService/ListTaskEvents"
 	TaskService_ListTaskAuditEvents_FullMethodName = "/todo.task.v1.TaskService/ListTaskAuditEvents"
@@ -83,6 +84,18 @@ type TaskServiceClient interface {
 	// assignee_id is 0. Only its creator and admins may assign it. An unknown
 	// or inactive assignee fails with FAILED_PRECONDITION.
 	AssignTask(ctx context.Context, in *AssignTaskRequest, opts ...grpc.CallOption) (*Task, error)
+	// ListTaskChanges returns what changed, since the token `since`, in the
+	// tasks the caller created or is (or was) assigned, in an order that
+	// never skips a change committed late: creates, updates, assignments,
+	// deletes and undeletes, each with the task as it left it, or a
+	// tombstone (task id and reason) where the caller lost sight of the task
+	// (deleted, or unassigned from them). Without `since` it returns no
+	// change and the token of now. Pass next_token back as `since`; while
+	// has_more is true, more changes can be read at once. A token older than
+	// the feed's retention (30 days by default) fails with
+	// FAILED_PRECONDITION: reread the tasks and start again without one.
+	// An admin's feed is that of the tasks they created or are assigned.
+	ListTaskChanges(ctx context.Context, in *ListTaskChangesRequest, opts ...grpc.CallOption) (*ListTaskChangesResponse, error)
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error)
@@ -178,6 +191,16 @@ func (c *taskServiceClient) AssignTask(ctx context.Context, in *AssignTaskReques
 	return out, nil
 }
 
+func (c *taskServiceClient) ListTaskChanges(ctx context.Context, in *ListTaskChangesRequest, opts ...grpc.CallOption) (*ListTaskChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTaskChangesResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListTaskChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *taskServiceClient) GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetTaskStatsResponse)
@@ -259,6 +282,18 @@ type TaskServiceServer interface {
 	// assignee_id is 0. Only its creator and admins may assign it. An unknown
 	// or inactive assignee fails with FAILED_PRECONDITION.
 	AssignTask(context.Context, *AssignTaskRequest) (*Task, error)
+	// ListTaskChanges returns what changed, since the token `since`, in the
+	// tasks the caller created or is (or was) assigned, in an order that
+	// never skips a change committed late: creates, updates, assignments,
+	// deletes and undeletes, each with the task as it left it, or a
+	// tombstone (task id and reason) where the caller lost sight of the task
+	// (deleted, or unassigned from them). Without `since` it returns no
+	// change and the token of now. Pass next_token back as `since`; while
+	// has_more is true, more changes can be read at once. A token older than
+	// the feed's retention (30 days by default) fails with
+	// FAILED_PRECONDITION: reread the tasks and start again without one.
+	// An admin's feed is that of the tasks they created or are assigned.
+	ListTaskChanges(context.Context, *ListTaskChangesRequest) (*ListTaskChangesResponse, error)
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error)
@@ -304,6 +339,9 @@ func (UnimplementedTaskServiceServer) UndeleteTask(context.Context, *UndeleteTas
 }
 func (UnimplementedTaskServiceServer) AssignTask(context.Context, *AssignTaskRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method AssignTask not implemented")
+}
+func (UnimplementedTaskServiceServer) ListTaskChanges(context.Context, *ListTaskChangesRequest) (*ListTaskChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTaskChanges not implemented")
 }
 func (UnimplementedTaskServiceServer) GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTaskStats not implemented")
@@ -461,6 +499,24 @@ func _TaskService_AssignTask_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_ListTaskChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTaskChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListTaskChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListTaskChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListTaskChanges(ctx, req.(*ListTaskChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TaskService_GetTaskStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetTaskStatsRequest)
 	if err := dec(in); err != nil {
@@ -549,6 +605,10 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AssignTask",
 			Handler:    _TaskService_AssignTask_Handler,
+		},
+		{
+			MethodName: "ListTaskChanges",
+			Handler:    _TaskService_ListTaskChanges_Handler,
 		},
 		{
 			MethodName: "GetTaskStats",
