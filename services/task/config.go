@@ -35,6 +35,28 @@ type config struct {
 	// ChangeFeedRetention is how long the change feed keeps its rows and
 	// its tokens stay valid (at least 7 days); an older token must resync.
 	ChangeFeedRetention time.Duration `env:"CHANGE_FEED_RETENTION" envDefault:"720h"`
+	// DatabaseListenURL is the direct (non-pooled) DSN of the one
+	// connection that LISTENs for change feed notifications, which wake
+	// WatchTasks streams; empty means DATABASE_URL.
+	DatabaseListenURL string `env:"DATABASE_LISTEN_URL" log:"dsn"`
+	// WatchHeartbeat is how long a WatchTasks stream stays silent before
+	// it sends a heartbeat (and reads the feed, whatever LISTEN said).
+	WatchHeartbeat time.Duration `env:"WATCH_HEARTBEAT" envDefault:"15s"`
+	// WatchMaxPerUser and WatchMax bound the WatchTasks streams open per
+	// user and per process.
+	WatchMaxPerUser int `env:"WATCH_MAX_PER_USER" envDefault:"16"`
+	WatchMax        int `env:"WATCH_MAX" envDefault:"10000"`
+	// WatchSendTimeout is how long a WatchTasks message may wait for a
+	// slow client before the stream is cut off.
+	WatchSendTimeout time.Duration `env:"WATCH_SEND_TIMEOUT" envDefault:"30s"`
+}
+
+// listenURL is the DSN of the LISTEN connection.
+func (c config) listenURL() string {
+	if c.DatabaseListenURL != "" {
+		return c.DatabaseListenURL
+	}
+	return c.DatabaseURL
 }
 
 // Validate names each variable whose value cannot work.
@@ -47,5 +69,9 @@ func (c config) Validate() error {
 	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
 	p.Check(c.DeletedTaskRetention >= 24*time.Hour, "DELETED_TASK_RETENTION must be at least 24h")
 	p.Check(c.ChangeFeedRetention >= 7*24*time.Hour, "CHANGE_FEED_RETENTION must be at least 168h")
+	p.Check(c.WatchHeartbeat > 0, "WATCH_HEARTBEAT must be positive")
+	p.Check(c.WatchMaxPerUser > 0, "WATCH_MAX_PER_USER must be positive")
+	p.Check(c.WatchMax > 0, "WATCH_MAX must be positive")
+	p.Check(c.WatchSendTimeout > 0, "WATCH_SEND_TIMEOUT must be positive")
 	return p.Err()
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/admin"
@@ -176,11 +177,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	if err := tel.Register(append(telemetry.VerifierMetrics(verifier), created, telemetry.NewPoolCollector(db.Pool))...); err != nil {
 		return err
 	}
+	listener := taskstore.NewListener(log, cfg.listenURL(), cfg.DatabaseAllowInsecure)
+	svc.SetWatch(task.WatchConfig{Notifier: listener, Heartbeat: cfg.WatchHeartbeat, MaxPerUser: cfg.WatchMaxPerUser, Max: cfg.WatchMax, Stop: ctx.Done()})
 	srv := grpcserver.New(log,
-		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, TLS: serverTLS, Options: tel.ServerOptions()},
+		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, TLS: serverTLS, Options: tel.ServerOptions(),
+			StreamInterceptors: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier)}},
 		grpcauth.UnaryServerInterceptor(verifier),
 	)
-	taskapi.New(log, svc).Register(srv.GRPC())
+	api := taskapi.New(log, svc)
+	api.SetWatchSendTimeout(cfg.WatchSendTimeout)
+	api.Register(srv.GRPC())
 	tel.InitServerMetrics(srv.GRPC())
 
 	adm := admin.Config{Addr: cfg.AdminAddr, Gatherer: tel.Registry, Checks: map[string]admin.Check{
@@ -197,6 +203,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		watch, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() { admin.Watch(watch, log, readyInterval, admin.DefaultCheckTimeout, db.Ping, srv.SetServing) })
+		// WatchTasks' wake-ups; the streams end (UNAVAILABLE) when ctx does.
+		wg.Go(func() { _ = listener.Run(watch) })
 		err = srv.ListenAndServe(ctx)
 		stop()
 		wg.Wait()

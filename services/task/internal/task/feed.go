@@ -74,6 +74,10 @@ type FeedRead struct {
 	// (pg_snapshot_xmin): every change below it was committed, or rolled
 	// back, before the read.
 	Horizon uint64
+	// Next is the first transaction id not yet assigned at the read
+	// (pg_snapshot_xmax): every change committed before the read is below
+	// it.
+	Next uint64
 	// Now is the database's time of the read.
 	Now time.Time
 }
@@ -86,6 +90,13 @@ type FeedPage struct {
 	Token string
 	// More reports whether changes beyond this page can be read now.
 	More bool
+	// Issued is the time of the read, which the page's tokens carry.
+	Issued time.Time
+	// Position is Token's position.
+	Position FeedPosition
+	// Next is the read's FeedRead.Next: once a position reaches it, every
+	// change committed before the read has been read.
+	Next uint64
 }
 
 // ErrResync: a feed token older than the feed's retention, or from before
@@ -153,7 +164,8 @@ func (s *Service) Changes(ctx context.Context, c Caller, token string, pageSize 
 		if err != nil {
 			return FeedPage{}, fmt.Errorf("task changes: %w", err)
 		}
-		return FeedPage{Token: EncodeFeedToken(c.UserID, FeedPosition{XID: read.Horizon}, read.Now)}, nil
+		pos := FeedPosition{XID: read.Horizon}
+		return FeedPage{Token: EncodeFeedToken(c.UserID, pos, read.Now), Issued: read.Now, Position: pos, Next: read.Next}, nil
 	}
 	pos, issued, err := DecodeFeedToken(c.UserID, token)
 	if err != nil {
@@ -173,7 +185,7 @@ func (s *Service) Changes(ctx context.Context, c Caller, token string, pageSize 
 
 // page makes the page of read, which asked for size+1 changes after pos.
 func page(c Caller, pos FeedPosition, read FeedRead, size int) FeedPage {
-	p := FeedPage{Changes: read.Changes}
+	p := FeedPage{Changes: read.Changes, Issued: read.Now, Next: read.Next}
 	if len(p.Changes) > size {
 		p.Changes, p.More = p.Changes[:size], true
 	}
@@ -188,6 +200,6 @@ func page(c Caller, pos FeedPosition, read FeedRead, size int) FeedPage {
 	case len(p.Changes) > 0:
 		pos = p.Changes[len(p.Changes)-1].Position
 	}
-	p.Token = EncodeFeedToken(c.UserID, pos, read.Now)
+	p.Token, p.Position = EncodeFeedToken(c.UserID, pos, read.Now), pos
 	return p
 }

@@ -33,11 +33,15 @@ type Service struct {
 	retention time.Duration
 	// feedRetention is how long feed tokens stay valid (0: the default).
 	feedRetention time.Duration
+	// watch counts and paces the open watches (SetWatch).
+	watch *watchers
 }
 
 // NewService returns a Service over store and users.
 func NewService(store Store, users UserDirectory) *Service {
-	return &Service{store: store, users: users}
+	s := &Service{store: store, users: users}
+	s.SetWatch(WatchConfig{})
+	return s
 }
 
 // Create creates a task owned by c. Empty Status and Priority mean pending

@@ -8,6 +8,7 @@ package taskapi
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -27,6 +28,8 @@ type Server struct {
 	svc *task.Service
 	// dryRun is svc.DryRun(), for validate_only.
 	dryRun *task.Service
+	// watchSendTimeout bounds each send of WatchTasks (0: the default).
+	watchSendTimeout time.Duration
 	// ignored are the Task fields an update mask may name without effect:
 	// the output-only ones (from the proto's field_behavior) and the etag,
 	// a condition rather than a value.

@@ -46,6 +46,14 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return invalid("since", "invalid, or another user's change feed token")
 	case errors.Is(err, task.ErrResync):
 		return failedPrecondition("since", "resync: the token is older than the change feed's retention; reread the tasks (ListTasks) and start again without since")
+	case errors.Is(err, task.ErrTooManyWatches):
+		return status.Error(codes.ResourceExhausted, "too many watches open for this user; close one and retry")
+	case errors.Is(err, task.ErrTooManyWatchers):
+		return status.Error(codes.ResourceExhausted, "the server has too many watches open; retry later, with the last token")
+	case errors.Is(err, task.ErrSlowConsumer):
+		return status.Error(codes.ResourceExhausted, "the watcher did not read what was sent in time; reconnect with the last token received")
+	case errors.Is(err, task.ErrStopping):
+		return status.Error(codes.Unavailable, "the server is stopping; reconnect with the last token received")
 	case errors.Is(err, task.ErrEtagMismatch):
 		return status.Error(codes.Aborted, msgEtagMismatch)
 	case errors.Is(err, task.ErrConflict):

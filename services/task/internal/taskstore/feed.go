@@ -21,8 +21,8 @@ const (
 	// 00010). It always returns one row; the feed columns are NULL when no
 	// change follows the position.
 	changesSQL = `
-WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon, now() AS now)
-SELECT h.horizon::text, h.now, c.id, c.xid::text, c.task_id, c.kind, c.tombstone, c.task, c.created_at
+WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon, pg_snapshot_xmax(pg_current_snapshot()) AS next, now() AS now)
+SELECT h.horizon::text, h.next::text, h.now, c.id, c.xid::text, c.task_id, c.kind, c.tombstone, c.task, c.created_at
 FROM h LEFT JOIN LATERAL (
     SELECT id, xid, task_id, kind, tombstone, task, created_at
     FROM task_change
@@ -85,7 +85,7 @@ func (s *Store) Changes(ctx context.Context, c task.Caller, pos task.FeedPositio
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				horizon         string
+				horizon, next   string
 				xid             *string
 				now             time.Time
 				id, taskID      *int64
@@ -93,11 +93,14 @@ func (s *Store) Changes(ctx context.Context, c task.Caller, pos task.FeedPositio
 				raw             []byte
 				at              *time.Time
 			)
-			if err := rows.Scan(&horizon, &now, &id, &xid, &taskID, &kind, &tombstone, &raw, &at); err != nil {
+			if err := rows.Scan(&horizon, &next, &now, &id, &xid, &taskID, &kind, &tombstone, &raw, &at); err != nil {
 				return err
 			}
 			if read.Horizon, err = strconv.ParseUint(horizon, 10, 64); err != nil {
 				return fmt.Errorf("horizon %q: %w", horizon, err)
+			}
+			if read.Next, err = strconv.ParseUint(next, 10, 64); err != nil {
+				return fmt.Errorf("next xid %q: %w", next, err)
 			}
 			read.Now = now.UTC()
 			if id == nil {

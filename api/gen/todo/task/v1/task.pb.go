@@ -1926,6 +1926,108 @@ func (x *ListTaskChangesResponse) GetHasMore() bool {
 	return false
 }
 
+// WatchTasksRequest opens a live change feed.
+type WatchTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A token of ListTaskChanges or WatchTasks; empty starts from now.
+	Since         string `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTasksRequest) Reset() {
+	*x = WatchTasksRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTasksRequest) ProtoMessage() {}
+
+func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTasksRequest.ProtoReflect.Descriptor instead.
+func (*WatchTasksRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WatchTasksRequest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+// WatchTasksResponse is one change, or a heartbeat.
+type WatchTasksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The change; absent in a heartbeat.
+	Change *TaskChange `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	// The token after this message: resume (or call ListTaskChanges) with
+	// it as since.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTasksResponse) Reset() {
+	*x = WatchTasksResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTasksResponse) ProtoMessage() {}
+
+func (x *WatchTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTasksResponse.ProtoReflect.Descriptor instead.
+func (*WatchTasksResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WatchTasksResponse) GetChange() *TaskChange {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *WatchTasksResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
 var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
@@ -2069,7 +2171,12 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\achanges\x18\x01 \x03(\v2\x18.todo.task.v1.TaskChangeR\achanges\x12\x1d\n" +
 	"\n" +
 	"next_token\x18\x02 \x01(\tR\tnextToken\x12\x19\n" +
-	"\bhas_more\x18\x03 \x01(\bR\ahasMore*z\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMore\"7\n" +
+	"\x11WatchTasksRequest\x12\"\n" +
+	"\x05since\x18\x01 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\x05since\"\\\n" +
+	"\x12WatchTasksResponse\x120\n" +
+	"\x06change\x18\x01 \x01(\v2\x18.todo.task.v1.TaskChangeR\x06change\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token*z\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
 	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -2098,7 +2205,8 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x0fTombstoneReason\x12 \n" +
 	"\x1cTOMBSTONE_REASON_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOMBSTONE_REASON_DELETED\x10\x01\x12\x1f\n" +
-	"\x1bTOMBSTONE_REASON_UNASSIGNED\x10\x022\xa5\t\n" +
+	"\x1bTOMBSTONE_REASON_UNASSIGNED\x10\x022\x91\n" +
+	"\n" +
 	"\vTaskService\x12Z\n" +
 	"\n" +
 	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
@@ -2111,7 +2219,9 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\fUndeleteTask\x12!.todo.task.v1.UndeleteTaskRequest\x1a\x12.todo.task.v1.Task\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tasks/{id}:undelete\x12c\n" +
 	"\n" +
 	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12y\n" +
-	"\x0fListTaskChanges\x12$.todo.task.v1.ListTaskChangesRequest\x1a%.todo.task.v1.ListTaskChangesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/tasks:changes\x12n\n" +
+	"\x0fListTaskChanges\x12$.todo.task.v1.ListTaskChangesRequest\x1a%.todo.task.v1.ListTaskChangesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/tasks:changes\x12j\n" +
+	"\n" +
+	"WatchTasks\x12\x1f.todo.task.v1.WatchTasksRequest\x1a .todo.task.v1.WatchTasksResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:watch0\x01\x12n\n" +
 	"\fGetTaskStats\x12!.todo.task.v1.GetTaskStatsRequest\x1a\".todo.task.v1.GetTaskStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:stats\x12z\n" +
 	"\x0eListTaskEvents\x12#.todo.task.v1.ListTaskEventsRequest\x1a$.todo.task.v1.ListTaskEventsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/tasks/{id}/events\x12\x87\x01\n" +
 	"\x13ListTaskAuditEvents\x12(.todo.task.v1.ListTaskAuditEventsRequest\x1a).todo.task.v1.ListTaskAuditEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/taskAuditEventsB\xb0\x02\x92A\xf1\x01\x12\\\n" +
@@ -2135,7 +2245,7 @@ func file_todo_task_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_todo_task_v1_task_proto_goTypes = []any{
 	(TaskStatus)(0),                     // 0: todo.task.v1.TaskStatus
 	(TaskPriority)(0),                   // 1: todo.task.v1.TaskPriority
@@ -2164,73 +2274,78 @@ var file_todo_task_v1_task_proto_goTypes = []any{
 	(*TaskChange)(nil),                  // 24: todo.task.v1.TaskChange
 	(*ListTaskChangesRequest)(nil),      // 25: todo.task.v1.ListTaskChangesRequest
 	(*ListTaskChangesResponse)(nil),     // 26: todo.task.v1.ListTaskChangesResponse
-	(*timestamppb.Timestamp)(nil),       // 27: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 28: google.protobuf.FieldMask
-	(*structpb.Value)(nil),              // 29: google.protobuf.Value
-	(*emptypb.Empty)(nil),               // 30: google.protobuf.Empty
+	(*WatchTasksRequest)(nil),           // 27: todo.task.v1.WatchTasksRequest
+	(*WatchTasksResponse)(nil),          // 28: todo.task.v1.WatchTasksResponse
+	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 30: google.protobuf.FieldMask
+	(*structpb.Value)(nil),              // 31: google.protobuf.Value
+	(*emptypb.Empty)(nil),               // 32: google.protobuf.Empty
 }
 var file_todo_task_v1_task_proto_depIdxs = []int32{
 	0,  // 0: todo.task.v1.Task.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 1: todo.task.v1.Task.priority:type_name -> todo.task.v1.TaskPriority
-	27, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
-	27, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
-	27, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
-	27, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
-	27, // 6: todo.task.v1.Task.deleted_at:type_name -> google.protobuf.Timestamp
+	29, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
+	29, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	29, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	29, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
+	29, // 6: todo.task.v1.Task.deleted_at:type_name -> google.protobuf.Timestamp
 	5,  // 7: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
 	0,  // 8: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 9: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
-	27, // 10: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
-	27, // 11: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
-	27, // 12: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
+	29, // 10: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
+	29, // 11: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
+	29, // 12: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
 	5,  // 13: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
 	5,  // 14: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
-	28, // 15: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 15: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
 	16, // 16: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
 	0,  // 17: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 18: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
-	29, // 19: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	29, // 20: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
-	27, // 21: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
+	31, // 19: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	31, // 20: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	29, // 21: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
 	2,  // 22: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
 	17, // 23: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
 	18, // 24: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	27, // 25: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	27, // 26: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	29, // 25: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	29, // 26: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
 	18, // 27: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
 	4,  // 28: todo.task.v1.Tombstone.reason:type_name -> todo.task.v1.TombstoneReason
 	3,  // 29: todo.task.v1.TaskChange.type:type_name -> todo.task.v1.TaskChangeType
 	5,  // 30: todo.task.v1.TaskChange.task:type_name -> todo.task.v1.Task
 	23, // 31: todo.task.v1.TaskChange.tombstone:type_name -> todo.task.v1.Tombstone
-	27, // 32: todo.task.v1.TaskChange.time:type_name -> google.protobuf.Timestamp
+	29, // 32: todo.task.v1.TaskChange.time:type_name -> google.protobuf.Timestamp
 	24, // 33: todo.task.v1.ListTaskChangesResponse.changes:type_name -> todo.task.v1.TaskChange
-	6,  // 34: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
-	7,  // 35: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
-	8,  // 36: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
-	10, // 37: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
-	11, // 38: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
-	12, // 39: todo.task.v1.TaskService.UndeleteTask:input_type -> todo.task.v1.UndeleteTaskRequest
-	13, // 40: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
-	25, // 41: todo.task.v1.TaskService.ListTaskChanges:input_type -> todo.task.v1.ListTaskChangesRequest
-	14, // 42: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
-	19, // 43: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
-	21, // 44: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
-	5,  // 45: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
-	5,  // 46: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
-	9,  // 47: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
-	5,  // 48: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
-	30, // 49: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
-	5,  // 50: todo.task.v1.TaskService.UndeleteTask:output_type -> todo.task.v1.Task
-	5,  // 51: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
-	26, // 52: todo.task.v1.TaskService.ListTaskChanges:output_type -> todo.task.v1.ListTaskChangesResponse
-	15, // 53: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
-	20, // 54: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
-	22, // 55: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
-	45, // [45:56] is the sub-list for method output_type
-	34, // [34:45] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	24, // 34: todo.task.v1.WatchTasksResponse.change:type_name -> todo.task.v1.TaskChange
+	6,  // 35: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
+	7,  // 36: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
+	8,  // 37: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
+	10, // 38: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
+	11, // 39: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
+	12, // 40: todo.task.v1.TaskService.UndeleteTask:input_type -> todo.task.v1.UndeleteTaskRequest
+	13, // 41: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
+	25, // 42: todo.task.v1.TaskService.ListTaskChanges:input_type -> todo.task.v1.ListTaskChangesRequest
+	27, // 43: todo.task.v1.TaskService.WatchTasks:input_type -> todo.task.v1.WatchTasksRequest
+	14, // 44: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
+	19, // 45: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
+	21, // 46: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
+	5,  // 47: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
+	5,  // 48: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
+	9,  // 49: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
+	5,  // 50: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
+	32, // 51: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
+	5,  // 52: todo.task.v1.TaskService.UndeleteTask:output_type -> todo.task.v1.Task
+	5,  // 53: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
+	26, // 54: todo.task.v1.TaskService.ListTaskChanges:output_type -> todo.task.v1.ListTaskChangesResponse
+	28, // 55: todo.task.v1.TaskService.WatchTasks:output_type -> todo.task.v1.WatchTasksResponse
+	15, // 56: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
+	20, // 57: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
+	22, // 58: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
+	47, // [47:59] is the sub-list for method output_type
+	35, // [35:47] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_todo_task_v1_task_proto_init() }
@@ -2248,7 +2363,7 @@ func file_todo_task_v1_task_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_task_v1_task_proto_rawDesc), len(file_todo_task_v1_task_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	TaskService_UndeleteTask_FullMethodName        = "/todo.task.v1.TaskService/UndeleteTask"
 	TaskService_AssignTask_FullMethodName          = "/todo.task.v1.TaskService/AssignTask"
 	TaskService_ListTaskChanges_FullMethodName     = "/todo.task.v1.TaskService/ListTaskChanges"
+	TaskService_WatchTasks_FullMethodName          = "/todo.task.v1.TaskService/WatchTasks"
 	TaskService_GetTaskStats_FullMethodName        = "/todo.task.v1.TaskService/GetTaskStats"
 	TaskService_ListTaskEvents_FullMethodName      = "/todo.task.v1.TaskService/ListTaskEvents"
 	TaskService_ListTaskAuditEvents_FullMethodName = "/todo.task.v1.TaskService/ListTaskAuditEvents"
@@ -96,6 +97,19 @@ type TaskServiceClient interface {
 	// FAILED_PRECONDITION: reread the tasks and start again without one.
 	// An admin's feed is that of the tasks they created or are assigned.
 	ListTaskChanges(ctx context.Context, in *ListTaskChangesRequest, opts ...grpc.CallOption) (*ListTaskChangesResponse, error)
+	// WatchTasks streams the caller's change feed live, from the token
+	// `since` (empty: from now): the same changes as ListTaskChanges, each
+	// with the token after it, and a heartbeat (no change, the current
+	// token) when nothing happened for a while. Reconnecting with the last
+	// token received continues with no gap and no duplicate. Through the
+	// REST gateway it is a streaming response of newline-delimited JSON
+	// objects, each {"result": WatchTasksResponse} or, at the end,
+	// {"error": Status}. A caller with too many open watches, or a server
+	// with too many, gets RESOURCE_EXHAUSTED; a watcher that does not read
+	// what is sent is cut off with RESOURCE_EXHAUSTED; a server stopping
+	// ends its watches with UNAVAILABLE. Resume with the last token in each
+	// case.
+	WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTasksResponse], error)
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error)
@@ -201,6 +215,25 @@ func (c *taskServiceClient) ListTaskChanges(ctx context.Context, in *ListTaskCha
 	return out, nil
 }
 
+func (c *taskServiceClient) WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTasksResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TaskService_ServiceDesc.Streams[0], TaskService_WatchTasks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchTasksRequest, WatchTasksResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TaskService_WatchTasksClient = grpc.ServerStreamingClient[WatchTasksResponse]
+
 func (c *taskServiceClient) GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetTaskStatsResponse)
@@ -294,6 +327,19 @@ type TaskServiceServer interface {
 	// FAILED_PRECONDITION: reread the tasks and start again without one.
 	// An admin's feed is that of the tasks they created or are assigned.
 	ListTaskChanges(context.Context, *ListTaskChangesRequest) (*ListTaskChangesResponse, error)
+	// WatchTasks streams the caller's change feed live, from the token
+	// `since` (empty: from now): the same changes as ListTaskChanges, each
+	// with the token after it, and a heartbeat (no change, the current
+	// token) when nothing happened for a while. Reconnecting with the last
+	// token received continues with no gap and no duplicate. Through the
+	// REST gateway it is a streaming response of newline-delimited JSON
+	// objects, each {"result": WatchTasksResponse} or, at the end,
+	// {"error": Status}. A caller with too many open watches, or a server
+	// with too many, gets RESOURCE_EXHAUSTED; a watcher that does not read
+	// what is sent is cut off with RESOURCE_EXHAUSTED; a server stopping
+	// ends its watches with UNAVAILABLE. Resume with the last token in each
+	// case.
+	WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error)
@@ -342,6 +388,9 @@ func (UnimplementedTaskServiceServer) AssignTask(context.Context, *AssignTaskReq
 }
 func (UnimplementedTaskServiceServer) ListTaskChanges(context.Context, *ListTaskChangesRequest) (*ListTaskChangesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTaskChanges not implemented")
+}
+func (UnimplementedTaskServiceServer) WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchTasks not implemented")
 }
 func (UnimplementedTaskServiceServer) GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTaskStats not implemented")
@@ -517,6 +566,17 @@ func _TaskService_ListTaskChanges_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_WatchTasks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTasksRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TaskServiceServer).WatchTasks(m, &grpc.GenericServerStream[WatchTasksRequest, WatchTasksResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TaskService_WatchTasksServer = grpc.ServerStreamingServer[WatchTasksResponse]
+
 func _TaskService_GetTaskStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetTaskStatsRequest)
 	if err := dec(in); err != nil {
@@ -623,6 +683,12 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _TaskService_ListTaskAuditEvents_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchTasks",
+			Handler:       _TaskService_WatchTasks_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "todo/task/v1/task.proto",
 }
