@@ -50,6 +50,13 @@ type Config struct {
 	PollInterval time.Duration
 	// ID names the client (default: River's, host name and time).
 	ID string
+	// Workers, when set, adds the service's own workers (jobs it enqueues
+	// itself, such as a transactional outbox) to River's.
+	Workers func(*river.Workers) error
+	// Queues are the queues those workers take jobs from, with the most
+	// jobs each runs at once (the periodic jobs use River's default
+	// queue).
+	Queues map[string]int
 }
 
 // Runner is a started River client running Config's jobs.
@@ -114,6 +121,15 @@ func Start(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, cfg Config
 	if err := river.AddWorkerSafely(workers, river.Worker[args](w)); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
+	if cfg.Workers != nil {
+		if err := cfg.Workers(workers); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}
+	for name, n := range cfg.Queues {
+		queues[name] = river.QueueConfig{MaxWorkers: n}
+	}
 	var periodic []*river.PeriodicJob
 	for _, j := range cfg.Jobs {
 		if j.Name == "" || j.Every <= 0 || j.Run == nil {
@@ -138,7 +154,7 @@ func Start(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, cfg Config
 		PollOnly:          true,
 		FetchPollInterval: cmp.Or(cfg.PollInterval, time.Second),
 		Logger:            riverLog,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
+		Queues:            queues,
 		Workers:           workers,
 		PeriodicJobs:      periodic,
 	})

@@ -49,6 +49,17 @@ type config struct {
 	// WatchSendTimeout is how long a WatchTasks message may wait for a
 	// slow client before the stream is cut off.
 	WatchSendTimeout time.Duration `env:"WATCH_SEND_TIMEOUT" envDefault:"30s"`
+	// WebhookAllowPrivate lets webhooks reach private, link-local and
+	// loopback addresses: development and tests only (SSRF).
+	WebhookAllowPrivate bool `env:"WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
+	// WebhookTimeout bounds one delivery attempt.
+	WebhookTimeout time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
+	// WebhookRetryBase is the wait after a webhook's first failed attempt;
+	// it doubles with each further one, up to an hour.
+	WebhookRetryBase time.Duration `env:"WEBHOOK_RETRY_BASE" envDefault:"10s"`
+	// WebhookDisableAfter is how long a webhook may fail continuously
+	// before its deliveries stop.
+	WebhookDisableAfter time.Duration `env:"WEBHOOK_DISABLE_AFTER" envDefault:"72h"`
 }
 
 // listenURL is the DSN of the LISTEN connection.
@@ -73,5 +84,8 @@ func (c config) Validate() error {
 	p.Check(c.WatchMaxPerUser > 0, "WATCH_MAX_PER_USER must be positive")
 	p.Check(c.WatchMax > 0, "WATCH_MAX must be positive")
 	p.Check(c.WatchSendTimeout > 0, "WATCH_SEND_TIMEOUT must be positive")
+	p.Check(c.WebhookTimeout > 0, "WEBHOOK_TIMEOUT must be positive")
+	p.Check(c.WebhookRetryBase > 0, "WEBHOOK_RETRY_BASE must be positive")
+	p.Check(c.WebhookDisableAfter > 0, "WEBHOOK_DISABLE_AFTER must be positive")
 	return p.Err()
 }

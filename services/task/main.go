@@ -43,6 +43,7 @@ import (
 	"github.com/todo-platform/todo/services/task/internal/taskapi"
 	"github.com/todo-platform/todo/services/task/internal/taskstore"
 	"github.com/todo-platform/todo/services/task/internal/userclient"
+	"github.com/todo-platform/todo/services/task/internal/webhook"
 )
 
 func main() { cli.Main("task-service", run) }
@@ -82,6 +83,9 @@ const (
 	// purgeInterval is how often the tasks deleted longer than
 	// DELETED_TASK_RETENTION ago are purged.
 	purgeInterval = time.Hour
+	// webhookWorkers is how many webhook deliveries a process makes at
+	// once.
+	webhookWorkers = 4
 	// feedSweepInterval is how often change feed rows past their
 	// retention are deleted.
 	feedSweepInterval = time.Hour
@@ -174,6 +178,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	svc.SetMetrics(task.Metrics{TasksCreated: created})
 	svc.SetDeletedRetention(cfg.DeletedTaskRetention)
 	svc.SetFeedRetention(cfg.ChangeFeedRetention)
+	svc.SetWebhookGuard(webhook.Guard(cfg.WebhookAllowPrivate))
+	deliveries := webhook.NewWorker(store, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Timeout: cfg.WebhookTimeout,
+		RetryBase: cfg.WebhookRetryBase, DisableAfter: cfg.WebhookDisableAfter})
 	if err := tel.Register(append(telemetry.VerifierMetrics(verifier), created, telemetry.NewPoolCollector(db.Pool))...); err != nil {
 		return err
 	}
@@ -195,7 +202,10 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	}}
 	return admin.Run(ctx, log, adm, cfg.ShutdownTimeout, func(ctx context.Context) error {
 		// The periodic jobs stop when the server does, also when it fails to start.
-		runner, err := jobs.Start(ctx, log, db.Pool, jobs.Config{Schema: schema.Task().RiverSchema, Registerer: tel.Registry, Jobs: periodicJobs(log, store, cfg)})
+		// The periodic jobs and the webhook deliveries (the outbox the
+		// database fills with every change).
+		runner, err := jobs.Start(ctx, log, db.Pool, jobs.Config{Schema: schema.Task().RiverSchema, Registerer: tel.Registry, Jobs: periodicJobs(log, store, cfg),
+			Workers: deliveries.Register, Queues: map[string]int{webhook.Queue: webhookWorkers}})
 		if err != nil {
 			return err
 		}

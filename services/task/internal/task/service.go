@@ -35,6 +35,8 @@ type Service struct {
 	feedRetention time.Duration
 	// watch counts and paces the open watches (SetWatch).
 	watch *watchers
+	// webhookGuard checks webhook URLs (SetWebhookGuard).
+	webhookGuard URLGuard
 }
 
 // NewService returns a Service over store and users.

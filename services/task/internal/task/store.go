@@ -52,6 +52,12 @@ type Store interface {
 	// (XID, ID) order, with the horizon and the time of the read. A limit
 	// of 0 reads only the horizon and the time.
 	Changes(ctx context.Context, c Caller, pos FeedPosition, limit int) (FeedRead, error)
+	// CreateWebhook stores c's webhook.
+	CreateWebhook(ctx context.Context, c Caller, url, secret string) (Webhook, error)
+	// ListWebhooks returns c's webhooks, oldest first, without secrets.
+	ListWebhooks(ctx context.Context, c Caller) ([]Webhook, error)
+	// DeleteWebhook deletes c's webhook id, or is ErrWebhookNotFound.
+	DeleteWebhook(ctx context.Context, c Caller, id int64) error
 	// DryRun returns a Store whose writes run every statement, check and
 	// trigger as this one's do and then roll back: they return what they
 	// would have written, and fail as they would have failed, but nothing

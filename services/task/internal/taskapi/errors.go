@@ -3,6 +3,7 @@ package taskapi
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -54,6 +55,12 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return status.Error(codes.ResourceExhausted, "the watcher did not read what was sent in time; reconnect with the last token received")
 	case errors.Is(err, task.ErrStopping):
 		return status.Error(codes.Unavailable, "the server is stopping; reconnect with the last token received")
+	case errors.Is(err, task.ErrInvalidWebhookURL):
+		return invalid("url", webhookURLReason(err))
+	case errors.Is(err, task.ErrInvalidWebhookSecret):
+		return invalid("secret", `must be "whsec_" and the base64 of 24 to 64 random bytes`)
+	case errors.Is(err, task.ErrWebhookNotFound):
+		return status.Error(codes.NotFound, "webhook not found")
 	case errors.Is(err, task.ErrEtagMismatch):
 		return status.Error(codes.Aborted, msgEtagMismatch)
 	case errors.Is(err, task.ErrConflict):
@@ -91,4 +98,16 @@ func failedPrecondition(field, description string) error {
 // the auth interceptor prevents.
 func unauthenticated() error {
 	return status.Error(codes.Unauthenticated, grpcauth.UnauthenticatedMessage)
+}
+
+// webhookURLReason is the guard's explanation of a refused webhook URL:
+// its own message, which names the rule (scheme, address kind) and never
+// carries internal detail.
+func webhookURLReason(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if rest, ok := strings.CutPrefix(e.Error(), task.ErrInvalidWebhookURL.Error()+": "); ok {
+			return rest
+		}
+	}
+	return "must be an https:// URL that reaches a public address"
 }

@@ -21,13 +21,14 @@ func (s *Server) ListTaskChanges(ctx context.Context, req *taskv1.ListTaskChange
 	}
 	out := &taskv1.ListTaskChangesResponse{Changes: make([]*taskv1.TaskChange, len(p.Changes)), NextToken: p.Token, HasMore: p.More}
 	for i, ch := range p.Changes {
-		out.Changes[i] = changeToProto(ch)
+		out.Changes[i] = ChangeToProto(ch)
 	}
 	return out, nil
 }
 
-// changeToProto converts one change of the feed.
-func changeToProto(ch task.TaskChange) *taskv1.TaskChange {
+// ChangeToProto converts one change of the feed (webhook payloads use it
+// too).
+func ChangeToProto(ch task.TaskChange) *taskv1.TaskChange {
 	out := &taskv1.TaskChange{Type: changeTypeToProto(ch.Kind), TaskId: ch.TaskID, Time: timestamppb.New(ch.Time)}
 	if ch.Task != nil {
 		out.Task = toProto(*ch.Task)

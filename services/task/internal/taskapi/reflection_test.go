@@ -65,7 +65,7 @@ func TestReflection_DescribesTaskService(t *testing.T) {
 		}
 	}
 	slices.Sort(methods)
-	want := []string{"AssignTask", "CreateTask", "DeleteTask", "GetTask", "GetTaskStats", "ListTaskAuditEvents", "ListTaskChanges", "ListTaskEvents", "ListTasks", "UndeleteTask", "UpdateTask", "WatchTasks"}
+	want := []string{"AssignTask", "CreateTask", "CreateWebhook", "DeleteTask", "DeleteWebhook", "GetTask", "GetTaskStats", "ListTaskAuditEvents", "ListTaskChanges", "ListTaskEvents", "ListTasks", "ListWebhooks", "UndeleteTask", "UpdateTask", "WatchTasks"}
 	if !slices.Equal(methods, want) {
 		t.Errorf("described methods %v, want %v", methods, want)
 	}

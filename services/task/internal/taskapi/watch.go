@@ -33,7 +33,7 @@ func (s *Server) WatchTasks(req *taskv1.WatchTasksRequest, stream grpc.ServerStr
 	err = s.svc.Watch(ctx, c, req.GetSince(), func(ev task.WatchEvent) error {
 		msg := &taskv1.WatchTasksResponse{Token: ev.Token}
 		if ev.Change != nil {
-			msg.Change = changeToProto(*ev.Change)
+			msg.Change = ChangeToProto(*ev.Change)
 		}
 		return sendWithin(stream, msg, timeout)
 	})

@@ -106,19 +106,9 @@ func (s *Store) Changes(ctx context.Context, c task.Caller, pos task.FeedPositio
 			if id == nil {
 				continue // no change after pos
 			}
-			ch := task.TaskChange{Kind: task.ChangeKind(*kind), TaskID: *taskID, Time: at.UTC(), Position: task.FeedPosition{ID: *id}}
-			if ch.Position.XID, err = strconv.ParseUint(*xid, 10, 64); err != nil {
-				return fmt.Errorf("xid %q: %w", *xid, err)
-			}
-			if tombstone != nil {
-				ch.Tombstone = task.TombstoneReason(*tombstone)
-			} else {
-				var j taskJSON
-				if err := json.Unmarshal(raw, &j); err != nil {
-					return fmt.Errorf("feed row %d: task: %w", *id, err)
-				}
-				t := j.toDomain()
-				ch.Task = &t
+			ch, err := changeFromRow(*id, *xid, *taskID, *kind, tombstone, raw, *at)
+			if err != nil {
+				return err
 			}
 			read.Changes = append(read.Changes, ch)
 		}
@@ -141,4 +131,24 @@ func (s *Store) SweepChanges(ctx context.Context, retention time.Duration) (int6
 		return 0, fmt.Errorf("taskstore sweep change feed: %w", err)
 	}
 	return n, nil
+}
+
+// changeFromRow converts one task_change row.
+func changeFromRow(id int64, xid string, taskID int64, kind string, tombstone *string, raw []byte, at time.Time) (task.TaskChange, error) {
+	ch := task.TaskChange{Kind: task.ChangeKind(kind), TaskID: taskID, Time: at.UTC(), Position: task.FeedPosition{ID: id}}
+	var err error
+	if ch.Position.XID, err = strconv.ParseUint(xid, 10, 64); err != nil {
+		return task.TaskChange{}, fmt.Errorf("feed row %d: xid %q: %w", id, xid, err)
+	}
+	if tombstone != nil {
+		ch.Tombstone = task.TombstoneReason(*tombstone)
+		return ch, nil
+	}
+	var j taskJSON
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return task.TaskChange{}, fmt.Errorf("feed row %d: task: %w", id, err)
+	}
+	t := j.toDomain()
+	ch.Task = &t
+	return ch, nil
 }

@@ -2028,6 +2028,292 @@ func (x *WatchTasksResponse) GetToken() string {
 	return ""
 }
 
+// Webhook is an endpoint that gets the caller's change feed as HTTP POSTs.
+type Webhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook's id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Where deliveries are POSTed.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// When it was registered.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Since when every delivery failed; absent while deliveries succeed.
+	FailingSince *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=failing_since,json=failingSince,proto3" json:"failing_since,omitempty"`
+	// The last delivery failure; empty while deliveries succeed.
+	LastError string `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When deliveries were stopped; absent while enabled.
+	DisabledAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=disabled_at,json=disabledAt,proto3" json:"disabled_at,omitempty"`
+	// Why deliveries were stopped; empty while enabled.
+	DisabledReason string `protobuf:"bytes,7,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Webhook) Reset() {
+	*x = Webhook{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Webhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Webhook) ProtoMessage() {}
+
+func (x *Webhook) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
+func (*Webhook) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Webhook) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Webhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Webhook) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Webhook) GetFailingSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailingSince
+	}
+	return nil
+}
+
+func (x *Webhook) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Webhook) GetDisabledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DisabledAt
+	}
+	return nil
+}
+
+func (x *Webhook) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+// CreateWebhookRequest registers an endpoint.
+type CreateWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint: https://, or http:// on loopback; at most 2048
+	// characters.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The signing secret, Standard Webhooks style: "whsec_" and the base64
+	// of 24 to 64 random bytes. Never returned.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookRequest) Reset() {
+	*x = CreateWebhookRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookRequest) ProtoMessage() {}
+
+func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
+func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateWebhookRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// ListWebhooksRequest is empty: the webhooks are the caller's.
+type ListWebhooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{26}
+}
+
+// ListWebhooksResponse lists the caller's webhooks.
+type ListWebhooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhooks, oldest first.
+	Webhooks      []*Webhook `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+// DeleteWebhookRequest names the webhook to delete.
+type DeleteWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook's id.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookRequest) Reset() {
+	*x = DeleteWebhookRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookRequest) ProtoMessage() {}
+
+func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DeleteWebhookRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
@@ -2176,7 +2462,26 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x05since\x18\x01 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\x05since\"\\\n" +
 	"\x12WatchTasksResponse\x120\n" +
 	"\x06change\x18\x01 \x01(\v2\x18.todo.task.v1.TaskChangeR\x06change\x12\x14\n" +
-	"\x05token\x18\x02 \x01(\tR\x05token*z\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\xd6\x02\n" +
+	"\aWebhook\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12\x16\n" +
+	"\x03url\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x03url\x12?\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tcreatedAt\x12E\n" +
+	"\rfailing_since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\ffailingSince\x12#\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\tlastError\x12A\n" +
+	"\vdisabled_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"disabledAt\x12-\n" +
+	"\x0fdisabled_reason\x18\a \x01(\tB\x04\xe2A\x01\x03R\x0edisabledReason\"a\n" +
+	"\x14CreateWebhookRequest\x12 \n" +
+	"\x03url\x18\x01 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\x80\x10R\x03url\x12'\n" +
+	"\x06secret\x18\x02 \x01(\tB\x0f\xe2A\x02\x02\x04\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06secret\"\x15\n" +
+	"\x13ListWebhooksRequest\"I\n" +
+	"\x14ListWebhooksResponse\x121\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x15.todo.task.v1.WebhookR\bwebhooks\"3\n" +
+	"\x14DeleteWebhookRequest\x12\x1b\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id*z\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
 	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -2205,8 +2510,7 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x0fTombstoneReason\x12 \n" +
 	"\x1cTOMBSTONE_REASON_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TOMBSTONE_REASON_DELETED\x10\x01\x12\x1f\n" +
-	"\x1bTOMBSTONE_REASON_UNASSIGNED\x10\x022\x91\n" +
-	"\n" +
+	"\x1bTOMBSTONE_REASON_UNASSIGNED\x10\x022\xcb\f\n" +
 	"\vTaskService\x12Z\n" +
 	"\n" +
 	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
@@ -2221,7 +2525,10 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12y\n" +
 	"\x0fListTaskChanges\x12$.todo.task.v1.ListTaskChangesRequest\x1a%.todo.task.v1.ListTaskChangesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/tasks:changes\x12j\n" +
 	"\n" +
-	"WatchTasks\x12\x1f.todo.task.v1.WatchTasksRequest\x1a .todo.task.v1.WatchTasksResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:watch0\x01\x12n\n" +
+	"WatchTasks\x12\x1f.todo.task.v1.WatchTasksRequest\x1a .todo.task.v1.WatchTasksResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:watch0\x01\x12c\n" +
+	"\rCreateWebhook\x12\".todo.task.v1.CreateWebhookRequest\x1a\x15.todo.task.v1.Webhook\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/webhooks\x12k\n" +
+	"\fListWebhooks\x12!.todo.task.v1.ListWebhooksRequest\x1a\".todo.task.v1.ListWebhooksResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/webhooks\x12f\n" +
+	"\rDeleteWebhook\x12\".todo.task.v1.DeleteWebhookRequest\x1a\x16.google.protobuf.Empty\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/webhooks/{id}\x12n\n" +
 	"\fGetTaskStats\x12!.todo.task.v1.GetTaskStatsRequest\x1a\".todo.task.v1.GetTaskStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:stats\x12z\n" +
 	"\x0eListTaskEvents\x12#.todo.task.v1.ListTaskEventsRequest\x1a$.todo.task.v1.ListTaskEventsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/tasks/{id}/events\x12\x87\x01\n" +
 	"\x13ListTaskAuditEvents\x12(.todo.task.v1.ListTaskAuditEventsRequest\x1a).todo.task.v1.ListTaskAuditEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/taskAuditEventsB\xb0\x02\x92A\xf1\x01\x12\\\n" +
@@ -2245,7 +2552,7 @@ func file_todo_task_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_todo_task_v1_task_proto_goTypes = []any{
 	(TaskStatus)(0),                     // 0: todo.task.v1.TaskStatus
 	(TaskPriority)(0),                   // 1: todo.task.v1.TaskPriority
@@ -2276,76 +2583,91 @@ var file_todo_task_v1_task_proto_goTypes = []any{
 	(*ListTaskChangesResponse)(nil),     // 26: todo.task.v1.ListTaskChangesResponse
 	(*WatchTasksRequest)(nil),           // 27: todo.task.v1.WatchTasksRequest
 	(*WatchTasksResponse)(nil),          // 28: todo.task.v1.WatchTasksResponse
-	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 30: google.protobuf.FieldMask
-	(*structpb.Value)(nil),              // 31: google.protobuf.Value
-	(*emptypb.Empty)(nil),               // 32: google.protobuf.Empty
+	(*Webhook)(nil),                     // 29: todo.task.v1.Webhook
+	(*CreateWebhookRequest)(nil),        // 30: todo.task.v1.CreateWebhookRequest
+	(*ListWebhooksRequest)(nil),         // 31: todo.task.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),        // 32: todo.task.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),        // 33: todo.task.v1.DeleteWebhookRequest
+	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 35: google.protobuf.FieldMask
+	(*structpb.Value)(nil),              // 36: google.protobuf.Value
+	(*emptypb.Empty)(nil),               // 37: google.protobuf.Empty
 }
 var file_todo_task_v1_task_proto_depIdxs = []int32{
 	0,  // 0: todo.task.v1.Task.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 1: todo.task.v1.Task.priority:type_name -> todo.task.v1.TaskPriority
-	29, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
-	29, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
-	29, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
-	29, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
-	29, // 6: todo.task.v1.Task.deleted_at:type_name -> google.protobuf.Timestamp
+	34, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
+	34, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	34, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
+	34, // 6: todo.task.v1.Task.deleted_at:type_name -> google.protobuf.Timestamp
 	5,  // 7: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
 	0,  // 8: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 9: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
-	29, // 10: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
-	29, // 11: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
-	29, // 12: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
+	34, // 10: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
+	34, // 11: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
+	34, // 12: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
 	5,  // 13: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
 	5,  // 14: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
-	30, // 15: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 15: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
 	16, // 16: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
 	0,  // 17: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 18: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
-	31, // 19: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	31, // 20: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
-	29, // 21: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
+	36, // 19: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	36, // 20: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	34, // 21: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
 	2,  // 22: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
 	17, // 23: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
 	18, // 24: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	29, // 25: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	29, // 26: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	34, // 25: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	34, // 26: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
 	18, // 27: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
 	4,  // 28: todo.task.v1.Tombstone.reason:type_name -> todo.task.v1.TombstoneReason
 	3,  // 29: todo.task.v1.TaskChange.type:type_name -> todo.task.v1.TaskChangeType
 	5,  // 30: todo.task.v1.TaskChange.task:type_name -> todo.task.v1.Task
 	23, // 31: todo.task.v1.TaskChange.tombstone:type_name -> todo.task.v1.Tombstone
-	29, // 32: todo.task.v1.TaskChange.time:type_name -> google.protobuf.Timestamp
+	34, // 32: todo.task.v1.TaskChange.time:type_name -> google.protobuf.Timestamp
 	24, // 33: todo.task.v1.ListTaskChangesResponse.changes:type_name -> todo.task.v1.TaskChange
 	24, // 34: todo.task.v1.WatchTasksResponse.change:type_name -> todo.task.v1.TaskChange
-	6,  // 35: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
-	7,  // 36: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
-	8,  // 37: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
-	10, // 38: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
-	11, // 39: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
-	12, // 40: todo.task.v1.TaskService.UndeleteTask:input_type -> todo.task.v1.UndeleteTaskRequest
-	13, // 41: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
-	25, // 42: todo.task.v1.TaskService.ListTaskChanges:input_type -> todo.task.v1.ListTaskChangesRequest
-	27, // 43: todo.task.v1.TaskService.WatchTasks:input_type -> todo.task.v1.WatchTasksRequest
-	14, // 44: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
-	19, // 45: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
-	21, // 46: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
-	5,  // 47: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
-	5,  // 48: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
-	9,  // 49: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
-	5,  // 50: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
-	32, // 51: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
-	5,  // 52: todo.task.v1.TaskService.UndeleteTask:output_type -> todo.task.v1.Task
-	5,  // 53: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
-	26, // 54: todo.task.v1.TaskService.ListTaskChanges:output_type -> todo.task.v1.ListTaskChangesResponse
-	28, // 55: todo.task.v1.TaskService.WatchTasks:output_type -> todo.task.v1.WatchTasksResponse
-	15, // 56: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
-	20, // 57: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
-	22, // 58: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
-	47, // [47:59] is the sub-list for method output_type
-	35, // [35:47] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	34, // 35: todo.task.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
+	34, // 36: todo.task.v1.Webhook.failing_since:type_name -> google.protobuf.Timestamp
+	34, // 37: todo.task.v1.Webhook.disabled_at:type_name -> google.protobuf.Timestamp
+	29, // 38: todo.task.v1.ListWebhooksResponse.webhooks:type_name -> todo.task.v1.Webhook
+	6,  // 39: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
+	7,  // 40: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
+	8,  // 41: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
+	10, // 42: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
+	11, // 43: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
+	12, // 44: todo.task.v1.TaskService.UndeleteTask:input_type -> todo.task.v1.UndeleteTaskRequest
+	13, // 45: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
+	25, // 46: todo.task.v1.TaskService.ListTaskChanges:input_type -> todo.task.v1.ListTaskChangesRequest
+	27, // 47: todo.task.v1.TaskService.WatchTasks:input_type -> todo.task.v1.WatchTasksRequest
+	30, // 48: todo.task.v1.TaskService.CreateWebhook:input_type -> todo.task.v1.CreateWebhookRequest
+	31, // 49: todo.task.v1.TaskService.ListWebhooks:input_type -> todo.task.v1.ListWebhooksRequest
+	33, // 50: todo.task.v1.TaskService.DeleteWebhook:input_type -> todo.task.v1.DeleteWebhookRequest
+	14, // 51: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
+	19, // 52: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
+	21, // 53: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
+	5,  // 54: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
+	5,  // 55: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
+	9,  // 56: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
+	5,  // 57: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
+	37, // 58: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
+	5,  // 59: todo.task.v1.TaskService.UndeleteTask:output_type -> todo.task.v1.Task
+	5,  // 60: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
+	26, // 61: todo.task.v1.TaskService.ListTaskChanges:output_type -> todo.task.v1.ListTaskChangesResponse
+	28, // 62: todo.task.v1.TaskService.WatchTasks:output_type -> todo.task.v1.WatchTasksResponse
+	29, // 63: todo.task.v1.TaskService.CreateWebhook:output_type -> todo.task.v1.Webhook
+	32, // 64: todo.task.v1.TaskService.ListWebhooks:output_type -> todo.task.v1.ListWebhooksResponse
+	37, // 65: todo.task.v1.TaskService.DeleteWebhook:output_type -> google.protobuf.Empty
+	15, // 66: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
+	20, // 67: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
+	22, // 68: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
+	54, // [54:69] is the sub-list for method output_type
+	39, // [39:54] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_todo_task_v1_task_proto_init() }
@@ -2363,7 +2685,7 @@ func file_todo_task_v1_task_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_task_v1_task_proto_rawDesc), len(file_todo_task_v1_task_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   24,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,9 @@ const (
 	TaskService_AssignTask_FullMethodName          = "/todo.task.v1.TaskService/AssignTask"
 	TaskService_ListTaskChanges_FullMethodName     = "/todo.task.v1.TaskService/ListTaskChanges"
 	TaskService_WatchTasks_FullMethodName          = "/todo.task.v1.TaskService/WatchTasks"
+	TaskService_CreateWebhook_FullMethodName       = "/todo.task.v1.TaskService/CreateWebhook"
+	TaskService_ListWebhooks_FullMethodName        = "/todo.task.v1.TaskService/ListWebhooks"
+	TaskService_DeleteWebhook_FullMethodName       = "/todo.task.v1.TaskService/DeleteWebhook"
 	TaskService_GetTaskStats_FullMethodName        = "/todo.task.v1.TaskService/GetTaskStats"
 	TaskService_ListTaskEvents_FullMethodName      = "/todo.task.v1.TaskService/ListTaskEvents"
 	TaskService_ListTaskAuditEvents_FullMethodName = "/todo.task.v1.TaskService/ListTaskAuditEvents"
@@ -110,6 +113,22 @@ type TaskServiceClient interface {
 	// ends its watches with UNAVAILABLE. Resume with the last token in each
 	// case.
 	WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTasksResponse], error)
+	// CreateWebhook registers an endpoint that gets every change of the
+	// caller's feed POSTed as JSON, signed the Standard Webhooks way
+	// (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 of
+	// "id.timestamp.body" with the secret). Deliveries are at least once,
+	// retried with exponential backoff on a non-2xx answer or a timeout, and
+	// the webhook is disabled after failing continuously for a while
+	// (ListWebhooks says why). The URL must be https:// (http:// only on
+	// loopback) and must not reach a private, link-local or loopback address
+	// unless the server allows it (WEBHOOK_ALLOW_PRIVATE, for development):
+	// INVALID_ARGUMENT naming url otherwise.
+	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*Webhook, error)
+	// ListWebhooks lists the caller's webhooks, oldest first.
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
+	// DeleteWebhook deletes one of the caller's webhooks; deliveries not yet
+	// made are dropped.
+	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error)
@@ -234,6 +253,36 @@ func (c *taskServiceClient) WatchTasks(ctx context.Context, in *WatchTasksReques
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TaskService_WatchTasksClient = grpc.ServerStreamingClient[WatchTasksResponse]
 
+func (c *taskServiceClient) CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*Webhook, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Webhook)
+	err := c.cc.Invoke(ctx, TaskService_CreateWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, TaskService_DeleteWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *taskServiceClient) GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetTaskStatsResponse)
@@ -340,6 +389,22 @@ type TaskServiceServer interface {
 	// ends its watches with UNAVAILABLE. Resume with the last token in each
 	// case.
 	WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error
+	// CreateWebhook registers an endpoint that gets every change of the
+	// caller's feed POSTed as JSON, signed the Standard Webhooks way
+	// (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 of
+	// "id.timestamp.body" with the secret). Deliveries are at least once,
+	// retried with exponential backoff on a non-2xx answer or a timeout, and
+	// the webhook is disabled after failing continuously for a while
+	// (ListWebhooks says why). The URL must be https:// (http:// only on
+	// loopback) and must not reach a private, link-local or loopback address
+	// unless the server allows it (WEBHOOK_ALLOW_PRIVATE, for development):
+	// INVALID_ARGUMENT naming url otherwise.
+	CreateWebhook(context.Context, *CreateWebhookRequest) (*Webhook, error)
+	// ListWebhooks lists the caller's webhooks, oldest first.
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
+	// DeleteWebhook deletes one of the caller's webhooks; deliveries not yet
+	// made are dropped.
+	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*emptypb.Empty, error)
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error)
@@ -391,6 +456,15 @@ func (UnimplementedTaskServiceServer) ListTaskChanges(context.Context, *ListTask
 }
 func (UnimplementedTaskServiceServer) WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*Webhook, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateWebhook not implemented")
+}
+func (UnimplementedTaskServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
+}
+func (UnimplementedTaskServiceServer) DeleteWebhook(context.Context, *DeleteWebhookRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWebhook not implemented")
 }
 func (UnimplementedTaskServiceServer) GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTaskStats not implemented")
@@ -577,6 +651,60 @@ func _TaskService_WatchTasks_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TaskService_WatchTasksServer = grpc.ServerStreamingServer[WatchTasksResponse]
 
+func _TaskService_CreateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).CreateWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_CreateWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).CreateWebhook(ctx, req.(*CreateWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_DeleteWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).DeleteWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_DeleteWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).DeleteWebhook(ctx, req.(*DeleteWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TaskService_GetTaskStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetTaskStatsRequest)
 	if err := dec(in); err != nil {
@@ -669,6 +797,18 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTaskChanges",
 			Handler:    _TaskService_ListTaskChanges_Handler,
+		},
+		{
+			MethodName: "CreateWebhook",
+			Handler:    _TaskService_CreateWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _TaskService_ListWebhooks_Handler,
+		},
+		{
+			MethodName: "DeleteWebhook",
+			Handler:    _TaskService_DeleteWebhook_Handler,
 		},
 		{
 			MethodName: "GetTaskStats",
