@@ -168,7 +168,8 @@ func (s *Service) Assign(ctx context.Context, c Caller, id, assignee int64, cond
 	return t, nil
 }
 
-// Delete deletes the task id when c is its creator or an admin and cond
+// Delete marks the task id deleted (see Store.Delete; Undelete brings it
+// back within DeletedRetention) when c is its creator or an admin and cond
 // holds.
 func (s *Service) Delete(ctx context.Context, c Caller, id int64, cond Condition) error {
 	err := s.store.Delete(ctx, c, id, cond)
