@@ -340,6 +340,13 @@ func responseSchemas(doc *openapi3.T) map[string]bool {
 				continue
 			}
 			for _, mt := range r.Value.Content {
+				// A server stream's response is an inline object of
+				// "result" (the message) or, at its end, "error" (the
+				// status, which is not a response schema to shape).
+				if p := streamResult(mt.Schema); p != nil {
+					walk(p)
+					continue
+				}
 				walk(mt.Schema)
 			}
 		}
@@ -351,4 +358,14 @@ func responseSchemas(doc *openapi3.T) map[string]bool {
 		}
 	}
 	return seen
+}
+
+// streamResult returns the "result" property of the inline response
+// schema protoc-gen-openapiv2 writes for a server-streaming method, and
+// nil for any other schema.
+func streamResult(s *openapi3.SchemaRef) *openapi3.SchemaRef {
+	if s == nil || s.Ref != "" || s.Value == nil || len(s.Value.Properties) != 2 || s.Value.Properties["error"] == nil {
+		return nil
+	}
+	return s.Value.Properties["result"]
 }

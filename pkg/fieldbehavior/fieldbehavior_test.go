@@ -16,7 +16,7 @@ func TestOutputOnly(t *testing.T) {
 		md   protoreflect.MessageDescriptor
 		want []string
 	}{
-		{(&taskv1.Task{}).ProtoReflect().Descriptor(), []string{"assigned_to", "completed_at", "created_at", "created_by", "id", "updated_at"}},
+		{(&taskv1.Task{}).ProtoReflect().Descriptor(), []string{"assigned_to", "completed_at", "created_at", "created_by", "deleted_at", "id", "updated_at"}},
 		{(&userv1.User{}).ProtoReflect().Descriptor(), []string{"created_at", "id", "is_active", "is_admin", "is_verified", "updated_at"}},
 		{(&taskv1.GetTaskRequest{}).ProtoReflect().Descriptor(), nil},
 	} {

@@ -95,6 +95,11 @@ type Config struct {
 	// Options are added before the standard server options, so their
 	// interceptors run outermost (telemetry: stats handlers, metrics).
 	Options []grpc.ServerOption
+
+	// StreamInterceptors run in streaming calls where New's interceptors
+	// run in unary ones: after logging and recovery, before the text
+	// check (e.g. grpcauth.StreamServerInterceptor).
+	StreamInterceptors []grpc.StreamServerInterceptor
 }
 
 func (c Config) withDefaults() Config {
@@ -186,11 +191,14 @@ func New(log *slog.Logger, cfg Config, interceptors ...grpc.UnaryServerIntercept
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
 		grpc.ForceServerCodecV2(newCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(lg, logOpts...),
-			recovery.StreamServerInterceptor(recOpts...),
-			val.stream,
-		),
+		grpc.ChainStreamInterceptor(slices.Concat(
+			[]grpc.StreamServerInterceptor{
+				logging.StreamServerInterceptor(lg, logOpts...),
+				recovery.StreamServerInterceptor(recOpts...),
+			},
+			cfg.StreamInterceptors,
+			[]grpc.StreamServerInterceptor{val.stream},
+		)...),
 	)...)
 	hs := health.NewServer()
 	// Nothing is SERVING until Serve starts.

@@ -51,8 +51,13 @@ type Config struct {
 	// ID names the client (default: River's, host name and time).
 	ID string
 	// Register, when not nil, adds the service's other workers (such as
-	// the mail outbox's, package mail) to the client.
+	// the mail outbox's, package mail, or the task service's webhook
+	// deliveries) to the client.
 	Register func(*river.Workers) error
+	// Queues are the queues those workers take jobs from besides River's
+	// default one (where the periodic jobs and the mail go), with the most
+	// jobs each runs at once.
+	Queues map[string]int
 	// RescueStuckJobsAfter is how long a job may stay running before
 	// River runs it again, as after a crash of the process that ran it
 	// (default: River's, one hour). It must exceed every worker's timeout.
@@ -126,6 +131,10 @@ func Start(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, cfg Config
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
 	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}
+	for name, n := range cfg.Queues {
+		queues[name] = river.QueueConfig{MaxWorkers: n}
+	}
 	var periodic []*river.PeriodicJob
 	for _, j := range cfg.Jobs {
 		if j.Name == "" || j.Every <= 0 || j.Run == nil {
@@ -150,7 +159,7 @@ func Start(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, cfg Config
 		PollOnly:             true,
 		FetchPollInterval:    cmp.Or(cfg.PollInterval, time.Second),
 		Logger:               riverLog,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
+		Queues:               queues,
 		Workers:              workers,
 		PeriodicJobs:         periodic,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,

@@ -183,7 +183,7 @@ func TestRoles_MigrationsMoveGrantsBothWays(t *testing.T) {
 	for _, r := range roles {
 		latest[r] = privileges(t, db.Owner, r)
 	}
-	// The task migrations after the split (00008) grant todo_task_svc
+	// The task migrations after the split (00008 on) grant todo_task_svc
 	// more, which todo_app never had: compare with the grants the split
 	// made.
 	if err := schema.DownTo(ctx, db.OwnerURL, schema.Task(), 7); err != nil {

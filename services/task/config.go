@@ -31,6 +31,33 @@ type config struct {
 	// TokenKeysMinRefresh is the least time between two fetches of the
 	// verification keys prompted by tokens naming an unknown key id.
 	TokenKeysMinRefresh time.Duration `env:"TOKEN_KEYS_MIN_REFRESH" envDefault:"30s"`
+	// DeletedTaskRetention is how long a deleted task can be undeleted
+	// before the periodic job task.purge removes it (at least a day).
+	DeletedTaskRetention time.Duration `env:"DELETED_TASK_RETENTION" envDefault:"720h"`
+	// ChangeFeedRetention is how long the change feed keeps its rows and
+	// its tokens stay valid (at least 7 days); an older token must resync.
+	ChangeFeedRetention time.Duration `env:"CHANGE_FEED_RETENTION" envDefault:"720h"`
+	// WatchHeartbeat is how long a WatchTasks stream stays silent before
+	// it sends a heartbeat (and reads the feed, whatever LISTEN said).
+	WatchHeartbeat time.Duration `env:"WATCH_HEARTBEAT" envDefault:"15s"`
+	// WatchMaxPerUser and WatchMax bound the WatchTasks streams open per
+	// user and per process.
+	WatchMaxPerUser int `env:"WATCH_MAX_PER_USER" envDefault:"16"`
+	WatchMax        int `env:"WATCH_MAX" envDefault:"10000"`
+	// WatchSendTimeout is how long a WatchTasks message may wait for a
+	// slow client before the stream is cut off.
+	WatchSendTimeout time.Duration `env:"WATCH_SEND_TIMEOUT" envDefault:"30s"`
+	// WebhookAllowPrivate lets webhooks reach private, link-local and
+	// loopback addresses: development and tests only (SSRF).
+	WebhookAllowPrivate bool `env:"WEBHOOK_ALLOW_PRIVATE" envDefault:"false"`
+	// WebhookTimeout bounds one delivery attempt.
+	WebhookTimeout time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
+	// WebhookRetryBase is the wait after a webhook's first failed attempt;
+	// it doubles with each further one, up to an hour.
+	WebhookRetryBase time.Duration `env:"WEBHOOK_RETRY_BASE" envDefault:"10s"`
+	// WebhookDisableAfter is how long a webhook may fail continuously
+	// before its deliveries stop.
+	WebhookDisableAfter time.Duration `env:"WEBHOOK_DISABLE_AFTER" envDefault:"72h"`
 	// SearchConfig is the PostgreSQL text search configuration ListTasks'
 	// q matches words in (simple, english, german, …); only simple has an
 	// index from the migrations (docs/search.md).
@@ -46,6 +73,15 @@ func (c config) Validate() error {
 	p.Add(c.Audit.Validate())
 	p.Add(c.Revocation.Validate())
 	p.Check(c.TokenKeysMinRefresh > 0, "TOKEN_KEYS_MIN_REFRESH must be positive")
+	p.Check(c.DeletedTaskRetention >= 24*time.Hour, "DELETED_TASK_RETENTION must be at least 24h")
+	p.Check(c.ChangeFeedRetention >= 7*24*time.Hour, "CHANGE_FEED_RETENTION must be at least 168h")
+	p.Check(c.WatchHeartbeat > 0, "WATCH_HEARTBEAT must be positive")
+	p.Check(c.WatchMaxPerUser > 0, "WATCH_MAX_PER_USER must be positive")
+	p.Check(c.WatchMax > 0, "WATCH_MAX must be positive")
+	p.Check(c.WatchSendTimeout > 0, "WATCH_SEND_TIMEOUT must be positive")
+	p.Check(c.WebhookTimeout > 0, "WEBHOOK_TIMEOUT must be positive")
+	p.Check(c.WebhookRetryBase > 0, "WEBHOOK_RETRY_BASE must be positive")
+	p.Check(c.WebhookDisableAfter > 0, "WEBHOOK_DISABLE_AFTER must be positive")
 	p.Check(taskstore.ValidSearchConfig(c.SearchConfig), "TASK_SEARCH_CONFIG must name a text search configuration, such as simple or english")
 	return p.Err()
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 
 	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
 	"github.com/todo-platform/todo/pkg/admin"
@@ -44,6 +45,7 @@ import (
 	"github.com/todo-platform/todo/services/task/internal/taskapi"
 	"github.com/todo-platform/todo/services/task/internal/taskstore"
 	"github.com/todo-platform/todo/services/task/internal/userclient"
+	"github.com/todo-platform/todo/services/task/internal/webhook"
 )
 
 func main() { cli.Main("task-service", run) }
@@ -80,6 +82,15 @@ const (
 	auditMaintenanceInterval = 6 * time.Hour
 	// requestSweepInterval is how often expired request ids are deleted.
 	requestSweepInterval = time.Hour
+	// purgeInterval is how often the tasks deleted longer than
+	// DELETED_TASK_RETENTION ago are purged.
+	purgeInterval = time.Hour
+	// webhookWorkers is how many webhook deliveries a process makes at
+	// once.
+	webhookWorkers = 4
+	// feedSweepInterval is how often change feed rows past their
+	// retention are deleted.
+	feedSweepInterval = time.Hour
 )
 
 // periodicJobs are the task service's periodic jobs, run once per period
@@ -88,6 +99,17 @@ func periodicJobs(log *slog.Logger, store *taskstore.Store, cfg config) []jobs.J
 	return []jobs.Job{
 		{Name: "task.request_sweep", Every: requestSweepInterval, Run: func(ctx context.Context) error {
 			_, err := store.SweepRequests(ctx, task.RequestIDTTL)
+			return err
+		}},
+		{Name: "task.purge", Every: purgeInterval, Run: func(ctx context.Context) error {
+			n, err := store.PurgeDeleted(ctx, cfg.DeletedTaskRetention)
+			if n > 0 {
+				log.InfoContext(ctx, "deleted tasks purged", slog.Int64("tasks", n), slog.Duration("retention", cfg.DeletedTaskRetention))
+			}
+			return err
+		}},
+		{Name: "task.feed_sweep", Every: feedSweepInterval, Run: func(ctx context.Context) error {
+			_, err := store.SweepChanges(ctx, cfg.ChangeFeedRetention+task.FeedSweepMargin)
 			return err
 		}},
 		{Name: "task.audit_partitions", Every: auditMaintenanceInterval, Run: func(ctx context.Context) error {
@@ -172,14 +194,24 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		Help: "Tasks created (a repeat with the same request_id included).",
 	})
 	svc.SetMetrics(task.Metrics{TasksCreated: created})
+	svc.SetDeletedRetention(cfg.DeletedTaskRetention)
+	svc.SetFeedRetention(cfg.ChangeFeedRetention)
+	svc.SetWebhookGuard(webhook.Guard(cfg.WebhookAllowPrivate))
+	deliveries := webhook.NewWorker(store, webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Timeout: cfg.WebhookTimeout,
+		RetryBase: cfg.WebhookRetryBase, DisableAfter: cfg.WebhookDisableAfter})
 	if err := tel.Register(append(telemetry.VerifierMetrics(verifier), created, telemetry.NewPoolCollector(db.Pool))...); err != nil {
 		return err
 	}
+	listener := taskstore.NewListener(log, cfg.ListenURL(cfg.DatabaseURL), cfg.DatabaseAllowInsecure)
+	svc.SetWatch(task.WatchConfig{Notifier: listener, Heartbeat: cfg.WatchHeartbeat, MaxPerUser: cfg.WatchMaxPerUser, Max: cfg.WatchMax, Stop: ctx.Done()})
 	srv := grpcserver.New(log,
-		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, TLS: serverTLS, Options: tel.ServerOptions()},
+		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, TLS: serverTLS, Options: tel.ServerOptions(),
+			StreamInterceptors: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier)}},
 		grpcauth.UnaryServerInterceptor(verifier),
 	)
-	taskapi.New(log, svc).Register(srv.GRPC())
+	api := taskapi.New(log, svc)
+	api.SetWatchSendTimeout(cfg.WatchSendTimeout)
+	api.Register(srv.GRPC())
 	tel.InitServerMetrics(srv.GRPC())
 
 	adm := admin.Config{Addr: cfg.AdminAddr, Gatherer: tel.Registry, Checks: map[string]admin.Check{
@@ -188,7 +220,10 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	}}
 	return admin.Run(ctx, log, adm, cfg.ShutdownTimeout, func(ctx context.Context) error {
 		// The periodic jobs stop when the server does, also when it fails to start.
-		runner, err := jobs.Start(ctx, log, db.Pool, jobs.Config{Schema: schema.Task().RiverSchema, Registerer: tel.Registry, Jobs: periodicJobs(log, store, cfg)})
+		// The periodic jobs and the webhook deliveries (the outbox the
+		// database fills with every change).
+		runner, err := jobs.Start(ctx, log, db.Pool, jobs.Config{Schema: schema.Task().RiverSchema, Registerer: tel.Registry, Jobs: periodicJobs(log, store, cfg),
+			Register: deliveries.Register, Queues: map[string]int{webhook.Queue: webhookWorkers}})
 		if err != nil {
 			return err
 		}
@@ -196,6 +231,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 		watch, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() { admin.Watch(watch, log, readyInterval, admin.DefaultCheckTimeout, db.Ping, srv.SetServing) })
+		// WatchTasks' wake-ups; the streams end (UNAVAILABLE) when ctx does.
+		wg.Go(func() { _ = listener.Run(watch) })
 		err = srv.ListenAndServe(ctx)
 		stop()
 		wg.Wait()

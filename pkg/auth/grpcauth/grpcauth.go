@@ -5,8 +5,10 @@ package grpcauth
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -85,30 +87,67 @@ func WithBearer(ctx context.Context, token string) context.Context {
 // ReadMethod. The refusal's reason is added to the call's log line (field
 // "auth.error") through go-grpc-middleware's logging fields.
 func UnaryServerInterceptor(v *auth.Verifier, publicMethods ...string) grpc.UnaryServerInterceptor {
+	authn := authenticator(v, publicMethods)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := authn(ctx, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor is UnaryServerInterceptor for streaming calls:
+// the token is checked once, when the stream opens, and the stream's
+// context carries its Principal. Server reflection (both versions) is
+// public, as the health service is: operators describe the services with
+// grpcurl without a token.
+func StreamServerInterceptor(v *auth.Verifier, publicMethods ...string) grpc.StreamServerInterceptor {
+	authn := authenticator(v, append(slices.Clip(publicMethods), reflectionV1, reflectionV1Alpha))
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := authn(ss.Context(), info.FullMethod)
+		if err != nil {
+			return err
+		}
+		w := middleware.WrapServerStream(ss)
+		w.WrappedContext = ctx
+		return handler(srv, w)
+	}
+}
+
+// The server reflection services' methods.
+const (
+	reflectionV1      = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+	reflectionV1Alpha = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+)
+
+// authenticator returns the check both interceptors make: the context to
+// run method with, or the status error refusing it.
+func authenticator(v *auth.Verifier, publicMethods []string) func(ctx context.Context, method string) (context.Context, error) {
 	public := make(map[string]bool, len(publicMethods))
 	for _, m := range publicMethods {
 		public[m] = true
 	}
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		isPublic := public[info.FullMethod] || strings.HasPrefix(info.FullMethod, healthMethodPrefix)
+	return func(ctx context.Context, method string) (context.Context, error) {
+		isPublic := public[method] || strings.HasPrefix(method, healthMethodPrefix)
 		token, ok := BearerToken(ctx)
 		if !ok {
 			if isPublic {
-				return handler(ctx, req)
+				return ctx, nil
 			}
 			logging.AddFields(ctx, logging.Fields{"auth.error", "no bearer token"})
 			return nil, status.Error(codes.Unauthenticated, UnauthenticatedMessage)
 		}
 		p, err := v.Verify(ctx, token)
 		switch {
-		case err == nil && p.ReadOnly && !ReadMethod(info.FullMethod):
+		case err == nil && p.ReadOnly && !ReadMethod(method):
 			logging.AddFields(ctx, logging.Fields{"auth.user_id", p.UserID, "auth.error", "read-only personal access token"})
 			return nil, status.Error(codes.PermissionDenied, ReadOnlyMessage)
 		case err == nil:
 			logging.AddFields(ctx, logging.Fields{"auth.user_id", p.UserID})
-			return handler(auth.NewContext(ctx, p), req)
+			return auth.NewContext(ctx, p), nil
 		case isPublic:
-			return handler(ctx, req)
+			return ctx, nil
 		case errors.Is(err, auth.ErrInvalidToken):
 			logging.AddFields(ctx, logging.Fields{"auth.error", err.Error()})
 			return nil, status.Error(codes.Unauthenticated, UnauthenticatedMessage)

@@ -188,12 +188,27 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// streamingRoute reports whether path is a server-streaming method's.
+func streamingRoute(path string) bool { return path == "/v1/tasks:watch" }
+
 // withDeadline bounds the upstream call. Without a Grpc-Timeout header the
 // request context gets the default deadline; with one, it gets the maximum,
 // and grpc-gateway applies the client's timeout inside it, so the effective
 // deadline is the smaller of the two.
+//
+// A streaming route (WatchTasks, GET /v1/tasks:watch) is long-lived by
+// design: it gets no deadline unless the client sends Grpc-Timeout, and the
+// server's write timeout is lifted for it (the stream's heartbeats show it
+// is alive; the task service ends it on shutdown).
 func withDeadline(next http.Handler, def, maxTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if streamingRoute(r.URL.Path) && r.Header.Get("Grpc-Timeout") == "" {
+			// Not every ResponseWriter supports deadlines (httptest's
+			// recorder); then there is none to lift.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+			next.ServeHTTP(w, r)
+			return
+		}
 		d := def
 		if r.Header.Get("Grpc-Timeout") != "" {
 			d = maxTimeout

@@ -16,6 +16,11 @@ var (
 	// ErrEtagMismatch: a conditional write named an etag that is not the
 	// task's current one, or the task changed under a concurrent write.
 	ErrEtagMismatch = errors.New("etag does not match the task's current etag")
+	// ErrShowDeletedAdminOnly: a listing of deleted tasks by a caller who is
+	// not an admin.
+	ErrShowDeletedAdminOnly = errors.New("only admins may list deleted tasks")
+	// ErrNotDeleted: an undelete of a task that is not deleted.
+	ErrNotDeleted = errors.New("task is not deleted")
 	// ErrConflict: a write found the task changed by a concurrent write
 	// between its check and its change; the caller may retry.
 	ErrConflict = errors.New("the task changed concurrently; retry")

@@ -30,6 +30,9 @@ type Filter struct {
 	// *DueAfter (tasks without a due date match neither), UpdatedAfter
 	// updated_at > *UpdatedAfter.
 	DueBefore, DueAfter, UpdatedAfter *time.Time
+	// ShowDeleted includes the deleted tasks not purged yet; admins only
+	// (ErrShowDeletedAdminOnly).
+	ShowDeleted bool
 	// Search, when not nil, matches the tasks whose words it finds.
 	Search *Search
 }
@@ -270,6 +273,10 @@ func tokenBinding(f Filter, o Order) pagetoken.Fields {
 		// Only a search adds to the binding, so the tokens of listings
 		// without one are what they were before searches existed.
 		b = append(b.Int64(int64(len(f.Search.Query))), f.Search.Query...)
+	}
+	if f.ShowDeleted {
+		// Likewise show_deleted.
+		b = b.Byte(0xde)
 	}
 	return b
 }

@@ -28,11 +28,22 @@ type Service struct {
 	store   Store
 	users   UserDirectory
 	metrics Metrics
+	// retention is how long a deleted task can be undeleted (0: the
+	// default).
+	retention time.Duration
+	// feedRetention is how long feed tokens stay valid (0: the default).
+	feedRetention time.Duration
+	// watch counts and paces the open watches (SetWatch).
+	watch *watchers
+	// webhookGuard checks webhook URLs (SetWebhookGuard).
+	webhookGuard URLGuard
 }
 
 // NewService returns a Service over store and users.
 func NewService(store Store, users UserDirectory) *Service {
-	return &Service{store: store, users: users}
+	s := &Service{store: store, users: users}
+	s.SetWatch(WatchConfig{})
+	return s
 }
 
 // Create creates a task owned by c. Empty Status and Priority mean pending
@@ -73,6 +84,9 @@ func (s *Service) List(ctx context.Context, c Caller, r ListRequest) (Page, erro
 	f, err := r.Filter.normalize()
 	if err != nil {
 		return Page{}, err
+	}
+	if f.ShowDeleted && !c.Admin {
+		return Page{}, ErrShowDeletedAdminOnly
 	}
 	if r.Search != nil {
 		s, err := ParseSearch(*r.Search)
@@ -164,7 +178,8 @@ func (s *Service) Assign(ctx context.Context, c Caller, id, assignee int64, cond
 	return t, nil
 }
 
-// Delete deletes the task id when c is its creator or an admin and cond
+// Delete marks the task id deleted (see Store.Delete; Undelete brings it
+// back within DeletedRetention) when c is its creator or an admin and cond
 // holds.
 func (s *Service) Delete(ctx context.Context, c Caller, id int64, cond Condition) error {
 	err := s.store.Delete(ctx, c, id, cond)

@@ -1,6 +1,9 @@
 package task
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps tasks. Every method runs as c: with row-level security set up
 // for c, so that it sees and changes only the rows c may see. The write
@@ -27,9 +30,13 @@ type Store interface {
 	// Assign sets the task's assignee (0: nobody) when c is its creator or
 	// an admin and cond holds.
 	Assign(ctx context.Context, c Caller, id, assignee int64, cond Condition) (Task, error)
-	// Delete deletes the task when c is its creator or an admin and cond
-	// holds.
+	// Delete marks the task deleted (DeletedAt, a new version) when c is its
+	// creator or an admin and cond holds; from then on it is invisible to
+	// every method but Undelete and an admin's List with ShowDeleted.
 	Delete(ctx context.Context, c Caller, id int64, cond Condition) error
+	// Undelete makes the task live again (a new version) when it was
+	// deleted less than retention ago and c is its creator or an admin.
+	Undelete(ctx context.Context, c Caller, id int64, retention time.Duration) (Task, error)
 	// Stats summarises the tasks c created.
 	Stats(ctx context.Context, c Caller) (Stats, error)
 	// BatchCreate is Create for every item, in one transaction: all are
@@ -53,6 +60,23 @@ type Store interface {
 	// AuditEvents returns the events q selects, newest first, among those c
 	// may read (for an admin, all of them).
 	AuditEvents(ctx context.Context, c Caller, q EventQuery) ([]Event, error)
+	// Changes returns, of c's change feed, up to limit changes after pos
+	// whose transactions ended before the read (below its horizon), in
+	// (XID, ID) order, with the horizon and the time of the read. A limit
+	// of 0 reads only the horizon and the time.
+	Changes(ctx context.Context, c Caller, pos FeedPosition, limit int) (FeedRead, error)
+	// CreateWebhook stores c's webhook.
+	CreateWebhook(ctx context.Context, c Caller, url, secret string) (Webhook, error)
+	// ListWebhooks returns c's webhooks, oldest first, without secrets.
+	ListWebhooks(ctx context.Context, c Caller) ([]Webhook, error)
+	// DeleteWebhook deletes c's webhook id, or is ErrWebhookNotFound.
+	DeleteWebhook(ctx context.Context, c Caller, id int64) error
+	// DryRun returns a Store whose writes run every statement, check and
+	// trigger as this one's do and then roll back: they return what they
+	// would have written, and fail as they would have failed, but nothing
+	// is committed. A create that would insert a new task returns it with
+	// ID 0, since its id is not kept.
+	DryRun() Store
 }
 
 // UserDirectory answers questions about users, which the task service does

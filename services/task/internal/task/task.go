@@ -90,6 +90,10 @@ type Task struct {
 	CompletedAt *time.Time
 	// Version starts at 1 and grows by one with every write of the row.
 	Version int64
+	// DeletedAt is when the task was deleted; nil for a live task. Only an
+	// admin's listing with ShowDeleted and the change feed return deleted
+	// tasks.
+	DeletedAt *time.Time
 	// Relevance is how well the task matches the search of a listing
 	// ordered by relevance (higher is better); 0 in every other result.
 	Relevance float32

@@ -8,6 +8,7 @@ package taskapi
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -25,6 +26,10 @@ type Server struct {
 
 	log *slog.Logger
 	svc *task.Service
+	// dryRun is svc.DryRun(), for validate_only.
+	dryRun *task.Service
+	// watchSendTimeout bounds each send of WatchTasks (0: the default).
+	watchSendTimeout time.Duration
 	// ignored are the Task fields an update mask may name without effect:
 	// the output-only ones (from the proto's field_behavior) and the etag,
 	// a condition rather than a value.
@@ -35,12 +40,21 @@ type Server struct {
 func New(log *slog.Logger, svc *task.Service) *Server {
 	ignored := fieldbehavior.OutputOnly((&taskv1.Task{}).ProtoReflect().Descriptor())
 	ignored["etag"] = true
-	return &Server{log: log, svc: svc, ignored: ignored}
+	return &Server{log: log, svc: svc, dryRun: svc.DryRun(), ignored: ignored}
 }
 
 // Register registers s on gs.
 func (s *Server) Register(gs grpc.ServiceRegistrar) {
 	taskv1.RegisterTaskServiceServer(gs, s)
+}
+
+// service returns the Service a write runs on: s.svc, or its dry run for a
+// request with validate_only (AIP-163).
+func (s *Server) service(validateOnly bool) *task.Service {
+	if validateOnly {
+		return s.dryRun
+	}
+	return s.svc
 }
 
 // caller returns the authenticated caller.
@@ -62,7 +76,7 @@ func (s *Server) CreateTask(ctx context.Context, req *taskv1.CreateTaskRequest) 
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.svc.Create(ctx, c, n, req.GetRequestId())
+	t, err := s.service(req.GetValidateOnly()).Create(ctx, c, n, req.GetRequestId())
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
@@ -109,7 +123,7 @@ func (s *Server) UpdateTask(ctx context.Context, req *taskv1.UpdateTaskRequest) 
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.svc.Update(ctx, c, p)
+	t, err := s.service(req.GetValidateOnly()).Update(ctx, c, p)
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
@@ -122,7 +136,7 @@ func (s *Server) DeleteTask(ctx context.Context, req *taskv1.DeleteTaskRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.svc.Delete(ctx, c, req.GetId(), task.IfEtag(req.GetEtag())); err != nil {
+	if err := s.service(req.GetValidateOnly()).Delete(ctx, c, req.GetId(), task.IfEtag(req.GetEtag())); err != nil {
 		return nil, s.status(ctx, err)
 	}
 	return &emptypb.Empty{}, nil
@@ -134,7 +148,7 @@ func (s *Server) AssignTask(ctx context.Context, req *taskv1.AssignTaskRequest) 
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.svc.Assign(ctx, c, req.GetId(), req.GetAssigneeId(), task.IfEtag(req.GetEtag()))
+	t, err := s.service(req.GetValidateOnly()).Assign(ctx, c, req.GetId(), req.GetAssigneeId(), task.IfEtag(req.GetEtag()))
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}

@@ -111,6 +111,7 @@ func toProto(t task.Task) *taskv1.Task {
 		UpdatedAt:   timestamppb.New(t.UpdatedAt),
 		CompletedAt: timeToProto(t.CompletedAt),
 		Etag:        t.Etag(),
+		DeletedAt:   timeToProto(t.DeletedAt),
 	}
 }
 
@@ -256,6 +257,7 @@ func listRequestFromProto(r *taskv1.ListTasksRequest) (task.ListRequest, error) 
 	if f.UpdatedAfter, err = timeFromProto(r.GetUpdatedAfter(), "updated_after"); err != nil {
 		return task.ListRequest{}, err
 	}
+	f.ShowDeleted = r.GetShowDeleted()
 	lr := task.ListRequest{Filter: f, OrderBy: r.GetOrderBy(), PageSize: int(r.GetPageSize()), PageToken: r.GetPageToken()}
 	if r.Q != nil {
 		q := r.GetQ()

@@ -3,6 +3,7 @@ package taskapi
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -20,6 +21,7 @@ const (
 	msgConflict         = "the task changed concurrently; retry"
 	msgUnavailable      = "the user service is unavailable; retry later"
 	msgAdminOnly        = "only admins may list the audit log"
+	msgShowDeleted      = "only admins may list deleted tasks (show_deleted)"
 )
 
 // status turns an error of the domain layer into the gRPC status the client
@@ -40,6 +42,28 @@ func (s *Server) status(ctx context.Context, err error) error {
 		return status.Error(codes.PermissionDenied, msgPermissionDenied)
 	case errors.Is(err, task.ErrAdminOnly):
 		return status.Error(codes.PermissionDenied, msgAdminOnly)
+	case errors.Is(err, task.ErrShowDeletedAdminOnly):
+		return status.Error(codes.PermissionDenied, msgShowDeleted)
+	case errors.Is(err, task.ErrNotDeleted):
+		return failedPrecondition("id", "the task is not deleted")
+	case errors.Is(err, task.ErrInvalidFeedToken):
+		return invalid("since", "invalid, or another user's change feed token")
+	case errors.Is(err, task.ErrResync):
+		return failedPrecondition("since", "resync: the token is older than the change feed's retention; reread the tasks (ListTasks) and start again without since")
+	case errors.Is(err, task.ErrTooManyWatches):
+		return status.Error(codes.ResourceExhausted, "too many watches open for this user; close one and retry")
+	case errors.Is(err, task.ErrTooManyWatchers):
+		return status.Error(codes.ResourceExhausted, "the server has too many watches open; retry later, with the last token")
+	case errors.Is(err, task.ErrSlowConsumer):
+		return status.Error(codes.ResourceExhausted, "the watcher did not read what was sent in time; reconnect with the last token received")
+	case errors.Is(err, task.ErrStopping):
+		return status.Error(codes.Unavailable, "the server is stopping; reconnect with the last token received")
+	case errors.Is(err, task.ErrInvalidWebhookURL):
+		return invalid("url", webhookURLReason(err))
+	case errors.Is(err, task.ErrInvalidWebhookSecret):
+		return invalid("secret", `must be "whsec_" and the base64 of 24 to 64 random bytes`)
+	case errors.Is(err, task.ErrWebhookNotFound):
+		return status.Error(codes.NotFound, "webhook not found")
 	case errors.Is(err, task.ErrEtagMismatch):
 		return status.Error(codes.Aborted, msgEtagMismatch)
 	case errors.Is(err, task.ErrConflict):
@@ -87,4 +111,16 @@ func failedPrecondition(field, description string) error {
 // the auth interceptor prevents.
 func unauthenticated() error {
 	return status.Error(codes.Unauthenticated, grpcauth.UnauthenticatedMessage)
+}
+
+// webhookURLReason is the guard's explanation of a refused webhook URL:
+// its own message, which names the rule (scheme, address kind) and never
+// carries internal detail.
+func webhookURLReason(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if rest, ok := strings.CutPrefix(e.Error(), task.ErrInvalidWebhookURL.Error()+": "); ok {
+			return rest
+		}
+	}
+	return "must be an https:// URL that reaches a public address"
 }

@@ -65,7 +65,7 @@ func TestReflection_DescribesTaskService(t *testing.T) {
 		}
 	}
 	slices.Sort(methods)
-	want := []string{"AssignTask", "BatchCreateTasks", "BatchDeleteTasks", "BatchUpdateTasks", "CreateTask", "DeleteTask", "GetTask", "GetTaskStats", "ListTaskAuditEvents", "ListTaskEvents", "ListTasks", "UpdateTask"}
+	want := []string{"AssignTask", "BatchCreateTasks", "BatchDeleteTasks", "BatchUpdateTasks", "CreateTask", "CreateWebhook", "DeleteTask", "DeleteWebhook", "GetTask", "GetTaskStats", "ListTaskAuditEvents", "ListTaskChanges", "ListTaskEvents", "ListTasks", "ListWebhooks", "UndeleteTask", "UpdateTask", "WatchTasks"}
 	if !slices.Equal(methods, want) {
 		t.Errorf("described methods %v, want %v", methods, want)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
@@ -138,6 +139,14 @@ type bundle struct {
 	signer                           *auth.Signer
 	a, b, c, admin, inactive         int64
 	asA, asB, asC, asAdmin, asNobody func(t *testing.T) context.Context
+
+	// addr is the server's address; stop stops it gracefully.
+	addr string
+	stop func()
+	// svc is the service behind the server; listener its Notifier, when
+	// options.watch was set.
+	svc      *task.Service
+	listener *taskstore.Listener
 }
 
 type options struct {
@@ -146,6 +155,11 @@ type options struct {
 	// statementTimeout, when set, replaces the runtime pool's
 	// statement_timeout (given in the DSN, as operators do).
 	statementTimeout time.Duration
+	// watch, when set, configures WatchTasks, with a taskstore.Listener
+	// on the database as its Notifier.
+	watch *task.WatchConfig
+	// watchSendTimeout, when set, bounds each WatchTasks send.
+	watchSendTimeout time.Duration
 }
 
 func setup(t testing.TB, opts ...func(*options)) *bundle {
@@ -194,12 +208,36 @@ func setup(t testing.TB, opts ...func(*options)) *bundle {
 	}
 	keys := auth.StaticKeys{bn.signer.KeyID(): bn.signer.PublicKey().Key}
 	svc := task.NewService(taskstore.New(appDB), bn.users)
-	srv := grpcserver.New(log, grpcserver.Config{}, grpcauth.UnaryServerInterceptor(auth.NewVerifier(keys, auth.DefaultIssuer, auth.DefaultAudience)))
-	taskapi.New(log, svc).Register(srv.GRPC())
+	if o.watch != nil {
+		cfg := *o.watch
+		l := taskstore.NewListener(log, db.TaskAppURL, true)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = l.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		cfg.Notifier = l
+		svc.SetWatch(cfg)
+		bn.listener = l
+	}
+	bn.svc = svc
+	verifier := auth.NewVerifier(keys, auth.DefaultIssuer, auth.DefaultAudience)
+	srv := grpcserver.New(log, grpcserver.Config{StreamInterceptors: []grpc.StreamServerInterceptor{grpcauth.StreamServerInterceptor(verifier)}},
+		grpcauth.UnaryServerInterceptor(verifier))
+	api := taskapi.New(log, svc)
+	if o.watchSendTimeout > 0 {
+		api.SetWatchSendTimeout(o.watchSendTimeout)
+	}
+	api.Register(srv.GRPC())
 
 	// Registered after the server, so it runs before the server stops: the
 	// server need not wait for hanging checks.
-	bn.conn = grpcservertest.Serve(t, srv)
+	bn.addr, bn.stop = grpcservertest.Start(t, srv)
+	conn, err := grpc.NewClient(bn.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	bn.conn = conn
 	t.Cleanup(bn.users.release)
 	bn.client = taskv1.NewTaskServiceClient(bn.conn)
 	return bn

@@ -249,7 +249,7 @@ func (s *Store) BatchUpdate(ctx context.Context, c task.Caller, patches []task.P
 func (s *Store) BatchDelete(ctx context.Context, c task.Caller, items []task.DeleteItem) error {
 	order := byID(len(items), func(i int) int64 { return items[i].ID })
 	// As for Delete: a second run would find nothing to delete.
-	err := s.db.InTx(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, pgdb.RetryIfNotSent, showDeleted(settings(ctx, c)), func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, i := range order {
 			queueDelete(b, c, items[i].ID, items[i].If)

@@ -221,13 +221,14 @@ func TestBatchDelete_AllOrNothing(t *testing.T) {
 			t.Errorf("%s: got %v, want item %d: %v", tc.name, err, tc.index, tc.want)
 		}
 	}
-	if n := countRows(t, bn, `SELECT count(*) FROM task`); n != 5 {
+	// Deletes are soft (task set 00009): a deleted task has deleted_at.
+	if n := countRows(t, bn, `SELECT count(*) FROM task WHERE deleted_at IS NULL`); n != 5 {
 		t.Fatalf("%d tasks, want all 5 kept", n)
 	}
 	if err := svc.BatchDelete(ctx, bn.a, items); err != nil {
 		t.Fatal(err)
 	}
-	if n := countRows(t, bn, `SELECT count(*) FROM task`); n != 1 {
+	if n := countRows(t, bn, `SELECT count(*) FROM task WHERE deleted_at IS NULL`); n != 1 {
 		t.Errorf("%d tasks, want only c's", n)
 	}
 	if n := countRows(t, bn, `SELECT count(*) FROM task_audit_event WHERE action = 'task.delete' AND actor_id = $1`, bn.a.UserID); n != 4 {

@@ -201,7 +201,11 @@ func (s *Store) List(ctx context.Context, c task.Caller, q task.Query) ([]task.T
 	}
 	var tasks []task.Task
 	searchable := true
-	err := s.db.Send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) {
+	set := settings(ctx, c)
+	if q.Filter.ShowDeleted {
+		set = showDeleted(set)
+	}
+	err := s.db.Send(ctx, pgdb.RetrySafe, set, func(b *pgx.Batch) {
 		if search != nil {
 			b.Queue(searchSQL(searchCheckSQL, s.searchConfig, search), args)
 		}

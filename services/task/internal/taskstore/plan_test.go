@@ -22,6 +22,12 @@ import (
 // force_generic_plan), which is what pgx's statement cache ends up running.
 func explain(t *testing.T, db *pgtest.DB, c task.Caller, sql string, args pgx.NamedArgs, generic bool) string {
 	t.Helper()
+	return explainWith(t, db, settings(testkit.Context(t), c), sql, args, generic)
+}
+
+// explainWith is explain with the transaction settings set.
+func explainWith(t *testing.T, db *pgtest.DB, set []pgdb.Setting, sql string, args pgx.NamedArgs, generic bool) string {
+	t.Helper()
 	ctx := testkit.Context(t)
 	conn, err := db.TaskApp.Pool.Acquire(ctx)
 	if err != nil {
@@ -33,7 +39,7 @@ func explain(t *testing.T, db *pgtest.DB, c task.Caller, sql string, args pgx.Na
 		t.Fatal(err)
 	}
 	var plan strings.Builder
-	err = db.TaskApp.InTx(ctx, pgdb.RetrySafe, settings(ctx, c), func(tx pgx.Tx) error {
+	err = db.TaskApp.InTx(ctx, pgdb.RetrySafe, set, func(tx pgx.Tx) error {
 		q, qargs := "EXPLAIN "+positional, values
 		if generic {
 			if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {

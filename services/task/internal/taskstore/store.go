@@ -36,6 +36,8 @@ import (
 // Store is a task.Store on a pgdb.DB whose role is a member of todo_task_svc.
 type Store struct {
 	db *pgdb.DB
+	// dryRun makes every statement roll back (see DryRun).
+	dryRun bool
 	// searchConfig is the text search configuration of searches.
 	searchConfig string
 }
@@ -66,9 +68,15 @@ func settings(ctx context.Context, c task.Caller) []pgdb.Setting {
 	return s
 }
 
+// showDeleted adds to s the setting that makes deleted tasks visible
+// (migration 00009).
+func showDeleted(s []pgdb.Setting) []pgdb.Setting {
+	return append(s, pgdb.Setting{Name: settingShowDeleted, Value: "true"})
+}
+
 // columns are the task columns every query returns, in taskRow's order.
 const columns = `id, title, coalesce(description, ''), status, priority, due_date, created_by,
-	coalesce(assigned_to, 0), created_at, updated_at, completed_at, version`
+	coalesce(assigned_to, 0), created_at, updated_at, completed_at, version, deleted_at`
 
 // taskRow is one row of columns.
 type taskRow struct {
@@ -84,11 +92,12 @@ type taskRow struct {
 	updatedAt   time.Time
 	completedAt *time.Time
 	version     int64
+	deletedAt   *time.Time
 }
 
 func (r *taskRow) dest() []any {
 	return []any{&r.id, &r.title, &r.description, &r.status, &r.priority, &r.dueDate, &r.createdBy,
-		&r.assignedTo, &r.createdAt, &r.updatedAt, &r.completedAt, &r.version}
+		&r.assignedTo, &r.createdAt, &r.updatedAt, &r.completedAt, &r.version, &r.deletedAt}
 }
 
 // toDomain converts a row to a task.Task, times in UTC.
@@ -106,6 +115,7 @@ func (r *taskRow) toDomain() task.Task {
 		UpdatedAt:   r.updatedAt.UTC(),
 		CompletedAt: utcPtr(r.completedAt),
 		Version:     r.version,
+		DeletedAt:   utcPtr(r.deletedAt),
 	}
 }
 
@@ -134,7 +144,7 @@ func scanTasks(row pgx.CollectableRow) (task.Task, error) { return scanTask(row)
 // run twice (see pgdb.Retry).
 func (s *Store) one(ctx context.Context, c task.Caller, retry pgdb.Retry, q string, args pgx.NamedArgs) (task.Task, error) {
 	var t task.Task
-	err := s.db.Send(ctx, retry, settings(ctx, c), func(b *pgx.Batch) { b.Queue(q, args) }, func(br pgx.BatchResults) error {
+	err := s.send(ctx, retry, settings(ctx, c), func(b *pgx.Batch) { b.Queue(q, args) }, func(br pgx.BatchResults) error {
 		var err error
 		t, err = scanTask(br.QueryRow())
 		return err
@@ -256,9 +266,13 @@ WHERE id = @id::bigint
   AND (@admin::boolean OR created_by = @uid::bigint)
 RETURNING ` + columns
 
+	// deleteSQL marks the task deleted (migration 00009): it runs with
+	// app.show_deleted, as the deleted row must pass task_select, so it
+	// names the live rows itself.
 	deleteSQL = `
-DELETE FROM task
+UPDATE task SET deleted_at = now(), version = version + 1
 WHERE id = @id::bigint
+  AND deleted_at IS NULL
   AND (@any_version::boolean OR version = @version::bigint)
   AND (@admin::boolean OR created_by = @uid::bigint)`
 
@@ -305,6 +319,9 @@ func (s *Store) Create(ctx context.Context, c task.Caller, n task.NewTask, idem 
 		if err != nil {
 			return task.Task{}, fmt.Errorf("taskstore create: %w", err)
 		}
+		if s.dryRun {
+			t.ID = 0 // rolled back: the id is not the task's
+		}
 		return t, nil
 	}
 	t, err := s.createOnce(ctx, c, args, idem)
@@ -330,7 +347,8 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 	)
 	// Idempotent by construction: a second run finds the claim of the
 	// first (or makes it, when the first never committed).
-	err := s.db.Send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) {
+	var created bool
+	err := s.send(ctx, pgdb.RetrySafe, settings(ctx, c), func(b *pgx.Batch) {
 		b.Queue(requestSweepSQL, args)
 		b.Queue(requestClaimSQL, args)
 		b.Queue(requestInsertSQL, args)
@@ -338,9 +356,11 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 		b.Queue(requestTaskSQL, args)
 	}, func(br pgx.BatchResults) error {
 		for _, step := range []string{"sweep expired request ids", "claim request id", "insert task"} {
-			if _, err := br.Exec(); err != nil {
+			tag, err := br.Exec()
+			if err != nil {
 				return fmt.Errorf("%s: %w", step, err)
 			}
+			created = tag.RowsAffected() == 1
 		}
 		if err := br.QueryRow().Scan(&fingerprint); err != nil {
 			return fmt.Errorf("read request id: %w", err)
@@ -360,6 +380,9 @@ func (s *Store) createOnce(ctx context.Context, c task.Caller, args pgx.NamedArg
 		return task.Task{}, task.ErrNotFound
 	case err != nil:
 		return task.Task{}, fmt.Errorf("read task: %w", err)
+	}
+	if created && s.dryRun {
+		t.ID = 0 // rolled back: the id is not the task's
 	}
 	return t, nil
 }
@@ -410,7 +433,7 @@ func (s *Store) Assign(ctx context.Context, c task.Caller, id, assignee int64, c
 func (s *Store) Delete(ctx context.Context, c task.Caller, id int64, cond task.Condition) error {
 	var tag pgconn.CommandTag
 	// A second run would find nothing to delete and answer ErrNotFound.
-	err := s.db.Send(ctx, pgdb.RetryIfNotSent, settings(ctx, c), func(b *pgx.Batch) { queueDelete(b, c, id, cond) }, func(br pgx.BatchResults) error {
+	err := s.send(ctx, pgdb.RetryIfNotSent, showDeleted(settings(ctx, c)), func(b *pgx.Batch) { queueDelete(b, c, id, cond) }, func(br pgx.BatchResults) error {
 		var err error
 		tag, err = br.Exec()
 		return err

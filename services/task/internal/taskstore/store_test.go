@@ -288,7 +288,7 @@ func TestCreate_RequestID(t *testing.T) {
 		t.Errorf("retry after delete: %v, want ErrNotFound", err)
 	}
 	var rows int
-	if err := bn.db.Owner.QueryRow(ctx, `SELECT count(*) FROM task WHERE title = 'once'`).Scan(&rows); err != nil || rows != 2 {
+	if err := bn.db.Owner.QueryRow(ctx, `SELECT count(*) FROM task WHERE title = 'once' AND deleted_at IS NULL`).Scan(&rows); err != nil || rows != 2 {
 		t.Errorf("tasks titled once = %d, %v; want 2 (first, other's)", rows, err)
 	}
 }

@@ -205,6 +205,128 @@ func (AuditActorKind) EnumDescriptor() ([]byte, []int) {
 	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{2}
 }
 
+// TaskChangeType is what a change did to a task.
+type TaskChangeType int32
+
+const (
+	// Not a change; never returned.
+	TaskChangeType_TASK_CHANGE_TYPE_UNSPECIFIED TaskChangeType = 0
+	// The task was created.
+	TaskChangeType_TASK_CHANGE_TYPE_CREATED TaskChangeType = 1
+	// Its fields changed (title, description, status, priority, due date).
+	TaskChangeType_TASK_CHANGE_TYPE_UPDATED TaskChangeType = 2
+	// It was assigned to a user (or to another one).
+	TaskChangeType_TASK_CHANGE_TYPE_ASSIGNED TaskChangeType = 3
+	// Its assignment was taken back.
+	TaskChangeType_TASK_CHANGE_TYPE_UNASSIGNED TaskChangeType = 4
+	// It was deleted.
+	TaskChangeType_TASK_CHANGE_TYPE_DELETED TaskChangeType = 5
+	// It was undeleted.
+	TaskChangeType_TASK_CHANGE_TYPE_UNDELETED TaskChangeType = 6
+)
+
+// Enum value maps for TaskChangeType.
+var (
+	TaskChangeType_name = map[int32]string{
+		0: "TASK_CHANGE_TYPE_UNSPECIFIED",
+		1: "TASK_CHANGE_TYPE_CREATED",
+		2: "TASK_CHANGE_TYPE_UPDATED",
+		3: "TASK_CHANGE_TYPE_ASSIGNED",
+		4: "TASK_CHANGE_TYPE_UNASSIGNED",
+		5: "TASK_CHANGE_TYPE_DELETED",
+		6: "TASK_CHANGE_TYPE_UNDELETED",
+	}
+	TaskChangeType_value = map[string]int32{
+		"TASK_CHANGE_TYPE_UNSPECIFIED": 0,
+		"TASK_CHANGE_TYPE_CREATED":     1,
+		"TASK_CHANGE_TYPE_UPDATED":     2,
+		"TASK_CHANGE_TYPE_ASSIGNED":    3,
+		"TASK_CHANGE_TYPE_UNASSIGNED":  4,
+		"TASK_CHANGE_TYPE_DELETED":     5,
+		"TASK_CHANGE_TYPE_UNDELETED":   6,
+	}
+)
+
+func (x TaskChangeType) Enum() *TaskChangeType {
+	p := new(TaskChangeType)
+	*p = x
+	return p
+}
+
+func (x TaskChangeType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskChangeType) Descriptor() protoreflect.EnumDescriptor {
+	return file_todo_task_v1_task_proto_enumTypes[3].Descriptor()
+}
+
+func (TaskChangeType) Type() protoreflect.EnumType {
+	return &file_todo_task_v1_task_proto_enumTypes[3]
+}
+
+func (x TaskChangeType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskChangeType.Descriptor instead.
+func (TaskChangeType) EnumDescriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{3}
+}
+
+// TombstoneReason says why the reader no longer sees a task.
+type TombstoneReason int32
+
+const (
+	// Not a tombstone; never returned.
+	TombstoneReason_TOMBSTONE_REASON_UNSPECIFIED TombstoneReason = 0
+	// The task was deleted.
+	TombstoneReason_TOMBSTONE_REASON_DELETED TombstoneReason = 1
+	// The task was unassigned from the reader (or assigned to someone else).
+	TombstoneReason_TOMBSTONE_REASON_UNASSIGNED TombstoneReason = 2
+)
+
+// Enum value maps for TombstoneReason.
+var (
+	TombstoneReason_name = map[int32]string{
+		0: "TOMBSTONE_REASON_UNSPECIFIED",
+		1: "TOMBSTONE_REASON_DELETED",
+		2: "TOMBSTONE_REASON_UNASSIGNED",
+	}
+	TombstoneReason_value = map[string]int32{
+		"TOMBSTONE_REASON_UNSPECIFIED": 0,
+		"TOMBSTONE_REASON_DELETED":     1,
+		"TOMBSTONE_REASON_UNASSIGNED":  2,
+	}
+)
+
+func (x TombstoneReason) Enum() *TombstoneReason {
+	p := new(TombstoneReason)
+	*p = x
+	return p
+}
+
+func (x TombstoneReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TombstoneReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_todo_task_v1_task_proto_enumTypes[4].Descriptor()
+}
+
+func (TombstoneReason) Type() protoreflect.EnumType {
+	return &file_todo_task_v1_task_proto_enumTypes[4]
+}
+
+func (x TombstoneReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TombstoneReason.Descriptor instead.
+func (TombstoneReason) EnumDescriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{4}
+}
+
 // Task is a unit of work owned by the user who created it.
 type Task struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -235,7 +357,10 @@ type Task struct {
 	// An opaque version that changes with every write. Send it back in
 	// UpdateTask or DeleteTask to change the task only if nobody changed it
 	// since it was read.
-	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When the task was deleted; set only on deleted tasks, which only an
+	// admin's ListTasks with show_deleted returns.
+	DeletedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=deleted_at,json=deletedAt,proto3" json:"deleted_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -354,6 +479,13 @@ func (x *Task) GetEtag() string {
 	return ""
 }
 
+func (x *Task) GetDeletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeletedAt
+	}
+	return nil
+}
+
 // CreateTaskRequest carries the task to create.
 type CreateTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -362,7 +494,11 @@ type CreateTaskRequest struct {
 	Task *Task `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
 	// A client-chosen UUID that makes retries safe: the same caller sending
 	// the same request_id within 24 hours gets the first task back.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// When true, every check runs (validation, authorization, the etag, the request_id)
+	// and nothing is written: the response is what the call would return
+	// (AIP-163), with id 0 when the task would be new. A call that would fail fails the same way.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -409,6 +545,13 @@ func (x *CreateTaskRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateTaskRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // GetTaskRequest names a task.
@@ -496,7 +639,10 @@ type ListTasksRequest struct {
 	// search language (see the README), case-insensitively. A query without
 	// a word to find (empty, only stop words, only excluded words) is
 	// INVALID_ARGUMENT; leave q unset to list without searching.
-	Q             *string `protobuf:"bytes,11,opt,name=q,proto3,oneof" json:"q,omitempty"`
+	Q *string `protobuf:"bytes,11,opt,name=q,proto3,oneof" json:"q,omitempty"`
+	// Also list the deleted tasks that are not purged yet (they carry
+	// deleted_at). Admins only: anyone else gets PERMISSION_DENIED.
+	ShowDeleted   bool `protobuf:"varint,12,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -608,6 +754,13 @@ func (x *ListTasksRequest) GetQ() string {
 	return ""
 }
 
+func (x *ListTasksRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
+}
+
 // ListTasksResponse is one page of tasks.
 type ListTasksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -672,7 +825,11 @@ type UpdateTaskRequest struct {
 	// The fields to change: any of title, description, status, priority,
 	// due_date. An unknown path is INVALID_ARGUMENT. Through the REST gateway
 	// an absent mask means the fields present in the body.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// When true, every check runs (validation, authorization, the etag)
+	// and nothing is written: the response is what the call would return
+	// (AIP-163). A call that would fail fails the same way.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -721,13 +878,24 @@ func (x *UpdateTaskRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateTaskRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 // DeleteTaskRequest names the task to delete.
 type DeleteTaskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The task's id.
 	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// When given, the task is deleted only if its etag still equals this.
-	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When true, every check runs (validation, authorization, the etag)
+	// and nothing is written: the response is what the call would return
+	// (AIP-163). A call that would fail fails the same way.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -776,6 +944,59 @@ func (x *DeleteTaskRequest) GetEtag() string {
 	return ""
 }
 
+func (x *DeleteTaskRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+// UndeleteTaskRequest names the deleted task to bring back.
+type UndeleteTaskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task's id.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteTaskRequest) Reset() {
+	*x = UndeleteTaskRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteTaskRequest) ProtoMessage() {}
+
+func (x *UndeleteTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteTaskRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteTaskRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UndeleteTaskRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 // BatchCreateTasksRequest carries the tasks to create.
 type BatchCreateTasksRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -788,7 +1009,7 @@ type BatchCreateTasksRequest struct {
 
 func (x *BatchCreateTasksRequest) Reset() {
 	*x = BatchCreateTasksRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	mi := &file_todo_task_v1_task_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +1021,7 @@ func (x *BatchCreateTasksRequest) String() string {
 func (*BatchCreateTasksRequest) ProtoMessage() {}
 
 func (x *BatchCreateTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[7]
+	mi := &file_todo_task_v1_task_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +1034,7 @@ func (x *BatchCreateTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCreateTasksRequest.ProtoReflect.Descriptor instead.
 func (*BatchCreateTasksRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{7}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BatchCreateTasksRequest) GetRequests() []*CreateTaskRequest {
@@ -834,7 +1055,7 @@ type BatchCreateTasksResponse struct {
 
 func (x *BatchCreateTasksResponse) Reset() {
 	*x = BatchCreateTasksResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[8]
+	mi := &file_todo_task_v1_task_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +1067,7 @@ func (x *BatchCreateTasksResponse) String() string {
 func (*BatchCreateTasksResponse) ProtoMessage() {}
 
 func (x *BatchCreateTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[8]
+	mi := &file_todo_task_v1_task_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +1080,7 @@ func (x *BatchCreateTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCreateTasksResponse.ProtoReflect.Descriptor instead.
 func (*BatchCreateTasksResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{8}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BatchCreateTasksResponse) GetTasks() []*Task {
@@ -881,7 +1102,7 @@ type BatchUpdateTasksRequest struct {
 
 func (x *BatchUpdateTasksRequest) Reset() {
 	*x = BatchUpdateTasksRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	mi := &file_todo_task_v1_task_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1114,7 @@ func (x *BatchUpdateTasksRequest) String() string {
 func (*BatchUpdateTasksRequest) ProtoMessage() {}
 
 func (x *BatchUpdateTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[9]
+	mi := &file_todo_task_v1_task_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1127,7 @@ func (x *BatchUpdateTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchUpdateTasksRequest.ProtoReflect.Descriptor instead.
 func (*BatchUpdateTasksRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{9}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BatchUpdateTasksRequest) GetRequests() []*UpdateTaskRequest {
@@ -927,7 +1148,7 @@ type BatchUpdateTasksResponse struct {
 
 func (x *BatchUpdateTasksResponse) Reset() {
 	*x = BatchUpdateTasksResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[10]
+	mi := &file_todo_task_v1_task_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1160,7 @@ func (x *BatchUpdateTasksResponse) String() string {
 func (*BatchUpdateTasksResponse) ProtoMessage() {}
 
 func (x *BatchUpdateTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[10]
+	mi := &file_todo_task_v1_task_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1173,7 @@ func (x *BatchUpdateTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchUpdateTasksResponse.ProtoReflect.Descriptor instead.
 func (*BatchUpdateTasksResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{10}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BatchUpdateTasksResponse) GetTasks() []*Task {
@@ -974,7 +1195,7 @@ type BatchDeleteTasksRequest struct {
 
 func (x *BatchDeleteTasksRequest) Reset() {
 	*x = BatchDeleteTasksRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	mi := &file_todo_task_v1_task_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1207,7 @@ func (x *BatchDeleteTasksRequest) String() string {
 func (*BatchDeleteTasksRequest) ProtoMessage() {}
 
 func (x *BatchDeleteTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[11]
+	mi := &file_todo_task_v1_task_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1220,7 @@ func (x *BatchDeleteTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchDeleteTasksRequest.ProtoReflect.Descriptor instead.
 func (*BatchDeleteTasksRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{11}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BatchDeleteTasksRequest) GetRequests() []*DeleteTaskRequest {
@@ -1017,14 +1238,18 @@ type AssignTaskRequest struct {
 	// The user to assign the task to; 0 takes the assignment back.
 	AssigneeId int64 `protobuf:"varint,2,opt,name=assignee_id,json=assigneeId,proto3" json:"assignee_id,omitempty"`
 	// When given, the task is assigned only if its etag still equals this.
-	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When true, every check runs (validation, authorization, the etag, the assignee lookup)
+	// and nothing is written: the response is what the call would return
+	// (AIP-163). A call that would fail fails the same way.
+	ValidateOnly  bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AssignTaskRequest) Reset() {
 	*x = AssignTaskRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[12]
+	mi := &file_todo_task_v1_task_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1261,7 @@ func (x *AssignTaskRequest) String() string {
 func (*AssignTaskRequest) ProtoMessage() {}
 
 func (x *AssignTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[12]
+	mi := &file_todo_task_v1_task_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1274,7 @@ func (x *AssignTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignTaskRequest.ProtoReflect.Descriptor instead.
 func (*AssignTaskRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{12}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AssignTaskRequest) GetId() int64 {
@@ -1073,6 +1298,13 @@ func (x *AssignTaskRequest) GetEtag() string {
 	return ""
 }
 
+func (x *AssignTaskRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
 // GetTaskStatsRequest is empty: the statistics are the caller's.
 type GetTaskStatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1082,7 +1314,7 @@ type GetTaskStatsRequest struct {
 
 func (x *GetTaskStatsRequest) Reset() {
 	*x = GetTaskStatsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	mi := &file_todo_task_v1_task_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1326,7 @@ func (x *GetTaskStatsRequest) String() string {
 func (*GetTaskStatsRequest) ProtoMessage() {}
 
 func (x *GetTaskStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[13]
+	mi := &file_todo_task_v1_task_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1339,7 @@ func (x *GetTaskStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetTaskStatsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{13}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{14}
 }
 
 // GetTaskStatsResponse counts the tasks the caller created.
@@ -1125,7 +1357,7 @@ type GetTaskStatsResponse struct {
 
 func (x *GetTaskStatsResponse) Reset() {
 	*x = GetTaskStatsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	mi := &file_todo_task_v1_task_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1369,7 @@ func (x *GetTaskStatsResponse) String() string {
 func (*GetTaskStatsResponse) ProtoMessage() {}
 
 func (x *GetTaskStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[14]
+	mi := &file_todo_task_v1_task_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1382,7 @@ func (x *GetTaskStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTaskStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetTaskStatsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{14}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetTaskStatsResponse) GetCounts() []*TaskCount {
@@ -1189,7 +1421,7 @@ type TaskCount struct {
 
 func (x *TaskCount) Reset() {
 	*x = TaskCount{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	mi := &file_todo_task_v1_task_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1433,7 @@ func (x *TaskCount) String() string {
 func (*TaskCount) ProtoMessage() {}
 
 func (x *TaskCount) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[15]
+	mi := &file_todo_task_v1_task_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1446,7 @@ func (x *TaskCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCount.ProtoReflect.Descriptor instead.
 func (*TaskCount) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{15}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskCount) GetStatus() TaskStatus {
@@ -1258,7 +1490,7 @@ type FieldChange struct {
 
 func (x *FieldChange) Reset() {
 	*x = FieldChange{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[16]
+	mi := &file_todo_task_v1_task_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1502,7 @@ func (x *FieldChange) String() string {
 func (*FieldChange) ProtoMessage() {}
 
 func (x *FieldChange) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[16]
+	mi := &file_todo_task_v1_task_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1515,7 @@ func (x *FieldChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
 func (*FieldChange) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{16}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FieldChange) GetField() string {
@@ -1334,7 +1566,7 @@ type TaskEvent struct {
 
 func (x *TaskEvent) Reset() {
 	*x = TaskEvent{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[17]
+	mi := &file_todo_task_v1_task_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1578,7 @@ func (x *TaskEvent) String() string {
 func (*TaskEvent) ProtoMessage() {}
 
 func (x *TaskEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[17]
+	mi := &file_todo_task_v1_task_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1591,7 @@ func (x *TaskEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskEvent.ProtoReflect.Descriptor instead.
 func (*TaskEvent) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{17}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TaskEvent) GetTime() *timestamppb.Timestamp {
@@ -1426,7 +1658,7 @@ type ListTaskEventsRequest struct {
 
 func (x *ListTaskEventsRequest) Reset() {
 	*x = ListTaskEventsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[18]
+	mi := &file_todo_task_v1_task_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1670,7 @@ func (x *ListTaskEventsRequest) String() string {
 func (*ListTaskEventsRequest) ProtoMessage() {}
 
 func (x *ListTaskEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[18]
+	mi := &file_todo_task_v1_task_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1683,7 @@ func (x *ListTaskEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListTaskEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{18}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListTaskEventsRequest) GetId() int64 {
@@ -1488,7 +1720,7 @@ type ListTaskEventsResponse struct {
 
 func (x *ListTaskEventsResponse) Reset() {
 	*x = ListTaskEventsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[19]
+	mi := &file_todo_task_v1_task_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1732,7 @@ func (x *ListTaskEventsResponse) String() string {
 func (*ListTaskEventsResponse) ProtoMessage() {}
 
 func (x *ListTaskEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[19]
+	mi := &file_todo_task_v1_task_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1745,7 @@ func (x *ListTaskEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListTaskEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{19}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListTaskEventsResponse) GetEvents() []*TaskEvent {
@@ -1555,7 +1787,7 @@ type ListTaskAuditEventsRequest struct {
 
 func (x *ListTaskAuditEventsRequest) Reset() {
 	*x = ListTaskAuditEventsRequest{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[20]
+	mi := &file_todo_task_v1_task_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1799,7 @@ func (x *ListTaskAuditEventsRequest) String() string {
 func (*ListTaskAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListTaskAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[20]
+	mi := &file_todo_task_v1_task_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1812,7 @@ func (x *ListTaskAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListTaskAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{20}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListTaskAuditEventsRequest) GetPageSize() int32 {
@@ -1645,7 +1877,7 @@ type ListTaskAuditEventsResponse struct {
 
 func (x *ListTaskAuditEventsResponse) Reset() {
 	*x = ListTaskAuditEventsResponse{}
-	mi := &file_todo_task_v1_task_proto_msgTypes[21]
+	mi := &file_todo_task_v1_task_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +1889,7 @@ func (x *ListTaskAuditEventsResponse) String() string {
 func (*ListTaskAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListTaskAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_todo_task_v1_task_proto_msgTypes[21]
+	mi := &file_todo_task_v1_task_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +1902,7 @@ func (x *ListTaskAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTaskAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListTaskAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{21}
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListTaskAuditEventsResponse) GetEvents() []*TaskEvent {
@@ -1687,11 +1919,658 @@ func (x *ListTaskAuditEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Tombstone stands for a task the reader saw and no longer sees.
+type Tombstone struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The task's id.
+	TaskId int64 `protobuf:"varint,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// Why the reader no longer sees it.
+	Reason        TombstoneReason `protobuf:"varint,2,opt,name=reason,proto3,enum=todo.task.v1.TombstoneReason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tombstone) Reset() {
+	*x = Tombstone{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tombstone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tombstone) ProtoMessage() {}
+
+func (x *Tombstone) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tombstone.ProtoReflect.Descriptor instead.
+func (*Tombstone) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Tombstone) GetTaskId() int64 {
+	if x != nil {
+		return x.TaskId
+	}
+	return 0
+}
+
+func (x *Tombstone) GetReason() TombstoneReason {
+	if x != nil {
+		return x.Reason
+	}
+	return TombstoneReason_TOMBSTONE_REASON_UNSPECIFIED
+}
+
+// TaskChange is one change of a task, as the reader sees it: the task as
+// the change left it, or a tombstone.
+type TaskChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the change did.
+	Type TaskChangeType `protobuf:"varint,1,opt,name=type,proto3,enum=todo.task.v1.TaskChangeType" json:"type,omitempty"`
+	// The id of the task changed.
+	TaskId int64 `protobuf:"varint,2,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The task after the change; absent for a tombstone.
+	Task *Task `protobuf:"bytes,3,opt,name=task,proto3" json:"task,omitempty"`
+	// Set when the reader no longer sees the task; task is absent then.
+	Tombstone *Tombstone `protobuf:"bytes,4,opt,name=tombstone,proto3" json:"tombstone,omitempty"`
+	// When the change was made (the start of its transaction).
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskChange) Reset() {
+	*x = TaskChange{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskChange) ProtoMessage() {}
+
+func (x *TaskChange) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskChange.ProtoReflect.Descriptor instead.
+func (*TaskChange) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TaskChange) GetType() TaskChangeType {
+	if x != nil {
+		return x.Type
+	}
+	return TaskChangeType_TASK_CHANGE_TYPE_UNSPECIFIED
+}
+
+func (x *TaskChange) GetTaskId() int64 {
+	if x != nil {
+		return x.TaskId
+	}
+	return 0
+}
+
+func (x *TaskChange) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *TaskChange) GetTombstone() *Tombstone {
+	if x != nil {
+		return x.Tombstone
+	}
+	return nil
+}
+
+func (x *TaskChange) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// ListTaskChangesRequest reads the caller's change feed.
+type ListTaskChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next_token of the previous call; empty for the token of now.
+	Since string `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// At most this many changes are returned; 0 means 50, the maximum is
+	// 1000.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaskChangesRequest) Reset() {
+	*x = ListTaskChangesRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaskChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaskChangesRequest) ProtoMessage() {}
+
+func (x *ListTaskChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaskChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListTaskChangesRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListTaskChangesRequest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+func (x *ListTaskChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListTaskChangesResponse is one page of the caller's change feed.
+type ListTaskChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes, oldest first.
+	Changes []*TaskChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Where the next call starts: pass it as since. Opaque; valid for the
+	// caller only and for the feed's retention.
+	NextToken string `protobuf:"bytes,2,opt,name=next_token,json=nextToken,proto3" json:"next_token,omitempty"`
+	// Whether more changes can be read right now with next_token.
+	HasMore       bool `protobuf:"varint,3,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaskChangesResponse) Reset() {
+	*x = ListTaskChangesResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaskChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaskChangesResponse) ProtoMessage() {}
+
+func (x *ListTaskChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaskChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListTaskChangesResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListTaskChangesResponse) GetChanges() []*TaskChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListTaskChangesResponse) GetNextToken() string {
+	if x != nil {
+		return x.NextToken
+	}
+	return ""
+}
+
+func (x *ListTaskChangesResponse) GetHasMore() bool {
+	if x != nil {
+		return x.HasMore
+	}
+	return false
+}
+
+// WatchTasksRequest opens a live change feed.
+type WatchTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A token of ListTaskChanges or WatchTasks; empty starts from now.
+	Since         string `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTasksRequest) Reset() {
+	*x = WatchTasksRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTasksRequest) ProtoMessage() {}
+
+func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTasksRequest.ProtoReflect.Descriptor instead.
+func (*WatchTasksRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WatchTasksRequest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+// WatchTasksResponse is one change, or a heartbeat.
+type WatchTasksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The change; absent in a heartbeat.
+	Change *TaskChange `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	// The token after this message: resume (or call ListTaskChanges) with
+	// it as since.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTasksResponse) Reset() {
+	*x = WatchTasksResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTasksResponse) ProtoMessage() {}
+
+func (x *WatchTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTasksResponse.ProtoReflect.Descriptor instead.
+func (*WatchTasksResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WatchTasksResponse) GetChange() *TaskChange {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *WatchTasksResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// Webhook is an endpoint that gets the caller's change feed as HTTP POSTs.
+type Webhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook's id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Where deliveries are POSTed.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// When it was registered.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Since when every delivery failed; absent while deliveries succeed.
+	FailingSince *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=failing_since,json=failingSince,proto3" json:"failing_since,omitempty"`
+	// The last delivery failure; empty while deliveries succeed.
+	LastError string `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When deliveries were stopped; absent while enabled.
+	DisabledAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=disabled_at,json=disabledAt,proto3" json:"disabled_at,omitempty"`
+	// Why deliveries were stopped; empty while enabled.
+	DisabledReason string `protobuf:"bytes,7,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Webhook) Reset() {
+	*x = Webhook{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Webhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Webhook) ProtoMessage() {}
+
+func (x *Webhook) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
+func (*Webhook) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Webhook) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Webhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Webhook) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Webhook) GetFailingSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailingSince
+	}
+	return nil
+}
+
+func (x *Webhook) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Webhook) GetDisabledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DisabledAt
+	}
+	return nil
+}
+
+func (x *Webhook) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+// CreateWebhookRequest registers an endpoint.
+type CreateWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint: https://, or http:// on loopback; at most 2048
+	// characters.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The signing secret, Standard Webhooks style: "whsec_" and the base64
+	// of 24 to 64 random bytes. Never returned.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookRequest) Reset() {
+	*x = CreateWebhookRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookRequest) ProtoMessage() {}
+
+func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
+func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CreateWebhookRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreateWebhookRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// ListWebhooksRequest is empty: the webhooks are the caller's.
+type ListWebhooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{31}
+}
+
+// ListWebhooksResponse lists the caller's webhooks.
+type ListWebhooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhooks, oldest first.
+	Webhooks      []*Webhook `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+// DeleteWebhookRequest names the webhook to delete.
+type DeleteWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook's id.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookRequest) Reset() {
+	*x = DeleteWebhookRequest{}
+	mi := &file_todo_task_v1_task_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookRequest) ProtoMessage() {}
+
+func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_todo_task_v1_task_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_todo_task_v1_task_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeleteWebhookRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
 var File_todo_task_v1_task_proto protoreflect.FileDescriptor
 
 const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\b\n" +
+	"\x17todo/task/v1/task.proto\x12\ftodo.task.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf4\b\n" +
 	"\x04Task\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12\x80\x01\n" +
 	"\x05title\x18\x02 \x01(\tBj\xe2A\x01\x02\xbaHc\xba\x01X\n" +
@@ -1710,18 +2589,21 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"updated_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tupdatedAt\x12C\n" +
 	"\fcompleted_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vcompletedAt\x12\x1f\n" +
-	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag:\xd5\x02\x92A\xd1\x02\n" +
+	"\x04etag\x18\f \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\x12?\n" +
+	"\n" +
+	"deleted_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tdeletedAt:\xd5\x02\x92A\xd1\x02\n" +
 	"\x1a\xd2\x01\n" +
 	"created_at\xd2\x01\n" +
 	"updated_at2\xb2\x02{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"Q3 numbers\", \"status\": \"TASK_STATUS_IN_PROGRESS\", \"priority\": \"TASK_PRIORITY_HIGH\", \"due_date\": \"2030-01-15T17:00:00Z\", \"created_by\": \"7\", \"assigned_to\": \"8\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-03T10:00:00Z\", \"etag\": \"v3\"}B\x0e\n" +
-	"\f_assigned_to\"\x7f\n" +
+	"\f_assigned_to\"\xaa\x01\n" +
 	"\x11CreateTaskRequest\x122\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x126\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\x17\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"-\n" +
+	"request_id\x18\x02 \x01(\tB\x17\xe2A\x01\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12)\n" +
+	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"-\n" +
 	"\x0eGetTaskRequest\x12\x1b\n" +
-	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\x99\x05\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"\xc2\x05\n" +
 	"\x10ListTasksRequest\x12+\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12+\n" +
 	"\n" +
@@ -1738,21 +2620,26 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\tdue_after\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\bdueAfter\x12E\n" +
 	"\rupdated_after\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x01R\fupdatedAfter\x12\x1f\n" +
-	"\x01q\x18\v \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xe8\aH\x02R\x01q\x88\x01\x01B\x0e\n" +
+	"\x01q\x18\v \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\xe8\aH\x02R\x01q\x88\x01\x01\x12'\n" +
+	"\fshow_deleted\x18\f \x01(\bB\x04\xe2A\x01\x01R\vshowDeletedB\x0e\n" +
 	"\f_assigned_toB\r\n" +
 	"\v_created_byB\x04\n" +
 	"\x02_q\"\x87\x03\n" +
 	"\x11ListTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.todo.task.v1.TaskR\x05tasks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken:\x9f\x02\x92A\x9b\x022\x98\x02{\"tasks\": [{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"\", \"status\": \"TASK_STATUS_PENDING\", \"priority\": \"TASK_PRIORITY_HIGH\", \"created_by\": \"7\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-02T09:30:00Z\", \"etag\": \"v1\"}], \"next_page_token\": \"CgQIARAq\"}\"\x8a\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken:\x9f\x02\x92A\x9b\x022\x98\x02{\"tasks\": [{\"id\": \"42\", \"title\": \"Write the report\", \"description\": \"\", \"status\": \"TASK_STATUS_PENDING\", \"priority\": \"TASK_PRIORITY_HIGH\", \"created_by\": \"7\", \"created_at\": \"2030-01-02T09:30:00Z\", \"updated_at\": \"2030-01-02T09:30:00Z\", \"etag\": \"v1\"}], \"next_page_token\": \"CgQIARAq\"}\"\xb5\x01\n" +
 	"\x11UpdateTaskRequest\x122\n" +
 	"\x04task\x18\x01 \x01(\v2\x12.todo.task.v1.TaskB\n" +
 	"\xe2A\x01\x02\xbaH\x03\xc8\x01\x01R\x04task\x12A\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
-	"updateMask\"Q\n" +
+	"updateMask\x12)\n" +
+	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"|\n" +
 	"\x11DeleteTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12\x1f\n" +
-	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"f\n" +
+	"\x04etag\x18\x02 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\x12)\n" +
+	"\rvalidate_only\x18\x03 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"2\n" +
+	"\x13UndeleteTaskRequest\x12\x1b\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\"f\n" +
 	"\x17BatchCreateTasksRequest\x12K\n" +
 	"\brequests\x18\x01 \x03(\v2\x1f.todo.task.v1.CreateTaskRequestB\x0e\xe2A\x01\x02\xbaH\a\x92\x01\x04\b\x01\x10dR\brequests\"D\n" +
 	"\x18BatchCreateTasksResponse\x12(\n" +
@@ -1762,12 +2649,13 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x18BatchUpdateTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.todo.task.v1.TaskR\x05tasks\"f\n" +
 	"\x17BatchDeleteTasksRequest\x12K\n" +
-	"\brequests\x18\x01 \x03(\v2\x1f.todo.task.v1.DeleteTaskRequestB\x0e\xe2A\x01\x02\xbaH\a\x92\x01\x04\b\x01\x10dR\brequests\"\x7f\n" +
+	"\brequests\x18\x01 \x03(\v2\x1f.todo.task.v1.DeleteTaskRequestB\x0e\xe2A\x01\x02\xbaH\a\x92\x01\x04\b\x01\x10dR\brequests\"\xaa\x01\n" +
 	"\x11AssignTaskRequest\x12\x1b\n" +
 	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id\x12,\n" +
 	"\vassignee_id\x18\x02 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02(\x00R\n" +
 	"assigneeId\x12\x1f\n" +
-	"\x04etag\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\"\x15\n" +
+	"\x04etag\x18\x03 \x01(\tB\v\xe2A\x01\x01\xbaH\x04r\x02\x18@R\x04etag\x12)\n" +
+	"\rvalidate_only\x18\x04 \x01(\bB\x04\xe2A\x01\x01R\fvalidateOnly\"\x15\n" +
 	"\x13GetTaskStatsRequest\"w\n" +
 	"\x14GetTaskStatsResponse\x12/\n" +
 	"\x06counts\x18\x01 \x03(\v2\x17.todo.task.v1.TaskCountR\x06counts\x12\x14\n" +
@@ -1815,7 +2703,49 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\b_task_id\"v\n" +
 	"\x1bListTaskAuditEventsResponse\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.todo.task.v1.TaskEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*z\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"[\n" +
+	"\tTombstone\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\x03R\x06taskId\x125\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x1d.todo.task.v1.TombstoneReasonR\x06reason\"\xe6\x01\n" +
+	"\n" +
+	"TaskChange\x120\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1c.todo.task.v1.TaskChangeTypeR\x04type\x12\x17\n" +
+	"\atask_id\x18\x02 \x01(\x03R\x06taskId\x12&\n" +
+	"\x04task\x18\x03 \x01(\v2\x12.todo.task.v1.TaskR\x04task\x125\n" +
+	"\ttombstone\x18\x04 \x01(\v2\x17.todo.task.v1.TombstoneR\ttombstone\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"i\n" +
+	"\x16ListTaskChangesRequest\x12\"\n" +
+	"\x05since\x18\x01 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\x05since\x12+\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\x0e\xe2A\x01\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"\x87\x01\n" +
+	"\x17ListTaskChangesResponse\x122\n" +
+	"\achanges\x18\x01 \x03(\v2\x18.todo.task.v1.TaskChangeR\achanges\x12\x1d\n" +
+	"\n" +
+	"next_token\x18\x02 \x01(\tR\tnextToken\x12\x19\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMore\"7\n" +
+	"\x11WatchTasksRequest\x12\"\n" +
+	"\x05since\x18\x01 \x01(\tB\f\xe2A\x01\x01\xbaH\x05r\x03\x18\x80\bR\x05since\"\\\n" +
+	"\x12WatchTasksResponse\x120\n" +
+	"\x06change\x18\x01 \x01(\v2\x18.todo.task.v1.TaskChangeR\x06change\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\"\xd6\x02\n" +
+	"\aWebhook\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\x03B\x04\xe2A\x01\x03R\x02id\x12\x16\n" +
+	"\x03url\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\x03url\x12?\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tcreatedAt\x12E\n" +
+	"\rfailing_since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\ffailingSince\x12#\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\tlastError\x12A\n" +
+	"\vdisabled_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"disabledAt\x12-\n" +
+	"\x0fdisabled_reason\x18\a \x01(\tB\x04\xe2A\x01\x03R\x0edisabledReason\"a\n" +
+	"\x14CreateWebhookRequest\x12 \n" +
+	"\x03url\x18\x01 \x01(\tB\x0e\xe2A\x01\x02\xbaH\ar\x05\x10\x01\x18\x80\x10R\x03url\x12'\n" +
+	"\x06secret\x18\x02 \x01(\tB\x0f\xe2A\x02\x02\x04\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06secret\"\x15\n" +
+	"\x13ListWebhooksRequest\"I\n" +
+	"\x14ListWebhooksResponse\x121\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x15.todo.task.v1.WebhookR\bwebhooks\"3\n" +
+	"\x14DeleteWebhookRequest\x12\x1b\n" +
+	"\x02id\x18\x01 \x01(\x03B\v\xe2A\x01\x02\xbaH\x04\"\x02 \x00R\x02id*z\n" +
 	"\n" +
 	"TaskStatus\x12\x1b\n" +
 	"\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1832,7 +2762,19 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTOR_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_ACTOR_KIND_USER\x10\x01\x12\x1d\n" +
 	"\x19AUDIT_ACTOR_KIND_OPERATOR\x10\x02\x12\x1b\n" +
-	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x032\x83\x0f\n" +
+	"\x17AUDIT_ACTOR_KIND_SYSTEM\x10\x03*\xec\x01\n" +
+	"\x0eTaskChangeType\x12 \n" +
+	"\x1cTASK_CHANGE_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TASK_CHANGE_TYPE_CREATED\x10\x01\x12\x1c\n" +
+	"\x18TASK_CHANGE_TYPE_UPDATED\x10\x02\x12\x1d\n" +
+	"\x19TASK_CHANGE_TYPE_ASSIGNED\x10\x03\x12\x1f\n" +
+	"\x1bTASK_CHANGE_TYPE_UNASSIGNED\x10\x04\x12\x1c\n" +
+	"\x18TASK_CHANGE_TYPE_DELETED\x10\x05\x12\x1e\n" +
+	"\x1aTASK_CHANGE_TYPE_UNDELETED\x10\x06*r\n" +
+	"\x0fTombstoneReason\x12 \n" +
+	"\x1cTOMBSTONE_REASON_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18TOMBSTONE_REASON_DELETED\x10\x01\x12\x1f\n" +
+	"\x1bTOMBSTONE_REASON_UNASSIGNED\x10\x022\x8f\x14\n" +
 	"\vTaskService\x12Z\n" +
 	"\n" +
 	"CreateTask\x12\x1f.todo.task.v1.CreateTaskRequest\x1a\x12.todo.task.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11:\x04task\"\t/v1/tasks\x12S\n" +
@@ -1854,9 +2796,16 @@ const file_todo_task_v1_task_proto_rawDesc = "" +
 	"\n" +
 	"UpdateTask\x12\x1f.todo.task.v1.UpdateTaskRequest\x1a\x12.todo.task.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04task2\x13/v1/tasks/{task.id}\x12]\n" +
 	"\n" +
-	"DeleteTask\x12\x1f.todo.task.v1.DeleteTaskRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/tasks/{id}\x12c\n" +
+	"DeleteTask\x12\x1f.todo.task.v1.DeleteTaskRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/v1/tasks/{id}\x12i\n" +
+	"\fUndeleteTask\x12!.todo.task.v1.UndeleteTaskRequest\x1a\x12.todo.task.v1.Task\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/tasks/{id}:undelete\x12c\n" +
 	"\n" +
-	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12n\n" +
+	"AssignTask\x12\x1f.todo.task.v1.AssignTaskRequest\x1a\x12.todo.task.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/tasks/{id}:assign\x12y\n" +
+	"\x0fListTaskChanges\x12$.todo.task.v1.ListTaskChangesRequest\x1a%.todo.task.v1.ListTaskChangesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/tasks:changes\x12j\n" +
+	"\n" +
+	"WatchTasks\x12\x1f.todo.task.v1.WatchTasksRequest\x1a .todo.task.v1.WatchTasksResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:watch0\x01\x12c\n" +
+	"\rCreateWebhook\x12\".todo.task.v1.CreateWebhookRequest\x1a\x15.todo.task.v1.Webhook\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/webhooks\x12k\n" +
+	"\fListWebhooks\x12!.todo.task.v1.ListWebhooksRequest\x1a\".todo.task.v1.ListWebhooksResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/webhooks\x12f\n" +
+	"\rDeleteWebhook\x12\".todo.task.v1.DeleteWebhookRequest\x1a\x16.google.protobuf.Empty\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/webhooks/{id}\x12n\n" +
 	"\fGetTaskStats\x12!.todo.task.v1.GetTaskStatsRequest\x1a\".todo.task.v1.GetTaskStatsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/tasks:stats\x12z\n" +
 	"\x0eListTaskEvents\x12#.todo.task.v1.ListTaskEventsRequest\x1a$.todo.task.v1.ListTaskEventsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/tasks/{id}/events\x12\x87\x01\n" +
 	"\x13ListTaskAuditEvents\x12(.todo.task.v1.ListTaskAuditEventsRequest\x1a).todo.task.v1.ListTaskAuditEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/taskAuditEventsB\xb0\x02\x92A\xf1\x01\x12\\\n" +
@@ -1879,101 +2828,139 @@ func file_todo_task_v1_task_proto_rawDescGZIP() []byte {
 	return file_todo_task_v1_task_proto_rawDescData
 }
 
-var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_todo_task_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_todo_task_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_todo_task_v1_task_proto_goTypes = []any{
 	(TaskStatus)(0),                     // 0: todo.task.v1.TaskStatus
 	(TaskPriority)(0),                   // 1: todo.task.v1.TaskPriority
 	(AuditActorKind)(0),                 // 2: todo.task.v1.AuditActorKind
-	(*Task)(nil),                        // 3: todo.task.v1.Task
-	(*CreateTaskRequest)(nil),           // 4: todo.task.v1.CreateTaskRequest
-	(*GetTaskRequest)(nil),              // 5: todo.task.v1.GetTaskRequest
-	(*ListTasksRequest)(nil),            // 6: todo.task.v1.ListTasksRequest
-	(*ListTasksResponse)(nil),           // 7: todo.task.v1.ListTasksResponse
-	(*UpdateTaskRequest)(nil),           // 8: todo.task.v1.UpdateTaskRequest
-	(*DeleteTaskRequest)(nil),           // 9: todo.task.v1.DeleteTaskRequest
-	(*BatchCreateTasksRequest)(nil),     // 10: todo.task.v1.BatchCreateTasksRequest
-	(*BatchCreateTasksResponse)(nil),    // 11: todo.task.v1.BatchCreateTasksResponse
-	(*BatchUpdateTasksRequest)(nil),     // 12: todo.task.v1.BatchUpdateTasksRequest
-	(*BatchUpdateTasksResponse)(nil),    // 13: todo.task.v1.BatchUpdateTasksResponse
-	(*BatchDeleteTasksRequest)(nil),     // 14: todo.task.v1.BatchDeleteTasksRequest
-	(*AssignTaskRequest)(nil),           // 15: todo.task.v1.AssignTaskRequest
-	(*GetTaskStatsRequest)(nil),         // 16: todo.task.v1.GetTaskStatsRequest
-	(*GetTaskStatsResponse)(nil),        // 17: todo.task.v1.GetTaskStatsResponse
-	(*TaskCount)(nil),                   // 18: todo.task.v1.TaskCount
-	(*FieldChange)(nil),                 // 19: todo.task.v1.FieldChange
-	(*TaskEvent)(nil),                   // 20: todo.task.v1.TaskEvent
-	(*ListTaskEventsRequest)(nil),       // 21: todo.task.v1.ListTaskEventsRequest
-	(*ListTaskEventsResponse)(nil),      // 22: todo.task.v1.ListTaskEventsResponse
-	(*ListTaskAuditEventsRequest)(nil),  // 23: todo.task.v1.ListTaskAuditEventsRequest
-	(*ListTaskAuditEventsResponse)(nil), // 24: todo.task.v1.ListTaskAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),       // 25: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 26: google.protobuf.FieldMask
-	(*structpb.Value)(nil),              // 27: google.protobuf.Value
-	(*emptypb.Empty)(nil),               // 28: google.protobuf.Empty
+	(TaskChangeType)(0),                 // 3: todo.task.v1.TaskChangeType
+	(TombstoneReason)(0),                // 4: todo.task.v1.TombstoneReason
+	(*Task)(nil),                        // 5: todo.task.v1.Task
+	(*CreateTaskRequest)(nil),           // 6: todo.task.v1.CreateTaskRequest
+	(*GetTaskRequest)(nil),              // 7: todo.task.v1.GetTaskRequest
+	(*ListTasksRequest)(nil),            // 8: todo.task.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),           // 9: todo.task.v1.ListTasksResponse
+	(*UpdateTaskRequest)(nil),           // 10: todo.task.v1.UpdateTaskRequest
+	(*DeleteTaskRequest)(nil),           // 11: todo.task.v1.DeleteTaskRequest
+	(*UndeleteTaskRequest)(nil),         // 12: todo.task.v1.UndeleteTaskRequest
+	(*BatchCreateTasksRequest)(nil),     // 13: todo.task.v1.BatchCreateTasksRequest
+	(*BatchCreateTasksResponse)(nil),    // 14: todo.task.v1.BatchCreateTasksResponse
+	(*BatchUpdateTasksRequest)(nil),     // 15: todo.task.v1.BatchUpdateTasksRequest
+	(*BatchUpdateTasksResponse)(nil),    // 16: todo.task.v1.BatchUpdateTasksResponse
+	(*BatchDeleteTasksRequest)(nil),     // 17: todo.task.v1.BatchDeleteTasksRequest
+	(*AssignTaskRequest)(nil),           // 18: todo.task.v1.AssignTaskRequest
+	(*GetTaskStatsRequest)(nil),         // 19: todo.task.v1.GetTaskStatsRequest
+	(*GetTaskStatsResponse)(nil),        // 20: todo.task.v1.GetTaskStatsResponse
+	(*TaskCount)(nil),                   // 21: todo.task.v1.TaskCount
+	(*FieldChange)(nil),                 // 22: todo.task.v1.FieldChange
+	(*TaskEvent)(nil),                   // 23: todo.task.v1.TaskEvent
+	(*ListTaskEventsRequest)(nil),       // 24: todo.task.v1.ListTaskEventsRequest
+	(*ListTaskEventsResponse)(nil),      // 25: todo.task.v1.ListTaskEventsResponse
+	(*ListTaskAuditEventsRequest)(nil),  // 26: todo.task.v1.ListTaskAuditEventsRequest
+	(*ListTaskAuditEventsResponse)(nil), // 27: todo.task.v1.ListTaskAuditEventsResponse
+	(*Tombstone)(nil),                   // 28: todo.task.v1.Tombstone
+	(*TaskChange)(nil),                  // 29: todo.task.v1.TaskChange
+	(*ListTaskChangesRequest)(nil),      // 30: todo.task.v1.ListTaskChangesRequest
+	(*ListTaskChangesResponse)(nil),     // 31: todo.task.v1.ListTaskChangesResponse
+	(*WatchTasksRequest)(nil),           // 32: todo.task.v1.WatchTasksRequest
+	(*WatchTasksResponse)(nil),          // 33: todo.task.v1.WatchTasksResponse
+	(*Webhook)(nil),                     // 34: todo.task.v1.Webhook
+	(*CreateWebhookRequest)(nil),        // 35: todo.task.v1.CreateWebhookRequest
+	(*ListWebhooksRequest)(nil),         // 36: todo.task.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),        // 37: todo.task.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),        // 38: todo.task.v1.DeleteWebhookRequest
+	(*timestamppb.Timestamp)(nil),       // 39: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 40: google.protobuf.FieldMask
+	(*structpb.Value)(nil),              // 41: google.protobuf.Value
+	(*emptypb.Empty)(nil),               // 42: google.protobuf.Empty
 }
 var file_todo_task_v1_task_proto_depIdxs = []int32{
 	0,  // 0: todo.task.v1.Task.status:type_name -> todo.task.v1.TaskStatus
 	1,  // 1: todo.task.v1.Task.priority:type_name -> todo.task.v1.TaskPriority
-	25, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
-	25, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
-	25, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
-	25, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
-	3,  // 6: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
-	0,  // 7: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
-	1,  // 8: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
-	25, // 9: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
-	25, // 10: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
-	25, // 11: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
-	3,  // 12: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
-	3,  // 13: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
-	26, // 14: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 15: todo.task.v1.BatchCreateTasksRequest.requests:type_name -> todo.task.v1.CreateTaskRequest
-	3,  // 16: todo.task.v1.BatchCreateTasksResponse.tasks:type_name -> todo.task.v1.Task
-	8,  // 17: todo.task.v1.BatchUpdateTasksRequest.requests:type_name -> todo.task.v1.UpdateTaskRequest
-	3,  // 18: todo.task.v1.BatchUpdateTasksResponse.tasks:type_name -> todo.task.v1.Task
-	9,  // 19: todo.task.v1.BatchDeleteTasksRequest.requests:type_name -> todo.task.v1.DeleteTaskRequest
-	18, // 20: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
-	0,  // 21: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
-	1,  // 22: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
-	27, // 23: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	27, // 24: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
-	25, // 25: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 26: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
-	19, // 27: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
-	20, // 28: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	25, // 29: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 30: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	20, // 31: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
-	4,  // 32: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
-	5,  // 33: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
-	6,  // 34: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
-	10, // 35: todo.task.v1.TaskService.BatchCreateTasks:input_type -> todo.task.v1.BatchCreateTasksRequest
-	12, // 36: todo.task.v1.TaskService.BatchUpdateTasks:input_type -> todo.task.v1.BatchUpdateTasksRequest
-	14, // 37: todo.task.v1.TaskService.BatchDeleteTasks:input_type -> todo.task.v1.BatchDeleteTasksRequest
-	8,  // 38: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
-	9,  // 39: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
-	15, // 40: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
-	16, // 41: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
-	21, // 42: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
-	23, // 43: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
-	3,  // 44: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
-	3,  // 45: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
-	7,  // 46: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
-	11, // 47: todo.task.v1.TaskService.BatchCreateTasks:output_type -> todo.task.v1.BatchCreateTasksResponse
-	13, // 48: todo.task.v1.TaskService.BatchUpdateTasks:output_type -> todo.task.v1.BatchUpdateTasksResponse
-	28, // 49: todo.task.v1.TaskService.BatchDeleteTasks:output_type -> google.protobuf.Empty
-	3,  // 50: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
-	28, // 51: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
-	3,  // 52: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
-	17, // 53: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
-	22, // 54: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
-	24, // 55: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
-	44, // [44:56] is the sub-list for method output_type
-	32, // [32:44] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	39, // 2: todo.task.v1.Task.due_date:type_name -> google.protobuf.Timestamp
+	39, // 3: todo.task.v1.Task.created_at:type_name -> google.protobuf.Timestamp
+	39, // 4: todo.task.v1.Task.updated_at:type_name -> google.protobuf.Timestamp
+	39, // 5: todo.task.v1.Task.completed_at:type_name -> google.protobuf.Timestamp
+	39, // 6: todo.task.v1.Task.deleted_at:type_name -> google.protobuf.Timestamp
+	5,  // 7: todo.task.v1.CreateTaskRequest.task:type_name -> todo.task.v1.Task
+	0,  // 8: todo.task.v1.ListTasksRequest.status:type_name -> todo.task.v1.TaskStatus
+	1,  // 9: todo.task.v1.ListTasksRequest.priority:type_name -> todo.task.v1.TaskPriority
+	39, // 10: todo.task.v1.ListTasksRequest.due_before:type_name -> google.protobuf.Timestamp
+	39, // 11: todo.task.v1.ListTasksRequest.due_after:type_name -> google.protobuf.Timestamp
+	39, // 12: todo.task.v1.ListTasksRequest.updated_after:type_name -> google.protobuf.Timestamp
+	5,  // 13: todo.task.v1.ListTasksResponse.tasks:type_name -> todo.task.v1.Task
+	5,  // 14: todo.task.v1.UpdateTaskRequest.task:type_name -> todo.task.v1.Task
+	40, // 15: todo.task.v1.UpdateTaskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 16: todo.task.v1.BatchCreateTasksRequest.requests:type_name -> todo.task.v1.CreateTaskRequest
+	5,  // 17: todo.task.v1.BatchCreateTasksResponse.tasks:type_name -> todo.task.v1.Task
+	10, // 18: todo.task.v1.BatchUpdateTasksRequest.requests:type_name -> todo.task.v1.UpdateTaskRequest
+	5,  // 19: todo.task.v1.BatchUpdateTasksResponse.tasks:type_name -> todo.task.v1.Task
+	11, // 20: todo.task.v1.BatchDeleteTasksRequest.requests:type_name -> todo.task.v1.DeleteTaskRequest
+	21, // 21: todo.task.v1.GetTaskStatsResponse.counts:type_name -> todo.task.v1.TaskCount
+	0,  // 22: todo.task.v1.TaskCount.status:type_name -> todo.task.v1.TaskStatus
+	1,  // 23: todo.task.v1.TaskCount.priority:type_name -> todo.task.v1.TaskPriority
+	41, // 24: todo.task.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	41, // 25: todo.task.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	39, // 26: todo.task.v1.TaskEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 27: todo.task.v1.TaskEvent.actor_kind:type_name -> todo.task.v1.AuditActorKind
+	22, // 28: todo.task.v1.TaskEvent.changes:type_name -> todo.task.v1.FieldChange
+	23, // 29: todo.task.v1.ListTaskEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	39, // 30: todo.task.v1.ListTaskAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	39, // 31: todo.task.v1.ListTaskAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	23, // 32: todo.task.v1.ListTaskAuditEventsResponse.events:type_name -> todo.task.v1.TaskEvent
+	4,  // 33: todo.task.v1.Tombstone.reason:type_name -> todo.task.v1.TombstoneReason
+	3,  // 34: todo.task.v1.TaskChange.type:type_name -> todo.task.v1.TaskChangeType
+	5,  // 35: todo.task.v1.TaskChange.task:type_name -> todo.task.v1.Task
+	28, // 36: todo.task.v1.TaskChange.tombstone:type_name -> todo.task.v1.Tombstone
+	39, // 37: todo.task.v1.TaskChange.time:type_name -> google.protobuf.Timestamp
+	29, // 38: todo.task.v1.ListTaskChangesResponse.changes:type_name -> todo.task.v1.TaskChange
+	29, // 39: todo.task.v1.WatchTasksResponse.change:type_name -> todo.task.v1.TaskChange
+	39, // 40: todo.task.v1.Webhook.created_at:type_name -> google.protobuf.Timestamp
+	39, // 41: todo.task.v1.Webhook.failing_since:type_name -> google.protobuf.Timestamp
+	39, // 42: todo.task.v1.Webhook.disabled_at:type_name -> google.protobuf.Timestamp
+	34, // 43: todo.task.v1.ListWebhooksResponse.webhooks:type_name -> todo.task.v1.Webhook
+	6,  // 44: todo.task.v1.TaskService.CreateTask:input_type -> todo.task.v1.CreateTaskRequest
+	7,  // 45: todo.task.v1.TaskService.GetTask:input_type -> todo.task.v1.GetTaskRequest
+	8,  // 46: todo.task.v1.TaskService.ListTasks:input_type -> todo.task.v1.ListTasksRequest
+	13, // 47: todo.task.v1.TaskService.BatchCreateTasks:input_type -> todo.task.v1.BatchCreateTasksRequest
+	15, // 48: todo.task.v1.TaskService.BatchUpdateTasks:input_type -> todo.task.v1.BatchUpdateTasksRequest
+	17, // 49: todo.task.v1.TaskService.BatchDeleteTasks:input_type -> todo.task.v1.BatchDeleteTasksRequest
+	10, // 50: todo.task.v1.TaskService.UpdateTask:input_type -> todo.task.v1.UpdateTaskRequest
+	11, // 51: todo.task.v1.TaskService.DeleteTask:input_type -> todo.task.v1.DeleteTaskRequest
+	12, // 52: todo.task.v1.TaskService.UndeleteTask:input_type -> todo.task.v1.UndeleteTaskRequest
+	18, // 53: todo.task.v1.TaskService.AssignTask:input_type -> todo.task.v1.AssignTaskRequest
+	30, // 54: todo.task.v1.TaskService.ListTaskChanges:input_type -> todo.task.v1.ListTaskChangesRequest
+	32, // 55: todo.task.v1.TaskService.WatchTasks:input_type -> todo.task.v1.WatchTasksRequest
+	35, // 56: todo.task.v1.TaskService.CreateWebhook:input_type -> todo.task.v1.CreateWebhookRequest
+	36, // 57: todo.task.v1.TaskService.ListWebhooks:input_type -> todo.task.v1.ListWebhooksRequest
+	38, // 58: todo.task.v1.TaskService.DeleteWebhook:input_type -> todo.task.v1.DeleteWebhookRequest
+	19, // 59: todo.task.v1.TaskService.GetTaskStats:input_type -> todo.task.v1.GetTaskStatsRequest
+	24, // 60: todo.task.v1.TaskService.ListTaskEvents:input_type -> todo.task.v1.ListTaskEventsRequest
+	26, // 61: todo.task.v1.TaskService.ListTaskAuditEvents:input_type -> todo.task.v1.ListTaskAuditEventsRequest
+	5,  // 62: todo.task.v1.TaskService.CreateTask:output_type -> todo.task.v1.Task
+	5,  // 63: todo.task.v1.TaskService.GetTask:output_type -> todo.task.v1.Task
+	9,  // 64: todo.task.v1.TaskService.ListTasks:output_type -> todo.task.v1.ListTasksResponse
+	14, // 65: todo.task.v1.TaskService.BatchCreateTasks:output_type -> todo.task.v1.BatchCreateTasksResponse
+	16, // 66: todo.task.v1.TaskService.BatchUpdateTasks:output_type -> todo.task.v1.BatchUpdateTasksResponse
+	42, // 67: todo.task.v1.TaskService.BatchDeleteTasks:output_type -> google.protobuf.Empty
+	5,  // 68: todo.task.v1.TaskService.UpdateTask:output_type -> todo.task.v1.Task
+	42, // 69: todo.task.v1.TaskService.DeleteTask:output_type -> google.protobuf.Empty
+	5,  // 70: todo.task.v1.TaskService.UndeleteTask:output_type -> todo.task.v1.Task
+	5,  // 71: todo.task.v1.TaskService.AssignTask:output_type -> todo.task.v1.Task
+	31, // 72: todo.task.v1.TaskService.ListTaskChanges:output_type -> todo.task.v1.ListTaskChangesResponse
+	33, // 73: todo.task.v1.TaskService.WatchTasks:output_type -> todo.task.v1.WatchTasksResponse
+	34, // 74: todo.task.v1.TaskService.CreateWebhook:output_type -> todo.task.v1.Webhook
+	37, // 75: todo.task.v1.TaskService.ListWebhooks:output_type -> todo.task.v1.ListWebhooksResponse
+	42, // 76: todo.task.v1.TaskService.DeleteWebhook:output_type -> google.protobuf.Empty
+	20, // 77: todo.task.v1.TaskService.GetTaskStats:output_type -> todo.task.v1.GetTaskStatsResponse
+	25, // 78: todo.task.v1.TaskService.ListTaskEvents:output_type -> todo.task.v1.ListTaskEventsResponse
+	27, // 79: todo.task.v1.TaskService.ListTaskAuditEvents:output_type -> todo.task.v1.ListTaskAuditEventsResponse
+	62, // [62:80] is the sub-list for method output_type
+	44, // [44:62] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_todo_task_v1_task_proto_init() }
@@ -1983,15 +2970,15 @@ func file_todo_task_v1_task_proto_init() {
 	}
 	file_todo_task_v1_task_proto_msgTypes[0].OneofWrappers = []any{}
 	file_todo_task_v1_task_proto_msgTypes[3].OneofWrappers = []any{}
-	file_todo_task_v1_task_proto_msgTypes[17].OneofWrappers = []any{}
-	file_todo_task_v1_task_proto_msgTypes[20].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[18].OneofWrappers = []any{}
+	file_todo_task_v1_task_proto_msgTypes[21].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_todo_task_v1_task_proto_rawDesc), len(file_todo_task_v1_task_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   22,
+			NumEnums:      5,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,7 +28,13 @@ const (
 	TaskService_BatchDeleteTasks_FullMethodName    = "/todo.task.v1.TaskService/BatchDeleteTasks"
 	TaskService_UpdateTask_FullMethodName          = "/todo.task.v1.TaskService/UpdateTask"
 	TaskService_DeleteTask_FullMethodName          = "/todo.task.v1.TaskService/DeleteTask"
+	TaskService_UndeleteTask_FullMethodName        = "/todo.task.v1.TaskService/UndeleteTask"
 	TaskService_AssignTask_FullMethodName          = "/todo.task.v1.TaskService/AssignTask"
+	TaskService_ListTaskChanges_FullMethodName     = "/todo.task.v1.TaskService/ListTaskChanges"
+	TaskService_WatchTasks_FullMethodName          = "/todo.task.v1.TaskService/WatchTasks"
+	TaskService_CreateWebhook_FullMethodName       = "/todo.task.v1.TaskService/CreateWebhook"
+	TaskService_ListWebhooks_FullMethodName        = "/todo.task.v1.TaskService/ListWebhooks"
+	TaskService_DeleteWebhook_FullMethodName       = "/todo.task.v1.TaskService/DeleteWebhook"
 	TaskService_GetTaskStats_FullMethodName        = "/todo.task.v1.TaskService/GetTaskStats"
 	TaskService_ListTaskEvents_FullMethodName      = "/todo.task.v1.TaskService/ListTaskEvents"
 	TaskService_ListTaskAuditEvents_FullMethodName = "/todo.task.v1.TaskService/ListTaskAuditEvents"
@@ -88,12 +94,61 @@ type TaskServiceClient interface {
 	UpdateTask(ctx context.Context, in *UpdateTaskRequest, opts ...grpc.CallOption) (*Task, error)
 	// DeleteTask deletes a task. Only its creator and admins may delete it.
 	// When etag is given it must equal the task's current etag, or the call
-	// fails with ABORTED.
+	// fails with ABORTED. The task is soft-deleted: from then on it reads as
+	// missing (NOT_FOUND) everywhere, UndeleteTask brings it back within the
+	// retention window (30 days by default), and after that it is purged for
+	// good; its history stays.
 	DeleteTask(ctx context.Context, in *DeleteTaskRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// UndeleteTask brings back a task deleted less than the retention window
+	// ago, with a new etag. Only its creator and admins may undelete it; a
+	// task that is not deleted fails with FAILED_PRECONDITION, one that is
+	// gone for good (or never was) with NOT_FOUND.
+	UndeleteTask(ctx context.Context, in *UndeleteTaskRequest, opts ...grpc.CallOption) (*Task, error)
 	// AssignTask gives a task to an active user, or takes it back when
 	// assignee_id is 0. Only its creator and admins may assign it. An unknown
 	// or inactive assignee fails with FAILED_PRECONDITION.
 	AssignTask(ctx context.Context, in *AssignTaskRequest, opts ...grpc.CallOption) (*Task, error)
+	// ListTaskChanges returns what changed, since the token `since`, in the
+	// tasks the caller created or is (or was) assigned, in an order that
+	// never skips a change committed late: creates, updates, assignments,
+	// deletes and undeletes, each with the task as it left it, or a
+	// tombstone (task id and reason) where the caller lost sight of the task
+	// (deleted, or unassigned from them). Without `since` it returns no
+	// change and the token of now. Pass next_token back as `since`; while
+	// has_more is true, more changes can be read at once. A token older than
+	// the feed's retention (30 days by default) fails with
+	// FAILED_PRECONDITION: reread the tasks and start again without one.
+	// An admin's feed is that of the tasks they created or are assigned.
+	ListTaskChanges(ctx context.Context, in *ListTaskChangesRequest, opts ...grpc.CallOption) (*ListTaskChangesResponse, error)
+	// WatchTasks streams the caller's change feed live, from the token
+	// `since` (empty: from now): the same changes as ListTaskChanges, each
+	// with the token after it, and a heartbeat (no change, the current
+	// token) when nothing happened for a while. Reconnecting with the last
+	// token received continues with no gap and no duplicate. Through the
+	// REST gateway it is a streaming response of newline-delimited JSON
+	// objects, each {"result": WatchTasksResponse} or, at the end,
+	// {"error": Status}. A caller with too many open watches, or a server
+	// with too many, gets RESOURCE_EXHAUSTED; a watcher that does not read
+	// what is sent is cut off with RESOURCE_EXHAUSTED; a server stopping
+	// ends its watches with UNAVAILABLE. Resume with the last token in each
+	// case.
+	WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTasksResponse], error)
+	// CreateWebhook registers an endpoint that gets every change of the
+	// caller's feed POSTed as JSON, signed the Standard Webhooks way
+	// (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 of
+	// "id.timestamp.body" with the secret). Deliveries are at least once,
+	// retried with exponential backoff on a non-2xx answer or a timeout, and
+	// the webhook is disabled after failing continuously for a while
+	// (ListWebhooks says why). The URL must be https:// (http:// only on
+	// loopback) and must not reach a private, link-local or loopback address
+	// unless the server allows it (WEBHOOK_ALLOW_PRIVATE, for development):
+	// INVALID_ARGUMENT naming url otherwise.
+	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*Webhook, error)
+	// ListWebhooks lists the caller's webhooks, oldest first.
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
+	// DeleteWebhook deletes one of the caller's webhooks; deliveries not yet
+	// made are dropped.
+	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error)
@@ -199,10 +254,79 @@ func (c *taskServiceClient) DeleteTask(ctx context.Context, in *DeleteTaskReques
 	return out, nil
 }
 
+func (c *taskServiceClient) UndeleteTask(ctx context.Context, in *UndeleteTaskRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, TaskService_UndeleteTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *taskServiceClient) AssignTask(ctx context.Context, in *AssignTaskRequest, opts ...grpc.CallOption) (*Task, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Task)
 	err := c.cc.Invoke(ctx, TaskService_AssignTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) ListTaskChanges(ctx context.Context, in *ListTaskChangesRequest, opts ...grpc.CallOption) (*ListTaskChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTaskChangesResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListTaskChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTasksResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TaskService_ServiceDesc.Streams[0], TaskService_WatchTasks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchTasksRequest, WatchTasksResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TaskService_WatchTasksClient = grpc.ServerStreamingClient[WatchTasksResponse]
+
+func (c *taskServiceClient) CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*Webhook, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Webhook)
+	err := c.cc.Invoke(ctx, TaskService_CreateWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, TaskService_DeleteWebhook_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -293,12 +417,61 @@ type TaskServiceServer interface {
 	UpdateTask(context.Context, *UpdateTaskRequest) (*Task, error)
 	// DeleteTask deletes a task. Only its creator and admins may delete it.
 	// When etag is given it must equal the task's current etag, or the call
-	// fails with ABORTED.
+	// fails with ABORTED. The task is soft-deleted: from then on it reads as
+	// missing (NOT_FOUND) everywhere, UndeleteTask brings it back within the
+	// retention window (30 days by default), and after that it is purged for
+	// good; its history stays.
 	DeleteTask(context.Context, *DeleteTaskRequest) (*emptypb.Empty, error)
+	// UndeleteTask brings back a task deleted less than the retention window
+	// ago, with a new etag. Only its creator and admins may undelete it; a
+	// task that is not deleted fails with FAILED_PRECONDITION, one that is
+	// gone for good (or never was) with NOT_FOUND.
+	UndeleteTask(context.Context, *UndeleteTaskRequest) (*Task, error)
 	// AssignTask gives a task to an active user, or takes it back when
 	// assignee_id is 0. Only its creator and admins may assign it. An unknown
 	// or inactive assignee fails with FAILED_PRECONDITION.
 	AssignTask(context.Context, *AssignTaskRequest) (*Task, error)
+	// ListTaskChanges returns what changed, since the token `since`, in the
+	// tasks the caller created or is (or was) assigned, in an order that
+	// never skips a change committed late: creates, updates, assignments,
+	// deletes and undeletes, each with the task as it left it, or a
+	// tombstone (task id and reason) where the caller lost sight of the task
+	// (deleted, or unassigned from them). Without `since` it returns no
+	// change and the token of now. Pass next_token back as `since`; while
+	// has_more is true, more changes can be read at once. A token older than
+	// the feed's retention (30 days by default) fails with
+	// FAILED_PRECONDITION: reread the tasks and start again without one.
+	// An admin's feed is that of the tasks they created or are assigned.
+	ListTaskChanges(context.Context, *ListTaskChangesRequest) (*ListTaskChangesResponse, error)
+	// WatchTasks streams the caller's change feed live, from the token
+	// `since` (empty: from now): the same changes as ListTaskChanges, each
+	// with the token after it, and a heartbeat (no change, the current
+	// token) when nothing happened for a while. Reconnecting with the last
+	// token received continues with no gap and no duplicate. Through the
+	// REST gateway it is a streaming response of newline-delimited JSON
+	// objects, each {"result": WatchTasksResponse} or, at the end,
+	// {"error": Status}. A caller with too many open watches, or a server
+	// with too many, gets RESOURCE_EXHAUSTED; a watcher that does not read
+	// what is sent is cut off with RESOURCE_EXHAUSTED; a server stopping
+	// ends its watches with UNAVAILABLE. Resume with the last token in each
+	// case.
+	WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error
+	// CreateWebhook registers an endpoint that gets every change of the
+	// caller's feed POSTed as JSON, signed the Standard Webhooks way
+	// (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 of
+	// "id.timestamp.body" with the secret). Deliveries are at least once,
+	// retried with exponential backoff on a non-2xx answer or a timeout, and
+	// the webhook is disabled after failing continuously for a while
+	// (ListWebhooks says why). The URL must be https:// (http:// only on
+	// loopback) and must not reach a private, link-local or loopback address
+	// unless the server allows it (WEBHOOK_ALLOW_PRIVATE, for development):
+	// INVALID_ARGUMENT naming url otherwise.
+	CreateWebhook(context.Context, *CreateWebhookRequest) (*Webhook, error)
+	// ListWebhooks lists the caller's webhooks, oldest first.
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
+	// DeleteWebhook deletes one of the caller's webhooks; deliveries not yet
+	// made are dropped.
+	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*emptypb.Empty, error)
 	// GetTaskStats counts the tasks the caller created by status and
 	// priority, and those overdue, for a dashboard.
 	GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error)
@@ -348,8 +521,26 @@ func (UnimplementedTaskServiceServer) UpdateTask(context.Context, *UpdateTaskReq
 func (UnimplementedTaskServiceServer) DeleteTask(context.Context, *DeleteTaskRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteTask not implemented")
 }
+func (UnimplementedTaskServiceServer) UndeleteTask(context.Context, *UndeleteTaskRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteTask not implemented")
+}
 func (UnimplementedTaskServiceServer) AssignTask(context.Context, *AssignTaskRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method AssignTask not implemented")
+}
+func (UnimplementedTaskServiceServer) ListTaskChanges(context.Context, *ListTaskChangesRequest) (*ListTaskChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTaskChanges not implemented")
+}
+func (UnimplementedTaskServiceServer) WatchTasks(*WatchTasksRequest, grpc.ServerStreamingServer[WatchTasksResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*Webhook, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateWebhook not implemented")
+}
+func (UnimplementedTaskServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
+}
+func (UnimplementedTaskServiceServer) DeleteWebhook(context.Context, *DeleteWebhookRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteWebhook not implemented")
 }
 func (UnimplementedTaskServiceServer) GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTaskStats not implemented")
@@ -525,6 +716,24 @@ func _TaskService_DeleteTask_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_UndeleteTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).UndeleteTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_UndeleteTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).UndeleteTask(ctx, req.(*UndeleteTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TaskService_AssignTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AssignTaskRequest)
 	if err := dec(in); err != nil {
@@ -539,6 +748,89 @@ func _TaskService_AssignTask_Handler(srv interface{}, ctx context.Context, dec f
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(TaskServiceServer).AssignTask(ctx, req.(*AssignTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_ListTaskChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTaskChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListTaskChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListTaskChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListTaskChanges(ctx, req.(*ListTaskChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_WatchTasks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTasksRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TaskServiceServer).WatchTasks(m, &grpc.GenericServerStream[WatchTasksRequest, WatchTasksResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TaskService_WatchTasksServer = grpc.ServerStreamingServer[WatchTasksResponse]
+
+func _TaskService_CreateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).CreateWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_CreateWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).CreateWebhook(ctx, req.(*CreateWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_DeleteWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).DeleteWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_DeleteWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).DeleteWebhook(ctx, req.(*DeleteWebhookRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -637,8 +929,28 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _TaskService_DeleteTask_Handler,
 		},
 		{
+			MethodName: "UndeleteTask",
+			Handler:    _TaskService_UndeleteTask_Handler,
+		},
+		{
 			MethodName: "AssignTask",
 			Handler:    _TaskService_AssignTask_Handler,
+		},
+		{
+			MethodName: "ListTaskChanges",
+			Handler:    _TaskService_ListTaskChanges_Handler,
+		},
+		{
+			MethodName: "CreateWebhook",
+			Handler:    _TaskService_CreateWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _TaskService_ListWebhooks_Handler,
+		},
+		{
+			MethodName: "DeleteWebhook",
+			Handler:    _TaskService_DeleteWebhook_Handler,
 		},
 		{
 			MethodName: "GetTaskStats",
@@ -653,6 +965,12 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _TaskService_ListTaskAuditEvents_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchTasks",
+			Handler:       _TaskService_WatchTasks_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "todo/task/v1/task.proto",
 }
