@@ -21,13 +21,15 @@
 --
 -- idx_tasks_deleted_at, partial on the deleted rows only, serves the purge
 -- without growing with the live tasks; the spec's indexes keep serving the
--- live ones (the new predicate is a filter on the rows they find).
+-- live ones (the new predicate is a filter on the rows they find). It is
+-- built CONCURRENTLY by migration 00013, a NO TRANSACTION migration of its
+-- own, so that building it never blocks writes to a live task table.
 
 -- +goose Up
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
 ALTER TABLE task ADD COLUMN deleted_at timestamptz;
 GRANT UPDATE (deleted_at) ON task TO todo_task_svc;
-
-CREATE INDEX idx_tasks_deleted_at ON task (deleted_at) WHERE deleted_at IS NOT NULL;
 
 ALTER POLICY task_select ON task
     USING (
@@ -194,6 +196,7 @@ ALTER POLICY task_select ON task
         OR assigned_to = nullif(current_setting('app.user_id', true), '')::bigint
     );
 
-DROP INDEX idx_tasks_deleted_at;
 REVOKE UPDATE (deleted_at) ON task FROM todo_task_svc;
+-- Down step: drops the column this migration's up step added.
+-- squawk-ignore ban-drop-column
 ALTER TABLE task DROP COLUMN deleted_at;

@@ -25,6 +25,8 @@
 -- deletes rows older than the retention, at least 7 days.
 
 -- +goose Up
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
 CREATE TABLE task_change (
     id         bigint      GENERATED ALWAYS AS IDENTITY,
     xid        xid8        NOT NULL DEFAULT pg_current_xact_id(),
@@ -116,4 +118,6 @@ REVOKE ALL ON task_change FROM todo_task_svc;
 DROP FUNCTION task_change_sweep(interval);
 DROP TRIGGER task_feed ON task;
 DROP FUNCTION task_feed();
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE task_change;

@@ -10,6 +10,8 @@
 -- one transaction are sent once.
 
 -- +goose Up
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION task_feed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$

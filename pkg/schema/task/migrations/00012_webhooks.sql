@@ -18,6 +18,8 @@
 -- owner, whose rows row-level security hides from the actor.
 
 -- +goose Up
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
 CREATE TABLE webhook (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id         bigint      NOT NULL,
@@ -69,4 +71,6 @@ CREATE TRIGGER task_change_webhooks
 DROP TRIGGER task_change_webhooks ON task_change;
 DROP FUNCTION task_change_webhooks();
 REVOKE ALL ON webhook FROM todo_task_svc;
+-- Down step: drops the table this migration's up step created.
+-- squawk-ignore ban-drop-table
 DROP TABLE webhook;
