@@ -14,8 +14,14 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
-	taskv1 "github.com/todo-platform/todo/api/gen/todo/task/v1"
-	userv1 "github.com/todo-platform/todo/api/gen/todo/user/v1"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	// The descriptors IdempotentMethods reads are registered by these.
+	_ "github.com/todo-platform/todo/api/gen/todo/task/v1"
+	_ "github.com/todo-platform/todo/api/gen/todo/user/v1"
 )
 
 // staticScheme is the resolver scheme of an address that lists several
@@ -33,19 +39,43 @@ const (
 	RetryBackoffMultiplier = 2
 )
 
+// InternalRead reports whether the method of full name method, one without
+// an HTTP binding (called by the platform's services only), has no side
+// effects. A test makes sure every method without an HTTP binding is
+// decided here.
+func InternalRead(method protoreflect.FullName) bool {
+	switch method {
+	case "todo.user.v1.UserService.BatchGetUsers":
+		return true
+	}
+	return false
+}
+
 // IdempotentMethods returns the methods of the gRPC service named service
 // (a full name, todo.task.v1.TaskService) that have no side effects, so
 // that a client may send them again when it cannot tell whether the first
-// attempt ran: the reads. Writes are never retried by the client (a
+// attempt ran: the reads. They are the methods the API maps to HTTP GET
+// (docs/api.md), read from the service's descriptor so that a new read is
+// retried without a list to keep, and the internal reads without a REST
+// route, InternalRead. Writes are never retried by the client (a
 // CreateTask with a request_id may be, by its caller, who knows the id).
 func IdempotentMethods(service string) []string {
-	switch service {
-	case userv1.UserService_ServiceDesc.ServiceName:
-		return []string{"GetPublicKeys", "GetUser", "GetCurrentUser", "ListUsers", "BatchGetUsers", "ListUserAuditEvents", "ListPersonalAccessTokens"}
-	case taskv1.TaskService_ServiceDesc.ServiceName:
-		return []string{"GetTask", "ListTasks", "GetTaskStats", "ListTaskEvents", "ListTaskAuditEvents"}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+	if err != nil {
+		return nil
 	}
-	return nil
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil
+	}
+	var reads []string
+	for i := range sd.Methods().Len() {
+		m := sd.Methods().Get(i)
+		if rule, ok := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule); ok && rule.GetGet() != "" || InternalRead(m.FullName()) {
+			reads = append(reads, string(m.Name()))
+		}
+	}
+	return reads
 }
 
 // ServiceConfig returns the gRPC service config (JSON) of a connection to

@@ -2,8 +2,11 @@ package grpcclient_test
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -13,8 +16,10 @@ import (
 )
 
 // TestIdempotentMethods_AreReadsOfTheService checks that every method the
-// retry policy names exists in its service, and that none of them is a
-// write by name.
+// retry policy names exists in its service, that none of them is a write
+// by name, that the reads the task service and the gateway rely on are
+// there, and that every method without a REST route is one InternalRead
+// has decided on (a new internal method makes this fail until it is).
 func TestIdempotentMethods_AreReadsOfTheService(t *testing.T) {
 	for _, service := range []string{userv1.UserService_ServiceDesc.ServiceName, taskv1.TaskService_ServiceDesc.ServiceName} {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
@@ -25,6 +30,20 @@ func TestIdempotentMethods_AreReadsOfTheService(t *testing.T) {
 		methods := grpcclient.IdempotentMethods(service)
 		if len(methods) == 0 {
 			t.Errorf("%s: no idempotent methods", service)
+		}
+		for _, want := range map[string][]string{
+			userv1.UserService_ServiceDesc.ServiceName: {"GetPublicKeys", "GetUser", "GetCurrentUser", "ListUsers", "BatchGetUsers", "ListUserAuditEvents", "ListPersonalAccessTokens"},
+			taskv1.TaskService_ServiceDesc.ServiceName: {"GetTask", "ListTasks", "GetTaskStats", "ListTaskEvents", "ListTaskAuditEvents", "ListTaskChanges", "ListWebhooks"},
+		}[service] {
+			if !slices.Contains(methods, want) {
+				t.Errorf("%s.%s is a read but not retried: %v", service, want, methods)
+			}
+		}
+		for i := range sd.Methods().Len() {
+			m := sd.Methods().Get(i)
+			if !proto.HasExtension(m.Options(), annotations.E_Http) && !grpcclient.InternalRead(m.FullName()) {
+				t.Errorf("%s has no REST route and is not an InternalRead: decide whether it is a read", m.FullName())
+			}
 		}
 		for _, m := range methods {
 			if sd.Methods().ByName(protoreflect.Name(m)) == nil {
