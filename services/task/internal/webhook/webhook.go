@@ -268,6 +268,9 @@ func Guard(allowPrivate bool) task.URLGuard {
 		if u.User != nil {
 			return fmt.Errorf("%w: must not carry user information", task.ErrInvalidWebhookURL)
 		}
+		if u.Scheme != "https" && u.Scheme != "http" {
+			return fmt.Errorf("%w: must be https:// (or http:// on loopback)", task.ErrInvalidWebhookURL)
+		}
 		host := u.Hostname()
 		addrs, err := lookup(ctx, host)
 		if err != nil {
@@ -277,14 +280,8 @@ func Guard(allowPrivate bool) task.URLGuard {
 		for _, a := range addrs {
 			loopback = loopback && a.Unmap().IsLoopback()
 		}
-		switch u.Scheme {
-		case "https":
-		case "http":
-			if !loopback {
-				return fmt.Errorf("%w: http:// is allowed on loopback only; use https://", task.ErrInvalidWebhookURL)
-			}
-		default:
-			return fmt.Errorf("%w: must be https:// (or http:// on loopback)", task.ErrInvalidWebhookURL)
+		if u.Scheme == "http" && !loopback {
+			return fmt.Errorf("%w: http:// is allowed on loopback only; use https://", task.ErrInvalidWebhookURL)
 		}
 		if allowPrivate {
 			return nil

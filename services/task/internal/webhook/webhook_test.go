@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -315,11 +316,15 @@ func TestGuard(t *testing.T) {
 		{"https://10.1.2.3/hook", true, true},
 		{"http://10.1.2.3/hook", true, false},
 		{"ftp://93.184.216.34/hook", true, false},
+		{"ftp://unresolvable.invalid/hook", true, false},
 		{"https://user:pw@93.184.216.34/hook", false, false},
 		{"/relative", true, false},
 		{"https://", true, false},
 	} {
 		err := webhook.Guard(tc.allowPrivate)(ctx, tc.url)
+		if err != nil && strings.HasPrefix(tc.url, "ftp:") && !strings.Contains(err.Error(), "https://") {
+			t.Errorf("Guard(%v)(%q) = %v, want the scheme named before any lookup", tc.allowPrivate, tc.url, err)
+		}
 		if tc.ok && err != nil {
 			t.Errorf("Guard(%v)(%q) = %v, want nil", tc.allowPrivate, tc.url, err)
 		}
