@@ -250,6 +250,7 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 	if err != nil {
 		return size, fmt.Errorf("read /proc: %w", err)
 	}
+	// PostgreSQL first: the pgbench rows measure it alone.
 	groups := []cpu.Group{{Name: report.Postgres, PID: b.cluster.PID(), Children: true}, {Name: report.Driver, PID: os.Getpid()}}
 	for _, p := range svc.procs {
 		groups = append(groups, cpu.Group{Name: p.Name(), PID: p.PID()})
@@ -265,25 +266,20 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 		if b.cfg.Profile != "" {
 			rec = profile.Start(ctx, b.cfg.Warmup, b.cfg.Duration, filepath.Join(b.cfg.Profile, profileName(label, c.Name, c.Via)))
 		}
-		var before, after cpu.Sample
-		var cpuErr error
+		win := cpu.NewWindow(fs, groups)
 		opts := load.Options{
 			Concurrency: b.cfg.Concurrency, Warmup: b.cfg.Warmup, Duration: b.cfg.Duration, Timeout: 30 * time.Second,
-			Started: func() { before, cpuErr = cpu.Read(fs, groups) },
-			Stopped: func() {
-				if cpuErr == nil {
-					after, cpuErr = cpu.Read(fs, groups)
-				}
-			},
+			Started: win.Start, Stopped: win.Stop,
 		}
 		res := load.Run(ctx, opts, uint64(i+1), c.Do)
 		if ctx.Err() != nil {
 			return size, ctx.Err()
 		}
-		if cpuErr != nil {
-			return size, cpuErr
+		spent, err := win.Spent()
+		if err != nil {
+			return size, err
 		}
-		size.Rows[report.Key{Case: c.Name, Via: c.Via}] = report.Measured{Result: res, CPU: after.Since(before)}
+		size.Rows[report.Key{Case: c.Name, Via: c.Via}] = report.Measured{Result: res, CPU: spent}
 		sayResult(label, c.Name, c.Via, res)
 		if rec != nil {
 			b.summarize(rec)
@@ -310,21 +306,15 @@ func (b *bench) runSize(ctx context.Context, n int64, names []string) (report.Si
 			rec = profile.Start(ctx, time.Duration(0), b.cfg.Duration, filepath.Join(b.cfg.Profile, profileName(label, c, "pgbench")))
 		}
 		m := report.Measured{}
-		pgGroup := []cpu.Group{{Name: report.Postgres, PID: b.cluster.PID(), Children: true}}
-		var before, after cpu.Sample
-		var cpuErr error
+		win := cpu.NewWindow(fs, groups[:1]) // PostgreSQL only
 		o := pgOpts
-		o.Started = func() { before, cpuErr = cpu.Read(fs, pgGroup) }
-		o.Stopped = func() {
-			if cpuErr == nil {
-				after, cpuErr = cpu.Read(fs, pgGroup)
-			}
-		}
+		o.Started, o.Stopped = win.Start, win.Stop
 		m.Result, err = pgbench.Run(ctx, o, script)
+		spent, cpuErr := win.Spent()
 		if cpuErr != nil {
 			return size, cpuErr
 		}
-		m.CPU = after.Since(before)
+		m.CPU = spent
 		if err != nil {
 			if ctx.Err() != nil {
 				return size, ctx.Err()

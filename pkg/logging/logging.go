@@ -93,23 +93,23 @@ func RequestID(ctx context.Context) string {
 // walk the stack for the record's source on every call, which the handlers
 // here never print. For lines written on every request (the access logs).
 func LogAttrs(ctx context.Context, l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
-	h := l.Handler()
-	if !h.Enabled(ctx, level) {
-		return
-	}
-	r := slog.NewRecord(time.Now(), level, msg, 0)
-	r.AddAttrs(attrs...)
-	_ = h.Handle(ctx, r)
+	write(ctx, l, level, msg, func(r *slog.Record) { r.AddAttrs(attrs...) })
 }
 
 // Log is LogAttrs for alternating keys and values (or slog.Attr), as
 // l.Log takes them.
 func Log(ctx context.Context, l *slog.Logger, level slog.Level, msg string, args ...any) {
+	write(ctx, l, level, msg, func(r *slog.Record) { r.Add(args...) })
+}
+
+// write hands l's handler a record without a source, with what add puts
+// in it, if the handler wants level.
+func write(ctx context.Context, l *slog.Logger, level slog.Level, msg string, add func(*slog.Record)) {
 	h := l.Handler()
 	if !h.Enabled(ctx, level) {
 		return
 	}
 	r := slog.NewRecord(time.Now(), level, msg, 0)
-	r.Add(args...)
+	add(&r)
 	_ = h.Handle(ctx, r)
 }

@@ -200,22 +200,37 @@ func (t *Telemetry) PgxTracer() pgx.QueryTracer {
 // serverRequestID puts the caller's x-request-id into the context, for the
 // log lines of the call.
 func serverRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return handler(withIncomingRequestID(ctx), req)
+}
+
+// withIncomingRequestID returns ctx carrying, for the logs, the caller's
+// x-request-id if it sent one.
+func withIncomingRequestID(ctx context.Context) context.Context {
 	// ValueFromIncomingContext, unlike FromIncomingContext, does not copy
 	// all the metadata.
 	if v := metadata.ValueFromIncomingContext(ctx, RequestIDMetadata); len(v) > 0 && v[0] != "" {
-		ctx = logging.WithRequestID(ctx, v[0])
+		return logging.WithRequestID(ctx, v[0])
 	}
-	return handler(ctx, req)
+	return ctx
 }
 
 // clientRequestID passes the context's request id on to the service called.
 func clientRequestID(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if id := logging.RequestID(ctx); id != "" {
-		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(RequestIDMetadata)) == 0 {
-			ctx = metadata.AppendToOutgoingContext(ctx, RequestIDMetadata, id)
-		}
+	if id, ok := requestIDToPass(ctx); ok {
+		ctx = metadata.AppendToOutgoingContext(ctx, RequestIDMetadata, id)
 	}
 	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// requestIDToPass returns the context's request id when the outgoing
+// metadata does not carry one already.
+func requestIDToPass(ctx context.Context) (string, bool) {
+	id := logging.RequestID(ctx)
+	if id == "" {
+		return "", false
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return id, len(md.Get(RequestIDMetadata)) == 0
 }
 
 // tracerName is the instrumentation scope of the spans started here.
@@ -234,10 +249,7 @@ type serverTraceContext struct {
 func (tc serverTraceContext) context(ctx context.Context, method string) (context.Context, trace.Span) {
 	ctx = tc.prop.Extract(ctx, incomingCarrier{ctx})
 	ctx, span := tc.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
-	if v := metadata.ValueFromIncomingContext(ctx, RequestIDMetadata); len(v) > 0 && v[0] != "" {
-		ctx = logging.WithRequestID(ctx, v[0])
-	}
-	return ctx, span
+	return withIncomingRequestID(ctx), span
 }
 
 func (tc serverTraceContext) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -301,10 +313,8 @@ func (tc clientTraceContext) outgoing(ctx context.Context) context.Context {
 	if trace.SpanContextFromContext(ctx).IsValid() {
 		tc.prop.Inject(ctx, &kv)
 	}
-	if id := logging.RequestID(ctx); id != "" {
-		if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(RequestIDMetadata)) == 0 {
-			kv = append(kv, RequestIDMetadata, id)
-		}
+	if id, ok := requestIDToPass(ctx); ok {
+		kv = append(kv, RequestIDMetadata, id)
 	}
 	if len(kv) > 0 {
 		ctx = metadata.AppendToOutgoingContext(ctx, kv...)

@@ -72,3 +72,34 @@ func (s Sample) Since(earlier Sample) Sample {
 	}
 	return d
 }
+
+// Window measures the CPU time of groups between Start and Stop, for hooks
+// called at a measured window's edges.
+type Window struct {
+	fs            procfs.FS
+	groups        []Group
+	before, after Sample
+	err           error
+}
+
+// NewWindow returns a Window over groups.
+func NewWindow(fs procfs.FS, groups []Group) *Window { return &Window{fs: fs, groups: groups} }
+
+// Start samples the groups as the window opens.
+func (w *Window) Start() { w.before, w.err = Read(w.fs, w.groups) }
+
+// Stop samples them as it closes.
+func (w *Window) Stop() {
+	if w.err == nil {
+		w.after, w.err = Read(w.fs, w.groups)
+	}
+}
+
+// Spent returns the CPU time each group spent in the window, or the first
+// error sampling it.
+func (w *Window) Spent() (Sample, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	return w.after.Since(w.before), nil
+}
