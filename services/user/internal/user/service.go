@@ -188,7 +188,7 @@ func (s *Service) CreateUser(ctx context.Context, in SignUp, addr string) (User,
 	}
 	u, err := s.store.CreateUser(ctx, NewUser{Email: in.Email, Username: in.Username, FullName: in.FullName, PasswordHash: hash, Verification: verify},
 		Event{Action: ActionSignUp, Actor: self, TargetUsername: in.Username,
-			Change: map[string]any{"email": in.Email, "username": in.Username, "full_name": in.FullName}})
+			Change: map[string]any{"email": in.Email, "username": in.Username, "full_name": map[string]any{"set": in.FullName != ""}}})
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
@@ -563,6 +563,12 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, id int64, ch Change)
 	if err != nil {
 		return User{}, err
 	}
+	if u.Email != nil && c.ViaPAT {
+		// A new address takes the account's password reset with it, so a
+		// personal access token, which stands for less than the password,
+		// may not change it.
+		return User{}, fmt.Errorf("update user %d: a personal access token may not change the email: %w", id, ErrPermissionDenied)
+	}
 	if u.Email != nil {
 		cur, err := s.store.User(ctx, id)
 		if err != nil {
@@ -591,12 +597,17 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, id int64, ch Change)
 }
 
 // audit returns the fields u sets and their new values, for the audit log.
+// The full name is stored encrypted (full_name_ct), so the log records only
+// that it changed, never the name.
 func (u Update) audit() map[string]any {
 	m := map[string]any{}
-	for name, v := range map[string]*string{"full_name": u.FullName, "username": u.Username, "email": u.Email} {
+	for name, v := range map[string]*string{"username": u.Username, "email": u.Email} {
 		if v != nil {
 			m[name] = map[string]any{"new": *v}
 		}
+	}
+	if u.FullName != nil {
+		m["full_name"] = map[string]any{"changed": true}
 	}
 	return m
 }

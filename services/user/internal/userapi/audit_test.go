@@ -73,6 +73,15 @@ func TestAudit_JourneyIsRecordedWithoutSecrets(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The full name is stored encrypted: the log says it changed, never what
+	// it is.
+	var named int
+	if err := b.db.Owner.QueryRow(ctx, `SELECT count(*) FROM user_audit_event WHERE change::text LIKE '%Alice A%'`).Scan(&named); err != nil {
+		t.Fatal(err)
+	}
+	if named != 0 {
+		t.Errorf("%d audit rows hold the full name in clear", named)
+	}
 	if _, err := b.client.ChangePassword(as(ctx, aliceToken), &userv1.ChangePasswordRequest{Id: alice.GetId(), CurrentPassword: pw, NewPassword: pw2}); err != nil {
 		t.Fatal(err)
 	}

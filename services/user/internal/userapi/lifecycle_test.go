@@ -262,3 +262,30 @@ func TestPasswordReset_ExpiredTokenIsRefused(t *testing.T) {
 	wantTokenRefused(t, err)
 	b.login(t, "ann", pw)
 }
+
+// TestPasswordReset_TokenMailedToAnAddressTheUserLeftIsRefused: a reset
+// link left in a mailbox the user has moved away from (an email change)
+// no longer resets the password.
+func TestPasswordReset_TokenMailedToAnAddressTheUserLeftIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, cheapHashing, withMail)
+	ctx := testkit.Context(t)
+	const pw = "correct horse battery"
+	ann := b.signUp(t, "ann@example.com", "ann", pw)
+	if _, err := b.db.Owner.Exec(ctx, `UPDATE "user" SET is_verified = true WHERE id = $1`, ann.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.RequestPasswordReset(ctx, &userv1.RequestPasswordResetRequest{Login: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	token := mailtest.Token(t, b.mail.WaitFor(t, "ann@example.com", 2, mailTimeout)[1])
+	access := b.login(t, "ann", pw).GetTokens().GetAccessToken()
+	if _, err := b.client.UpdateUser(as(ctx, access), &userv1.UpdateUserRequest{
+		User: &userv1.User{Id: ann.GetId(), Email: new("ann@new.example.com")}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.client.ResetPassword(ctx, &userv1.ResetPasswordRequest{Token: token, NewPassword: "a brand new horse battery"})
+	wantTokenRefused(t, err)
+	b.login(t, "ann", pw)
+}

@@ -70,6 +70,14 @@ func TestPAT_WorksAsBearerIsStoredHashedAndShownOnce(t *testing.T) {
 		PersonalAccessToken: &userv1.PersonalAccessToken{Name: "child"},
 	})
 	wantCode(t, err, codes.PermissionDenied)
+	// Nor the email, which would take the password reset with it.
+	_, err = b.client.UpdateUser(as(ctx, p.GetToken()), &userv1.UpdateUserRequest{
+		User: &userv1.User{Id: ann.GetId(), Email: new("mallory@example.com")}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"email"}},
+	})
+	wantCode(t, err, codes.PermissionDenied)
+	// A made-up token of the wrong shape is refused too.
+	_, err = b.client.GetCurrentUser(as(ctx, "todo_pat_short"), &userv1.GetCurrentUserRequest{})
+	wantCode(t, err, codes.Unauthenticated)
 
 	// Listed without its secret.
 	l, err := b.client.ListPersonalAccessTokens(as(ctx, token), &userv1.ListPersonalAccessTokensRequest{})

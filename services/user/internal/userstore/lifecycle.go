@@ -220,6 +220,9 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash []byte, passwordHas
 		if err != nil {
 			return err
 		}
+		if t.email != t.userEmail {
+			return user.ErrInvalidEmailToken // sent to an address the user no longer has
+		}
 		id := pgx.NamedArgs{"id": t.userID, "revoke": true}
 		for _, q := range []string{voidResetTokensSQL, revokeUserSessionsSQL, revokeUserTokensSQL, revokeUserPATsSQL} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
