@@ -202,7 +202,10 @@ func serve(ctx context.Context, log *slog.Logger, cfg config) (err error) {
 	if err := tel.Register(append(telemetry.VerifierMetrics(verifier), created, telemetry.NewPoolCollector(db.Pool))...); err != nil {
 		return err
 	}
-	listener := taskstore.NewListener(log, cfg.ListenURL(cfg.DatabaseURL), cfg.DatabaseAllowInsecure)
+	listener, err := taskstore.NewListener(log, cfg.ListenURL(cfg.DatabaseURL), cfg.DatabaseAllowInsecure)
+	if err != nil {
+		return err
+	}
 	svc.SetWatch(task.WatchConfig{Notifier: listener, Heartbeat: cfg.WatchHeartbeat, MaxPerUser: cfg.WatchMaxPerUser, Max: cfg.WatchMax, Stop: ctx.Done()})
 	srv := grpcserver.New(log,
 		grpcserver.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: cfg.ShutdownTimeout, TLS: serverTLS, Options: tel.ServerOptions(),

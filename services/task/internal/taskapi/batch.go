@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -98,18 +97,9 @@ func inItem(i int, err error) error {
 		}
 		return item + "." + field
 	}
-	var violations []grpcerr.FieldViolation
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errdetails.BadRequest:
-			for _, fv := range d.GetFieldViolations() {
-				violations = append(violations, grpcerr.FieldViolation{Field: path(fv.GetField()), Description: fv.GetDescription()})
-			}
-		case *errdetails.PreconditionFailure:
-			for _, v := range d.GetViolations() {
-				violations = append(violations, grpcerr.FieldViolation{Field: path(v.GetSubject()), Description: v.GetDescription()})
-			}
-		}
+	violations := grpcerr.FieldViolations(err)
+	for i := range violations {
+		violations[i].Field = path(violations[i].Field)
 	}
 	switch {
 	case st.Code() == codes.InvalidArgument && len(violations) > 0:

@@ -210,7 +210,10 @@ func setup(t testing.TB, opts ...func(*options)) *bundle {
 	svc := task.NewService(taskstore.New(appDB), bn.users)
 	if o.watch != nil {
 		cfg := *o.watch
-		l := taskstore.NewListener(log, db.TaskAppURL, true)
+		l, err := taskstore.NewListener(log, db.TaskAppURL, true)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = l.Run(ctx) }()

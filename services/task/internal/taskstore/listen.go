@@ -28,9 +28,8 @@ const FeedChannel = "task_change"
 // every subscriber when it reconnects, since it may have missed
 // notifications meanwhile.
 type Listener struct {
-	log           *slog.Logger
-	dsn           string
-	allowInsecure bool
+	log *slog.Logger
+	cfg *pgx.ConnConfig
 
 	mu   sync.Mutex
 	subs map[int64]map[*subscription]struct{}
@@ -74,8 +73,19 @@ func (s *subscription) notify(xid uint64) {
 var _ task.Notifier = (*Listener)(nil)
 
 // NewListener returns a Listener on dsn; Run starts it.
-func NewListener(log *slog.Logger, dsn string, allowInsecure bool) *Listener {
-	return &Listener{log: log, dsn: dsn, allowInsecure: allowInsecure, subs: map[int64]map[*subscription]struct{}{}}
+// The DSN is parsed as the pools parse theirs (pgdb.ParseConfig: pgxpool's
+// and pgdb's keys are not sent to the server as run-time parameters), and
+// its transport checked, once, so that a bad DSN fails the start.
+func NewListener(log *slog.Logger, dsn string, allowInsecure bool) (*Listener, error) {
+	pc, err := pgdb.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("change feed listener: DATABASE_LISTEN_URL: %w", err)
+	}
+	cfg := pc.Pool.ConnConfig
+	if err := pgdb.CheckTransport(&cfg.Config, allowInsecure); err != nil {
+		return nil, fmt.Errorf("change feed listener: %w", err)
+	}
+	return &Listener{log: log, cfg: cfg, subs: map[int64]map[*subscription]struct{}{}}, nil
 }
 
 // Subscribe returns a subscription woken after each notification for
@@ -127,7 +137,7 @@ const (
 func (l *Listener) Run(ctx context.Context) error {
 	backoff := listenMinBackoff
 	for {
-		err := l.listen(ctx)
+		err := l.listen(ctx, func() { backoff = listenMinBackoff })
 		l.setUp(false)
 		if ctx.Err() != nil {
 			return nil
@@ -150,16 +160,10 @@ func (l *Listener) setUp(up bool) {
 }
 
 // listen runs one connection: LISTEN, wake everyone (notifications may
-// have been missed while it was down), then dispatch until it fails.
-func (l *Listener) listen(ctx context.Context) error {
-	cfg, err := pgx.ParseConfig(l.dsn)
-	if err != nil {
-		return fmt.Errorf("listen: parse DATABASE_LISTEN_URL: %w", err)
-	}
-	if err := pgdb.CheckTransport(&cfg.Config, l.allowInsecure); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+// have been missed while it was down), then dispatch until it fails;
+// connected is called once it listens.
+func (l *Listener) listen(ctx context.Context, connected func()) error {
+	conn, err := pgx.ConnectConfig(ctx, l.cfg)
 	if err != nil {
 		return fmt.Errorf("listen: connect: %w", err)
 	}
@@ -168,6 +172,7 @@ func (l *Listener) listen(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	l.setUp(true)
+	connected()
 	l.wakeAll()
 	for {
 		n, err := conn.WaitForNotification(ctx)
